@@ -1,0 +1,142 @@
+// The one place configuration is read. Every service parses the same schema once at start,
+// gets a frozen typed object, and a bad value stops the process with one line naming the
+// variable. README's configuration table, docker-compose.yml and k8s/ use exactly these names
+// (a test checks that), so adding a variable here is the whole job of adding one.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+export type ServiceName = 'users' | 'chat' | 'ingestion';
+
+const DEFAULT_PORT: Record<ServiceName, number> = { users: 4000, chat: 8080, ingestion: 9090 };
+export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me';
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** Environment variables, by their real names, with defaults written next to each field. */
+export const envSchema = z.object({
+  // --- every service ---
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Pretty-printed logs; defaults to on outside production. */
+  LOG_PRETTY: z.enum(['true', 'false', 'auto']).default('auto'),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  HOST: z.string().default('0.0.0.0'),
+  REPLICA_ID: z.string().min(1).max(64).optional(),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Unset: the embedded SQLite store. Set: MongoDB through mongoose. */
+  MONGO_URL: z.string().min(1).optional(),
+  SQLITE_PATH: z.string().min(1).default('.data/aurora.db'),
+  JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
+  /** Redis hash-tag partitions; a room's keys live in partition hash(room) mod PARTITIONS. */
+  PARTITIONS: int(1, 1, 1024),
+  SHUTDOWN_DRAIN_MS: int(10_000, 0, 300_000),
+
+  // --- users service ---
+  ACCESS_TOKEN_TTL_SEC: int(900, 5, 86_400),
+  REFRESH_TOKEN_TTL_SEC: int(30 * 86_400, 60, 365 * 86_400),
+  BCRYPT_COST: int(10, 4, 15),
+  LOGIN_MAX_FAILURES: int(10, 1, 1000),
+  LOGIN_WINDOW_SEC: int(900, 1, 86_400),
+  /** WebSocket URL handed to browsers in /config.json; empty = same host, chat port 8080. */
+  PUBLIC_WS_URL: z.string().default(''),
+  FRONTEND_DIR: z.string().default('frontend'),
+  TRUST_PROXY: bool(false),
+
+  // --- chat replicas ---
+  ALLOWED_ORIGINS: list('http://localhost:4000,http://127.0.0.1:4000'),
+  HEARTBEAT_MS: int(30_000, 100, 600_000),
+  MAX_PAYLOAD_BYTES: int(64 * 1024, 1024, 1024 * 1024),
+  MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
+  MAX_ROOMS_PER_CONNECTION: int(100, 1, 10_000),
+  MAX_FRAMES_PER_SEC: int(30, 1, 10_000),
+  /** Send buffer (bytes) past which a slow consumer is closed with 4008. */
+  MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  RATE_LIMIT_MESSAGES: int(20, 1, 100_000),
+  RATE_LIMIT_WINDOW_MS: int(10_000, 100, 3_600_000),
+  ROOM_LOG_MAXLEN: int(5000, 10, 10_000_000),
+  JOIN_HISTORY: int(50, 0, 500),
+  RECOVERY_MAX: int(500, 1, 500),
+  IDEMPOTENCY_TTL_SEC: int(600, 1, 86_400),
+  PRESENCE_TTL_SEC: int(30, 2, 3600),
+  /** Sends are refused with `overloaded` when an ingest stream holds more entries than this. */
+  INGEST_MAX_BACKLOG: int(200_000, 100, 100_000_000),
+
+  // --- ingestion workers ---
+  INGEST_BATCH_SIZE: int(500, 1, 10_000),
+  INGEST_BATCH_MS: int(100, 1, 60_000),
+  INGEST_CLAIM_IDLE_MS: int(30_000, 100, 3_600_000),
+  INGEST_MAX_DELIVERIES: int(5, 1, 1000),
+  INGEST_TRIM_INTERVAL_MS: int(1000, 50, 600_000),
+  INGEST_CONSUMER: z.string().min(1).max(128).optional(),
+});
+
+export type Env = z.output<typeof envSchema>;
+/** Every variable the services understand (deploy manifests are checked against this list). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
+
+export type Config = Readonly<
+  Env & {
+    service: ServiceName;
+    port: number;
+    replicaId: string;
+    isProduction: boolean;
+    prettyLogs: boolean;
+    store: 'sqlite' | 'mongo';
+  }
+>;
+
+export class ConfigError extends Error {}
+
+/** Parses `env` for one service. Throws ConfigError with a one-line message on a bad value. */
+export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (compose files and k8s often pass VAR= for optional ones).
+  const raw = Object.fromEntries(
+    CONFIG_VARIABLES.map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'config');
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  if (isProduction && (e.JWT_SECRET === DEV_JWT_SECRET || e.JWT_SECRET.length < 32)) {
+    throw new ConfigError(
+      'invalid JWT_SECRET: production needs a random secret of at least 32 characters (not the development default)',
+    );
+  }
+  return Object.freeze({
+    ...e,
+    ALLOWED_ORIGINS: Object.freeze([...e.ALLOWED_ORIGINS]) as unknown as string[],
+    service,
+    port: e.PORT ?? DEFAULT_PORT[service],
+    replicaId: e.REPLICA_ID ?? `${service}-${hostname()}-${process.pid}`,
+    isProduction,
+    prettyLogs: e.LOG_PRETTY === 'auto' ? !isProduction && e.NODE_ENV !== 'test' : e.LOG_PRETTY === 'true',
+    store: e.MONGO_URL ? 'mongo' : 'sqlite',
+  });
+}
+
+/** loadConfig for a service's main(): a bad value prints one line and exits non-zero. */
+export function loadConfigOrExit(service: ServiceName): Config {
+  try {
+    return loadConfig(service);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`[${service}] configuration error: ${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,52 @@
+// Every Redis key and channel name is built here; nothing else concatenates keys.
+//
+// Cluster-ready layout: all keys and the channel one send touches carry the same hash tag
+// `{p}`, p = hash(room) mod PARTITIONS, so the send script is single-slot on Redis Cluster and
+// PUBLISH can become SPUBLISH without changing names. Each partition has its own ingest
+// stream; ingestion workers read all of them.
+
+export const KEY_ROOT = 'aurora';
+export const INGEST_GROUP = 'ingestion';
+
+/** FNV-1a over UTF-16 code units: stable across processes and languages, cheap. */
+export function partitionOf(room: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < room.length; i++) {
+    h ^= room.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
+
+const tag = (p: number) => `${KEY_ROOT}:{${p}}`;
+
+export function keysFor(partitions: number) {
+  const p = (room: string) => partitionOf(room, partitions);
+  return {
+    partitions,
+    partitionOf: p,
+    /** Capped stream: the room's recent messages; its entry ids ARE the message ids. */
+    roomLog: (room: string) => `${tag(p(room))}:log:${room}`,
+    /** Pub/sub channel for live fan-out of one room. */
+    roomChannel: (room: string) => `${tag(p(room))}:room:${room}`,
+    /** Durable queue read by the ingestion consumer group, one per partition. */
+    ingestStream: (partition: number) => `${tag(partition)}:ingest`,
+    ingestStreamOfRoom: (room: string) => `${tag(p(room))}:ingest`,
+    allIngestStreams: () => Array.from({ length: partitions }, (_, i) => `${tag(i)}:ingest`),
+    /** Entries the workers gave up on, with the reason. */
+    deadLetter: (partition: number) => `${tag(partition)}:ingest:dead`,
+    /** Idempotency record of a client message id: user + room + cid -> message id. */
+    sendIdempotency: (room: string, userId: string, cid: string) =>
+      `${tag(p(room))}:cid:${room}:${userId}:${cid}`,
+    /** Per-user-per-room send rate window. */
+    sendRate: (room: string, userId: string) => `${tag(p(room))}:rate:${room}:${userId}`,
+    /** Sorted set: member = `<userId>|<name>`, score = expiry time (ms) refreshed by the replica. */
+    presence: (room: string) => `${tag(p(room))}:presence:${room}`,
+    /** A replica's private channel for its pub/sub liveness probe. */
+    probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,
+    /** Failed logins per username + client IP. */
+    loginFailures: (username: string, ip: string) => `${KEY_ROOT}:login-fail:${username.toLowerCase()}:${ip}`,
+  };
+}
+
+export type Keys = ReturnType<typeof keysFor>;

@@ -1,0 +1,103 @@
+// The store: users, refresh tokens, messages and rooms. Two implementations share this
+// interface and one contract suite (store.contract.ts): SQLite (store-sqlite.ts, the embedded
+// default) and MongoDB (store-mongo.ts, when MONGO_URL is set). Only the users service and the
+// ingestion workers talk to it; chat replicas never do.
+//
+// Guarantees every implementation gives:
+// - Usernames are unique case-insensitively; createUser throws DuplicateUsernameError.
+// - insertMessages is idempotent per (room, id): inserting a message that is already stored
+//   changes nothing (not its row, not its room's messageCount), so an at-least-once ingest
+//   stream yields exactly-once storage. A batch may mix new and already-stored messages.
+// - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
+// - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
+//   gets `ok`; the other sees `reused`.
+// - Methods reject (never hang forever) when the backing database is unreachable; callers
+//   retry. ping() is the readiness check.
+import type { ChatMessage } from '../message.js';
+
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface PublicUser {
+  id: string;
+  username: string;
+}
+
+export interface RefreshTokenRecord {
+  /** sha256 (hex) of the opaque token; the token itself is never stored. */
+  tokenHash: string;
+  userId: string;
+  /** All tokens rotated from one login share a family; reuse of a spent one revokes it. */
+  familyId: string;
+  expiresAt: number;
+}
+
+export type ConsumeRefreshResult =
+  | { status: 'ok'; record: RefreshTokenRecord }
+  /** The token was already rotated: a sign of theft. The caller revokes `record.familyId`. */
+  | { status: 'reused'; record: RefreshTokenRecord }
+  | { status: 'expired' | 'revoked' | 'unknown' };
+
+export interface RoomInfo {
+  name: string;
+  /** ms since the epoch of the newest stored message, null for a room without messages. */
+  lastMessageAt: number | null;
+  messageCount: number;
+}
+
+export interface InsertResult {
+  inserted: number;
+  /** Messages that were already stored (redelivery). */
+  duplicates: number;
+}
+
+export class DuplicateUsernameError extends Error {
+  constructor(username: string) {
+    super(`username already taken: ${username}`);
+    this.name = 'DuplicateUsernameError';
+  }
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mongo';
+
+  // users
+  /** Creates a user with a fresh id (matching rooms.ts USER_ID_RE). */
+  createUser(input: { username: string; passwordHash: string }): Promise<User>;
+  /** Case-insensitive lookup. */
+  findUserByUsername(username: string): Promise<User | null>;
+  findUserById(id: string): Promise<User | null>;
+  /** Users whose name starts with `prefix` (case-insensitive), ordered by username. */
+  searchUsers(prefix: string, limit: number): Promise<PublicUser[]>;
+
+  // refresh tokens
+  saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
+  /** Marks a live token spent and returns it; see ConsumeRefreshResult. `now` in ms. */
+  consumeRefreshToken(tokenHash: string, now: number): Promise<ConsumeRefreshResult>;
+  /** Revokes every token of the family (logout, reuse detection). */
+  revokeRefreshFamily(familyId: string): Promise<void>;
+  /** The family a token belongs to, whatever its state (for logout), or null. */
+  refreshTokenFamily(tokenHash: string): Promise<string | null>;
+
+  // messages
+  insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult>;
+  /** Up to `limit` messages immediately before `beforeId` (the newest when undefined), oldest first. */
+  messagesBefore(room: string, beforeId: string | undefined, limit: number): Promise<ChatMessage[]>;
+  /** Up to `limit` messages immediately after `afterId`, oldest first. */
+  messagesAfter(room: string, afterId: string, limit: number): Promise<ChatMessage[]>;
+
+  // rooms
+  /**
+   * Public rooms plus the DM rooms `userId` belongs to, most recently active first, then by
+   * name. `general` is always listed, with or without messages.
+   */
+  listRooms(userId: string, limit: number): Promise<RoomInfo[]>;
+  getRoom(name: string): Promise<RoomInfo | null>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+// Starts a real service process (`node --import tsx services/<name>/main.ts`) with its own env,
+// waits until /healthz answers, keeps its log lines for assertions, and stops it by signal.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort, waitFor } from './ports.js';
+
+export interface RunningService {
+  name: string;
+  port: number;
+  baseUrl: string;
+  proc: ChildProcess;
+  /** Every stdout/stderr line so far (JSON log lines in test mode). */
+  logs: string[];
+  /** Sends `signal` and resolves with the exit code once the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function startService(
+  name: 'users' | 'chat' | 'ingestion',
+  env: Record<string, string>,
+  { waitReady = false, timeoutMs = 20_000 } = {},
+): Promise<RunningService> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const logs: string[] = [];
+  const proc = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(line);
+  };
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const path = waitReady ? '/readyz' : '/healthz';
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${logs.join('\n')}`);
+      const res = await fetch(baseUrl + path);
+      return res.ok;
+    },
+    { timeoutMs, what: `${name} ${path}` },
+  ).catch((err) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${String(err)}\n--- ${name} logs ---\n${logs.slice(-40).join('\n')}`);
+  });
+
+  return {
+    name,
+    port,
+    baseUrl,
+    proc,
+    logs,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      return exited;
+    },
+  };
+}
