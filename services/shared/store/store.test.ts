@@ -1,0 +1,170 @@
+// Runs the one contract suite against every store implementation: SQLite always (a fresh temp
+// file per test), MongoDB when MONGO_URL points at a real server (a unique database per test,
+// dropped after). Plus what only SQLite can show here: the file's pragmas, the factory, a
+// locked database rejecting, and insert throughput.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { mongo } from 'mongoose';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStore, type Store } from './index.js';
+import { openSqliteStore } from './store-sqlite.js';
+import { msg, storeContract } from './store.contract.js';
+import { freePort } from '../../../test/helpers/ports.js';
+
+const log = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'aurora-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const freshPath = () => join(dir, `t${++n}`, 'aurora.db');
+
+storeContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+
+const MONGO_URL = process.env.MONGO_URL;
+describe.skipIf(!MONGO_URL)(
+  'MongoDB store contract — SKIPPED: set MONGO_URL to run against a real MongoDB (none can be installed on this machine)',
+  () => {
+    const stores = new Map<Store, string>();
+    storeContract(
+      'MongoDB',
+      async () => {
+        const { openMongoStore } = await import('./store-mongo.js');
+        const dbName = `aurora_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
+        const store = await openMongoStore(MONGO_URL!, log, { dbName });
+        stores.set(store, dbName);
+        return store;
+      },
+      async (store) => {
+        const { dropMongoDatabase } = await import('./store-mongo.js');
+        await store.close();
+        await dropMongoDatabase(MONGO_URL!, stores.get(store)!);
+        stores.delete(store);
+      },
+    );
+  },
+);
+
+describe('SQLite store specifics', () => {
+  it('creates the parent directory and opens the file in WAL mode with the schema', async () => {
+    const path = freshPath();
+    const store = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
+    expect(store.kind).toBe('sqlite');
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
+      'messages',
+      'refresh_tokens',
+      'rooms',
+      'users',
+    ]);
+    raw.close();
+  });
+
+  it('refuses a refresh token for a user that does not exist (foreign keys are on)', async () => {
+    const store = await createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log);
+    const record = { tokenHash: 'a'.repeat(64), userId: 'missinguser1', familyId: 'f', expiresAt: Date.now() + 1000 };
+    await expect(store.saveRefreshToken(record)).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+    await store.close();
+  });
+
+  it('reopening an existing file keeps its data (schema creation is idempotent)', async () => {
+    const path = freshPath();
+    const a = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
+    const u = await a.createUser({ username: 'persist', passwordHash: 'h' });
+    await a.insertMessages([msg('general', '10-0')]);
+    await a.close();
+    const b = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
+    expect(await b.findUserById(u.id)).toEqual(u);
+    expect(await b.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
+    await b.close();
+  });
+
+  it('rejects (does not hang or crash) while another connection holds the write lock, then recovers', async () => {
+    const path = freshPath();
+    const store = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
+    await store.close();
+    const locked = await openSqliteStore(path, log, { busyTimeoutMs: 50 });
+    const other = new Database(path);
+    other.exec('BEGIN EXCLUSIVE');
+    await expect(locked.insertMessages([msg('lobby', '1-0')])).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    other.exec('COMMIT');
+    other.close();
+    expect(await locked.insertMessages([msg('lobby', '1-0')])).toEqual({ inserted: 1, duplicates: 0 });
+    await locked.close();
+  });
+
+  it('rejects a write to a read-only database', async () => {
+    const path = freshPath();
+    const store = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
+    await store.close();
+    // query_only makes SQLite refuse every write with SQLITE_READONLY, as a read-only file or
+    // mount would (chmod cannot show it: these tests may run as root)
+    const ro = await openSqliteStore(path, log);
+    (ro as unknown as { db: Database.Database }).db.pragma('query_only = ON');
+    await expect(ro.insertMessages([msg('lobby', '1-0')])).rejects.toBeInstanceOf(Error);
+    await expect(ro.createUser({ username: 'x', passwordHash: 'h' })).rejects.toBeInstanceOf(Error);
+    await ro.close();
+  });
+
+  it('inserts 50k messages in batches of 500 at a measured rate', async () => {
+    const store = await createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log);
+    const total = 50_000;
+    const rooms = Array.from({ length: 20 }, (_, i) => `room-${i}`);
+    const all = Array.from({ length: total }, (_, i) => ({
+      ...msg(rooms[i % rooms.length]!, `${1_700_000_000_000 + Math.floor(i / 3)}-${i % 3}`),
+      text: `message number ${i} with a typical amount of chat text in it`,
+    }));
+    const started = performance.now();
+    for (let i = 0; i < total; i += 500) await store.insertMessages(all.slice(i, i + 500));
+    const seconds = (performance.now() - started) / 1000;
+    const rate = Math.round(total / seconds);
+    process.stdout.write(`[store bench] SQLite insertMessages: ${total} rows in batches of 500: ${rate} rows/s\n`);
+    const counts = await Promise.all(rooms.map(async (r) => (await store.getRoom(r))!.messageCount));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(total);
+    // a generous floor so a loaded 2-core machine still passes; the log line has the real number
+    expect(rate).toBeGreaterThan(5_000);
+    await store.close();
+  }, 120_000);
+});
+
+// What can be shown about the Mongo adapter without a MongoDB server: it loads, it gives up
+// within its server-selection timeout when nothing answers, and it classifies insertMany
+// failures correctly (built from the driver's own error classes).
+describe('MongoDB adapter without a server', () => {
+  it('createStore with MONGO_URL set to an unreachable server rejects within the selection timeout', async () => {
+    const port = await freePort();
+    const { openMongoStore } = await import('./store-mongo.js');
+    const started = Date.now();
+    await expect(
+      openMongoStore(`mongodb://127.0.0.1:${port}/aurora`, log, { serverSelectionTimeoutMS: 300 }),
+    ).rejects.toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // the factory takes the Mongo branch when MONGO_URL is set (and rejects within its default 5 s)
+    await expect(createStore({ SQLITE_PATH: freshPath(), MONGO_URL: `mongodb://127.0.0.1:${port}/aurora` }, log)).rejects.toBeInstanceOf(Error);
+  }, 30_000);
+
+  it('counts duplicate-key write errors of an unordered insertMany as duplicates and rethrows anything else', async () => {
+    const { duplicateIndexes } = await import('./store-mongo.js');
+    const bulk = (writeErrors: { index: number; code: number; errmsg: string }[]) =>
+      new mongo.MongoBulkWriteError(
+        // the driver's WriteError keeps the server's entry in `err` and reads code/index from it
+        { message: 'bulk', code: writeErrors[0]!.code, writeErrors: writeErrors.map((err) => ({ err })) as never },
+        { insertedCount: 0 } as never,
+      );
+    const dup = (index: number) => ({ index, code: 11000, errmsg: 'E11000 duplicate key error' });
+    expect(duplicateIndexes(bulk([dup(0), dup(3)]), 5)).toEqual(new Set([0, 3]));
+    const mixed = bulk([dup(0), { index: 1, code: 121, errmsg: 'Document failed validation' }]);
+    expect(() => duplicateIndexes(mixed, 5)).toThrow(mixed);
+    const lone = new mongo.MongoServerError({ message: 'E11000 duplicate key error', code: 11000 });
+    expect(duplicateIndexes(lone, 1)).toEqual(new Set([0]));
+    expect(() => duplicateIndexes(lone, 2)).toThrow(lone);
+    const network = new mongo.MongoNetworkError('connection reset');
+    expect(() => duplicateIndexes(network, 5)).toThrow(network);
+    const wc = Object.assign(bulk([dup(0)]), { writeConcernError: { code: 64, errmsg: 'waiting for replication timed out' } });
+    expect(() => duplicateIndexes(wc, 5)).toThrow(wc);
+  });
+});
