@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, DEV_JWT_SECRET, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('fills every default and a per-service port', () => {
+    const users = loadConfig('users', {});
+    expect(users.port).toBe(4000);
+    expect(loadConfig('chat', {}).port).toBe(8080);
+    expect(loadConfig('ingestion', {}).port).toBe(9090);
+    expect(users).toMatchObject({
+      service: 'users',
+      NODE_ENV: 'development',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SQLITE_PATH: '.data/aurora.db',
+      JWT_SECRET: DEV_JWT_SECRET,
+      PARTITIONS: 1,
+      ACCESS_TOKEN_TTL_SEC: 900,
+      BCRYPT_COST: 10,
+      LOGIN_MAX_FAILURES: 10,
+      LOGIN_WINDOW_SEC: 900,
+      PUBLIC_WS_URL: '',
+      FRONTEND_DIR: 'frontend',
+      TRUST_PROXY: false,
+      ALLOWED_ORIGINS: ['http://localhost:4000', 'http://127.0.0.1:4000'],
+      store: 'sqlite',
+      isProduction: false,
+      prettyLogs: true,
+    });
+    expect(users.MONGO_URL).toBeUndefined();
+    expect(users.replicaId).toMatch(/^users-/);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig('users', {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.ALLOWED_ORIGINS)).toBe(true);
+    expect(() => {
+      (config as { PORT?: number }).PORT = 1;
+    }).toThrow();
+  });
+
+  it('parses numbers, booleans and lists, and treats empty strings as unset', () => {
+    const c = loadConfig('users', {
+      PORT: '4100',
+      BCRYPT_COST: '4',
+      TRUST_PROXY: 'yes',
+      ALLOWED_ORIGINS: ' https://a.example , https://b.example,,',
+      MONGO_URL: '',
+      REPLICA_ID: 'users-7',
+      LOG_PRETTY: 'false',
+    });
+    expect(c.port).toBe(4100);
+    expect(c.BCRYPT_COST).toBe(4);
+    expect(c.TRUST_PROXY).toBe(true);
+    expect(c.ALLOWED_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.store).toBe('sqlite');
+    expect(c.replicaId).toBe('users-7');
+    expect(c.prettyLogs).toBe(false);
+    expect(loadConfig('users', { MONGO_URL: 'mongodb://db/aurora' }).store).toBe('mongo');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'not a url'],
+    ['BCRYPT_COST', '3'],
+    ['BCRYPT_COST', '4.5'],
+    ['LOGIN_MAX_FAILURES', '0'],
+    ['NODE_ENV', 'staging'],
+    ['TRUST_PROXY', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+  ])('a bad %s (%s) throws one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig('users', { [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message.startsWith(`invalid ${name}=`)).toBe(true);
+    expect(message).toContain(JSON.stringify(value));
+    expect(message).not.toContain('\n');
+  });
+
+  describe('JWT_SECRET in production', () => {
+    it('refuses the development default', () => {
+      expect(() => loadConfig('users', { NODE_ENV: 'production' })).toThrow(/^invalid JWT_SECRET: /);
+    });
+
+    it('refuses a secret shorter than 32 characters, without echoing it', () => {
+      let message = '';
+      try {
+        loadConfig('chat', { NODE_ENV: 'production', JWT_SECRET: 'a'.repeat(31) });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/^invalid JWT_SECRET: /);
+      expect(message).not.toContain('a'.repeat(31));
+      expect(message).not.toContain('\n');
+    });
+
+    it('accepts a secret of 32 characters or more', () => {
+      const c = loadConfig('users', { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) });
+      expect(c.isProduction).toBe(true);
+      expect(c.prettyLogs).toBe(false);
+    });
+
+    it('allows the default outside production', () => {
+      expect(loadConfig('users', { NODE_ENV: 'test' }).JWT_SECRET).toBe(DEV_JWT_SECRET);
+    });
+  });
+
+  it('lists every variable of the schema in CONFIG_VARIABLES', () => {
+    for (const name of ['PORT', 'REDIS_URL', 'MONGO_URL', 'SQLITE_PATH', 'JWT_SECRET', 'ALLOWED_ORIGINS', 'PARTITIONS', 'BCRYPT_COST']) {
+      expect(CONFIG_VARIABLES).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,121 @@
+// Builds the users service's Express app from its dependencies (no listening, no signals:
+// main.ts does that). Middleware order matters:
+//   ops (/healthz /readyz /metrics, unlogged) -> request log + metrics -> security headers ->
+//   CORS -> no-store on /api -> JSON body (16 KiB) -> auth routes -> user/room routes -> static client ->
+//   404 JSON -> error handler (every error becomes {"error":{code,message}}).
+import cors from 'cors';
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
+import type { Config } from '../shared/config.js';
+import { keysFor } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { handleOps, type Ops } from '../shared/ops.js';
+import type { Store } from '../shared/store/store.js';
+import { authRouter } from './auth-routes.js';
+import { errorHandler, notFound } from './errors.js';
+import { createLoginThrottle } from './login-throttle.js';
+import { createPasswords } from './passwords.js';
+import { createRefreshTokens } from './refresh-tokens.js';
+import { requestLog } from './request-log.js';
+import { roomsRouter } from './rooms-routes.js';
+import { securityHeaders, webRouter } from './web.js';
+
+/** Auth bodies are two short strings; anything near this is not a real client. */
+export const JSON_BODY_LIMIT = '16kb';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  redis: Redis;
+  registry: Registry;
+}
+
+export interface UsersApp {
+  app: Express;
+  ops: Ops;
+  /** Turns /readyz red for good (SIGTERM). */
+  startDraining(): void;
+}
+
+export async function createApp({ config, log, store, redis, registry }: AppDeps): Promise<UsersApp> {
+  let draining = false;
+  const ops: Ops = {
+    registry,
+    draining: () => draining,
+    checks: [
+      {
+        name: 'redis',
+        check: async () => {
+          if (redis.status !== 'ready') throw new Error(`redis ${redis.status}`);
+          await redis.ping();
+        },
+      },
+      { name: 'store', check: () => store.ping() },
+    ],
+  };
+
+  const events = new Counter({
+    name: 'auth_events_total',
+    help: 'Authentication events: register, login_ok, login_failed, login_throttled, refresh_ok, refresh_rejected, refresh_reused, logout',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  // TRUST_PROXY trusts exactly ONE proxy hop (the ingress in front of us): req.ip is the
+  // address that proxy saw, so a client cannot pick its own IP (and dodge the login throttle)
+  // by sending X-Forwarded-For entries of its own.
+  app.set('trust proxy', config.TRUST_PROXY ? 1 : false);
+
+  app.use((req, res, next) => {
+    if (!handleOps(ops, req, res)) next();
+  });
+  app.use(requestLog(log, registry));
+  app.use(securityHeaders);
+  app.use(
+    cors({
+      origin: [...config.ALLOWED_ORIGINS],
+      methods: ['GET', 'HEAD', 'POST'],
+      allowedHeaders: ['Content-Type', 'Authorization'],
+      maxAge: 600,
+    }),
+  );
+  // API answers are per user and carry tokens: no cache (browser or proxy) may keep them.
+  app.use('/api', (_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
+  app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
+
+  app.use(
+    authRouter({
+      config,
+      log,
+      store,
+      events,
+      passwords: await createPasswords(config.BCRYPT_COST),
+      throttle: createLoginThrottle(redis, keysFor(config.PARTITIONS), {
+        maxFailures: config.LOGIN_MAX_FAILURES,
+        windowSec: config.LOGIN_WINDOW_SEC,
+      }),
+      refreshTokens: createRefreshTokens(store, log, config.REFRESH_TOKEN_TTL_SEC),
+    }),
+  );
+  app.use(roomsRouter(store, config.JWT_SECRET));
+  app.use(webRouter(config));
+
+  app.use(notFound);
+  app.use(errorHandler(log));
+
+  return {
+    app,
+    ops,
+    startDraining: () => {
+      draining = true;
+    },
+  };
+}

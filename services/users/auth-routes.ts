@@ -1,0 +1,129 @@
+// /api/auth/* (register, login, refresh, logout) and /api/me.
+import { Router, type Request } from 'express';
+import type { Counter } from 'prom-client';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { DuplicateUsernameError, type Store, type User } from '../shared/store/store.js';
+import { signAccessToken } from '../shared/tokens.js';
+import { bearerAuth, authedUser } from './bearer-auth.js';
+import { ApiError, methodNotAllowed } from './errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Passwords } from './passwords.js';
+import type { RefreshTokens } from './refresh-tokens.js';
+import { jsonObjectBody, parseCredentials, parseRefreshToken } from './validation.js';
+
+export interface AuthDeps {
+  config: Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SEC'>;
+  log: Logger;
+  store: Store;
+  passwords: Passwords;
+  throttle: LoginThrottle;
+  refreshTokens: RefreshTokens;
+  /** auth_events_total{event}: register, login_ok, login_failed, login_throttled, refresh_ok, ... */
+  events: Counter<'event'>;
+}
+
+const publicUser = (u: Pick<User, 'id' | 'username'>) => ({ id: u.id, username: u.username });
+
+const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+export function authRouter(deps: AuthDeps): Router {
+  const { config, log, store, passwords, throttle, refreshTokens, events } = deps;
+  const router = Router();
+
+  /** The login/refresh response: a fresh access token plus the given refresh token. */
+  const session = (user: Pick<User, 'id' | 'username'>, refreshToken: string) => {
+    const access = signAccessToken(config.JWT_SECRET, { id: user.id, name: user.username }, config.ACCESS_TOKEN_TTL_SEC);
+    return {
+      token: access.token,
+      refreshToken,
+      expiresIn: Math.max(0, access.exp - Math.floor(Date.now() / 1000)),
+      user: publicUser(user),
+    };
+  };
+
+  router
+    .route('/api/auth/register')
+    .post(async (req, res) => {
+      const { username, password } = parseCredentials(jsonObjectBody(req));
+      const passwordHash = await passwords.hash(password);
+      let user: User;
+      try {
+        user = await store.createUser({ username, passwordHash });
+      } catch (err) {
+        if (err instanceof DuplicateUsernameError) throw new ApiError('username_taken', 'that username is taken');
+        throw err;
+      }
+      events.inc({ event: 'register' });
+      log.info({ userId: user.id }, 'user registered');
+      res.status(201).json({ user: publicUser(user) });
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/auth/login')
+    .post(async (req, res) => {
+      const { username, password } = parseCredentials(jsonObjectBody(req));
+      const ip = clientIp(req);
+      try {
+        await throttle.attempt(username, ip);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'too_many_attempts') events.inc({ event: 'login_throttled' });
+        throw err;
+      }
+      const user = await store.findUserByUsername(username);
+      // Always one bcrypt comparison, also for an unknown user (see passwords.ts).
+      const ok = await passwords.verify(password, user?.passwordHash ?? null);
+      if (!user || !ok) {
+        events.inc({ event: 'login_failed' });
+        throw new ApiError('invalid_credentials', 'wrong username or password');
+      }
+      await throttle.succeeded(username, ip);
+      const refreshToken = await refreshTokens.issue(user.id);
+      events.inc({ event: 'login_ok' });
+      res.json(session(user, refreshToken));
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/auth/refresh')
+    .post(async (req, res) => {
+      const presented = parseRefreshToken(jsonObjectBody(req));
+      const rotated = await refreshTokens.rotate(presented);
+      if (!rotated.ok) {
+        events.inc({ event: rotated.reason === 'reused' ? 'refresh_reused' : 'refresh_rejected' });
+        throw new ApiError(
+          'invalid_refresh_token',
+          rotated.reason === 'reused'
+            ? 'refresh token was already used; the session has been revoked, sign in again'
+            : 'refresh token is not valid; sign in again',
+        );
+      }
+      const user = await store.findUserById(rotated.userId);
+      if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
+      events.inc({ event: 'refresh_ok' });
+      res.json(session(user, rotated.refreshToken));
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/auth/logout')
+    .post(async (req, res) => {
+      // Idempotent: an unknown or already-revoked token is still a successful logout.
+      await refreshTokens.revokeFamilyOf(parseRefreshToken(jsonObjectBody(req)));
+      events.inc({ event: 'logout' });
+      res.status(204).end();
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/me')
+    .get(bearerAuth(config.JWT_SECRET), async (_req, res) => {
+      const user = await store.findUserById(authedUser(res).id);
+      if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
+      res.json({ user: publicUser(user) });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD']));
+
+  return router;
+}

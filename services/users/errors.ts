@@ -1,0 +1,109 @@
+// Every error the users service puts on the wire, in one table, and the Express error handler
+// that turns anything thrown (our ApiError, body-parser errors, bugs) into
+// `{"error":{"code","message"}}` with the right status. The wire never sees a stack trace or
+// an HTML error page.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../shared/logger.js';
+
+/** code -> HTTP status. Clients branch on the code; the message is for humans. */
+export const ERROR_STATUS = {
+  invalid_json: 400, // the body is not parseable JSON
+  invalid_body: 400, // the body is JSON but not an object
+  invalid_username: 400, // missing, not a string, or not 3–32 of [A-Za-z0-9_.-]
+  invalid_password: 400, // missing, not a string, or not 8–128 characters
+  invalid_field: 400, // another field missing or of the wrong type (message names it)
+  invalid_query: 400, // user search without a usable `query`
+  invalid_room: 400, // not a public room name nor a canonical DM name
+  invalid_id: 400, // `before` is not a message id `<ms>-<seq>`
+  invalid_limit: 400, // `limit` is not a positive integer
+  bad_request: 400, // anything else the HTTP layer rejected (bad percent-encoding...)
+  unauthorized: 401, // no, malformed or invalid bearer token
+  token_expired: 401, // the access token expired: refresh it
+  invalid_credentials: 401, // unknown user or wrong password (deliberately the same)
+  invalid_refresh_token: 401, // unknown, expired, revoked or already-used refresh token
+  forbidden: 403, // someone else's direct-message room
+  not_found: 404,
+  method_not_allowed: 405,
+  username_taken: 409, // case-insensitively
+  payload_too_large: 413,
+  unsupported_media_type: 415, // POST bodies must be application/json
+  too_many_attempts: 429, // login throttled; see Retry-After
+  internal: 500,
+  unavailable: 503, // Redis or the store did not answer
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra response headers (Retry-After, Allow, WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/** Answers 405 with an Allow header; mounted with `.all()` after a route's real methods. */
+export function methodNotAllowed(allowed: string[]): RequestHandler {
+  const allow = allowed.join(', ');
+  return () => {
+    throw new ApiError('method_not_allowed', `method not allowed; use ${allow}`, { Allow: allow });
+  };
+}
+
+export const notFound: RequestHandler = () => {
+  throw new ApiError('not_found', 'no such resource');
+};
+
+/** body-parser error types -> our codes (its errors carry `type` and `status`). */
+const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
+  'entity.parse.failed': ['invalid_json', 'request body is not valid JSON'],
+  'entity.too.large': ['payload_too_large', 'request body is too large'],
+  'encoding.unsupported': ['unsupported_media_type', 'unsupported content encoding'],
+  'charset.unsupported': ['unsupported_media_type', 'unsupported charset'],
+  'request.aborted': ['bad_request', 'request aborted'],
+  'request.size.invalid': ['bad_request', 'request size did not match content-length'],
+};
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) {
+      apiError = err;
+    } else {
+      const e = err as { type?: unknown; status?: unknown; statusCode?: unknown; message?: unknown };
+      const mapped = typeof e?.type === 'string' ? BODY_PARSER_ERRORS[e.type] : undefined;
+      const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+      if (mapped) {
+        apiError = new ApiError(mapped[0], mapped[1]);
+      } else if (status >= 400 && status < 500) {
+        // e.g. Express's own 400 for a malformed percent-encoded path parameter.
+        apiError = new ApiError('bad_request', 'bad request');
+      } else {
+        // A bug or an unreachable dependency. Log it (the error, never the request body).
+        log.error({ err, method: req.method, route: routeOf(req) }, 'request failed');
+        apiError = new ApiError('internal', 'internal error');
+      }
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(apiError.status).set(apiError.headers).json(errorBody(apiError.code, apiError.message));
+  };
+}
+
+/** The matched route pattern (never the raw path with ids in it), for logs and metric labels. */
+export function routeOf(req: { baseUrl?: string; route?: { path?: unknown } }): string {
+  const path = req.route?.path;
+  return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : 'unmatched';
+}

@@ -1,0 +1,60 @@
+// The users service: accounts, JWTs, the REST API and the browser client, on PORT (4000).
+// Start: config -> logger -> store -> Redis -> app -> listen. SIGTERM: readiness red, stop
+// accepting and let in-flight requests finish (bounded by SHUTDOWN_DRAIN_MS), then close Redis
+// and the store — the reverse of start.
+import { createServer } from 'node:http';
+import { loadConfigOrExit } from '../shared/config.js';
+import { onShutdown } from '../shared/lifecycle.js';
+import { createLogger } from '../shared/logger.js';
+import { createMetricsRegistry } from '../shared/ops.js';
+import { closeRedis, createRedis } from '../shared/redis.js';
+import { createStore } from '../shared/store/index.js';
+import { createApp } from './app.js';
+
+const config = loadConfigOrExit('users');
+const log = createLogger(config);
+
+async function main(): Promise<void> {
+  const store = await createStore(config, log);
+  const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
+  const registry = createMetricsRegistry(config);
+  const { app, startDraining } = await createApp({ config, log, store, redis, registry });
+
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  log.info({ host: config.HOST, port: config.port, store: store.kind }, 'users service listening');
+
+  onShutdown(log, [
+    ['readiness', () => startDraining()],
+    [
+      'http',
+      () =>
+        new Promise<void>((resolve) => {
+          // close() stops accepting and resolves once in-flight requests are done; idle
+          // keep-alive sockets are closed at once, busy ones after the drain window.
+          const force = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_DRAIN_MS);
+          force.unref();
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          server.closeIdleConnections();
+        }),
+    ],
+    ['redis', () => closeRedis(redis)],
+    ['store', () => store.close()],
+  ]);
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'users service failed to start');
+  log.flush?.();
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 50);
+});

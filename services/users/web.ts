@@ -1,0 +1,65 @@
+// What the browser loads from the users service: the static client (FRONTEND_DIR, no build
+// step), /config.json (where the chat replicas are) and the security headers every response
+// carries. The CSP allows only our own scripts and styles, WebSocket connections anywhere
+// (the chat replicas live on another port or host), and no framing.
+import { resolve } from 'node:path';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { Config } from '../shared/config.js';
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "connect-src 'self' ws: wss:",
+  "img-src 'self' data:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Port the chat replicas listen on when PUBLIC_WS_URL is not set (their default PORT). */
+const DEFAULT_CHAT_PORT = 8080;
+
+export const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set({
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Frame-Options': 'DENY',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+  });
+  next();
+};
+
+const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?|\[[0-9A-Fa-f:.]+\])$/;
+
+/** The WebSocket URLs handed to the browser, first choice first. */
+export function wsUrls(config: Pick<Config, 'PUBLIC_WS_URL'>, req: Request): string[] {
+  const configured = config.PUBLIC_WS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  if (configured.length > 0) return configured;
+  // Derived from the Host the browser used (X-Forwarded-* only with TRUST_PROXY). A Host
+  // header that is not a plain hostname is not echoed back.
+  const host = req.hostname && HOSTNAME_RE.test(req.hostname) ? req.hostname : 'localhost';
+  const scheme = req.protocol === 'https' ? 'wss' : 'ws';
+  return [`${scheme}://${host}:${DEFAULT_CHAT_PORT}/ws`];
+}
+
+export function webRouter(config: Pick<Config, 'PUBLIC_WS_URL' | 'FRONTEND_DIR'>): Router {
+  const router = express.Router();
+  router.get('/config.json', (req, res) => {
+    res.set('Cache-Control', 'no-store').json({ wsUrls: wsUrls(config, req) });
+  });
+  // A missing or empty FRONTEND_DIR simply serves nothing (404 JSON from the app).
+  router.use(
+    express.static(resolve(config.FRONTEND_DIR), {
+      index: 'index.html',
+      dotfiles: 'ignore',
+      redirect: false,
+      setHeaders(res, path) {
+        // The page must pick up a new client at once; assets are revalidated by ETag.
+        if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+      },
+    }),
+  );
+  return router;
+}
