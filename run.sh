@@ -55,6 +55,8 @@ ensure_chromium() {
 ensure_optional() {
   # Tools some tests use when present (they skip loudly otherwise).
   command -v shellcheck >/dev/null || apt_install shellcheck || say "shellcheck unavailable: its test will be skipped"
+  # nginx runs deploy/nginx.conf in front of two chat replicas in test/deploy (the compose LB).
+  command -v nginx >/dev/null || apt_install nginx-light || say "nginx unavailable: the load-balancer test will be skipped"
 }
 
 redis_pid=""

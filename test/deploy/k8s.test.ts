@@ -1,0 +1,313 @@
+// The Kubernetes manifests under k8s/, checked without a cluster: every object against the
+// Kubernetes schema (kubernetes-models), then the things a schema cannot know — probes on the
+// paths the services serve, env names the config schema knows, the required secret, images
+// images.sh builds, Service/Ingress ports, the chat drain budget, KEDA triggers per partition.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigMap, Namespace, Secret, Service as K8sService } from 'kubernetes-models/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../services/shared/config.js';
+import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
+import {
+  K8S_DIR,
+  NAMESPACE,
+  SERVICES,
+  SERVICE_PORT,
+  find,
+  imageRepo,
+  imagesShBuilds,
+  k8sApplyFiles,
+  k8sObjects,
+  kustomization,
+  mainContainer,
+  podContainers,
+  type Obj,
+} from './load.js';
+
+const VALIDATORS: Record<string, { validate(): void } & (new (o: Obj) => { validate(): void })> = {
+  'v1/Namespace': Namespace,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': K8sService,
+  'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/Ingress': Ingress,
+} as never;
+
+const objects = k8sObjects();
+const all = objects.map((o) => o.obj);
+const secretExample = k8sObjects([join(K8S_DIR, 'examples', 'secret.example.yaml')])[0]!.obj;
+const configMap = find(objects, 'ConfigMap', 'aurorachat-config')!;
+const deployments = all.filter((o) => o.kind === 'Deployment');
+const statefulSets = all.filter((o) => o.kind === 'StatefulSet');
+const workloads = [...deployments, ...statefulSets];
+const appDeployment = (svc: string) => find(objects, 'Deployment', svc)!;
+
+/** The environment a container of `workload` sees, as the kubelet assembles it (envFrom in order, then env). */
+function containerEnv(container: Obj, secretData: Record<string, string>, podName: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    if (from.configMapRef) {
+      const cm = find(objects, 'ConfigMap', from.configMapRef.name);
+      if (!cm) throw new Error(`envFrom names a missing ConfigMap ${from.configMapRef.name}`);
+      Object.assign(env, cm.data);
+    }
+    if (from.secretRef) {
+      if (from.secretRef.name !== secretExample.metadata.name) throw new Error(`unknown Secret ${from.secretRef.name}`);
+      Object.assign(env, secretData);
+    }
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = String(e.value);
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = secretData[e.valueFrom.secretKeyRef.key]!;
+    else if (e.valueFrom?.configMapKeyRef) env[e.name] = configMap.data[e.valueFrom.configMapKeyRef.key];
+    else throw new Error(`env ${e.name}: unsupported source`);
+  }
+  return env;
+}
+
+describe('k8s/ manifests', () => {
+  it('every object passes the Kubernetes schema for its kind (CRDs are checked by hand below)', () => {
+    expect(objects.length).toBeGreaterThan(10);
+    for (const { file, obj } of [...objects, { file: 'k8s/examples/secret.example.yaml', obj: secretExample }]) {
+      const key = `${obj.apiVersion}/${obj.kind}`;
+      if (obj.apiVersion === 'keda.sh/v1alpha1' && obj.kind === 'ScaledObject') continue;
+      const Model = VALIDATORS[key];
+      expect(Model, `${file}: no validator for ${key} — add one or check it by hand`).toBeDefined();
+      expect(() => new Model!(obj).validate(), `${file} ${key} ${obj.metadata?.name}`).not.toThrow();
+    }
+  });
+
+  it('puts everything in the aurorachat namespace, the Namespace itself first', () => {
+    const files = k8sApplyFiles();
+    expect(files[0]).toBe('00-namespace.yaml');
+    expect(objects[0]!.obj).toMatchObject({ kind: 'Namespace', metadata: { name: NAMESPACE } });
+    for (const o of all.slice(1)) expect(o.metadata?.namespace, `${o.kind}/${o.metadata?.name}`).toBe(NAMESPACE);
+  });
+
+  it('kubectl apply -f k8s/ and apply -k k8s/ apply the same files, and the Secret example is in neither', () => {
+    const k = kustomization();
+    expect(k.kind).toBe('Kustomization');
+    expect(k.namespace).toBe(NAMESPACE);
+    expect([...k.resources].sort()).toEqual(k8sApplyFiles());
+    expect(k8sApplyFiles().some((f) => /secret/i.test(f))).toBe(false);
+    // kubectl apply -f reads *.yaml — a kustomization.yaml there would be applied as an object.
+    expect(readdirSync(K8S_DIR)).not.toContain('kustomization.yaml');
+    expect(readdirSync(K8S_DIR)).not.toContain('kustomization.yml');
+  });
+
+  it('every Deployment and StatefulSet has liveness and readiness probes, and resource requests and limits', () => {
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['chat', 'ingestion', 'mongo', 'redis', 'users']);
+    for (const w of workloads) {
+      for (const c of podContainers(w)) {
+        const where = `${w.kind}/${w.metadata.name} container ${c.name}`;
+        expect(c.livenessProbe, `${where}: livenessProbe`).toBeDefined();
+        expect(c.readinessProbe, `${where}: readinessProbe`).toBeDefined();
+        for (const kind of ['requests', 'limits'])
+          for (const r of ['cpu', 'memory']) expect(c.resources?.[kind]?.[r], `${where}: resources.${kind}.${r}`).toBeDefined();
+      }
+    }
+  });
+
+  it.each(SERVICES)('%s: probes hit /healthz (liveness, startup) and /readyz (readiness) on the service port', (svc) => {
+    const d = appDeployment(svc);
+    const c = mainContainer(d);
+    const named = new Map<string, number>(c.ports.map((p: Obj) => [p.name, p.containerPort]));
+    const portOf = (p: string | number) => (typeof p === 'number' ? p : named.get(p));
+    expect(c.ports.map((p: Obj) => p.containerPort)).toEqual([SERVICE_PORT[svc]]);
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(portOf(c.livenessProbe.httpGet.port)).toBe(SERVICE_PORT[svc]);
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(portOf(c.readinessProbe.httpGet.port)).toBe(SERVICE_PORT[svc]);
+    if (c.startupProbe) expect(c.startupProbe.httpGet.path).toBe('/healthz');
+    // PORT makes the service listen where the probes and the Service point.
+    expect(c.env.find((e: Obj) => e.name === 'PORT')?.value).toBe(String(SERVICE_PORT[svc]));
+  });
+
+  it('app pods run as non-root without privilege escalation, root filesystem read-only', () => {
+    for (const svc of SERVICES) {
+      const d = appDeployment(svc);
+      expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+      expect(d.spec.template.spec.securityContext.runAsUser).toBeGreaterThan(0);
+      const c = mainContainer(d);
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    }
+  });
+
+  it('every env name, ConfigMap key and Secret key is a variable the config schema knows', () => {
+    const known = new Set<string>(CONFIG_VARIABLES);
+    for (const key of Object.keys(configMap.data)) expect(known.has(key), `ConfigMap key ${key}`).toBe(true);
+    for (const key of Object.keys(secretExample.stringData ?? secretExample.data))
+      expect(known.has(key), `Secret key ${key}`).toBe(true);
+    for (const svc of SERVICES)
+      for (const e of mainContainer(appDeployment(svc)).env ?? [])
+        expect(known.has(e.name), `${svc} env ${e.name}`).toBe(true);
+  });
+
+  it('the shared ConfigMap holds no per-pod value and no secret', () => {
+    for (const key of ['PORT', 'REPLICA_ID', 'INGEST_CONSUMER', 'JWT_SECRET'])
+      expect(configMap.data, `ConfigMap must not set ${key}`).not.toHaveProperty(key);
+    expect(configMap.data.NODE_ENV).toBe('production');
+  });
+
+  it.each(SERVICES)('%s: the assembled pod environment passes loadConfig in production with a real secret', (svc) => {
+    const c = mainContainer(appDeployment(svc));
+    const env = containerEnv(c, { JWT_SECRET: 'x'.repeat(16) + 'a-real-random-secret-of-48-chars' }, `${svc}-7d9f-abcde`);
+    const config = loadConfig(svc, env);
+    expect(config.isProduction).toBe(true);
+    expect(config.port).toBe(SERVICE_PORT[svc]);
+    expect(config.store).toBe('mongo');
+    expect(config.replicaId).toBe(`${svc}-7d9f-abcde`);
+    expect(config.PUBLIC_WS_URL).toBe('/ws');
+  });
+
+  it.each(SERVICES)('%s: JWT_SECRET comes from the Secret, and the committed example cannot start a pod', (svc) => {
+    const c = mainContainer(appDeployment(svc));
+    const fromSecret =
+      (c.envFrom ?? []).some((f: Obj) => f.secretRef?.name === 'aurorachat-secrets') ||
+      (c.env ?? []).some((e: Obj) => e.name === 'JWT_SECRET' && e.valueFrom?.secretKeyRef?.name === 'aurorachat-secrets');
+    expect(fromSecret).toBe(true);
+    expect(secretExample.stringData).toHaveProperty('JWT_SECRET');
+    // Without the Secret the service refuses to run in production (the dev default)...
+    expect(() => loadConfig(svc, containerEnv(c, {}, 'p'))).toThrow(ConfigError);
+    // ...and with the placeholder of the committed example as well.
+    expect(() => loadConfig(svc, containerEnv(c, secretExample.stringData, 'p'))).toThrow(/JWT_SECRET/);
+  });
+
+  it('REDIS_URL and MONGO_URL point at the Services of the Redis and MongoDB StatefulSets', () => {
+    for (const [key, svc, port] of [['REDIS_URL', 'redis', 6379], ['MONGO_URL', 'mongo', 27017]] as const) {
+      const url = new URL(configMap.data[key]);
+      expect(url.hostname.split('.')[0]).toBe(svc);
+      expect(Number(url.port)).toBe(port);
+      const service = find(objects, 'Service', svc)!;
+      expect(service.spec.ports.map((p: Obj) => p.port)).toContain(port);
+      const sts = find(objects, 'StatefulSet', svc)!;
+      expect(sts.spec.serviceName).toBe(svc);
+      expect(service.spec.clusterIP).toBe('None');
+    }
+  });
+
+  it('Redis runs with AOF on a PersistentVolumeClaim and never evicts keys', () => {
+    const redis = find(objects, 'StatefulSet', 'redis')!;
+    const args: string[] = mainContainer(redis).args;
+    expect(args[args.indexOf('--appendonly') + 1]).toBe('yes');
+    expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    const dataDir = args[args.indexOf('--dir') + 1];
+    const claim = redis.spec.volumeClaimTemplates[0];
+    expect(mainContainer(redis).volumeMounts).toContainEqual({ name: claim.metadata.name, mountPath: dataDir });
+    expect(mainContainer(find(objects, 'StatefulSet', 'mongo')!).image).toMatch(/^mongo:7/);
+    expect(find(objects, 'StatefulSet', 'mongo')!.spec.volumeClaimTemplates).toHaveLength(1);
+  });
+
+  it('the app images are exactly the three images.sh builds', () => {
+    const built = imagesShBuilds().map(imageRepo).sort();
+    expect(built).toEqual(['aurorachat-chat', 'aurorachat-ingestion', 'aurorachat-users']);
+    const used = SERVICES.map((svc) => imageRepo(mainContainer(appDeployment(svc)).image)).sort();
+    expect(used).toEqual(built);
+    for (const svc of SERVICES) expect(imageRepo(mainContainer(appDeployment(svc)).image)).toBe(`aurorachat-${svc}`);
+    expect(kustomization().images.map((i: Obj) => i.name).sort()).toEqual(built);
+  });
+
+  it('each Service selects its workload and forwards to a named container port of the right number', () => {
+    const services = all.filter((o) => o.kind === 'Service');
+    for (const s of services) {
+      const w = workloads.find((x) =>
+        Object.entries(s.spec.selector).every(([k, v]) => x.spec.template.metadata.labels[k] === v),
+      );
+      expect(w, `Service ${s.metadata.name} selects no workload`).toBeDefined();
+      const cports = podContainers(w!).flatMap((c) => c.ports);
+      for (const p of s.spec.ports) {
+        const target = cports.find((cp: Obj) => cp.name === p.targetPort || cp.containerPort === p.targetPort);
+        expect(target, `Service ${s.metadata.name} targetPort ${p.targetPort}`).toBeDefined();
+        expect(target.containerPort).toBe(p.port);
+      }
+    }
+    for (const svc of SERVICES)
+      expect(find(objects, 'Service', svc)!.spec.ports.map((p: Obj) => p.port)).toEqual([SERVICE_PORT[svc]]);
+  });
+
+  it('the Ingress routes /ws to chat:8080 and /api and / to users:4000, with WebSocket timeouts and no affinity', () => {
+    const ing = find(objects, 'Ingress', 'aurorachat')!;
+    const routes = Object.fromEntries(
+      ing.spec.rules[0].http.paths.map((p: Obj) => [p.path, `${p.backend.service.name}:${p.backend.service.port.number}`]),
+    );
+    expect(routes).toEqual({ '/ws': 'chat:8080', '/api': 'users:4000', '/': 'users:4000' });
+    const a = ing.metadata.annotations;
+    expect(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
+    expect(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(3600);
+    expect(Object.keys(a).filter((k) => /affinity|upstream-hash-by|sticky/.test(k))).toEqual([]);
+    // Same origin: the public host is the origin chat accepts, and the client is told /ws.
+    const host = ing.spec.rules[0].host;
+    expect(configMap.data.ALLOWED_ORIGINS.split(',')).toContain(`https://${host}`);
+    expect(ing.spec.tls[0].hosts).toContain(host);
+  });
+
+  it('the Gateway API alternative (examples/gateway-httproute.yaml) routes the same paths to the same ports', () => {
+    const route = k8sObjects([join(K8S_DIR, 'examples', 'gateway-httproute.yaml')])[0]!.obj;
+    expect(route).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { namespace: NAMESPACE } });
+    const routes: Record<string, string> = {};
+    for (const rule of route.spec.rules)
+      for (const m of rule.matches) routes[m.path.value] = `${rule.backendRefs[0].name}:${rule.backendRefs[0].port}`;
+    expect(routes).toEqual({ '/ws': 'chat:8080', '/api': 'users:4000', '/': 'users:4000' });
+    const ing = find(objects, 'Ingress', 'aurorachat')!;
+    expect(route.spec.hostnames).toEqual([ing.spec.rules[0].host]);
+  });
+
+  it('chat: HPA (autoscaling/v2, min 2) owns the replica count, a PDB limits disruptions', () => {
+    const chat = appDeployment('chat');
+    expect(chat.spec.replicas, 'replicas in the manifest would fight the HPA on every apply').toBeUndefined();
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'chat')!;
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'chat' });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+    const pdb = find(objects, 'PodDisruptionBudget', 'chat')!;
+    expect(pdb.spec.selector.matchLabels).toEqual(chat.spec.selector.matchLabels);
+    expect(chat.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  });
+
+  it.each(SERVICES)('%s: terminationGracePeriodSeconds exceeds preStop + SHUTDOWN_DRAIN_MS + the 15 s shutdown deadline margin', (svc) => {
+    const d = appDeployment(svc);
+    const c = mainContainer(d);
+    const pre: string[] = c.lifecycle?.preStop?.exec?.command ?? [];
+    const preStop = pre[0] === 'sleep' ? Number(pre[1]) : 0;
+    const drain = Number(configMap.data.SHUTDOWN_DRAIN_MS) / 1000;
+    const grace = d.spec.template.spec.terminationGracePeriodSeconds;
+    // main.ts passes SHUTDOWN_DRAIN_MS + 15 s to onShutdown as its hard deadline.
+    expect(grace).toBeGreaterThan(preStop + drain + 15);
+    if (svc !== 'ingestion') expect(preStop, `${svc} needs a preStop pause`).toBeGreaterThanOrEqual(3);
+  });
+
+  it('ingestion: KEDA ScaledObject scales on the consumer group lag of every partition stream', () => {
+    const so = find(objects, 'ScaledObject', 'ingestion')!;
+    expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+    expect(so.spec.scaleTargetRef.name).toBe('ingestion');
+    expect(find(objects, 'Deployment', so.spec.scaleTargetRef.name)).toBeDefined();
+    expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(2);
+    expect(so.spec.maxReplicaCount).toBeGreaterThan(so.spec.minReplicaCount);
+    const partitions = Number(configMap.data.PARTITIONS);
+    const streams = so.spec.triggers.map((t: Obj) => {
+      expect(t.type).toBe('redis-streams');
+      expect(t.metadata.consumerGroup).toBe(INGEST_GROUP);
+      expect(Number(t.metadata.lagCount ?? t.metadata.pendingEntriesCount)).toBeGreaterThan(0);
+      const [host, port] = t.metadata.address.split(':');
+      expect(host.split('.')[0]).toBe('redis');
+      expect(Number(port)).toBe(6379);
+      return t.metadata.stream;
+    });
+    expect(streams).toEqual(keysFor(partitions).allIngestStreams());
+    // Ingestion runs with two workers even where KEDA is not installed.
+    expect(appDeployment('ingestion').spec.replicas).toBeGreaterThanOrEqual(2);
+  });
+
+  it('users runs at least two replicas behind its Service', () => {
+    expect(appDeployment('users').spec.replicas).toBeGreaterThanOrEqual(2);
+  });
+});

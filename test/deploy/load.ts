@@ -1,0 +1,278 @@
+// Loaders shared by the deploy tests: every YAML document in the repo, the k8s/ objects,
+// docker-compose.yml (with compose's `${VAR:-default}` interpolation), the Dockerfile as a
+// list of instructions, nginx.conf as a block tree, and the image names images.sh builds.
+// Nothing here needs Docker or a cluster.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const SERVICES = ['users', 'chat', 'ingestion'] as const;
+export type Service = (typeof SERVICES)[number];
+/** The contract's ports (services/shared/config.ts DEFAULT_PORT). */
+export const SERVICE_PORT: Record<Service, number> = { users: 4000, chat: 8080, ingestion: 9090 };
+export const NAMESPACE = 'aurorachat';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Obj = Record<string, any>;
+
+const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', '.data', 'coverage', 'test-results']);
+
+/** Every file under the repo (minus dependencies and generated output) matching `want`. */
+export function repoFiles(want: (name: string) => boolean, dir = ROOT): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    if (SKIP_DIRS.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...repoFiles(want, path));
+    else if (want(name)) out.push(path);
+  }
+  return out.sort();
+}
+
+export const rel = (path: string) => relative(ROOT, path);
+
+/** Every YAML file in the repo, including k8s/Kustomization (YAML without an extension). */
+export function yamlFiles(): string[] {
+  return repoFiles((n) => /\.ya?ml$/.test(n) || n === 'Kustomization');
+}
+
+/** All documents of a YAML file; throws on any parse error or warning. */
+export function parseYamlFile(path: string, opts: { merge?: boolean } = {}): unknown[] {
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'), { merge: opts.merge ?? false });
+  if (!Array.isArray(docs)) throw new Error(`${rel(path)}: not a YAML stream`);
+  const values: unknown[] = [];
+  for (const doc of docs) {
+    const problems = [...doc.errors, ...doc.warnings];
+    if (problems.length) throw new Error(`${rel(path)}: ${problems.map((p) => p.message).join('; ')}`);
+    const value = doc.toJS({ maxAliasCount: 1000 });
+    if (value !== null && value !== undefined) values.push(value);
+  }
+  return values;
+}
+
+// ---------------------------------------------------------------- Kubernetes
+
+export interface K8sObject {
+  file: string;
+  obj: Obj;
+}
+
+export const K8S_DIR = join(ROOT, 'k8s');
+
+/** The manifest files `kubectl apply -f k8s/` applies: *.yaml|*.yml|*.json directly in k8s/. */
+export function k8sApplyFiles(): string[] {
+  return readdirSync(K8S_DIR)
+    .filter((n) => /\.(ya?ml|json)$/.test(n) && statSync(join(K8S_DIR, n)).isFile())
+    .sort();
+}
+
+export function k8sObjects(files = k8sApplyFiles().map((n) => join(K8S_DIR, n))): K8sObject[] {
+  return files.flatMap((file) => parseYamlFile(file).map((obj) => ({ file: rel(file), obj: obj as Obj })));
+}
+
+export function kustomization(): Obj {
+  return parseYamlFile(join(K8S_DIR, 'Kustomization'))[0] as Obj;
+}
+
+export const find = (objs: K8sObject[], kind: string, name: string): Obj | undefined =>
+  objs.find((o) => o.obj.kind === kind && o.obj.metadata?.name === name)?.obj;
+
+export function podContainers(workload: Obj): Obj[] {
+  return workload.spec?.template?.spec?.containers ?? [];
+}
+
+/** The first (for our workloads: the only) container of a pod template. */
+export function mainContainer(workload: Obj): Obj {
+  const c = podContainers(workload)[0];
+  if (!c) throw new Error(`${workload.kind}/${workload.metadata?.name} has no container`);
+  return c;
+}
+
+/** The repository part of an image reference: `ghcr.io/a/aurorachat-chat:1.0` -> `aurorachat-chat`. */
+export function imageRepo(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const lastSlash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  const noTag = colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
+  return noTag.slice(lastSlash + 1);
+}
+
+// ---------------------------------------------------------------- images.sh
+
+/** The image references images.sh builds, from its --dry-run output (the script is the truth). */
+export function imagesShBuilds(tag = 'test-tag', env: Record<string, string> = {}): string[] {
+  const out = execFileSync('bash', [join(ROOT, 'images.sh'), '--dry-run', tag], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('docker build'))
+    .map((l) => {
+      const m = /--tag (\S+)/.exec(l);
+      if (!m) throw new Error(`images.sh printed a build without --tag: ${l}`);
+      return m[1]!;
+    });
+}
+
+// ---------------------------------------------------------------- docker-compose.yml
+
+export const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
+
+export function composeFile(): Obj {
+  return parseYamlFile(COMPOSE_FILE, { merge: true })[0] as Obj;
+}
+
+/**
+ * Compose's interpolation for the forms this repo uses: ${VAR}, ${VAR:-default}, ${VAR-default},
+ * ${VAR:?error}, ${VAR?error}, $$. A required variable that is unset throws, as compose does.
+ */
+export function interpolate(value: string, env: Record<string, string | undefined>): string {
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (whole, name, op, arg) => {
+    if (whole === '$$') return '$';
+    const v = env[name as string];
+    const unset = v === undefined || (op?.startsWith(':') && v === '');
+    if (!op) return v ?? '';
+    if (op.endsWith('-')) return unset ? (arg as string) : v!;
+    if (unset) throw new Error(`required variable ${name as string} is missing a value: ${arg as string}`);
+    return v!;
+  });
+}
+
+// ---------------------------------------------------------------- Dockerfile
+
+export interface Instruction {
+  line: number;
+  cmd: string;
+  args: string;
+  stage: string;
+}
+
+/** Dockerfile instructions (continuations joined, comments dropped), each with its stage name. */
+export function parseDockerfile(text: string): Instruction[] {
+  const out: Instruction[] = [];
+  const lines = text.split('\n');
+  let stage = '';
+  let stageIndex = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const start = i;
+    let line = lines[i]!;
+    if (/^\s*(#|$)/.test(line)) continue;
+    while (/\\\s*$/.test(line) && i + 1 < lines.length) {
+      i++;
+      const next = lines[i]!;
+      if (/^\s*#/.test(next)) continue; // comment lines inside a continuation are dropped
+      line = line.replace(/\\\s*$/, ' ') + next;
+    }
+    const m = /^\s*([A-Za-z]+)\s+([\s\S]*)$/.exec(line);
+    if (!m) throw new Error(`Dockerfile line ${start + 1}: cannot parse "${line}"`);
+    const cmd = m[1]!.toUpperCase();
+    const args = m[2]!.trim();
+    if (cmd === 'FROM') {
+      stageIndex++;
+      const as = /\bAS\s+(\S+)/i.exec(args);
+      stage = as ? as[1]! : String(stageIndex);
+    }
+    out.push({ line: start + 1, cmd, args, stage });
+  }
+  return out;
+}
+
+/** JSON (exec) form of CMD/ENTRYPOINT/HEALTHCHECK CMD, or null for shell form. */
+export function execForm(args: string): string[] | null {
+  if (!args.startsWith('[')) return null;
+  const parsed: unknown = JSON.parse(args);
+  return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? parsed : null;
+}
+
+/** A minimal .dockerignore matcher for the patterns this repo uses (*, **, leading dirs, !). */
+export function dockerIgnored(path: string, patterns: string[]): boolean {
+  let ignored = false;
+  for (const raw of patterns) {
+    const negate = raw.startsWith('!');
+    const pattern = (negate ? raw.slice(1) : raw).replace(/^\/+|\/+$/g, '');
+    const re = new RegExp(
+      '^' +
+        pattern
+          .split('/')
+          .map((seg) =>
+            seg === '**'
+              ? '.*'
+              : seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'),
+          )
+          .join('/')
+          .replace(/\.\*\//g, '(?:.*/)?') +
+        '(?:/.*)?$',
+    );
+    if (re.test(path)) ignored = !negate;
+  }
+  return ignored;
+}
+
+export function dockerignorePatterns(): string[] {
+  const file = join(ROOT, '.dockerignore');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+// ---------------------------------------------------------------- nginx.conf
+
+export interface NginxBlock {
+  name: string;
+  args: string[];
+  children: NginxBlock[];
+  /** Leaf directives: name + args. */
+  directives: { name: string; args: string[] }[];
+}
+
+/** nginx config as a tree of blocks (enough for upstream/server/location checks). */
+export function parseNginx(text: string): NginxBlock {
+  const tokens: string[] = [];
+  const re = /#[^\n]*|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([{};])|([^\s{};"'#]+)/g;
+  for (const m of text.matchAll(re)) {
+    if (m[0].startsWith('#')) continue;
+    tokens.push(m[1] ?? m[2] ?? m[3] ?? m[4] ?? '');
+  }
+  const root: NginxBlock = { name: 'main', args: [], children: [], directives: [] };
+  const stack = [root];
+  let words: string[] = [];
+  for (const t of tokens) {
+    if (t === ';') {
+      if (words.length) stack.at(-1)!.directives.push({ name: words[0]!, args: words.slice(1) });
+      words = [];
+    } else if (t === '{') {
+      const block: NginxBlock = { name: words[0] ?? '', args: words.slice(1), children: [], directives: [] };
+      stack.at(-1)!.children.push(block);
+      stack.push(block);
+      words = [];
+    } else if (t === '}') {
+      if (words.length) throw new Error(`nginx: directive without ';' before '}': ${words.join(' ')}`);
+      if (stack.length === 1) throw new Error('nginx: unbalanced }');
+      stack.pop();
+    } else words.push(t);
+  }
+  if (stack.length !== 1 || words.length) throw new Error('nginx: unterminated block or directive');
+  return root;
+}
+
+export function nginxBlocks(block: NginxBlock, name: string): NginxBlock[] {
+  return block.children.flatMap((c) => [...(c.name === name ? [c] : []), ...nginxBlocks(c, name)]);
+}
+
+export function directive(block: NginxBlock, name: string): string[][] {
+  return block.directives.filter((d) => d.name === name).map((d) => d.args);
+}
+
+/** Seconds in an nginx time value ("3600s", "1h", "60"). */
+export function nginxSeconds(v: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
+  if (!m) throw new Error(`not an nginx time: ${v}`);
+  const n = Number(m[1]);
+  return { ms: n / 1000, s: n, m: n * 60, h: n * 3600, d: n * 86400 }[m[2] ?? 's']!;
+}
