@@ -1,0 +1,358 @@
+// One WebSocket connection: its user and token expiry, the rooms it joined (with the live-frame
+// buffer used while a join reads the backlog), its frame budget and abuse strikes. Frames of one
+// socket are handled one after another (a small queue), so a user's sends are acked and
+// published in the order they were typed and a send right after a join waits for the join.
+// Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
+import { WebSocket, type RawData } from 'ws';
+import type { Redis } from 'ioredis';
+import type { Counter } from 'prom-client';
+import type { Config } from '../shared/config.js';
+import type { Keys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import type { ChatUser } from '../shared/message.js';
+import { compareIds } from '../shared/ids.js';
+import { mayAccessRoom } from '../shared/rooms.js';
+import { verifyAccessToken } from '../shared/tokens.js';
+import type { Fanout, FanoutMember, PublishedFrame } from './fanout.js';
+import { mergeLive, readBacklog, type BufferedFrame } from './join.js';
+import type { Presence } from './presence.js';
+import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode } from './protocol.js';
+import type { SendScript } from './send-script.js';
+
+/** Malformed frames tolerated within ABUSE_WINDOW_MS before the socket is closed with 1008. */
+export const ABUSE_MAX_STRIKES = 10;
+export const ABUSE_WINDOW_MS = 10_000;
+/**
+ * Frames waiting behind slow Redis calls before the socket stops being read (TCP backpressure:
+ * ws.pause()); reading resumes when the queue is down to RESUME_QUEUED_FRAMES.
+ */
+const PAUSE_QUEUED_FRAMES = 32;
+const RESUME_QUEUED_FRAMES = 8;
+/** A Redis call taking longer than this fails the frame with `internal`. */
+const REDIS_TIMEOUT_MS = 5_000;
+/** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
+const SLOW_CONSUMER_GRACE_MS = 10_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface ConnectionMetrics {
+  framesIn: Counter;
+  framesOut: Counter;
+  rateLimited: Counter;
+  slowConsumerCloses: Counter;
+  errors: Counter;
+}
+
+export interface ChatContext {
+  config: Config;
+  log: Logger;
+  keys: Keys;
+  redis: Redis;
+  fanout: Fanout;
+  presence: Presence;
+  send: SendScript;
+  metrics: ConnectionMetrics;
+}
+
+interface RoomState {
+  /** Non-null while a join reads the backlog: live frames wait here. */
+  buffer: BufferedFrame[] | null;
+  /**
+   * After a join: the last message id the client already has. A frame PUBLISHed before the
+   * backlog read can still be in flight on the subscriber connection after the flush; such
+   * frames (id <= cutoff) are dropped. Pub/sub delivers a room's frames in id order, so the
+   * first newer message clears it and later deliveries skip the comparison.
+   */
+  cutoff?: string | undefined;
+}
+
+function withTimeout<T>(p: Promise<T>, ms = REDIS_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis call timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export class Connection implements FanoutMember {
+  readonly rooms = new Map<string, RoomState>();
+  /** Set by the heartbeat; cleared when a pong arrives. */
+  awaitingPong = false;
+  closed = false;
+  private exp: number;
+  private expTimer: NodeJS.Timeout | null = null;
+  private strikes: number[] = [];
+  private budgetWindow = 0;
+  private budgetUsed = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private closing = false;
+  private readonly log: Logger;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly user: ChatUser,
+    exp: number,
+    private readonly ctx: ChatContext,
+    private readonly onClosed: (c: Connection) => void,
+  ) {
+    this.exp = exp;
+    this.log = ctx.log.child({ user: user.id });
+  }
+
+  start(): void {
+    this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    this.ws.on('pong', () => {
+      this.awaitingPong = false;
+    });
+    this.ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    this.ws.on('close', () => this.cleanup());
+    this.armExpiry();
+    this.sendJson({
+      type: 'hello',
+      user: { id: this.user.id, name: this.user.name },
+      replica: this.ctx.config.replicaId,
+      heartbeatMs: this.ctx.config.HEARTBEAT_MS,
+    });
+  }
+
+  /** Fan-out entry point: one shared Buffer per published frame. */
+  receive(room: string, data: Buffer, frame: PublishedFrame): void {
+    const state = this.rooms.get(room);
+    if (!state) return;
+    // Typing goes to the others; our own presence is already in `joined`'s member list.
+    if ((frame.type === 'typing' || frame.type === 'presence') && frame.user?.id === this.user.id) return;
+    if (state.buffer) {
+      state.buffer.push({ data, id: frame.type === 'message' ? frame.id : undefined });
+      return;
+    }
+    if (state.cutoff !== undefined && frame.type === 'message' && typeof frame.id === 'string') {
+      if (compareIds(frame.id, state.cutoff) <= 0) return;
+      state.cutoff = undefined;
+    }
+    this.write(data);
+  }
+
+  /** Closes with `code` (idempotent). */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(code, reason);
+  }
+
+  private write(data: Buffer | string): void {
+    if (this.ws.readyState !== WebSocket.OPEN || this.closing) return;
+    if (this.ws.bufferedAmount > this.ctx.config.MAX_BUFFERED_BYTES) {
+      this.ctx.metrics.slowConsumerCloses.inc();
+      this.log.warn({ buffered: this.ws.bufferedAmount }, 'slow consumer: closing with 4008');
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+      setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+      return;
+    }
+    this.ws.send(data, { binary: false });
+  }
+
+  private sendJson(o: unknown): void {
+    this.ctx.metrics.framesOut.inc();
+    this.write(JSON.stringify(o));
+  }
+
+  private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): void {
+    this.ctx.metrics.errors.inc({ code });
+    this.ctx.metrics.framesOut.inc();
+    this.write(errorFrame(code, message, ref, retryAfterMs));
+  }
+
+  private strike(): void {
+    const now = Date.now();
+    this.strikes.push(now);
+    while (this.strikes.length > 0 && this.strikes[0]! < now - ABUSE_WINDOW_MS) this.strikes.shift();
+    if (this.strikes.length >= ABUSE_MAX_STRIKES) {
+      this.log.warn({ strikes: this.strikes.length }, 'repeated protocol abuse: closing with 1008');
+      this.close(CloseCode.POLICY_VIOLATION, 'repeated protocol abuse');
+    }
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    if (isBinary) {
+      this.ctx.metrics.framesIn.inc({ type: 'binary' });
+      this.sendError('bad_request', 'binary frames are not supported');
+      this.strike();
+      return;
+    }
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.ctx.metrics.framesIn.inc({ type: 'invalid' });
+      this.sendError(parsed.error.code, parsed.error.message, parsed.error.ref);
+      if (parsed.error.strike) this.strike();
+      return;
+    }
+    const frame = parsed.frame;
+    // The frame budget is checked after parsing so a refused send still carries its cid as ref.
+    const now = Date.now();
+    if (now - this.budgetWindow >= 1000) {
+      this.budgetWindow = now;
+      this.budgetUsed = 0;
+    }
+    if (++this.budgetUsed > this.ctx.config.MAX_FRAMES_PER_SEC) {
+      this.ctx.metrics.framesIn.inc({ type: 'over_budget' });
+      this.sendError('rate_limited', 'too many frames per second', frame.type === 'send' ? frame.cid : undefined, this.budgetWindow + 1000 - now);
+      this.strike();
+      return;
+    }
+    this.ctx.metrics.framesIn.inc({ type: frame.type });
+    if (frame.type === 'ping') {
+      // Answered at once, not behind queued sends: it measures the socket, not Redis.
+      this.sendJson({ type: 'pong', t: frame.t ?? Date.now() });
+      return;
+    }
+    if (++this.queued >= PAUSE_QUEUED_FRAMES && !this.ws.isPaused) this.ws.pause();
+    this.queue = this.queue
+      .then(() => (this.closed ? undefined : this.handle(frame)))
+      .catch((err: unknown) => {
+        this.log.error({ err, type: frame.type }, 'frame handler failed');
+        this.sendError('internal', 'internal error', frame.type === 'send' ? frame.cid : undefined);
+      })
+      .finally(() => {
+        if (--this.queued <= RESUME_QUEUED_FRAMES && this.ws.isPaused && !this.closing) this.ws.resume();
+      });
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case 'join':
+        return this.join(frame.room, frame.since);
+      case 'leave':
+        if (this.rooms.has(frame.room)) await this.leaveRoom(frame.room);
+        this.sendJson({ type: 'left', room: frame.room });
+        return;
+      case 'send':
+        return this.sendMessage(frame.room, frame.text, frame.cid);
+      case 'typing':
+        if (!this.rooms.has(frame.room)) return this.sendError('not_joined', `join ${frame.room} first`);
+        await withTimeout(
+          this.ctx.redis.publish(
+            this.ctx.keys.roomChannel(frame.room),
+            JSON.stringify({ type: 'typing', room: frame.room, user: { id: this.user.id, name: this.user.name }, active: frame.active }),
+          ),
+        );
+        return;
+      case 'auth':
+        return this.reauth(frame.token);
+      case 'ping':
+        return;
+    }
+  }
+
+  private async join(room: string, since: string | undefined): Promise<void> {
+    if (!mayAccessRoom(this.user.id, room)) return this.sendError('forbidden', 'not your direct message room');
+    const fresh = !this.rooms.has(room);
+    if (fresh && this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
+      return this.sendError('bad_request', `at most ${this.ctx.config.MAX_ROOMS_PER_CONNECTION} rooms per connection`);
+    }
+    const state: RoomState = { buffer: [] };
+    this.rooms.set(room, state);
+    let presenceJoined = false;
+    try {
+      // 1. subscribe (resolves once Redis confirmed it); live frames now go to state.buffer
+      if (fresh) await withTimeout(this.ctx.fanout.add(room, this));
+      if (this.closed) return;
+      // 2. presence (announces a new member) and the member list
+      let members;
+      if (fresh) {
+        presenceJoined = true;
+        members = await withTimeout(this.ctx.presence.join(room, this.user));
+      } else {
+        members = await withTimeout(this.ctx.presence.members(room));
+      }
+      // 3. the backlog, bounded
+      const backlog = await withTimeout(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since));
+      if (this.closed || this.rooms.get(room) !== state) return;
+      this.sendJson({ type: 'joined', room, messages: backlog.messages, recovered: backlog.recovered, members });
+      // 4. flush live frames the backlog did not already contain
+      const cutoff = backlog.messages.at(-1)?.id ?? (backlog.recovered ? since : undefined);
+      const live = mergeLive(cutoff, state.buffer!);
+      state.buffer = null;
+      state.cutoff = live.findLast((f) => f.id !== undefined)?.id ?? cutoff;
+      for (const f of live) this.write(f.data);
+      if (live.length > 0) this.ctx.metrics.framesOut.inc(live.length);
+    } catch (err) {
+      if (this.rooms.get(room) === state) {
+        if (fresh) {
+          this.rooms.delete(room);
+          this.ctx.fanout.remove(room, this);
+          if (presenceJoined) await this.ctx.presence.leave(room, this.user).catch(() => {});
+        } else {
+          state.buffer = null;
+        }
+      }
+      this.log.error({ err: (err as Error).message, room }, 'join failed');
+      this.sendError('internal', 'could not join the room, retry');
+    }
+  }
+
+  private async leaveRoom(room: string): Promise<void> {
+    this.rooms.delete(room);
+    this.ctx.fanout.remove(room, this);
+    await withTimeout(this.ctx.presence.leave(room, this.user)).catch((err: Error) =>
+      this.log.warn({ err: err.message, room }, 'presence leave failed'),
+    );
+  }
+
+  private async sendMessage(room: string, text: string, cid: string): Promise<void> {
+    if (!this.rooms.has(room)) return this.sendError('not_joined', `join ${room} first`, cid);
+    let result;
+    try {
+      result = await withTimeout(this.ctx.send(room, this.user, text, cid));
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, room }, 'send script failed');
+      return this.sendError('internal', 'message not accepted (storage unavailable), retry with the same cid', cid);
+    }
+    switch (result.kind) {
+      case 'ok':
+        return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts });
+      case 'duplicate':
+        return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts, duplicate: true });
+      case 'rate_limited':
+        this.ctx.metrics.rateLimited.inc();
+        return this.sendError('rate_limited', 'too many messages, slow down', cid, result.retryAfterMs);
+      case 'overloaded':
+        return this.sendError('overloaded', 'the server is busy, retry later', cid);
+    }
+  }
+
+  private reauth(token: string): void {
+    const v = verifyAccessToken(this.ctx.config.JWT_SECRET, token);
+    if (!v.ok) return this.sendError('bad_request', v.reason === 'expired' ? 'token expired' : 'invalid token');
+    if (v.user.id !== this.user.id) return this.sendError('forbidden', 'token belongs to another user');
+    this.exp = v.exp;
+    this.armExpiry();
+    this.sendJson({ type: 'authed', exp: v.exp });
+  }
+
+  private armExpiry(): void {
+    if (this.expTimer) clearTimeout(this.expTimer);
+    const ms = this.exp * 1000 - Date.now();
+    if (ms <= 0) {
+      this.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+      return;
+    }
+    this.expTimer = setTimeout(() => this.armExpiry(), Math.min(ms, MAX_TIMER_MS));
+    this.expTimer.unref();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.expTimer) clearTimeout(this.expTimer);
+    for (const room of [...this.rooms.keys()]) void this.leaveRoom(room);
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,158 @@
+// WebSocket protocol v1 (DESIGN.md "WebSocket protocol v1"): the one module that turns a raw
+// client frame into a typed ClientFrame (a discriminated union on `type`) or a ProtocolError
+// with its stable code, and the one table of error and close codes. Nothing here throws.
+import { isMessageId } from '../shared/ids.js';
+import { CID_RE, MAX_TEXT_CHARS } from '../shared/message.js';
+import { isValidRoom } from '../shared/rooms.js';
+
+export const SUBPROTOCOL = 'aurora.v1';
+export const BEARER_PREFIX = 'bearer.';
+
+/**
+ * Error codes sent in `{"type":"error","code",...}` frames. The socket stays open.
+ *
+ * | code          | when                                                                 |
+ * | bad_request   | unparseable JSON, binary frame, unknown type, missing/ill-typed field, empty text, bad token in `auth` |
+ * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
+ * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
+ * | not_joined    | send/typing in a room this socket has not joined                      |
+ * | rate_limited  | per-user-per-room send limit or per-socket frame budget (retryAfterMs)|
+ * | forbidden     | someone else's DM room; an `auth` token for another user             |
+ * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG, or this socket's queue is full; retry later |
+ * | internal      | Redis failed or timed out; the message was not accepted              |
+ */
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_room'
+  | 'too_long'
+  | 'not_joined'
+  | 'rate_limited'
+  | 'forbidden'
+  | 'overloaded'
+  | 'internal';
+
+/**
+ * Close codes. 1000–1015 are RFC 6455; 4000–4999 are ours (application range).
+ *
+ * | code | when                                                                          |
+ * | 1008 | repeated protocol abuse (ABUSE_MAX_STRIKES bad frames within ABUSE_WINDOW_MS)  |
+ * | 1009 | a frame over MAX_PAYLOAD_BYTES (sent by ws itself)                            |
+ * | 1012 | graceful shutdown of the replica: reconnect (to another replica)              |
+ * | 4001 | the access token expired without an in-band `auth` refresh                    |
+ * | 4008 | slow consumer: the socket's send buffer passed MAX_BUFFERED_BYTES             |
+ */
+export const CloseCode = {
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  SERVICE_RESTART: 1012,
+  TOKEN_EXPIRED: 4001,
+  SLOW_CONSUMER: 4008,
+} as const;
+
+export type ClientFrame =
+  | { type: 'join'; room: string; since?: string }
+  | { type: 'leave'; room: string }
+  | { type: 'send'; room: string; text: string; cid: string }
+  | { type: 'typing'; room: string; active: boolean }
+  | { type: 'ping'; t?: number | string }
+  | { type: 'auth'; token: string };
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+  /** The client's cid when the bad frame carried one (echoed as `ref`). */
+  ref?: string;
+  /** Malformed frames (not merely refused ones) count towards the abuse limit. */
+  strike: boolean;
+}
+
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; error: ProtocolError };
+
+const bad = (message: string, ref?: string): ParseResult => ({
+  ok: false,
+  error: { code: 'bad_request', message, strike: true, ...(ref !== undefined ? { ref } : {}) },
+});
+const refuse = (code: ErrorCode, message: string, ref?: string): ParseResult => ({
+  ok: false,
+  error: { code, message, strike: false, ...(ref !== undefined ? { ref } : {}) },
+});
+
+function roomOf(o: Record<string, unknown>, ref?: string): string | ParseResult {
+  if (typeof o.room !== 'string') return bad('missing field: room', ref);
+  if (!isValidRoom(o.room)) return refuse('invalid_room', 'invalid room name', ref);
+  return o.room;
+}
+
+/** Validates one text frame. `raw` is the frame as received (ws gives Buffers). */
+export function parseClientFrame(raw: string): ParseResult {
+  let o: unknown;
+  try {
+    o = JSON.parse(raw);
+  } catch {
+    return bad('unparseable frame: expected JSON');
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('frame must be a JSON object');
+  const f = o as Record<string, unknown>;
+  const ref = typeof f.cid === 'string' && f.cid.length <= 64 ? f.cid : undefined;
+  switch (f.type) {
+    case 'join': {
+      const room = roomOf(f, ref);
+      if (typeof room !== 'string') return room;
+      if (f.since === undefined || f.since === null) return { ok: true, frame: { type: 'join', room } };
+      if (!isMessageId(f.since)) return bad('since must be a message id <ms>-<seq>');
+      return { ok: true, frame: { type: 'join', room, since: f.since } };
+    }
+    case 'leave': {
+      const room = roomOf(f, ref);
+      if (typeof room !== 'string') return room;
+      return { ok: true, frame: { type: 'leave', room } };
+    }
+    case 'send': {
+      if (typeof f.cid !== 'string') return bad('missing field: cid');
+      if (!CID_RE.test(f.cid)) return bad('cid must match [A-Za-z0-9_-]{1,64}');
+      const room = roomOf(f, ref);
+      if (typeof room !== 'string') return room;
+      if (typeof f.text !== 'string') return bad('missing field: text', ref);
+      if (f.text.trim().length === 0) return bad('text must not be empty', ref);
+      if (f.text.length > MAX_TEXT_CHARS) return refuse('too_long', `text over ${MAX_TEXT_CHARS} characters`, ref);
+      return { ok: true, frame: { type: 'send', room, text: f.text, cid: f.cid } };
+    }
+    case 'typing': {
+      const room = roomOf(f, ref);
+      if (typeof room !== 'string') return room;
+      if (typeof f.active !== 'boolean') return bad('missing field: active (boolean)');
+      return { ok: true, frame: { type: 'typing', room, active: f.active } };
+    }
+    case 'ping': {
+      if (f.t === undefined) return { ok: true, frame: { type: 'ping' } };
+      if ((typeof f.t !== 'number' || !Number.isFinite(f.t)) && (typeof f.t !== 'string' || f.t.length > 64)) {
+        return bad('t must be a number or a short string');
+      }
+      return { ok: true, frame: { type: 'ping', t: f.t } };
+    }
+    case 'auth': {
+      if (typeof f.token !== 'string' || f.token.length === 0) return bad('missing field: token');
+      return { ok: true, frame: { type: 'auth', token: f.token } };
+    }
+    default:
+      return bad(typeof f.type === 'string' ? `unknown frame type: ${f.type.slice(0, 32)}` : 'missing field: type', ref);
+  }
+}
+
+/** Serializes an error frame (never a stack trace). */
+export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): string {
+  const o: Record<string, unknown> = { type: 'error', code, message };
+  if (ref !== undefined) o.ref = ref;
+  if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
+  return JSON.stringify(o);
+}
+
+/** Parses the offered subprotocols: `aurora.v1` must be among them, plus one `bearer.<JWT>`. */
+export function parseSubprotocols(header: string | undefined): { token: string } | null {
+  if (!header) return null;
+  const offered = header.split(',').map((s) => s.trim());
+  if (!offered.includes(SUBPROTOCOL)) return null;
+  const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
+  if (!bearer || bearer.length === BEARER_PREFIX.length) return null;
+  return { token: bearer.slice(BEARER_PREFIX.length) };
+}

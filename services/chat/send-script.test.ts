@@ -1,0 +1,90 @@
+// The send script against a real redis-server: what it writes, what it refuses, and in which order.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../shared/config.js';
+import { keysFor } from '../shared/keys.js';
+import { parseIngestEntry } from '../shared/message.js';
+import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
+import { createSendScript, type SendScript } from './send-script.js';
+
+let redis: TestRedis;
+let r: Redis;
+let sub: Redis;
+let send: SendScript;
+const keys = keysFor(4);
+const config = loadConfig('chat', { PARTITIONS: '4', RATE_LIMIT_MESSAGES: '3', RATE_LIMIT_WINDOW_MS: '60000', INGEST_MAX_BACKLOG: '100' });
+const alice = { id: 'alice', name: 'Alice' };
+
+beforeAll(async () => {
+  redis = await startRedis();
+  r = redis.client();
+  sub = redis.client();
+  send = createSendScript(r, keys, config);
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+beforeEach(async () => {
+  await r.flushall();
+});
+
+describe('send.lua', () => {
+  it('logs, queues and publishes one message with the room log id, the JSON frame intact for any text', async () => {
+    const room = 'script';
+    const text = 'quotes " backslash \\ newline \n unicode é 🎉 </script> \u2028';
+    const published = new Promise<string>((resolve) => {
+      sub.on('message', (_ch, payload: string) => resolve(payload));
+    });
+    await sub.subscribe(keys.roomChannel(room));
+    const res = await send(room, alice, text, 'cid-1');
+    expect(res.kind).toBe('ok');
+    if (res.kind !== 'ok') return;
+    const frame = JSON.parse(await published);
+    expect(frame).toEqual({ type: 'message', room, user: alice, text, cid: 'cid-1', id: res.id, ts: res.ts });
+    expect(res.ts).toBe(Number(res.id.split('-')[0]));
+    const [logEntry] = (await r.xrange(keys.roomLog(room), '-', '+')) as [string, string[]][];
+    expect(logEntry![0]).toBe(res.id);
+    const ingest = (await r.xrange(keys.ingestStreamOfRoom(room), '-', '+')) as [string, string[]][];
+    expect(ingest).toHaveLength(1);
+    expect(parseIngestEntry(ingest[0]![1])).toEqual({ id: res.id, room, user: alice, text, ts: res.ts, cid: 'cid-1' });
+    expect(await r.get(keys.sendIdempotency(room, 'alice', 'cid-1'))).toBe(res.id);
+    const ttl = await r.ttl(keys.sendIdempotency(room, 'alice', 'cid-1'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(config.IDEMPOTENCY_TTL_SEC);
+    await sub.unsubscribe();
+  });
+
+  it('answers a repeated cid with the original id before checking the rate limit', async () => {
+    const first = await send('r1', alice, 'a', 'c1');
+    await send('r1', alice, 'b', 'c2');
+    await send('r1', alice, 'c', 'c3');
+    const limited = await send('r1', alice, 'd', 'c4');
+    expect(limited.kind).toBe('rate_limited');
+    if (limited.kind === 'rate_limited') {
+      expect(limited.retryAfterMs).toBeGreaterThan(0);
+      expect(limited.retryAfterMs).toBeLessThanOrEqual(60_000);
+    }
+    expect(await r.exists(keys.sendIdempotency('r1', 'alice', 'c4'))).toBe(0);
+    const again = await send('r1', alice, 'a', 'c1');
+    expect(again).toEqual({ kind: 'duplicate', id: (first as { id: string }).id, ts: (first as { ts: number }).ts });
+    expect(await r.xlen(keys.roomLog('r1'))).toBe(3);
+    expect(await r.xlen(keys.ingestStreamOfRoom('r1'))).toBe(3);
+    // another room, another user: separate windows
+    expect((await send('r2', alice, 'x', 'c5')).kind).toBe('ok');
+    expect((await send('r1', { id: 'bob', name: 'Bob' }, 'x', 'c1')).kind).toBe('ok');
+  });
+
+  it('refuses with overloaded past the ingest backlog and writes nothing', async () => {
+    const stream = keys.ingestStreamOfRoom('busy');
+    const pipe = r.pipeline();
+    for (let i = 0; i < 101; i++) pipe.xadd(stream, '*', 'filler', String(i));
+    await pipe.exec();
+    expect(await send('busy', alice, 'x', 'c1')).toEqual({ kind: 'overloaded', backlog: 101 });
+    expect(await r.exists(keys.roomLog('busy'), keys.sendIdempotency('busy', 'alice', 'c1'), keys.sendRate('busy', 'alice'))).toBe(0);
+  });
+
+  it('still works after the script cache is flushed (EVALSHA falls back to EVAL)', async () => {
+    await r.script('FLUSH');
+    expect((await send('flushed', alice, 'x', 'c1')).kind).toBe('ok');
+  });
+});

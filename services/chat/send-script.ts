@@ -1,0 +1,65 @@
+// The send path's one Redis round trip: lua/send.lua registered once per client with
+// defineCommand (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache),
+// and its reply turned into a typed result. See the script header for KEYS/ARGV.
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import type { Keys } from '../shared/keys.js';
+import type { ChatUser } from '../shared/message.js';
+
+const SEND_LUA = readFileSync(new URL('./lua/send.lua', import.meta.url), 'utf8');
+
+export type SendResult =
+  | { kind: 'ok'; id: string; ts: number }
+  | { kind: 'duplicate'; id: string; ts: number }
+  | { kind: 'rate_limited'; retryAfterMs: number }
+  | { kind: 'overloaded'; backlog: number };
+
+type SendCommand = (
+  k1: string, k2: string, k3: string, k4: string,
+  ...argv: (string | number)[]
+) => Promise<[string, string | number, number?]>;
+
+/** The `message` frame up to the id: the script appends `"id":"..","ts":..}`. */
+export function messageFrameHead(room: string, user: ChatUser, text: string, cid: string): string {
+  return `{"type":"message","room":${JSON.stringify(room)},"user":${JSON.stringify({ id: user.id, name: user.name })},"text":${JSON.stringify(text)},"cid":${JSON.stringify(cid)},`;
+}
+
+export type SendScript = (room: string, user: ChatUser, text: string, cid: string) => Promise<SendResult>;
+
+export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
+  redis.defineCommand('auroraSend', { numberOfKeys: 4, lua: SEND_LUA });
+  const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
+  return async (room, user, text, cid) => {
+    const reply = await run(
+      keys.sendIdempotency(room, user.id, cid),
+      keys.sendRate(room, user.id),
+      keys.roomLog(room),
+      keys.ingestStreamOfRoom(room),
+      keys.roomChannel(room),
+      room,
+      user.id,
+      user.name,
+      text,
+      cid,
+      config.RATE_LIMIT_MESSAGES,
+      config.RATE_LIMIT_WINDOW_MS,
+      config.IDEMPOTENCY_TTL_SEC,
+      config.INGEST_MAX_BACKLOG,
+      config.ROOM_LOG_MAXLEN,
+      messageFrameHead(room, user, text, cid),
+    );
+    switch (reply[0]) {
+      case 'ok':
+        return { kind: 'ok', id: String(reply[1]), ts: Number(reply[2]) };
+      case 'dup':
+        return { kind: 'duplicate', id: String(reply[1]), ts: Number(reply[2]) };
+      case 'rate':
+        return { kind: 'rate_limited', retryAfterMs: Number(reply[1]) };
+      case 'overloaded':
+        return { kind: 'overloaded', backlog: Number(reply[1]) };
+      default:
+        throw new Error(`unexpected send script reply: ${String(reply[0])}`);
+    }
+  };
+}
