@@ -1,0 +1,95 @@
+// Ingestion worker process: config -> logger -> store + Redis -> worker loop + trimmer ->
+// /healthz /readyz /metrics on PORT -> graceful shutdown (reverse order).
+import { createServer } from 'node:http';
+import { loadConfigOrExit } from '../shared/config.js';
+import { INGEST_GROUP, keysFor } from '../shared/keys.js';
+import { onShutdown } from '../shared/lifecycle.js';
+import { createLogger } from '../shared/logger.js';
+import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
+import { closeRedis, createRedis } from '../shared/redis.js';
+import { createStore } from '../shared/store/index.js';
+import { createIngestMetrics } from './metrics.js';
+import { Trimmer } from './trimmer.js';
+import { IngestWorker } from './worker.js';
+
+const config = loadConfigOrExit('ingestion');
+const log = createLogger(config);
+
+async function main(): Promise<void> {
+  const keys = keysFor(config.PARTITIONS);
+  const store = await createStore(config, log);
+  const redis = createRedis(config.REDIS_URL, log, { role: 'ingest-main' });
+  const reader = createRedis(config.REDIS_URL, log, { role: 'ingest-reader', blocking: true });
+
+  const registry = createMetricsRegistry(config);
+  const metrics = createIngestMetrics(registry);
+  const worker = new IngestWorker({ config, log, redis, reader, store, keys, metrics });
+  const trimmer = new Trimmer({
+    redis,
+    streams: keys.allIngestStreams(),
+    group: INGEST_GROUP,
+    intervalMs: config.INGEST_TRIM_INTERVAL_MS,
+    log,
+    metrics,
+  });
+
+  let draining = false;
+  const ops: Ops = {
+    registry,
+    draining: () => draining,
+    checks: [
+      { name: 'redis', check: () => redis.ping() },
+      { name: 'store', check: () => store.ping() },
+      {
+        name: 'store-writes',
+        check: () => {
+          if (!worker.storeWritesOk()) throw new Error('last store write failed');
+        },
+      },
+    ],
+  };
+  const server = createServer((req, res) => {
+    if (!handleOps(ops, req, res)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"not_found","message":"not found"}}');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.HOST, () => resolve());
+  });
+  log.info({ port: config.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind }, 'ingestion listening');
+
+  worker.start();
+  trimmer.start();
+
+  onShutdown(log, [
+    ['readiness', () => (draining = true)],
+    // Finish and ack the batch in hand; a blocked read returns within INGEST_BATCH_MS.
+    [
+      'worker',
+      () =>
+        Promise.race([
+          worker.stop(),
+          new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_MS + 2000).unref()),
+        ]),
+    ],
+    ['trimmer', () => trimmer.stop()],
+    [
+      'http',
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    ],
+    ['redis', () => Promise.all([closeRedis(reader), closeRedis(redis)])],
+    ['store', () => store.close()],
+  ], config.SHUTDOWN_DRAIN_MS + 15_000);
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'ingestion failed to start');
+  log.flush?.();
+  setTimeout(() => process.exit(1), 50);
+});

@@ -1,0 +1,384 @@
+// The ingestion loop: one consumer of the group keys.INGEST_GROUP over the ingest stream of
+// every partition. At-least-once delivery from Redis + an idempotent store (room + id) gives
+// exactly-once storage; the rules that make that hold:
+//
+// - XACK only after the store write (and the dead-letter XADD for poison) succeeded.
+// - A failing store write is retried in place, with capped exponential backoff and jitter,
+//   for as long as it takes; the batch stays pending in Redis meanwhile and its idle time is
+//   reset now and then (XCLAIM JUSTID) so other workers do not claim it.
+// - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);
+//   entries of dead consumers are taken over by claimer.ts every so often.
+// - A poison entry (unparseable, invalid, or delivered more than INGEST_MAX_DELIVERIES times)
+//   is copied to the dead-letter stream and acked with its batch: it never blocks later entries.
+// - stop(): no new reads; the batch in hand is finished and acked (within SHUTDOWN_DRAIN_MS,
+//   after which it is left pending for another worker to claim).
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import { INGEST_GROUP, type Keys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { parseIngestEntry, type ChatMessage } from '../shared/message.js';
+import type { Store } from '../shared/store/store.js';
+import { backoffDelay, sleep } from './backoff.js';
+import { claimIdlePage, removeIdleConsumers } from './claimer.js';
+import { deadLetter, type Poison } from './dead-letter.js';
+import type { IngestMetrics } from './metrics.js';
+import {
+  ackEntries,
+  ensureGroups,
+  fillDeliveries,
+  ingestStreams,
+  parseReadReply,
+  touchEntries,
+  type IngestEntry,
+} from './streams.js';
+
+/** Consumers idle this many claim-idle periods with nothing pending are removed from the group. */
+const CONSUMER_EXPIRY_FACTOR = 10;
+
+export interface WorkerDeps {
+  config: Pick<
+    Config,
+    | 'INGEST_BATCH_SIZE'
+    | 'INGEST_BATCH_MS'
+    | 'INGEST_CLAIM_IDLE_MS'
+    | 'INGEST_MAX_DELIVERIES'
+    | 'INGEST_CONSUMER'
+    | 'SHUTDOWN_DRAIN_MS'
+    | 'replicaId'
+  >;
+  log: Logger;
+  /** Commands that never block: acks, claims, dead letters, XPENDING. */
+  redis: Redis;
+  /** Dedicated connection for XREADGROUP BLOCK (created with blocking: true). */
+  reader: Redis;
+  store: Store;
+  keys: Keys;
+  metrics: IngestMetrics;
+}
+
+/** Thrown inside the loop when shutdown gave up on a batch (it stays pending in Redis). */
+class Abandoned extends Error {}
+
+export class IngestWorker {
+  readonly consumer: string;
+  private readonly streams: string[];
+  private readonly partitionOf: Map<string, number>;
+  private readonly newIds: string[];
+  private readonly group = INGEST_GROUP;
+  private readonly claimIntervalMs: number;
+  private stopping = false;
+  /** Aborted when the shutdown drain window is over: retries give up, sleeps end. */
+  private readonly abandon = new AbortController();
+  /** Read but not yet processed: XREADGROUP COUNT is per stream, so a read can overshoot a batch. */
+  private carry: IngestEntry[] = [];
+  /** A non-blocking read into `carry` issued before a batch is stored, so Redis works meanwhile. */
+  private prefetch: Promise<void> | null = null;
+  /** The previous batch's XACK, awaited before the next one (one ack round trip in flight). */
+  private ackInFlight: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | null = null;
+  private storeWriteFailed = false;
+  private nextClaimAt = 0;
+  private readonly logLimit = new Map<string, number>();
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.consumer = deps.config.INGEST_CONSUMER ?? deps.config.replicaId;
+    const { streams, partitionOf } = ingestStreams(deps.keys);
+    this.streams = streams;
+    this.partitionOf = partitionOf;
+    this.newIds = streams.map(() => '>');
+    this.claimIntervalMs = Math.max(50, Math.min(10_000, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 2)));
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** For /readyz: false while the last store write failed. */
+  storeWritesOk(): boolean {
+    return !this.storeWriteFailed;
+  }
+
+  /** Stops reading, finishes and acks the batch in hand; gives up on it after SHUTDOWN_DRAIN_MS. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const giveUp = setTimeout(() => this.abandon.abort(), this.deps.config.SHUTDOWN_DRAIN_MS);
+    try {
+      await this.loop;
+    } finally {
+      clearTimeout(giveUp);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { log } = this.deps;
+    let groupsReady = false;
+    let drained = false;
+    let attempt = 0;
+    log.info({ consumer: this.consumer, streams: this.streams.length, group: this.group }, 'ingestion worker started');
+    while (!this.stopping) {
+      try {
+        if (!groupsReady) {
+          await ensureGroups(this.deps.redis, this.streams, this.group);
+          groupsReady = true;
+        }
+        if (!drained) {
+          await this.drainOwnPending();
+          drained = true;
+        }
+        if (Date.now() >= this.nextClaimAt) {
+          await this.claimPass();
+          this.nextClaimAt = Date.now() + this.claimIntervalMs;
+        }
+        const batch = await this.readBatch();
+        if (batch.length > 0) {
+          this.startPrefetch();
+          await this.process(batch);
+        }
+        attempt = 0;
+      } catch (err) {
+        if (err instanceof Abandoned) break;
+        const message = err instanceof Error ? err.message : String(err);
+        if (message.includes('NOGROUP')) groupsReady = false; // Redis lost its data: recreate
+        this.deps.metrics.loopErrors.inc();
+        this.warn('loop', { err: message }, 'ingestion loop error; retrying with backoff');
+        await sleep(backoffDelay(attempt++), this.abandon.signal);
+      }
+    }
+    // Entries read past the last batch are in hand too: store and ack them before leaving.
+    await this.prefetch;
+    if (this.carry.length > 0 && !this.abandon.signal.aborted) {
+      try {
+        await this.process(this.carry.splice(0));
+      } catch (err) {
+        if (!(err instanceof Abandoned)) log.error({ err }, 'could not finish the last batch; it stays pending');
+      }
+    }
+    await this.ackInFlight;
+    log.info({ consumer: this.consumer }, 'ingestion worker stopped');
+  }
+
+  /** Re-reads this consumer's own pending entries (a restart under the same name). */
+  private async drainOwnPending(): Promise<void> {
+    const cursors = new Map(this.streams.map((s) => [s, '0']));
+    while (cursors.size > 0 && !this.stopping) {
+      const streams = [...cursors.keys()];
+      const reply = await this.deps.reader.xreadgroup(
+        'GROUP', this.group, this.consumer,
+        'COUNT', this.deps.config.INGEST_BATCH_SIZE,
+        'STREAMS', ...streams, ...streams.map((s) => cursors.get(s)!),
+      );
+      const entries = parseReadReply(reply, this.partitionOf, 1);
+      const last = new Map<string, string>();
+      for (const e of entries) last.set(e.stream, e.id);
+      for (const s of streams) {
+        const id = last.get(s);
+        if (id) cursors.set(s, id);
+        else cursors.delete(s);
+      }
+      if (entries.length === 0) break;
+      await fillDeliveries(this.deps.redis, this.group, this.consumer, entries);
+      this.deps.log.info({ count: entries.length }, 'processing own pending entries from before a restart');
+      await this.process(entries);
+    }
+  }
+
+  /** Takes over entries idle too long in any consumer, then removes long-idle empty consumers. */
+  private async claimPass(): Promise<void> {
+    const { config, redis, log, metrics } = this.deps;
+    for (const [partition, stream] of this.streams.entries()) {
+      let cursor = '0-0';
+      do {
+        const page = await claimIdlePage(redis, {
+          stream, partition, group: this.group, consumer: this.consumer,
+          minIdleMs: config.INGEST_CLAIM_IDLE_MS, cursor, count: config.INGEST_BATCH_SIZE,
+        });
+        cursor = page.next;
+        // Ids Redis dropped from the pending list because the entry is gone: leave a trace.
+        const gone: IngestEntry[] = page.deleted.map((id) => ({ stream, partition, id, fields: null, deliveries: 0 }));
+        if (page.entries.length + gone.length === 0) continue;
+        metrics.claimed.inc(page.entries.length);
+        log.info({ stream, claimed: page.entries.length, deleted: gone.length }, 'claimed idle entries of another consumer');
+        await this.process([...page.entries, ...gone]);
+      } while (cursor !== '0-0' && !this.stopping);
+    }
+    for (const stream of this.streams) {
+      const removed = await removeIdleConsumers(redis, {
+        stream, group: this.group, self: this.consumer,
+        minIdleMs: config.INGEST_CLAIM_IDLE_MS * CONSUMER_EXPIRY_FACTOR,
+      });
+      if (removed.length > 0) {
+        metrics.consumersRemoved.inc(removed.length);
+        log.info({ stream, removed }, 'removed idle consumers with nothing pending');
+      }
+    }
+  }
+
+  /**
+   * One batch of new entries: closes when it holds INGEST_BATCH_SIZE entries or
+   * INGEST_BATCH_MS after its first entry arrived, whichever comes first. Returns [] when the
+   * wait for a first entry timed out (the loop then checks for claims and shutdown).
+   */
+  private async readBatch(): Promise<IngestEntry[]> {
+    const { INGEST_BATCH_SIZE: size, INGEST_BATCH_MS: windowMs } = this.deps.config;
+    await this.prefetch;
+    const batch = this.carry.splice(0, size);
+    let closesAt = Date.now() + windowMs;
+    while (batch.length < size && !this.stopping) {
+      let block = windowMs;
+      if (batch.length > 0) {
+        block = closesAt - Date.now();
+        if (block <= 0) break;
+      }
+      const reply = await this.deps.reader.xreadgroup(
+        'GROUP', this.group, this.consumer,
+        'COUNT', size - batch.length,
+        'BLOCK', Math.max(1, block),
+        'STREAMS', ...this.streams, ...this.newIds,
+      );
+      const got = parseReadReply(reply, this.partitionOf, 1);
+      if (got.length === 0) {
+        if (batch.length === 0) return batch;
+        continue;
+      }
+      if (batch.length === 0) closesAt = Date.now() + windowMs;
+      const room = size - batch.length;
+      if (got.length <= room) batch.push(...got);
+      else {
+        batch.push(...got.slice(0, room));
+        this.carry.push(...got.slice(room));
+      }
+    }
+    return batch;
+  }
+
+  /**
+   * Reads what is already waiting (no BLOCK) into `carry` while the current batch is being
+   * stored. Skipped when a batch is already in carry. A failed read loses nothing: whatever
+   * Redis delivered stays pending under this consumer and is claimed back later.
+   */
+  private startPrefetch(): void {
+    const size = this.deps.config.INGEST_BATCH_SIZE;
+    if (this.prefetch || this.stopping || this.carry.length >= size) return;
+    this.prefetch = this.deps.reader
+      .xreadgroup('GROUP', this.group, this.consumer, 'COUNT', size, 'STREAMS', ...this.streams, ...this.newIds)
+      .then((reply) => {
+        this.carry.push(...parseReadReply(reply, this.partitionOf, 1));
+      })
+      .catch((err: unknown) => {
+        this.warn('prefetch', { err: err instanceof Error ? err.message : String(err) }, 'prefetch read failed');
+      })
+      .finally(() => {
+        this.prefetch = null;
+      });
+  }
+
+  /** Dead-letters the poison, stores the rest, then acks the whole batch. */
+  private async process(batch: IngestEntry[]): Promise<void> {
+    const { metrics, config, log } = this.deps;
+    metrics.batchSize.observe(batch.length);
+    const poison: Poison[] = [];
+    const messages: ChatMessage[] = [];
+    const seen = new Set<string>();
+    for (const entry of batch) {
+      if (entry.fields === null) {
+        poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
+        continue;
+      }
+      if (entry.deliveries > config.INGEST_MAX_DELIVERIES) {
+        poison.push({
+          entry,
+          kind: 'max_deliveries',
+          reason: `delivered ${entry.deliveries} times (INGEST_MAX_DELIVERIES=${config.INGEST_MAX_DELIVERIES})`,
+        });
+        continue;
+      }
+      const parsed = parseIngestEntry(entry.fields);
+      if (typeof parsed === 'string') {
+        poison.push({ entry, kind: 'invalid', reason: parsed });
+        continue;
+      }
+      const key = `${parsed.room}\n${parsed.id}`;
+      if (seen.has(key)) continue; // the same message twice in one batch: store it once
+      seen.add(key);
+      messages.push(parsed);
+    }
+
+    if (poison.length > 0) {
+      await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));
+      for (const p of poison) {
+        metrics.deadLettered.inc({ kind: p.kind });
+        log.warn({ entryId: p.entry.id, stream: p.entry.stream, reason: p.reason }, 'entry dead-lettered');
+      }
+    }
+    if (messages.length > 0) await this.insert(messages, batch);
+    // The ack goes out without waiting for it; the next batch waits for it before its own ack,
+    // and stop() waits for the last one. Acking late is safe (the store write is idempotent).
+    await this.ackInFlight;
+    this.ackInFlight = this.retry('ack', batch, () => ackEntries(this.deps.redis, this.group, batch)).catch((err: unknown) => {
+      if (!(err instanceof Abandoned)) this.deps.log.error({ err }, 'ack failed; entries stay pending and will be claimed');
+    });
+  }
+
+  private async insert(messages: ChatMessage[], batch: IngestEntry[]): Promise<void> {
+    const { store, metrics } = this.deps;
+    const result = await this.retry(
+      'store',
+      batch,
+      async () => {
+        const started = performance.now();
+        const r = await store.insertMessages(messages);
+        metrics.insertSeconds.observe((performance.now() - started) / 1000);
+        return r;
+      },
+      () => {
+        this.storeWriteFailed = true;
+        metrics.storeFailures.inc();
+      },
+    );
+    if (this.storeWriteFailed) this.deps.log.info('store writes succeed again');
+    this.storeWriteFailed = false;
+    metrics.inserted.inc(result.inserted);
+    if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
+    else {
+      // Send-to-stored time; batches with redeliveries are skipped (their age says nothing).
+      const now = Date.now();
+      for (const m of messages) metrics.persistLagSeconds.observe(Math.max(0, now - m.ts) / 1000);
+    }
+  }
+
+  /**
+   * Runs `fn` until it succeeds, backing off between attempts; meanwhile keeps the batch in
+   * hand from being claimed by others. Throws Abandoned when shutdown's drain window is over.
+   */
+  private async retry<T>(what: string, inHand: IngestEntry[], fn: () => Promise<T>, onFailure?: (err: unknown) => void): Promise<T> {
+    const touchEveryMs = Math.max(50, Math.floor(this.deps.config.INGEST_CLAIM_IDLE_MS / 3));
+    let lastTouch = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        onFailure?.(err);
+        this.warn(what, { err: err instanceof Error ? err.message : String(err), attempt, entries: inHand.length }, `${what} failed; retrying with backoff, nothing acked`);
+      }
+      if (this.abandon.signal.aborted) throw new Abandoned();
+      if (Date.now() - lastTouch >= touchEveryMs) {
+        lastTouch = Date.now();
+        // Entries read ahead (carry) wait on this batch too: keep them ours as well.
+        await touchEntries(this.deps.redis, this.group, this.consumer, [...inHand, ...this.carry]).catch(() => {});
+      }
+      await sleep(backoffDelay(attempt), this.abandon.signal);
+      if (this.abandon.signal.aborted) {
+        this.deps.log.warn({ what, entries: inHand.length }, 'shutdown drain window over; batch left pending for another worker');
+        throw new Abandoned();
+      }
+    }
+  }
+
+  /** Warn at most once every 5 s per topic (a store outage retries many times a minute). */
+  private warn(topic: string, obj: object, msg: string): void {
+    const now = Date.now();
+    if (now - (this.logLimit.get(topic) ?? 0) < 5000) return;
+    this.logLimit.set(topic, now);
+    this.deps.log.warn(obj, msg);
+  }
+}

@@ -1,0 +1,183 @@
+// Shared by the ingestion end-to-end tests and bench/ingest.bench.ts: write messages to the
+// ingest streams the way the chat send script does (room log XADD first, its id becomes the
+// message id, then the ingest entry with message.ts ingestEntryFields), start worker processes,
+// and read back what the store holds.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../services/shared/config.js';
+import { compareIds } from '../../services/shared/ids.js';
+import { INGEST_GROUP, keysFor, type Keys } from '../../services/shared/keys.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
+import { createStore, type Store } from '../../services/shared/store/index.js';
+import { startService, type RunningService } from '../helpers/service.js';
+
+/**
+ * The send script's two stream writes, minus rate limit / idempotency / publish: XADD to the
+ * room log (its id is the message id), then XADD the ingest entry. ARGV is ingestEntryFields
+ * with an empty id; ARGV[4] is the id's value slot.
+ */
+const PRODUCE_LUA = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 5000, '*', 'uid', ARGV[6], 'name', ARGV[8], 'text', ARGV[10], 'cid', ARGV[12])
+ARGV[4] = id
+redis.call('XADD', KEYS[2], '*', unpack(ARGV))
+return id`;
+
+export interface Draft {
+  room: string;
+  uid?: string;
+  name?: string;
+  text?: string;
+  cid?: string;
+}
+
+/** Writes the drafts in order (pipelined in chunks); returns the messages with their ids. */
+export async function produce(redis: Redis, keys: Keys, drafts: readonly Draft[], chunk = 500): Promise<ChatMessage[]> {
+  const out: ChatMessage[] = [];
+  for (let i = 0; i < drafts.length; i += chunk) {
+    const part = drafts.slice(i, i + chunk).map(toMessage);
+    const pipeline = redis.pipeline();
+    for (const m of part) {
+      pipeline.eval(PRODUCE_LUA, 2, keys.roomLog(m.room), keys.ingestStreamOfRoom(m.room), ...ingestEntryFields(m));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([err, id], j) => {
+      if (err) throw err;
+      const m = part[j]!;
+      m.id = String(id);
+      m.ts = Number(m.id.split('-')[0]);
+      out.push(m);
+    });
+  }
+  return out;
+}
+
+let cidSeq = 0;
+function toMessage(d: Draft): ChatMessage {
+  return {
+    id: '',
+    room: d.room,
+    user: { id: d.uid ?? 'u1', name: d.name ?? 'alice' },
+    text: d.text ?? `hello ${cidSeq}`,
+    ts: 0,
+    cid: d.cid ?? `c${++cidSeq}`,
+  };
+}
+
+/** `count` drafts spread round-robin over `rooms`. */
+export function drafts(count: number, rooms: readonly string[], text = (i: number) => `message ${i}`): Draft[] {
+  return Array.from({ length: count }, (_, i) => ({ room: rooms[i % rooms.length]!, uid: `u${i % 7}`, name: `user${i % 7}`, text: text(i) }));
+}
+
+/** Raw XADD of arbitrary fields to a partition's ingest stream (for poison entries). */
+export async function addRawEntry(redis: Redis, keys: Keys, partition: number, fields: string[]): Promise<string> {
+  return (await redis.xadd(keys.ingestStream(partition), '*', ...fields)) as string;
+}
+
+export function tempDir(prefix = 'aurora-ingest-'): { dir: string; dbPath: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, dbPath: join(dir, 'aurora.db'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The same SQLite file the workers write, opened in this process. */
+export async function openStore(dbPath: string): Promise<Store> {
+  const config = loadConfig('ingestion', { SQLITE_PATH: dbPath, LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+  return createStore(config, createLogger({ ...config, prettyLogs: false }));
+}
+
+export function startWorker(env: {
+  redisUrl: string;
+  dbPath: string;
+  partitions: number;
+  consumer?: string;
+  extra?: Record<string, string>;
+}): Promise<RunningService> {
+  return startService('ingestion', {
+    REDIS_URL: env.redisUrl,
+    SQLITE_PATH: env.dbPath,
+    PARTITIONS: String(env.partitions),
+    LOG_LEVEL: 'info',
+    ...(env.consumer ? { INGEST_CONSUMER: env.consumer } : {}),
+    ...env.extra,
+  });
+}
+
+/** Every stored message of a room, oldest first (paged through messagesAfter). */
+export async function storedMessages(store: Store, room: string): Promise<ChatMessage[]> {
+  const all: ChatMessage[] = [];
+  let after = '0-0';
+  for (;;) {
+    const page = await store.messagesAfter(room, after, 1000);
+    all.push(...page);
+    if (page.length < 1000) return all;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/** Sum of messageCount over `rooms` (cheap progress probe). */
+export async function storedCount(store: Store, rooms: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const r of rooms) n += (await store.getRoom(r))?.messageCount ?? 0;
+  return n;
+}
+
+/**
+ * Asserts exactly-once storage: per room, the stored ids are the sent ids, each once, in
+ * numeric id order, and the room's messageCount matches. Returns a problem description or null.
+ */
+export async function exactlyOnceProblems(store: Store, sent: readonly ChatMessage[]): Promise<string | null> {
+  const byRoom = new Map<string, ChatMessage[]>();
+  for (const m of sent) {
+    const list = byRoom.get(m.room);
+    if (list) list.push(m);
+    else byRoom.set(m.room, [m]);
+  }
+  for (const [room, expected] of byRoom) {
+    const stored = await storedMessages(store, room);
+    const ids = stored.map((m) => m.id);
+    if (new Set(ids).size !== ids.length) return `${room}: duplicate ids stored`;
+    for (let i = 1; i < ids.length; i++) {
+      if (compareIds(ids[i - 1]!, ids[i]!) >= 0) return `${room}: ids out of order at ${i}`;
+    }
+    const want = [...expected].sort((a, b) => compareIds(a.id, b.id));
+    if (ids.length !== want.length) return `${room}: stored ${ids.length}, sent ${want.length}`;
+    for (let i = 0; i < want.length; i++) {
+      const s = stored[i]!;
+      const w = want[i]!;
+      if (s.id !== w.id || s.text !== w.text || s.user.id !== w.user.id || s.cid !== w.cid || s.ts !== w.ts) {
+        return `${room}: message ${i} differs: ${JSON.stringify(s)} vs ${JSON.stringify(w)}`;
+      }
+    }
+    const info = await store.getRoom(room);
+    if (info?.messageCount !== want.length) return `${room}: messageCount ${info?.messageCount}, expected ${want.length}`;
+  }
+  return null;
+}
+
+/** Pending entries of the ingestion group per consumer, summed over every stream. */
+export async function pendingByConsumer(redis: Redis, keys: Keys): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const stream of keys.allIngestStreams()) {
+    const summary = (await redis.xpending(stream, INGEST_GROUP).catch(() => [0, null, null, null])) as [
+      number, string | null, string | null, [string, string][] | null,
+    ];
+    for (const [consumer, n] of summary[3] ?? []) out.set(consumer, (out.get(consumer) ?? 0) + Number(n));
+  }
+  return out;
+}
+
+export async function totalPending(redis: Redis, keys: Keys): Promise<number> {
+  let n = 0;
+  for (const v of (await pendingByConsumer(redis, keys)).values()) n += v;
+  return n;
+}
+
+export async function totalLength(redis: Redis, keys: Keys): Promise<number> {
+  let n = 0;
+  for (const stream of keys.allIngestStreams()) n += await redis.xlen(stream);
+  return n;
+}
+
+export { keysFor, INGEST_GROUP };
