@@ -37,7 +37,8 @@ export function createLogger(
       ...options,
       transport: {
         target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service,replica' },
+        // One line per record: concurrently prefixes each line with the service name.
+        options: { colorize: true, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service,replica' },
       },
     });
   }
