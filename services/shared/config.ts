@@ -48,6 +48,14 @@ export const envSchema = z.object({
   BCRYPT_COST: int(10, 4, 15),
   LOGIN_MAX_FAILURES: int(10, 1, 1000),
   LOGIN_WINDOW_SEC: int(900, 1, 86_400),
+  /** Login attempts (any username, right or wrong) per client IP per LOGIN_WINDOW_SEC: caps bcrypt work. */
+  LOGIN_MAX_PER_IP: int(100, 1, 1_000_000),
+  /** Registrations (each one bcrypt hash) per client IP per REGISTER_WINDOW_SEC. */
+  REGISTER_MAX_PER_IP: int(20, 1, 1_000_000),
+  /** The fixed window (from the first registration) REGISTER_MAX_PER_IP counts in. */
+  REGISTER_WINDOW_SEC: int(3600, 1, 86_400),
+  /** A refresh token re-presented within this many seconds of being spent gets a new pair, not a revocation; 0 = off. */
+  REFRESH_REUSE_GRACE_SEC: int(30, 0, 300),
   /** WebSocket URL handed to browsers in /config.json; empty = same host, chat port 8080. */
   PUBLIC_WS_URL: z.string().default(''),
   FRONTEND_DIR: z.string().default('frontend'),

@@ -46,6 +46,10 @@ export function keysFor(partitions: number) {
     probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,
     /** Failed logins per username + client IP. */
     loginFailures: (username: string, ip: string) => `${KEY_ROOT}:login-fail:${username.toLowerCase()}:${ip}`,
+    /** Login attempts per client IP (any username), fixed window. */
+    loginAttemptsPerIp: (ip: string) => `${KEY_ROOT}:login-ip:${ip}`,
+    /** Registration attempts per client IP, fixed window. */
+    registerAttemptsPerIp: (ip: string) => `${KEY_ROOT}:register-ip:${ip}`,
   };
 }
 

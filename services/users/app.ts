@@ -14,6 +14,7 @@ import { handleOps, type Ops } from '../shared/ops.js';
 import type { Store } from '../shared/store/store.js';
 import { authRouter } from './auth-routes.js';
 import { errorHandler, notFound } from './errors.js';
+import { createIpLimit } from './ip-limits.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createPasswords } from './passwords.js';
 import { createRefreshTokens } from './refresh-tokens.js';
@@ -58,7 +59,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
 
   const events = new Counter({
     name: 'auth_events_total',
-    help: 'Authentication events: register, login_ok, login_failed, login_throttled, refresh_ok, refresh_rejected, refresh_reused, logout',
+    help: 'Authentication events: register, register_throttled, login_ok, login_failed, login_throttled, refresh_ok, refresh_grace, refresh_rejected, refresh_reused, logout',
     labelNames: ['event'] as const,
     registers: [registry],
   });
@@ -91,6 +92,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
   // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
 
+  const keys = keysFor(config.PARTITIONS);
   app.use(
     authRouter({
       config,
@@ -98,11 +100,24 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       store,
       events,
       passwords: await createPasswords(config.BCRYPT_COST),
-      throttle: createLoginThrottle(redis, keysFor(config.PARTITIONS), {
+      throttle: createLoginThrottle(redis, keys, {
         maxFailures: config.LOGIN_MAX_FAILURES,
         windowSec: config.LOGIN_WINDOW_SEC,
       }),
-      refreshTokens: createRefreshTokens(store, log, config.REFRESH_TOKEN_TTL_SEC),
+      loginPerIp: createIpLimit(redis, keys.loginAttemptsPerIp, {
+        max: config.LOGIN_MAX_PER_IP,
+        windowSec: config.LOGIN_WINDOW_SEC,
+        what: 'login',
+      }),
+      registerPerIp: createIpLimit(redis, keys.registerAttemptsPerIp, {
+        max: config.REGISTER_MAX_PER_IP,
+        windowSec: config.REGISTER_WINDOW_SEC,
+        what: 'registration',
+      }),
+      refreshTokens: createRefreshTokens(store, log, {
+        ttlSec: config.REFRESH_TOKEN_TTL_SEC,
+        reuseGraceSec: config.REFRESH_REUSE_GRACE_SEC,
+      }),
     }),
   );
   app.use(roomsRouter(store, config.JWT_SECRET));

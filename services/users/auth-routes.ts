@@ -7,6 +7,7 @@ import { DuplicateUsernameError, type Store, type User } from '../shared/store/s
 import { signAccessToken } from '../shared/tokens.js';
 import { bearerAuth, authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
+import type { IpLimit } from './ip-limits.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Passwords } from './passwords.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -18,8 +19,11 @@ export interface AuthDeps {
   store: Store;
   passwords: Passwords;
   throttle: LoginThrottle;
+  /** Per-client-IP budgets (any username): every login / registration costs a bcrypt computation. */
+  loginPerIp: IpLimit;
+  registerPerIp: IpLimit;
   refreshTokens: RefreshTokens;
-  /** auth_events_total{event}: register, login_ok, login_failed, login_throttled, refresh_ok, ... */
+  /** auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, refresh_ok, ... */
   events: Counter<'event'>;
 }
 
@@ -28,7 +32,17 @@ const publicUser = (u: Pick<User, 'id' | 'username'>) => ({ id: u.id, username: 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 export function authRouter(deps: AuthDeps): Router {
-  const { config, log, store, passwords, throttle, refreshTokens, events } = deps;
+  const { config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, events } = deps;
+
+  /** Runs a limiter; a 429 from it is counted as `event` before it goes on to the error handler. */
+  const limited = async (event: string, check: () => Promise<void>) => {
+    try {
+      await check();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'too_many_attempts') events.inc({ event });
+      throw err;
+    }
+  };
   const router = Router();
 
   /** The login/refresh response: a fresh access token plus the given refresh token. */
@@ -46,6 +60,8 @@ export function authRouter(deps: AuthDeps): Router {
     .route('/api/auth/register')
     .post(async (req, res) => {
       const { username, password } = parseCredentials(jsonObjectBody(req));
+      // Counted before the hash, also when the name turns out to be taken: the hash is the cost.
+      await limited('register_throttled', () => registerPerIp.hit(clientIp(req)));
       const passwordHash = await passwords.hash(password);
       let user: User;
       try {
@@ -65,12 +81,12 @@ export function authRouter(deps: AuthDeps): Router {
     .post(async (req, res) => {
       const { username, password } = parseCredentials(jsonObjectBody(req));
       const ip = clientIp(req);
-      try {
+      // The per-IP budget first (any username: caps the bcrypt work one client can cause), then
+      // the per-username + IP one (caps guesses at one account).
+      await limited('login_throttled', async () => {
+        await loginPerIp.hit(ip);
         await throttle.attempt(username, ip);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'too_many_attempts') events.inc({ event: 'login_throttled' });
-        throw err;
-      }
+      });
       const user = await store.findUserByUsername(username);
       // Always one bcrypt comparison, also for an unknown user (see passwords.ts).
       const ok = await passwords.verify(password, user?.passwordHash ?? null);
@@ -101,7 +117,7 @@ export function authRouter(deps: AuthDeps): Router {
       }
       const user = await store.findUserById(rotated.userId);
       if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
-      events.inc({ event: 'refresh_ok' });
+      events.inc({ event: rotated.grace ? 'refresh_grace' : 'refresh_ok' });
       res.json(session(user, rotated.refreshToken));
     })
     .all(methodNotAllowed(['POST']));

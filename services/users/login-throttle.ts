@@ -8,9 +8,11 @@
 // failure and is not extended by later attempts) runs out.
 //
 // If Redis does not answer, logins fail closed (503): no throttle means free brute force.
+// A per-IP budget over all usernames (ip-limits.ts) is checked before this one.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import { ApiError } from './errors.js';
+import { hitFixedWindow, retryAfterSec } from './ip-limits.js';
 
 export interface LoginThrottle {
   /** Counts an attempt; throws ApiError 429 (Retry-After) when over the limit, 503 without Redis. */
@@ -26,24 +28,15 @@ export function createLoginThrottle(
 ): LoginThrottle {
   return {
     async attempt(username, ip) {
-      const key = keys.loginFailures(username, ip);
       let count: number;
       let ttl: number;
       try {
-        const replies = await redis
-          .multi()
-          .incr(key)
-          .expire(key, opts.windowSec, 'NX')
-          .ttl(key)
-          .exec();
-        if (!replies || replies.some(([err]) => err)) throw new Error('login throttle transaction failed');
-        count = Number(replies[0]![1]);
-        ttl = Number(replies[2]![1]);
+        ({ count, ttl } = await hitFixedWindow(redis, keys.loginFailures(username, ip), opts.windowSec));
       } catch {
         throw new ApiError('unavailable', 'login is temporarily unavailable; try again shortly');
       }
       if (count > opts.maxFailures) {
-        const retryAfter = String(Math.max(1, ttl > 0 ? ttl : opts.windowSec));
+        const retryAfter = retryAfterSec(ttl, opts.windowSec);
         throw new ApiError('too_many_attempts', `too many failed logins; try again in ${retryAfter} s`, {
           'Retry-After': retryAfter,
         });

@@ -1,9 +1,11 @@
 // Shared set-up for the users service end-to-end tests: a real redis-server, a real users
 // process on a temp SQLite file, and a small HTTP client that records every response (status,
 // headers, body text) so tests can search everything the service ever sent.
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
@@ -37,6 +39,11 @@ export interface UsersHarness {
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<ApiResponse<T>>;
   register(username: string, password?: string): Promise<{ id: string; username: string }>;
   login(username: string, password?: string): Promise<LoginBody>;
+  /**
+   * Moves the moment a refresh token was spent `seconds` into the past, straight in the SQLite
+   * file, so a test can see the service treat it as spent long ago without waiting.
+   */
+  backdateSpentRefreshToken(refreshToken: string, seconds: number): void;
   stop(): Promise<void>;
 }
 
@@ -71,6 +78,10 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
     BCRYPT_COST: '4',
     JWT_SECRET: TEST_JWT_SECRET,
     FRONTEND_DIR: frontendDir,
+    // Every test request comes from 127.0.0.1: the per-IP budgets are proven in
+    // ip-limits.test.ts, elsewhere they would only cap how many accounts a file may create.
+    LOGIN_MAX_PER_IP: '100000',
+    REGISTER_MAX_PER_IP: '100000',
     ...env,
   });
   const responses: RecordedResponse[] = [];
@@ -112,6 +123,18 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
       const res = await call<LoginBody>('POST', '/api/auth/login', { body: { username, password } });
       if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${res.text}`);
       return res.json;
+    },
+    backdateSpentRefreshToken(refreshToken, seconds) {
+      const db = new Database(sqlitePath);
+      try {
+        const tokenHash = createHash('sha256').update(refreshToken, 'utf8').digest('hex');
+        const r = db
+          .prepare('UPDATE refresh_tokens SET used_at = used_at - ? WHERE token_hash = ? AND used_at IS NOT NULL')
+          .run(seconds * 1000, tokenHash);
+        if (r.changes !== 1) throw new Error('backdateSpentRefreshToken: no spent token with that value');
+      } finally {
+        db.close();
+      }
     },
     async stop() {
       await svc.stop();

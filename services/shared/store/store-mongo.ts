@@ -345,7 +345,7 @@ class MongoStore implements Store {
     const d = await this.tokens.findById(tokenHash).lean<TokenDoc>();
     if (!d) return { status: 'unknown' };
     if (d.revokedAt) return { status: 'revoked' };
-    if (d.usedAt) return { status: 'reused', record: toToken(d) };
+    if (d.usedAt) return { status: 'reused', record: toToken(d), usedAt: d.usedAt.getTime() };
     return { status: 'expired' };
   }
 

@@ -252,7 +252,7 @@ class SqliteStore implements Store {
       const row = this.s.tokenByHash.get(tokenHash);
       if (!row) return { status: 'unknown' };
       if (row.revoked_at !== null) return { status: 'revoked' };
-      if (row.used_at !== null) return { status: 'reused', record: toToken(row) };
+      if (row.used_at !== null) return { status: 'reused', record: toToken(row), usedAt: row.used_at };
       return { status: 'expired' };
     });
   }

@@ -105,7 +105,15 @@ export function storeContract(
         const t = token();
         await store.saveRefreshToken(t);
         expect(await store.consumeRefreshToken(t.tokenHash, NOW)).toEqual({ status: 'ok', record: t });
-        expect(await store.consumeRefreshToken(t.tokenHash, NOW + 1)).toEqual({ status: 'reused', record: t });
+        expect(await store.consumeRefreshToken(t.tokenHash, NOW + 1)).toEqual({ status: 'reused', record: t, usedAt: NOW });
+      });
+
+      it('reports when a reused token was spent (the `now` of the consume that spent it), unchanged by later reuse', async () => {
+        const t = token();
+        await store.saveRefreshToken(t);
+        expect((await store.consumeRefreshToken(t.tokenHash, NOW - 5000)).status).toBe('ok');
+        expect(await store.consumeRefreshToken(t.tokenHash, NOW)).toEqual({ status: 'reused', record: t, usedAt: NOW - 5000 });
+        expect(await store.consumeRefreshToken(t.tokenHash, NOW + 1000)).toEqual({ status: 'reused', record: t, usedAt: NOW - 5000 });
       });
 
       it('reports an expired token as expired', async () => {
@@ -149,6 +157,7 @@ export function storeContract(
         const results = await Promise.all(Array.from({ length: 8 }, () => store.consumeRefreshToken(t.tokenHash, NOW)));
         expect(results.filter((r) => r.status === 'ok')).toHaveLength(1);
         expect(results.filter((r) => r.status === 'reused')).toHaveLength(7);
+        for (const r of results) if (r.status === 'reused') expect(r.usedAt).toBe(NOW);
       });
     });
 

@@ -10,7 +10,7 @@
 //   stream yields exactly-once storage. A batch may mix new and already-stored messages.
 // - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
 // - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
-//   gets `ok`; the other sees `reused`.
+//   gets `ok`; the other sees `reused` with the winner's `usedAt`.
 // - Methods reject (never hang forever) when the backing database is unreachable; callers
 //   retry. ping() is the readiness check.
 import type { ChatMessage } from '../message.js';
@@ -38,8 +38,12 @@ export interface RefreshTokenRecord {
 
 export type ConsumeRefreshResult =
   | { status: 'ok'; record: RefreshTokenRecord }
-  /** The token was already rotated: a sign of theft. The caller revokes `record.familyId`. */
-  | { status: 'reused'; record: RefreshTokenRecord }
+  /**
+   * The token was already rotated: a sign of theft, or of a retry / a second tab. `usedAt` (ms)
+   * is the `now` of the consume that spent it, so the caller can tell a reuse seconds later
+   * (grace window) from a late replay, whose `record.familyId` it revokes.
+   */
+  | { status: 'reused'; record: RefreshTokenRecord; usedAt: number }
   | { status: 'expired' | 'revoked' | 'unknown' };
 
 export interface RoomInfo {
