@@ -1,0 +1,213 @@
+// REST client for the users service. The access token travels only in the Authorization
+// header. A 401 on an authenticated call refreshes the token pair once (single flight, and
+// serialised across tabs with a Web Lock so two tabs never spend the same rotating refresh
+// token) and retries. The session lives in localStorage so a reload stays signed in.
+
+const SESSION_KEY = 'aurora.session';
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfterSec = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfterSec = retryAfterSec;
+  }
+}
+
+/** Decodes a JWT's payload (no verification: the servers verify; we only read exp). */
+export function jwtPayload(token) {
+  try {
+    const part = token.split('.')[1];
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const json = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
+}
+
+function readSession(storage) {
+  try {
+    const s = JSON.parse(storage.getItem(SESSION_KEY) || 'null');
+    return s && typeof s.token === 'string' && typeof s.refreshToken === 'string' && s.user ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+function toSession(body) {
+  const payload = jwtPayload(body.token);
+  const expiresAt =
+    payload && typeof payload.exp === 'number'
+      ? payload.exp * 1000
+      : Date.now() + (Number(body.expiresIn) || 900) * 1000;
+  return { token: body.token, refreshToken: body.refreshToken, user: body.user, expiresAt };
+}
+
+async function parseError(res) {
+  let code = `http_${res.status}`;
+  let message = `Request failed (${res.status})`;
+  try {
+    const body = await res.json();
+    if (body && body.error) {
+      code = String(body.error.code || code);
+      message = String(body.error.message || message);
+    }
+  } catch {
+    /* not JSON */
+  }
+  const ra = Number(res.headers.get('Retry-After'));
+  return new ApiError(res.status, code, message, Number.isFinite(ra) && ra > 0 ? ra : null);
+}
+
+export function createApi({ base = '', storage = window.localStorage, onSignedOut = () => {} } = {}) {
+  let session = readSession(storage);
+  let refreshing = null;
+  const listeners = new Set();
+
+  const save = (s) => {
+    session = s;
+    if (s) storage.setItem(SESSION_KEY, JSON.stringify(s));
+    else storage.removeItem(SESSION_KEY);
+    for (const fn of listeners) fn(session);
+  };
+
+  const signedOut = () => {
+    if (!session) return;
+    save(null);
+    onSignedOut();
+  };
+
+  // Another tab rotated or cleared the session: adopt its state instead of spending ours.
+  window.addEventListener('storage', (ev) => {
+    if (ev.key !== SESSION_KEY) return;
+    const next = readSession(storage);
+    if (!next) {
+      if (session) {
+        session = null;
+        onSignedOut();
+      }
+    } else if (session && next.user.id === session.user.id) {
+      session = next;
+      for (const fn of listeners) fn(session);
+    }
+  });
+
+  async function raw(method, path, { body, token } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let res;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection.');
+    }
+    if (!res.ok) throw await parseError(res);
+    if (res.status === 204) return null;
+    return res.json();
+  }
+
+  async function doRefresh() {
+    const held = session;
+    if (!held) throw new ApiError(401, 'signed_out', 'Signed out.');
+    // If another tab already rotated the pair, use its fresh token.
+    const stored = readSession(storage);
+    if (stored && stored.user.id === held.user.id && stored.refreshToken !== held.refreshToken) {
+      if (stored.expiresAt - Date.now() > 30_000) {
+        save(stored);
+        return stored.token;
+      }
+    }
+    const current = stored && stored.user.id === held.user.id ? stored : held;
+    try {
+      const body = await raw('POST', '/api/auth/refresh', { body: { refreshToken: current.refreshToken } });
+      save(toSession(body));
+      return session.token;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) signedOut();
+      throw err;
+    }
+  }
+
+  /** New access token (single flight; across tabs when Web Locks exist). */
+  function refresh() {
+    if (!refreshing) {
+      const run = navigator.locks ? () => navigator.locks.request('aurora-refresh', doRefresh) : doRefresh;
+      refreshing = run().finally(() => {
+        refreshing = null;
+      });
+    }
+    return refreshing;
+  }
+
+  async function authed(method, path, body) {
+    if (!session) throw new ApiError(401, 'signed_out', 'Signed out.');
+    if (session.expiresAt - Date.now() < 5_000) await refresh();
+    try {
+      return await raw(method, path, { body, token: session.token });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401 || !session) throw err;
+      await refresh();
+      return raw(method, path, { body, token: session.token });
+    }
+  }
+
+  return {
+    get session() {
+      return session;
+    },
+    get user() {
+      return session ? session.user : null;
+    },
+    get token() {
+      return session ? session.token : null;
+    },
+    get tokenExpiresAt() {
+      return session ? session.expiresAt : 0;
+    },
+    onSession(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    refresh,
+    async register(username, password) {
+      return raw('POST', '/api/auth/register', { body: { username, password } });
+    },
+    async login(username, password) {
+      const body = await raw('POST', '/api/auth/login', { body: { username, password } });
+      save(toSession(body));
+      return session.user;
+    },
+    /** Revokes the refresh token server side, then forgets the session locally either way. */
+    async logout() {
+      const s = session;
+      save(null);
+      if (s) {
+        try {
+          await raw('POST', '/api/auth/logout', { body: { refreshToken: s.refreshToken } });
+        } catch {
+          /* already signed out locally; the token expires on its own */
+        }
+      }
+    },
+    me: () => authed('GET', '/api/me'),
+    searchUsers: (query) => authed('GET', `/api/users?query=${encodeURIComponent(query)}`),
+    rooms: () => authed('GET', '/api/rooms'),
+    history(room, { before, limit = 50 } = {}) {
+      const q = new URLSearchParams({ limit: String(limit) });
+      if (before) q.set('before', before);
+      return authed('GET', `/api/rooms/${encodeURIComponent(room)}/messages?${q}`);
+    },
+    async config() {
+      return raw('GET', '/config.json');
+    },
+  };
+}

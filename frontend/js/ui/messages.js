@@ -1,0 +1,200 @@
+// The message list of the current room. Keyed reconciliation: each message (by id), pending
+// send (by cid and state) and day divider gets one element that is reused across renders, so
+// live messages append without rebuilding the list and older history prepends while the
+// visible messages stay where they are. Consecutive messages by the same author within a few
+// minutes are grouped. Every piece of user text goes through textContent.
+import { $, h, setText } from './dom.js';
+import { formatTime, formatFull, formatDay, dayKey, initials, avatarClass } from './format.js';
+
+const GROUP_MS = 5 * 60_000;
+const NEAR_BOTTOM_PX = 80;
+const LOAD_OLDER_PX = 200;
+
+export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
+  const scroller = $('messages');
+  const list = $('message-list');
+  const loadOlderBtn = $('load-older');
+  const historyState = $('history-state');
+  const empty = $('empty-room');
+  let cache = new Map(); // key -> element
+  let shownRoom = null;
+  let oldestShown = null; // oldest message id on screen: when it changes, history was prepended
+  let jumpBtn = null;
+
+  const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+
+  scroller.addEventListener('scroll', () => {
+    if (scroller.scrollTop < LOAD_OLDER_PX) maybeLoadOlder();
+    if (atBottom()) hideJump();
+  }, { passive: true });
+  // At the very top a further wheel-up fires no scroll event: listen for the wheel itself.
+  scroller.addEventListener('wheel', (ev) => {
+    if (ev.deltaY < 0 && scroller.scrollTop < LOAD_OLDER_PX) maybeLoadOlder();
+  }, { passive: true });
+  loadOlderBtn.addEventListener('click', () => {
+    const r = store.state.rooms.get(shownRoom);
+    if (r) r.historyError = null;
+    maybeLoadOlder();
+  });
+
+  function maybeLoadOlder() {
+    const r = shownRoom && store.state.rooms.get(shownRoom);
+    if (!r || !r.hasMore || r.loadingOlder || r.historyError) return;
+    onLoadOlder(r.name);
+  }
+
+  function showJump() {
+    if (!jumpBtn) {
+      jumpBtn = h('button', {
+        className: 'jump-btn btn btn-primary btn-small',
+        text: 'New messages ↓',
+        attrs: { type: 'button' },
+        on: { click: () => scrollToBottom() },
+      });
+      scroller.parentElement.insertBefore(jumpBtn, $('typing'));
+    }
+    jumpBtn.hidden = false;
+  }
+  function hideJump() {
+    if (jumpBtn) jumpBtn.hidden = true;
+  }
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+    hideJump();
+  }
+
+  function messageEl(m, own) {
+    const time = h('time', { className: 'msg-time', text: formatTime(m.ts), attrs: { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts) } });
+    return h(
+      'li',
+      { className: 'msg' + (own ? ' own' : ''), attrs: { 'data-id': m.id, 'data-author': m.user.name } },
+      h('span', { className: `avatar ${avatarClass(m.user.id)}`, text: initials(m.user.name), attrs: { 'aria-hidden': 'true' } }),
+      h('span', { className: 'msg-gutter-time', text: formatTime(m.ts), attrs: { 'aria-hidden': 'true' } }),
+      h(
+        'div',
+        { className: 'msg-body' },
+        h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: m.user.name }), own ? h('span', { className: 'you-tag', text: 'you' }) : null, time),
+        h('p', { className: 'msg-text', text: m.text }),
+      ),
+    );
+  }
+
+  function pendingEl(p, me) {
+    const status =
+      p.state === 'failed'
+        ? h(
+            'div',
+            { className: 'msg-status failed', attrs: { role: 'alert' } },
+            h('span', { text: `Not delivered: ${p.error || 'unknown error'}` }),
+            h('button', { className: 'link-btn', text: 'Retry', attrs: { type: 'button' }, on: { click: () => onRetry(p.cid) } }),
+            h('button', { className: 'link-btn', text: 'Discard', attrs: { type: 'button' }, on: { click: () => onDiscard(p.cid) } }),
+          )
+        : h('div', { className: 'msg-status', text: p.note || 'Sending…' });
+    return h(
+      'li',
+      { className: `msg own ${p.state}`, attrs: { 'data-cid': p.cid, 'data-author': me.username } },
+      h('span', { className: `avatar ${avatarClass(me.id)}`, text: initials(me.username), attrs: { 'aria-hidden': 'true' } }),
+      h('span', { className: 'msg-gutter-time', text: '', attrs: { 'aria-hidden': 'true' } }),
+      h(
+        'div',
+        { className: 'msg-body' },
+        h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
+        h('p', { className: 'msg-text', text: p.text }),
+        status,
+      ),
+    );
+  }
+
+  function render({ stickToBottom = false } = {}) {
+    const name = store.state.current;
+    const r = name ? store.state.rooms.get(name) : null;
+    const me = store.state.me;
+    if (!r || !me) return;
+    if (name !== shownRoom) {
+      shownRoom = name;
+      cache = new Map();
+      oldestShown = null;
+      list.replaceChildren();
+      hideJump();
+      stickToBottom = true;
+    }
+    const wasAtBottom = atBottom();
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+
+    // Build the wanted sequence of (key, element, grouped).
+    const wanted = [];
+    let prev = null; // { userId, ts, day }
+    const push = (key, make, grouped) => {
+      let el = cache.get(key);
+      if (!el) {
+        el = make();
+        cache.set(key, el);
+      }
+      el.classList.toggle('continued', grouped);
+      wanted.push([key, el]);
+    };
+    for (const id of r.ids) {
+      const m = r.msgs.get(id);
+      const day = dayKey(m.ts);
+      if (!prev || prev.day !== day) {
+        push(`d:${day}`, () => h('li', { className: 'day-divider', attrs: { role: 'separator' } }, h('span', { text: formatDay(m.ts) })), false);
+        prev = null;
+      }
+      const grouped = !!prev && prev.userId === m.user.id && m.ts - prev.ts < GROUP_MS;
+      push(`m:${id}`, () => messageEl(m, m.user.id === me.id), grouped);
+      prev = { userId: m.user.id, ts: m.ts, day };
+    }
+    for (const p of store.pendingIn(name)) {
+      const grouped = !!prev && prev.userId === me.id;
+      push(`p:${p.cid}:${p.state}:${p.error || ''}:${p.note || ''}`, () => pendingEl(p, me), grouped);
+      prev = { userId: me.id, ts: Date.now(), day: prev ? prev.day : '' };
+    }
+
+    // Reconcile the DOM with `wanted`, moving/creating only what changed.
+    const keep = new Set();
+    let cursor = list.firstChild;
+    for (const [key, el] of wanted) {
+      keep.add(key);
+      if (el === cursor) cursor = cursor.nextSibling;
+      else list.insertBefore(el, cursor);
+    }
+    while (cursor) {
+      const next = cursor.nextSibling;
+      list.removeChild(cursor);
+      cursor = next;
+    }
+    for (const key of cache.keys()) if (!keep.has(key)) cache.delete(key);
+
+    const oldest = r.ids.length ? r.ids[0] : null;
+    const prepended = oldestShown !== null && oldest !== oldestShown && !stickToBottom;
+    oldestShown = oldest;
+
+    empty.hidden = r.ids.length > 0 || store.pendingIn(name).length > 0 || r.hasMore;
+    loadOlderBtn.hidden = !r.hasMore || r.loadingOlder;
+    loadOlderBtn.textContent = r.historyError ? 'Couldn’t load older messages — retry' : 'Load older messages';
+    setText(
+      historyState,
+      r.loadingOlder ? 'Loading older messages…' : !r.hasMore ? `This is the beginning of ${name.startsWith('dm:') ? 'your conversation' : '#' + name}.` : '',
+    );
+    scroller.setAttribute('aria-busy', String(r.loadingOlder));
+
+    if (stickToBottom || wasAtBottom) scrollToBottom();
+    else if (prepended) scroller.scrollTop = scroller.scrollHeight - fromBottom;
+
+    // Not enough history to fill the screen: fetch more right away (also makes the first
+    // page of a room whose Redis log is empty come from the store).
+    if (scroller.scrollHeight <= scroller.clientHeight + LOAD_OLDER_PX) queueMicrotask(maybeLoadOlder);
+  }
+
+  return {
+    render,
+    scrollToBottom,
+    /** A new message from someone else arrived in the shown room. */
+    noteIncoming() {
+      if (!atBottom()) showJump();
+    },
+    get atBottom() {
+      return atBottom();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The connection indicator in the chat header: a coloured dot and a short text (Connected /
+// Connecting… / Reconnecting in 3 s… / Offline), the replica in its tooltip and in
+// data-replica, and a "Retry now" button while a retry is scheduled.
+import { $, setText } from './dom.js';
+
+export function mountStatus({ onRetry }) {
+  const box = $('conn');
+  const text = $('conn-text');
+  const retry = $('conn-retry');
+  const meStatus = $('me-status');
+  let countdown = 0;
+  retry.addEventListener('click', () => onRetry());
+
+  function render(c) {
+    clearInterval(countdown);
+    const state = c.state === 'reconnecting' && !navigator.onLine ? 'offline' : c.state;
+    box.dataset.state = state;
+    if (c.replica) box.dataset.replica = c.replica;
+    else delete box.dataset.replica;
+    const label = () => {
+      switch (state) {
+        case 'connected':
+          return 'Connected';
+        case 'connecting':
+          return 'Connecting…';
+        case 'offline':
+          return 'Offline — waiting for network';
+        case 'reconnecting': {
+          const left = c.retryAt ? Math.ceil((c.retryAt - Date.now()) / 1000) : 0;
+          return left > 0 ? `Reconnecting in ${left} s…` : 'Reconnecting…';
+        }
+        case 'stopped':
+          return 'Disconnected';
+        default:
+          return 'Offline';
+      }
+    };
+    setText(text, label());
+    setText(meStatus, state === 'connected' ? 'Online' : state === 'offline' ? 'Offline' : 'Reconnecting…');
+    box.title = state === 'connected' ? `Connected to ${c.replica || 'chat'}${c.url ? ` (${c.url})` : ''}` : label();
+    retry.hidden = !(state === 'reconnecting' && c.retryAt && c.retryAt - Date.now() > 1500);
+    if (state === 'reconnecting' && c.retryAt) {
+      countdown = setInterval(() => {
+        setText(text, label());
+        if (c.retryAt <= Date.now()) {
+          clearInterval(countdown);
+          retry.hidden = true;
+        }
+      }, 1000);
+    }
+  }
+
+  return { render };
+}
