@@ -3,6 +3,12 @@
 // socket are handled one after another (a small queue), so a user's sends are acked and
 // published in the order they were typed and a send right after a join waits for the join.
 // Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
+// Cost bounds per socket: every frame (refused and malformed ones included) is charged to the
+// MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
+// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing with an unchanged flag is forwarded at most
+// once per TYPING_MIN_INTERVAL_MS per room; a join of a room the socket is already in is
+// answered at once — `joined` with no messages, recovered:true, the members — without reading
+// the room log (the socket has been receiving the room live all along).
 import { WebSocket, type RawData } from 'ws';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
@@ -28,6 +34,20 @@ export const ABUSE_WINDOW_MS = 10_000;
  */
 const PAUSE_QUEUED_FRAMES = 32;
 const RESUME_QUEUED_FRAMES = 8;
+/**
+ * Join/leave churn budget (each costs a presence broadcast, a join also a log read): at most
+ * JOIN_LEAVE_MAX charged join/leave frames per JOIN_LEAVE_WINDOW_MS. Charged: every leave of a
+ * joined room, every join of a room this socket joined before (re-join after a leave, or a join
+ * of a room it is in, answered cheaply). A first join of a room is free — a reconnecting client
+ * joins all its rooms at once — but is refused too while the budget is spent, so cycling
+ * through new rooms is bounded as well. Leaves are never refused, only charged.
+ */
+export const JOIN_LEAVE_MAX = 10;
+export const JOIN_LEAVE_WINDOW_MS = 10_000;
+/** Rooms remembered per socket to tell first joins from re-joins; past this every join is charged. */
+const EVER_JOINED_CAP = 1000;
+/** A typing frame with the same `active` as the last forwarded one is dropped within this. */
+export const TYPING_MIN_INTERVAL_MS = 2_000;
 /** A Redis call taking longer than this fails the frame with `internal`. */
 const REDIS_TIMEOUT_MS = 5_000;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
@@ -63,6 +83,8 @@ interface RoomState {
    * first newer message clears it and later deliveries skip the comparison.
    */
   cutoff?: string | undefined;
+  /** The last typing frame forwarded for this room (throttle). */
+  typing?: { active: boolean; at: number } | undefined;
 }
 
 function withTimeout<T>(p: Promise<T>, ms = REDIS_TIMEOUT_MS): Promise<T> {
@@ -85,6 +107,8 @@ export class Connection implements FanoutMember {
   private strikes: number[] = [];
   private budgetWindow = 0;
   private budgetUsed = 0;
+  private joinLeave: number[] = [];
+  private readonly everJoined = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private closing = false;
@@ -176,9 +200,18 @@ export class Connection implements FanoutMember {
 
   private onFrame(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
+    // Every frame is charged to the budget — refused and malformed ones too, before anything
+    // else is decided about it: an error reply costs the server as much as a pong.
+    const now = Date.now();
+    if (now - this.budgetWindow >= 1000) {
+      this.budgetWindow = now;
+      this.budgetUsed = 0;
+    }
+    const overBudget = ++this.budgetUsed > this.ctx.config.MAX_FRAMES_PER_SEC;
     if (isBinary) {
-      this.ctx.metrics.framesIn.inc({ type: 'binary' });
-      this.sendError('bad_request', 'binary frames are not supported');
+      this.ctx.metrics.framesIn.inc({ type: overBudget ? 'over_budget' : 'binary' });
+      if (overBudget) this.sendError('rate_limited', 'too many frames per second', undefined, this.budgetWindow + 1000 - now);
+      else this.sendError('bad_request', 'binary frames are not supported');
       this.strike();
       return;
     }
@@ -187,7 +220,15 @@ export class Connection implements FanoutMember {
       : Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data).toString('utf8');
+    // Parsed even when over budget, so that a refused send still carries its cid as ref.
     const parsed = parseClientFrame(text);
+    if (overBudget) {
+      this.ctx.metrics.framesIn.inc({ type: 'over_budget' });
+      const ref = parsed.ok ? (parsed.frame.type === 'send' ? parsed.frame.cid : undefined) : parsed.error.ref;
+      this.sendError('rate_limited', 'too many frames per second', ref, this.budgetWindow + 1000 - now);
+      this.strike();
+      return;
+    }
     if (!parsed.ok) {
       this.ctx.metrics.framesIn.inc({ type: 'invalid' });
       this.sendError(parsed.error.code, parsed.error.message, parsed.error.ref);
@@ -195,18 +236,6 @@ export class Connection implements FanoutMember {
       return;
     }
     const frame = parsed.frame;
-    // The frame budget is checked after parsing so a refused send still carries its cid as ref.
-    const now = Date.now();
-    if (now - this.budgetWindow >= 1000) {
-      this.budgetWindow = now;
-      this.budgetUsed = 0;
-    }
-    if (++this.budgetUsed > this.ctx.config.MAX_FRAMES_PER_SEC) {
-      this.ctx.metrics.framesIn.inc({ type: 'over_budget' });
-      this.sendError('rate_limited', 'too many frames per second', frame.type === 'send' ? frame.cid : undefined, this.budgetWindow + 1000 - now);
-      this.strike();
-      return;
-    }
     this.ctx.metrics.framesIn.inc({ type: frame.type });
     if (frame.type === 'ping') {
       // Answered at once, not behind queued sends: it measures the socket, not Redis.
@@ -230,13 +259,22 @@ export class Connection implements FanoutMember {
       case 'join':
         return this.join(frame.room, frame.since);
       case 'leave':
-        if (this.rooms.has(frame.room)) await this.leaveRoom(frame.room);
+        if (this.rooms.has(frame.room)) {
+          this.chargeJoinLeave();
+          await this.leaveRoom(frame.room);
+        }
         this.sendJson({ type: 'left', room: frame.room });
         return;
       case 'send':
         return this.sendMessage(frame.room, frame.text, frame.cid);
-      case 'typing':
-        if (!this.rooms.has(frame.room)) return this.sendError('not_joined', `join ${frame.room} first`);
+      case 'typing': {
+        const state = this.rooms.get(frame.room);
+        if (!state) return this.sendError('not_joined', `join ${frame.room} first`);
+        // Throttle: the same flag again within TYPING_MIN_INTERVAL_MS is dropped silently (a
+        // typing indicator is a hint; every forwarded one fans out to all members).
+        const now = Date.now();
+        if (state.typing && state.typing.active === frame.active && now - state.typing.at < TYPING_MIN_INTERVAL_MS) return;
+        state.typing = { active: frame.active, at: now };
         await withTimeout(
           this.ctx.redis.publish(
             this.ctx.keys.roomChannel(frame.room),
@@ -244,6 +282,7 @@ export class Connection implements FanoutMember {
           ),
         );
         return;
+      }
       case 'auth':
         return this.reauth(frame.token);
       case 'ping':
@@ -251,30 +290,53 @@ export class Connection implements FanoutMember {
     }
   }
 
+  /** Charges one join/leave to its budget. */
+  private chargeJoinLeave(): void {
+    this.joinLeave.push(Date.now());
+  }
+
+  /** False (and a rate_limited error sent) while the join/leave budget is spent. */
+  private joinAllowed(): boolean {
+    const now = Date.now();
+    while (this.joinLeave.length > 0 && this.joinLeave[0]! <= now - JOIN_LEAVE_WINDOW_MS) this.joinLeave.shift();
+    if (this.joinLeave.length < JOIN_LEAVE_MAX) return true;
+    this.ctx.metrics.rateLimited.inc();
+    this.sendError('rate_limited', 'too many joins and leaves, slow down', undefined, this.joinLeave[0]! + JOIN_LEAVE_WINDOW_MS - now);
+    return false;
+  }
+
   private async join(room: string, since: string | undefined): Promise<void> {
     if (!mayAccessRoom(this.user.id, room)) return this.sendError('forbidden', 'not your direct message room');
-    const fresh = !this.rooms.has(room);
-    if (fresh && this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
+    if (this.rooms.has(room)) {
+      // Already joined: this socket has been receiving the room live all along, so there is
+      // nothing to recover — answered at once (members only), no room log read.
+      if (!this.joinAllowed()) return;
+      this.chargeJoinLeave();
+      const members = await withTimeout(this.ctx.presence.members(room));
+      if (this.closed || !this.rooms.has(room)) return;
+      this.sendJson({ type: 'joined', room, messages: [], recovered: true, members });
+      return;
+    }
+    if (this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
       return this.sendError('bad_request', `at most ${this.ctx.config.MAX_ROOMS_PER_CONNECTION} rooms per connection`);
     }
+    if (!this.joinAllowed()) return;
+    if (this.everJoined.has(room) || this.everJoined.size >= EVER_JOINED_CAP) this.chargeJoinLeave();
+    else this.everJoined.add(room);
     const state: RoomState = { buffer: [] };
     this.rooms.set(room, state);
     let presenceJoined = false;
     try {
       // 1. subscribe (resolves once Redis confirmed it); live frames now go to state.buffer
-      if (fresh) await withTimeout(this.ctx.fanout.add(room, this));
+      await withTimeout(this.ctx.fanout.add(room, this));
       if (this.closed) return;
       // 2. presence (announces a new member) and the member list
-      let members;
-      if (fresh) {
-        presenceJoined = true;
-        members = await withTimeout(this.ctx.presence.join(room, this.user));
-      } else {
-        members = await withTimeout(this.ctx.presence.members(room));
-      }
+      presenceJoined = true;
+      const members = await withTimeout(this.ctx.presence.join(room, this.user));
       // 3. the backlog, bounded
       const backlog = await withTimeout(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since));
       if (this.closed || this.rooms.get(room) !== state) return;
+      this.ctx.fanout.seen(room, backlog.lastId);
       this.sendJson({ type: 'joined', room, messages: backlog.messages, recovered: backlog.recovered, members });
       // 4. flush live frames the backlog did not already contain
       const cutoff = backlog.messages.at(-1)?.id ?? (backlog.recovered ? since : undefined);
@@ -285,13 +347,9 @@ export class Connection implements FanoutMember {
       if (live.length > 0) this.ctx.metrics.framesOut.inc(live.length);
     } catch (err) {
       if (this.rooms.get(room) === state) {
-        if (fresh) {
-          this.rooms.delete(room);
-          this.ctx.fanout.remove(room, this);
-          if (presenceJoined) await this.ctx.presence.leave(room, this.user).catch(() => {});
-        } else {
-          state.buffer = null;
-        }
+        this.rooms.delete(room);
+        this.ctx.fanout.remove(room, this);
+        if (presenceJoined) await this.ctx.presence.leave(room, this.user).catch(() => {});
       }
       this.log.error({ err: (err as Error).message, room }, 'join failed');
       this.sendError('internal', 'could not join the room, retry');

@@ -7,10 +7,25 @@
 // a per-room promise chain, and each re-checks the member count when it runs, so a join that
 // interleaves with the last leave ends subscribed, and add() resolves only once the SUBSCRIBE
 // is confirmed by Redis (join.ts relies on that before it reads the room log).
+//
+// Subscriber reconnects ("acked ⇒ delivered live to every connected member"): on EVERY 'ready'
+// of the subscriber connection — the first one included — the probe channel and every
+// subscribed room are SUBSCRIBEd again (ioredis's own autoResubscribe is off: it only restores
+// what it recorded, and a connection reset before the first 'ready' records nothing). Messages
+// published while the connection was down are recovered from the room log: each room remembers
+// the last message id delivered here; once the SUBSCRIBE is confirmed, live frames of the room
+// are held back, XRANGE (lastId + COUNT RECOVERY_MAX+1 reads what was missed, it is delivered
+// through the normal path (one Buffer per message, byte-identical to the published frame),
+// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed (or
+// the read failed): the room's local sockets are closed with 1012 and the clients resume with
+// `since`.
 import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
+import { compareIds, idTime, isMessageId } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { CloseCode } from './protocol.js';
+import { messageFrameHead } from './send-script.js';
 
 /** The fields of a published frame the replica looks at (it forwards the bytes verbatim). */
 export interface PublishedFrame {
@@ -23,12 +38,27 @@ export interface PublishedFrame {
 export interface FanoutMember {
   /** Called for every frame published on a room this member was added to. */
   receive(room: string, data: Buffer, frame: PublishedFrame): void;
+  /** Closes the member's socket (1012 when live delivery could not be made gap-free). */
+  close(code: number, reason: string): void;
+}
+
+interface Held {
+  data: Buffer;
+  frame: PublishedFrame;
 }
 
 interface RoomSub {
   members: Set<FanoutMember>;
   subscribed: boolean;
   op: Promise<void>;
+  /** Highest message id delivered here (or, before the first, the log's head at the first join). */
+  lastId?: string | undefined;
+  /** Non-null while missed messages are read back after a re-subscribe: live frames wait here. */
+  held: Held[] | null;
+  /** The id recovery reads after (lastId when the re-subscribe began). */
+  recoverFrom?: string | undefined;
+  /** After a recovery: live messages at or before it came from the log already (dropped). */
+  cutoff?: string | undefined;
 }
 
 export interface FanoutMetrics {
@@ -36,12 +66,30 @@ export interface FanoutMetrics {
   fanoutLatency: Histogram;
 }
 
+export interface FanoutOptions {
+  /** The main connection (XRANGE of missed messages). */
+  redis: Redis;
+  /** At most this many missed messages are recovered per room; more: 1012. */
+  recoveryMax: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** A room log entry as the `message` frame send.lua publishes, byte for byte. */
+export function messageFrameOf(room: string, [id, fields]: StreamEntry): string {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const head = messageFrameHead(room, { id: f.uid ?? '', name: f.name ?? '' }, f.text ?? '', f.cid ?? '');
+  return `${head}"id":"${id}","ts":${idTime(id)}}`;
+}
+
 export class Fanout {
   private readonly rooms = new Map<string, RoomSub>();
   private readonly channelRoom = new Map<string, string>();
   private probeHandler: ((payload: string) => void) | null = null;
   private readonly probeChannel: string;
-  private firstReady = true;
+  /** Incremented on every subscriber 'ready'; a recovery of an older epoch gives way. */
+  private epoch = 0;
 
   constructor(
     private readonly sub: Redis,
@@ -49,33 +97,26 @@ export class Fanout {
     private readonly log: Logger,
     private readonly metrics: FanoutMetrics,
     replicaId: string,
+    private readonly opts: FanoutOptions,
   ) {
     this.probeChannel = keys.probeChannel(replicaId);
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
-    // ioredis re-subscribes (autoResubscribe) on reconnect; doing it ourselves as well makes the
-    // guarantee independent of that option and is harmless (SUBSCRIBE is idempotent).
-    sub.on('ready', () => {
-      if (this.firstReady) {
-        this.firstReady = false;
-        return;
-      }
-      const channels = [this.probeChannel, ...[...this.rooms].filter(([, r]) => r.subscribed).map(([room]) => this.keys.roomChannel(room))];
-      log.info({ channels: channels.length }, 'subscriber reconnected: re-subscribing');
-      sub.subscribe(...channels).catch((err: Error) => log.error({ err: err.message }, 're-subscribe failed'));
-    });
+    sub.on('ready', () => this.resubscribe());
   }
 
-  /** Subscribes the replica's private probe channel (probe.ts). */
+  /** Subscribes the replica's private probe channel (probe.ts); re-subscribed on every 'ready'. */
   async subscribeProbe(handler: (payload: string) => void): Promise<void> {
     this.probeHandler = handler;
-    await this.sub.subscribe(this.probeChannel);
+    // Not ready yet: the 'ready' handler subscribes it (a SUBSCRIBE written before the
+    // connection's handshake finished is what loses subscriptions in ioredis 5, issue #2037).
+    if (this.sub.status === 'ready') await this.sub.subscribe(this.probeChannel);
   }
 
   /** Adds a local member; resolves once the room's channel subscription is live. */
   add(room: string, member: FanoutMember): Promise<void> {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { members: new Set(), subscribed: false, op: Promise.resolve() };
+      r = { members: new Set(), subscribed: false, op: Promise.resolve(), held: null };
       this.rooms.set(room, r);
       this.channelRoom.set(this.keys.roomChannel(room), room);
     }
@@ -93,16 +134,28 @@ export class Fanout {
     return result;
   }
 
-  /** Removes a local member; the last one out unsubscribes the room. */
+  /**
+   * A join read the room log up to `headId` (undefined: the log was empty). The first such
+   * read is the room's recovery baseline until a live message moves it on.
+   */
+  seen(room: string, headId: string | undefined): void {
+    const r = this.rooms.get(room);
+    if (r && r.lastId === undefined) r.lastId = headId ?? '0-0';
+  }
+
+  /** Removes a local member; the last one out unsubscribes the room and forgets it. */
   remove(room: string, member: FanoutMember): void {
     const state = this.rooms.get(room);
     if (!state || !state.members.delete(member) || state.members.size > 0) return;
     state.op = state.op
       .then(async () => {
-        if (state.members.size > 0 || !state.subscribed) return;
-        await this.sub.unsubscribe(this.keys.roomChannel(room));
-        state.subscribed = false;
-        if (state.members.size === 0 && this.rooms.get(room) === state) {
+        if (state.members.size > 0) return;
+        if (state.subscribed) {
+          await this.sub.unsubscribe(this.keys.roomChannel(room));
+          state.subscribed = false;
+        }
+        // Also when the SUBSCRIBE was rejected (never subscribed): no member, no entry.
+        if (state.members.size === 0 && !state.subscribed && this.rooms.get(room) === state) {
           this.rooms.delete(room);
           this.channelRoom.delete(this.keys.roomChannel(room));
         }
@@ -122,6 +175,100 @@ export class Fanout {
     return n;
   }
 
+  /** Rooms this replica keeps state for (tests: nothing is left behind). */
+  trackedRooms(): number {
+    return this.rooms.size;
+  }
+
+  private resubscribe(): void {
+    const epoch = ++this.epoch;
+    const rooms: [string, RoomSub][] = [];
+    for (const [room, r] of this.rooms) {
+      // Not subscribed yet: its first SUBSCRIBE is queued and its join reads the log after it.
+      if (!r.subscribed) continue;
+      if (r.held === null) {
+        r.held = [];
+        r.recoverFrom = r.lastId;
+      }
+      rooms.push([room, r]);
+    }
+    const channels = [this.probeChannel, ...rooms.map(([room]) => this.keys.roomChannel(room))];
+    if (epoch > 1 || rooms.length > 0) this.log.info({ channels: channels.length, epoch }, 'subscriber ready: (re-)subscribing');
+    // Written now, synchronously in 'ready': before any UNSUBSCRIBE ioredis re-sends afterwards.
+    this.sub
+      .subscribe(...channels)
+      .then(() => this.recover(epoch, rooms))
+      .catch((err: Error) => {
+        this.log.error({ err: err.message }, 're-subscribe failed');
+        // A later 'ready' retries; if this is still the current connection, resync the clients.
+        if (epoch === this.epoch) for (const [room, r] of rooms) this.resync(room, r, 're-subscribe failed');
+      });
+  }
+
+  private async recover(epoch: number, rooms: [string, RoomSub][]): Promise<void> {
+    const todo: [string, RoomSub, string][] = [];
+    for (const [room, r] of rooms) {
+      if (r.held === null || this.rooms.get(room) !== r) continue;
+      if (r.members.size === 0) {
+        r.held = null;
+        continue;
+      }
+      if (r.recoverFrom !== undefined) {
+        todo.push([room, r, r.recoverFrom]);
+        continue;
+      }
+      // No baseline: no join of this room has read the log yet, and each such join reads it
+      // after its SUBSCRIBE — nothing here to recover; release the held frames.
+      const held = r.held;
+      r.held = null;
+      for (const h of held) this.route(room, r, h.data, h.frame);
+    }
+    if (todo.length === 0) return;
+    let results: ([Error | null, unknown] | undefined)[];
+    try {
+      const pipe = this.opts.redis.pipeline();
+      for (const [room, , from] of todo) pipe.xrange(this.keys.roomLog(room), `(${from}`, '+', 'COUNT', this.opts.recoveryMax + 1);
+      results = (await pipe.exec()) ?? [];
+    } catch (err) {
+      results = todo.map(() => [err as Error, null]);
+    }
+    if (epoch !== this.epoch) return; // reconnected again meanwhile: that round recovers (held frames kept)
+    let recovered = 0;
+    todo.forEach(([room, r], i) => {
+      if (r.held === null || this.rooms.get(room) !== r) return;
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      if (err) return this.resync(room, r, `recovery read failed: ${err.message}`);
+      const entries = value as StreamEntry[];
+      if (entries.length > this.opts.recoveryMax) return this.resync(room, r, 'more than RECOVERY_MAX missed');
+      for (const e of entries) {
+        const payload = messageFrameOf(room, e);
+        this.deliver(room, r, Buffer.from(payload, 'utf8'), { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
+        r.lastId = e[0];
+      }
+      recovered += entries.length;
+      const held = r.held;
+      r.held = null;
+      r.recoverFrom = undefined;
+      r.cutoff = r.lastId;
+      for (const h of held) this.route(room, r, h.data, h.frame);
+    });
+    if (recovered > 0) this.log.info({ recovered, rooms: todo.length }, 'delivered messages missed during the subscriber outage');
+  }
+
+  /** Live delivery could not be made gap-free: the room's local sockets reconnect and resume. */
+  private resync(room: string, r: RoomSub, why: string): void {
+    this.log.warn({ room, members: r.members.size, why }, 'closing room members with 1012 to resume');
+    r.held = null;
+    r.recoverFrom = undefined;
+    for (const m of [...r.members]) {
+      try {
+        m.close(CloseCode.SERVICE_RESTART, 'missed live messages, resume');
+      } catch (err) {
+        this.log.error({ err, room }, 'closing a member failed');
+      }
+    }
+  }
+
   private onMessage(channel: string, payload: string): void {
     if (channel === this.probeChannel) {
       this.probeHandler?.(payload);
@@ -139,6 +286,26 @@ export class Fanout {
       return;
     }
     const data = Buffer.from(payload, 'utf8');
+    if (state.held) {
+      state.held.push({ data, frame });
+      return;
+    }
+    this.route(room, state, data, frame);
+  }
+
+  /** Live path: drops messages a recovery already delivered, tracks the last id, delivers. */
+  private route(room: string, state: RoomSub, data: Buffer, frame: PublishedFrame): void {
+    if (frame.type === 'message' && isMessageId(frame.id)) {
+      if (state.cutoff !== undefined) {
+        if (compareIds(frame.id, state.cutoff) <= 0) return;
+        state.cutoff = undefined;
+      }
+      if (state.lastId === undefined || compareIds(frame.id, state.lastId) > 0) state.lastId = frame.id;
+    }
+    this.deliver(room, state, data, frame, true);
+  }
+
+  private deliver(room: string, state: RoomSub, data: Buffer, frame: PublishedFrame, live: boolean): void {
     for (const m of state.members) {
       try {
         m.receive(room, data, frame);
@@ -147,7 +314,7 @@ export class Fanout {
       }
     }
     this.metrics.framesOut.inc(state.members.size);
-    if (frame.type === 'message' && typeof frame.ts === 'number') {
+    if (live && frame.type === 'message' && typeof frame.ts === 'number') {
       this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - frame.ts) / 1000);
     }
   }

@@ -3,10 +3,11 @@
 // room log with a bounded XRANGE/XREVRANGE; mergeLive() then drops buffered messages the backlog
 // already holds, so the client sees every message once and in id order.
 //
-// Resume with `since`: the log still holds `since` when its first entry id <= since; then every
-// entry after it (at most RECOVERY_MAX) is returned with recovered:true. Otherwise — trimmed
-// past it, emptied by a Redis restart, or more than RECOVERY_MAX missed — the latest
-// JOIN_HISTORY with recovered:false, and the client pages REST history.
+// Resume with `since`: the log still holds `since` when first id <= since <= last id (read in
+// one MULTI); then every entry after it (at most RECOVERY_MAX) is returned with recovered:true.
+// Otherwise — trimmed past it, emptied by a Redis restart or expiry, `since` newer than the
+// log, or more than RECOVERY_MAX missed — the latest JOIN_HISTORY with recovered:false, and the
+// client pages REST history.
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { compareIds, idTime } from '../shared/ids.js';
@@ -24,6 +25,8 @@ export function entryToMessage(room: string, [id, fields]: StreamEntry): ChatMes
 export interface Backlog {
   messages: ChatMessage[];
   recovered: boolean;
+  /** The room log's newest id when it was read (undefined: empty log); Fanout's baseline. */
+  lastId?: string | undefined;
 }
 
 export async function readBacklog(
@@ -34,27 +37,37 @@ export async function readBacklog(
   since?: string,
 ): Promise<Backlog> {
   const log = keys.roomLog(room);
-  const latest = async (): Promise<ChatMessage[]> => {
-    if (config.JOIN_HISTORY === 0) return [];
-    const rev = (await redis.xrevrange(log, '+', '-', 'COUNT', config.JOIN_HISTORY)) as StreamEntry[];
-    return rev.reverse().map((e) => entryToMessage(room, e));
+  const latest = async (): Promise<Backlog> => {
+    const rev = (await redis.xrevrange(log, '+', '-', 'COUNT', Math.max(1, config.JOIN_HISTORY))) as StreamEntry[];
+    const lastId = rev[0]?.[0];
+    const messages = config.JOIN_HISTORY === 0 ? [] : rev.reverse().map((e) => entryToMessage(room, e));
+    return { messages, recovered: false, lastId };
   };
-  if (since === undefined) return { messages: await latest(), recovered: false };
+  if (since === undefined) return latest();
 
+  // One atomic snapshot (MULTI): the first entry, the last entry and everything after `since`.
+  // A trim (XADD MAXLEN ~) between separate reads could otherwise make "first <= since" true
+  // for a log whose entries right after `since` are already gone.
   const res = await redis
-    .pipeline()
+    .multi()
     .xrange(log, '-', '+', 'COUNT', 1)
+    .xrevrange(log, '+', '-', 'COUNT', 1)
     .xrange(log, `(${since}`, '+', 'COUNT', config.RECOVERY_MAX + 1)
     .exec();
-  if (!res) throw new Error('pipeline aborted');
+  if (!res) throw new Error('transaction aborted');
   for (const [err] of res) if (err) throw err;
   const first = (res[0]![1] as StreamEntry[])[0];
-  const after = res[1]![1] as StreamEntry[];
-  const holdsSince = first !== undefined && compareIds(first[0], since) <= 0;
+  const last = (res[1]![1] as StreamEntry[])[0];
+  const after = res[2]![1] as StreamEntry[];
+  // The log holds `since` only when since lies within [first, last]: a `since` newer than the
+  // newest entry comes from another log (emptied by a restart, expired, or a bogus id) and
+  // would otherwise become a cutoff that silently drops live messages.
+  const holdsSince =
+    first !== undefined && last !== undefined && compareIds(first[0], since) <= 0 && compareIds(since, last[0]) <= 0;
   if (holdsSince && after.length <= config.RECOVERY_MAX) {
-    return { messages: after.map((e) => entryToMessage(room, e)), recovered: true };
+    return { messages: after.map((e) => entryToMessage(room, e)), recovered: true, lastId: last[0] };
   }
-  return { messages: await latest(), recovered: false };
+  return latest();
 }
 
 export interface BufferedFrame {

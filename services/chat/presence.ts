@@ -1,25 +1,32 @@
-// Presence: who is in a room, across replicas. One Redis ZSET per room (keys.presence), member
-// `<userId>|<name>`, score = expiry time in ms. This replica refreshes the expiry of its local
-// members every PRESENCE_TTL_SEC/3, so a crashed replica's members vanish within the TTL: the
-// sweep run by every replica with local members removes expired entries (ZREM decides which
-// replica announces the leave, so it is announced once). Join/leave events travel on the room
-// channel like messages, so members on every replica see them. A user with several sockets in
-// a room (on this replica) is one member.
-//
-// Known limit: a user present in the same room through two different replicas is one ZSET
-// member; when one replica's last socket leaves, the member is removed and re-added by the
-// other replica's next refresh (a spurious leave, no join event).
+// Presence: who is in a room, across replicas. One Redis ZSET per room (keys.presence), one
+// entry per user AND replica — `<userId>|<name>|<replicaId>`, score = expiry time in ms. This
+// replica refreshes the expiry of its local entries every PRESENCE_TTL_SEC/3, so a crashed
+// replica's entries vanish within the TTL: the sweep run by every replica with local members
+// removes expired entries. Every change goes through lua/presence.lua, which also decides and
+// publishes the events atomically: `join` when a user's first live entry appears, `leave` when
+// its last one goes (so a user connected through two replicas gets no leave while one socket
+// remains, and a still-connected member swept after a Redis outage longer than the TTL is
+// announced again when its replica re-adds it). Events travel on the room channel like
+// messages, so members on every replica see them. A user with several sockets in a room on
+// this replica is one entry.
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { ChatUser } from '../shared/message.js';
 
-const memberOf = (u: ChatUser) => `${u.id}|${u.name}`;
+const PRESENCE_LUA = readFileSync(new URL('./lua/presence.lua', import.meta.url), 'utf8');
 
+type PresenceCommand = (key: string, ...argv: (string | number)[]) => Promise<unknown>;
+
+/** An entry `<userId>|<name>|<replicaId>` (or `<userId>|<name>` from older replicas). */
 export function parseMember(m: string): ChatUser {
   const i = m.indexOf('|');
-  return i < 0 ? { id: m, name: m } : { id: m.slice(0, i), name: m.slice(i + 1) };
+  if (i < 0) return { id: m, name: m };
+  const rest = m.slice(i + 1);
+  const j = rest.indexOf('|');
+  return { id: m.slice(0, i), name: j < 0 ? rest : rest.slice(0, j) };
 }
 
 function uniqueMembers(raw: string[]): ChatUser[] {
@@ -44,14 +51,27 @@ export class Presence {
   private readonly local = new Map<string, Map<string, { user: ChatUser; sockets: number }>>();
   private timer: NodeJS.Timeout | null = null;
   private readonly ttlMs: number;
+  private readonly replicaId: string;
+  private readonly run: PresenceCommand;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly log: Logger,
-    config: Pick<Config, 'PRESENCE_TTL_SEC'>,
+    config: Pick<Config, 'PRESENCE_TTL_SEC' | 'replicaId'>,
   ) {
     this.ttlMs = config.PRESENCE_TTL_SEC * 1000;
+    this.replicaId = config.replicaId;
+    redis.defineCommand('auroraPresence', { numberOfKeys: 1, lua: PRESENCE_LUA });
+    this.run = (redis as unknown as { auroraPresence: PresenceCommand }).auroraPresence.bind(redis);
+  }
+
+  private entry(u: ChatUser): string {
+    return `${u.id}|${u.name}|${this.replicaId}`;
+  }
+
+  private call(op: 'join' | 'leave' | 'refresh', room: string, entries: string[], now = Date.now()): Promise<unknown> {
+    return this.run(this.keys.presence(room), op, this.keys.roomChannel(room), room, now, now + this.ttlMs, this.ttlMs * 2, ...entries);
   }
 
   /** Registers a socket of `user` in `room`; announces the user when new; returns the members. */
@@ -61,23 +81,7 @@ export class Presence {
     const entry = users.get(user.id);
     if (entry) entry.sockets++;
     else users.set(user.id, { user, sockets: 1 });
-
-    const key = this.keys.presence(room);
-    const now = Date.now();
-    const member = memberOf(user);
-    const res = await this.redis
-      .multi()
-      .zscore(key, member)
-      .zadd(key, now + this.ttlMs, member)
-      .zrangebyscore(key, now, '+inf')
-      .exec();
-    if (!res) throw new Error('presence transaction aborted');
-    for (const [err] of res) if (err) throw err;
-    const prev = res[0]![1] as string | null;
-    if (prev === null || Number(prev) < now) {
-      await this.redis.publish(this.keys.roomChannel(room), presenceFrame(room, 'join', user));
-    }
-    return uniqueMembers(res[2]![1] as string[]);
+    return uniqueMembers((await this.call('join', room, [this.entry(user)])) as string[]);
   }
 
   /** Current members (unexpired), one entry per user. */
@@ -85,7 +89,7 @@ export class Presence {
     return uniqueMembers(await this.redis.zrangebyscore(this.keys.presence(room), Date.now(), '+inf'));
   }
 
-  /** Unregisters a socket; the user's last local socket in the room removes and announces it. */
+  /** Unregisters a socket; the user's last local socket removes this replica's entry. */
   async leave(room: string, user: ChatUser): Promise<void> {
     const users = this.local.get(room);
     const entry = users?.get(user.id);
@@ -93,36 +97,19 @@ export class Presence {
     if (--entry.sockets > 0) return;
     users.delete(user.id);
     if (users.size === 0) this.local.delete(room);
-    const removed = await this.redis.zrem(this.keys.presence(room), memberOf(user));
-    if (removed > 0) await this.redis.publish(this.keys.roomChannel(room), presenceFrame(room, 'leave', user));
+    await this.call('leave', room, [this.entry(user)]);
   }
 
-  /** Refreshes the expiry of every local member and sweeps expired ones in local rooms. */
+  /** Refreshes the expiry of every local entry and sweeps expired ones in local rooms. */
   async refresh(): Promise<void> {
     if (this.local.size === 0) return;
     const now = Date.now();
-    const pipe = this.redis.pipeline();
-    for (const [room, users] of this.local) {
-      const key = this.keys.presence(room);
-      for (const { user } of users.values()) pipe.zadd(key, now + this.ttlMs, memberOf(user));
-      pipe.pexpire(key, this.ttlMs * 2);
-    }
-    await pipe.exec();
-    const rooms = [...this.local.keys()];
-    const sweep = this.redis.pipeline();
-    for (const room of rooms) sweep.zrangebyscore(this.keys.presence(room), '-inf', now);
-    const found = (await sweep.exec()) ?? [];
-    for (let i = 0; i < rooms.length; i++) {
-      const room = rooms[i]!;
-      const key = this.keys.presence(room);
-      const [err, expired] = found[i] ?? [null, []];
-      if (err) throw err;
-      for (const m of expired as string[]) {
-        if ((await this.redis.zrem(key, m)) > 0) {
-          await this.redis.publish(this.keys.roomChannel(room), presenceFrame(room, 'leave', parseMember(m)));
-        }
-      }
-    }
+    const rooms = [...this.local];
+    const results = await Promise.allSettled(
+      rooms.map(([room, users]) => this.call('refresh', room, [...users.values()].map(({ user }) => this.entry(user)), now)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason as Error;
   }
 
   start(): void {

@@ -16,9 +16,9 @@ export const BEARER_PREFIX = 'bearer.';
  * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
  * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
  * | not_joined    | send/typing in a room this socket has not joined                      |
- * | rate_limited  | per-user-per-room send limit or per-socket frame budget (retryAfterMs)|
+ * | rate_limited  | per-user-per-room send limit, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs) |
  * | forbidden     | someone else's DM room; an `auth` token for another user             |
- * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG, or this socket's queue is full; retry later |
+ * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG; retry later (a socket whose frames queue up behind Redis is not refused: its reading is paused — TCP backpressure) |
  * | internal      | Redis failed or timed out; the message was not accepted              |
  */
 export type ErrorCode =

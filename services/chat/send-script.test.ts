@@ -83,6 +83,21 @@ describe('send.lua', () => {
     expect(await r.exists(keys.roomLog('busy'), keys.sendIdempotency('busy', 'alice', 'c1'), keys.sendRate('busy', 'alice'))).toBe(0);
   });
 
+  it('gives the room log an idle expiry that every send renews, so abandoned rooms leave Redis', async () => {
+    const idle = loadConfig('chat', { ROOM_LOG_IDLE_TTL_SEC: '100' });
+    const sendIdle = createSendScript(r, keys, idle);
+    expect((await sendIdle('idle', alice, 'x', 'c1')).kind).toBe('ok');
+    const ttl = await r.ttl(keys.roomLog('idle'));
+    expect(ttl).toBeGreaterThan(90);
+    expect(ttl).toBeLessThanOrEqual(100);
+    await r.expire(keys.roomLog('idle'), 5);
+    expect((await sendIdle('idle', alice, 'y', 'c2')).kind).toBe('ok');
+    expect(await r.ttl(keys.roomLog('idle'))).toBeGreaterThan(90);
+    // the default: seven days
+    expect((await send('idle-default', alice, 'x', 'c1')).kind).toBe('ok');
+    expect(await r.ttl(keys.roomLog('idle-default'))).toBeGreaterThan(7 * 86_400 - 10);
+  });
+
   it('still works after the script cache is flushed (EVALSHA falls back to EVAL)', async () => {
     await r.script('FLUSH');
     expect((await send('flushed', alice, 'x', 'c1')).kind).toBe('ok');

@@ -48,6 +48,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       config.INGEST_MAX_BACKLOG,
       config.ROOM_LOG_MAXLEN,
       messageFrameHead(room, user, text, cid),
+      config.ROOM_LOG_IDLE_TTL_SEC,
     );
     switch (reply[0]) {
       case 'ok':

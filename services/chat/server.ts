@@ -49,7 +49,15 @@ export interface ChatServer {
 export function createChatServer(config: Config, log: Logger): ChatServer {
   const keys = keysFor(config.PARTITIONS);
   const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
-  const sub = createRedis(config.REDIS_URL, log, { role: 'subscriber', blocking: true });
+  // The subscriber: no ready check (INFO) and no CLIENT SETINFO in the connect handshake — in
+  // ioredis 5 a SUBSCRIBE written before the handshake finished turns those into "Connection in
+  // subscriber mode" failures and a reset that forgets every subscription (ioredis #2037).
+  // Fanout re-subscribes everything itself on every 'ready', so autoResubscribe is off.
+  const sub = createRedis(config.REDIS_URL, log, {
+    role: 'subscriber',
+    blocking: true,
+    extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false },
+  });
   const registry = createMetricsRegistry(config);
   const connections = new Set<Connection>();
   const perUser = new Map<string, number>();
@@ -57,7 +65,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   // The gauges read `fanout` only when scraped, after it exists.
   const metrics = createChatMetrics(registry, () => connections.size, () => fanout.subscribedCount());
-  const fanout = new Fanout(sub, keys, log, metrics, config.replicaId);
+  const fanout = new Fanout(sub, keys, log, metrics, config.replicaId, { redis, recoveryMax: config.RECOVERY_MAX });
   const presence = new Presence(redis, keys, log, config);
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
   const ctx = { config, log, keys, redis, fanout, presence, send: createSendScript(redis, keys, config), metrics };

@@ -74,6 +74,8 @@ export const envSchema = z.object({
   RATE_LIMIT_MESSAGES: int(20, 1, 100_000),
   RATE_LIMIT_WINDOW_MS: int(10_000, 100, 3_600_000),
   ROOM_LOG_MAXLEN: int(5000, 10, 10_000_000),
+  /** Idle expiry of a room log, renewed by every send (history then comes from the store). */
+  ROOM_LOG_IDLE_TTL_SEC: int(7 * 86_400, 60, 365 * 86_400),
   JOIN_HISTORY: int(50, 0, 500),
   RECOVERY_MAX: int(500, 1, 500),
   IDEMPOTENCY_TTL_SEC: int(600, 1, 86_400),

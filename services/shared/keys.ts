@@ -40,7 +40,7 @@ export function keysFor(partitions: number) {
       `${tag(p(room))}:cid:${room}:${userId}:${cid}`,
     /** Per-user-per-room send rate window. */
     sendRate: (room: string, userId: string) => `${tag(p(room))}:rate:${room}:${userId}`,
-    /** Sorted set: member = `<userId>|<name>`, score = expiry time (ms) refreshed by the replica. */
+    /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */
     presence: (room: string) => `${tag(p(room))}:presence:${room}`,
     /** A replica's private channel for its pub/sub liveness probe. */
     probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,

@@ -159,7 +159,8 @@ describe('join and resume', () => {
     const joined = await c.join('many', ids[5]); // 74 missed > RECOVERY_MAX 60, all still in the log
     expect(joined.recovered).toBe(false);
     expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids.slice(-20));
-    const ok = await c.join('many', ids[30]); // 49 missed: recovered
+    const back = await connect(b, 'away-again'); // (a re-join on the same socket reads nothing: abuse.test.ts)
+    const ok = await back.join('many', ids[30]); // 49 missed: recovered
     expect(ok.recovered).toBe(true);
     expect(ok.messages.map((m: Frame) => m.id)).toEqual(ids.slice(31));
   });
@@ -171,5 +172,17 @@ describe('join and resume', () => {
     const c = await connect(b, 'uptodate');
     const joined = await c.join('fresh', ids[2]);
     expect(joined).toMatchObject({ recovered: true, messages: [] });
+  });
+
+  it('since newer than the newest logged message gives the latest messages with recovered:false, then every live message', async () => {
+    const s = await connect(a, 'sender5');
+    await s.join('ahead');
+    const ids = await sendAll(s, 'ahead', range(0, 3));
+    const c = await connect(b, 'from-the-future');
+    const joined = await c.join('ahead', '99999999999999-0');
+    expect(joined.recovered).toBe(false);
+    expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids);
+    const [next] = await sendAll(s, 'ahead', ['m3']);
+    expect((await c.find('message', (f) => f.cid === 'ahead-m3')).id).toBe(next);
   });
 });

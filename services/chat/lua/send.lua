@@ -21,6 +21,9 @@ ARGV[12] frame head: the `message` frame JSON pre-serialized by the replica up t
          the comma before "id", e.g. {"type":"message","room":..,"user":{..},"text":..,"cid":..,
          The script appends "id":"<id>","ts":<ms>} (both are digits and '-': no escaping needed),
          so it needs no cjson and the replica forwards the published string verbatim.
+ARGV[13] ROOM_LOG_IDLE_TTL_SEC: the room log's EXPIRE, renewed by every accepted message, so the
+         logs of abandoned rooms leave Redis (history then comes from the store; a join/resume
+         of an expired log answers recovered:false as for a trimmed one)
 
 Returns one of:
   {'ok', id, ts}            accepted: logged, queued for ingestion, published
@@ -60,6 +63,7 @@ end
 
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
   'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[13])
 local ts = tonumber(string.match(id, '^(%d+)-'))
 
 -- Field order is message.ts ingestEntryFields: room id uid name text cid.
