@@ -2,9 +2,10 @@
 // and prints one table. Add a benchmark by writing bench/<name>.bench.ts exporting a
 // Benchmark and listing it below.
 import { formatTable, machineLine, type BenchRow, type Benchmark } from './lib.js';
+import { chatBenchmark } from './chat.bench.js';
 import { ingestBenchmark } from './ingest.bench.js';
 
-const ALL: Benchmark[] = [ingestBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
