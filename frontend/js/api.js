@@ -91,6 +91,11 @@ export function createApi({ base = '', storage = window.localStorage, onSignedOu
     } else if (session && next.user.id === session.user.id) {
       session = next;
       for (const fn of listeners) fn(session);
+    } else if (session) {
+      // Someone signed in as a different user in another tab. Our session must end here: its
+      // next refresh would overwrite theirs. The stored session is theirs, so leave it alone.
+      session = null;
+      onSignedOut('switched');
     }
   });
 

@@ -2,7 +2,7 @@
 // to the store, turns server frames into state, sends with an outbox (optimistic, same cid on
 // every resend), pages older history, and renders what changed.
 import { createApi, ApiError } from './api.js';
-import { ChatSocket } from './socket.js';
+import { ChatSocket, overloadedRetryDelay } from './socket.js';
 import { createStore } from './store.js';
 import { DEFAULT_ROOM, isValidRoom, dmMembers } from './rooms.js';
 import { $, setText } from './ui/dom.js';
@@ -24,11 +24,19 @@ const NAMES_KEY = 'aurora.names';
 const OUTBOX_MAX_AGE_MS = 5 * 60_000;
 
 const store = createStore();
-const api = createApi({ onSignedOut: () => endChat('Your session has ended. Please sign in again.') });
+const api = createApi({
+  onSignedOut: (reason) =>
+    endChat(
+      reason === 'switched'
+        ? 'You signed in as another user in another tab. Please sign in again.'
+        : 'Your session has ended. Please sign in again.',
+    ),
+});
 let socket = null;
 let roomListTimer = 0;
 let typingTimer = 0;
 const ackTimers = new Map();
+const overloadTimers = new Map(); // cid -> timer of the next re-send after `overloaded`
 
 const auth = mountAuth({
   async onSubmit(mode, username, password) {
@@ -117,20 +125,33 @@ function saveRooms() {
 function outboxKey() {
   return `aurora.outbox.${store.state.me.id}`;
 }
+// Every tab of the same user shares this key: each tab read-modify-writes it by cid, replacing
+// only the entries it owns (sent or restored by it) and keeping the other tabs' entries.
+let ownedCids = new Set();
+const FOREIGN_OUTBOX_MAX_AGE_MS = 24 * 60 * 60_000; // a closed tab's leftovers are dropped after this
+function readStoredOutbox() {
+  try {
+    const items = JSON.parse(localStorage.getItem(outboxKey()) || '[]');
+    return Array.isArray(items) ? items.filter((it) => it && typeof it.cid === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 function saveOutbox() {
   if (!store.state.me) return;
-  const items = [...store.state.outbox.values()].map(({ cid, room, text, state, error, createdAt }) => ({ cid, room, text, state, error, createdAt }));
+  const mine = [...store.state.outbox.values()].map(({ cid, room, text, state, error, createdAt }) => ({ cid, room, text, state, error, createdAt }));
+  const mineCids = new Set(mine.map((it) => it.cid));
+  const others = readStoredOutbox().filter(
+    (it) => !mineCids.has(it.cid) && !ownedCids.has(it.cid) && Date.now() - (Number(it.createdAt) || 0) < FOREIGN_OUTBOX_MAX_AGE_MS,
+  );
+  ownedCids = mineCids;
+  const items = [...others, ...mine];
   if (items.length) localStorage.setItem(outboxKey(), JSON.stringify(items));
   else localStorage.removeItem(outboxKey());
 }
 function restoreOutbox() {
-  let items = [];
-  try {
-    items = JSON.parse(localStorage.getItem(outboxKey()) || '[]');
-  } catch {
-    /* ignore */
-  }
-  for (const it of Array.isArray(items) ? items : []) {
+  ownedCids = new Set();
+  for (const it of readStoredOutbox()) {
     if (!it || typeof it.cid !== 'string' || !isValidRoom(it.room) || typeof it.text !== 'string') continue;
     const p = store.addPending(it.room, it.text, it.cid);
     p.createdAt = Number(it.createdAt) || Date.now();
@@ -215,7 +236,7 @@ async function startChat(user) {
       refresh: () => api.refresh(),
     },
     history: (room, opts) => api.history(room, opts),
-    sinceFor: (room) => store.newestId(room),
+    sinceFor: (room) => store.resumeFrom(room),
     onFrame,
     onState,
   });
@@ -240,6 +261,8 @@ function endChat(message) {
   clearInterval(roomListTimer);
   for (const t of ackTimers.values()) clearTimeout(t);
   ackTimers.clear();
+  for (const t of overloadTimers.values()) clearTimeout(t);
+  overloadTimers.clear();
   store.reset();
   $('app').hidden = true;
   document.body.classList.remove('sidebar-open');
@@ -350,11 +373,12 @@ function onState(s) {
 function onFrame(f) {
   switch (f.type) {
     case 'joined':
-      store.applyJoined(f);
+      store.applyJoined(f, { canTrimCurrent: messages.atBottom });
       flushOutbox(f.room);
       return;
     case 'message': {
-      const m = store.applyMessage(f);
+      // The room on screen is trimmed too while the reader is at the bottom (bounded memory).
+      const m = store.applyMessage(f, { canTrimCurrent: messages.atBottom });
       if (m && f.room === store.state.current && (!store.state.me || m.user.id !== store.state.me.id)) {
         announce(m);
         messages.noteIncoming();
@@ -365,6 +389,8 @@ function onFrame(f) {
     case 'ack': {
       clearTimeout(ackTimers.get(f.cid));
       ackTimers.delete(f.cid);
+      clearTimeout(overloadTimers.get(f.cid));
+      overloadTimers.delete(f.cid);
       const p = store.applyAck(f);
       if (p && p.room === store.state.current) composer.clearError();
       return;
@@ -403,11 +429,21 @@ function handleError(f) {
         composer.showError(msg);
         return;
       case 'overloaded': {
-        // The server asks us to come back later: keep it pending and resend (same cid).
+        // The server asks us to come back later: keep it pending and resend (same cid) with a
+        // per-message exponential backoff (capped at 30 s) that honours retryAfterMs.
+        const retries = p.overloadedRetries || 0;
         const p2 = store.markPending(p.cid);
         if (p2) {
+          p2.overloadedRetries = retries + 1;
           p2.note = 'Server busy — retrying…';
-          setTimeout(() => resend(p2), 1000 + Math.random() * 2000);
+          clearTimeout(overloadTimers.get(p2.cid));
+          overloadTimers.set(
+            p2.cid,
+            setTimeout(() => {
+              overloadTimers.delete(p2.cid);
+              resend(p2);
+            }, overloadedRetryDelay(retries, Number(f.retryAfterMs))),
+          );
         }
         return;
       }
@@ -476,10 +512,12 @@ function resend(p) {
 
 /** After (re)joining a room: send everything still pending there, oldest first. */
 function flushOutbox(room) {
-  for (const p of store.pendingIn(room)) if (p.state === 'pending') resend(p);
+  for (const p of store.pendingIn(room)) if (p.state === 'pending' && !overloadTimers.has(p.cid)) resend(p);
 }
 
 function retrySend(cid) {
+  clearTimeout(overloadTimers.get(cid));
+  overloadTimers.delete(cid);
   const p = store.markPending(cid);
   if (p) resend(p);
   composer.focus();

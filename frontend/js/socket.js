@@ -20,6 +20,9 @@ const DEFAULTS = {
   pingIntervalMs: 20_000,
   pongTimeoutMs: 8_000,
   stableAfterMs: 5_000,
+  // After the server closed us for misbehaving (4008 slow consumer, 1008 policy) the next try
+  // waits at least this long (plus jitter), so a client it keeps dropping does not hammer it.
+  penaltyDelayMs: 5_000,
   gapFillPages: 5,
   gapFillPageSize: 200,
 };
@@ -28,6 +31,36 @@ const DEFAULTS = {
 export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math.random) {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 20));
   return Math.floor(random() * ceiling);
+}
+
+/**
+ * Delay before re-sending a message the server refused with `overloaded` for the
+ * `retries`-th time (0-based): exponential with full jitter (1 s base, 30 s cap), never
+ * sooner than the server's retryAfterMs.
+ */
+export function overloadedRetryDelay(retries, retryAfterMs, random = Math.random) {
+  const jittered = backoffDelay(retries, { baseDelayMs: 1_000, maxDelayMs: 30_000 }, random);
+  const ceiling = Math.min(30_000, 1_000 * 2 ** Math.min(retries, 20));
+  // At least half the exponential step, so retries really spread out over time.
+  const delay = Math.max(jittered, Math.floor(ceiling / 2));
+  const floor = Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? Math.min(retryAfterMs, 5 * 60_000) : 0;
+  return Math.max(delay, floor);
+}
+
+/** Close codes after which the server wants us to back off (slow consumer, policy violation). */
+const PENALTY_CODES = new Set([4008, 1008]);
+
+/**
+ * Delay before the next connection attempt. Only the FIRST retry after losing a working
+ * connection goes out fast (0..base); any further retry — including after a server that
+ * closes right after `hello` — backs off exponentially (`attempt` is only reset once a
+ * connection has proved stable), and a 4008/1008 close waits at least penaltyDelayMs.
+ */
+export function reconnectDelay({ wasReady = false, attempt = 0, code = 0 }, opt, random = Math.random) {
+  const penalty = PENALTY_CODES.has(code);
+  let delay = wasReady && attempt === 0 && !penalty ? Math.floor(random() * opt.baseDelayMs) : backoffDelay(attempt, opt, random);
+  if (penalty) delay = Math.max(delay, opt.penaltyDelayMs + Math.floor(random() * opt.baseDelayMs));
+  return delay;
 }
 
 /** Resolves a configured URL (absolute ws(s):// or a path like /ws) against the page. */
@@ -208,14 +241,14 @@ export class ChatSocket {
     }
     // Try another replica next: this one failed or went away (1012 = it is shutting down).
     this.urlIndex = (this.urlIndex + 1) % this.urls.length;
-    this.scheduleReconnect(refresh, wasReady);
+    this.scheduleReconnect(refresh, wasReady, code);
   }
 
-  scheduleReconnect(refresh, wasReady = false) {
+  scheduleReconnect(refresh, wasReady = false, code = 0) {
     if (this.stopped) return;
     // The first retry after losing a working connection goes out quickly (jittered); repeated
-    // failures back off exponentially up to the cap.
-    const delay = wasReady ? Math.floor(Math.random() * this.opt.baseDelayMs) : backoffDelay(this.attempt, this.opt);
+    // failures back off exponentially up to the cap (see reconnectDelay).
+    const delay = reconnectDelay({ wasReady, attempt: this.attempt, code }, this.opt);
     this.attempt += 1;
     this.setState('reconnecting', { retryInMs: delay, retryAt: Date.now() + delay });
     this.setTimer('retry', delay, async () => {
@@ -258,7 +291,7 @@ export class ChatSocket {
         this.clearTimer('pong');
         return;
       case 'joined':
-        return void this.joined(frame);
+        return void this.joined(frame, ws);
       default:
         this.onFrame(frame);
     }
@@ -289,7 +322,7 @@ export class ChatSocket {
     this.send(frame);
   }
 
-  async joined(frame) {
+  async joined(frame, ws = this.ws) {
     const since = this.pendingJoins.get(frame.room) || null;
     this.pendingJoins.delete(frame.room);
     const messages = Array.isArray(frame.messages) ? frame.messages : [];
@@ -320,6 +353,9 @@ export class ChatSocket {
     } catch {
       /* keep what we have; the gap flag tells the store older history must be re-paged */
     }
+    // The connection this `joined` belongs to may have been replaced while history loaded: a
+    // stale frame must not land after (and over) the newer connection's own `joined`.
+    if (ws !== this.ws || this.stopped) return;
     this.onFrame({ ...frame, messages: [...filled, ...messages], gap });
   }
 

@@ -4,7 +4,9 @@
 // knows nothing about the network or the DOM; it mutates and tells subscribers what changed.
 import { compareIds, idTime } from './ids.js';
 
-const MAX_MESSAGES_PER_ROOM = 2000; // rooms not on screen are trimmed to this many
+// Rooms are trimmed to this many messages: always when not on screen, and the room on screen
+// too while its view is at the bottom (scrolling up pages the dropped ones in from REST again).
+export const MAX_MESSAGES_PER_ROOM = 2000;
 const TYPING_TTL_MS = 6_000;
 
 function userOf(u) {
@@ -52,6 +54,10 @@ export function createStore() {
         unread: 0,
         msgs: new Map(),
         ids: [], // sorted ascending (numeric id order)
+        // Newest id received from the room's stream itself (`message`, `joined`, gap fill): the
+        // `since` of a resume. Acks do not move it: an ack can overtake an older message by
+        // someone else that this client has not received yet.
+        head: null,
         hasMore: true, // older history may exist
         loadingOlder: false,
         historyError: null,
@@ -109,8 +115,13 @@ export function createStore() {
     return true;
   }
 
-  function trim(r) {
-    if (r.ids.length <= MAX_MESSAGES_PER_ROOM || r.name === state.current) return;
+  /** Moves the room's stream head forward (never back). */
+  function advanceHead(r, id) {
+    if (typeof id === 'string' && (!r.head || compareIds(id, r.head) > 0)) r.head = id;
+  }
+
+  function trim(r, canTrimCurrent = false) {
+    if (r.ids.length <= MAX_MESSAGES_PER_ROOM || (r.name === state.current && !canTrimCurrent)) return;
     const drop = r.ids.splice(0, r.ids.length - MAX_MESSAGES_PER_ROOM);
     for (const id of drop) r.msgs.delete(id);
     r.hasMore = true;
@@ -177,12 +188,17 @@ export function createStore() {
       const r = state.rooms.get(name);
       return r && r.ids.length ? r.ids[r.ids.length - 1] : null;
     },
+    /** The `since` to resume a room with: the newest id seen on its stream (acks excluded). */
+    resumeFrom(name) {
+      const r = state.rooms.get(name);
+      return r ? r.head : null;
+    },
     oldestId(name) {
       const r = state.rooms.get(name);
       return r && r.ids.length ? r.ids[0] : null;
     },
     /** A `joined` frame (already gap-filled by the socket when recovery failed). */
-    applyJoined(frame) {
+    applyJoined(frame, { canTrimCurrent = false } = {}) {
       const r = room(frame.room);
       r.joined = true;
       r.live = true;
@@ -201,7 +217,10 @@ export function createStore() {
         r.hasMore = true;
       }
       let added = 0;
-      for (const m of frame.messages) if (addMessage(r, m)) added++;
+      for (const m of frame.messages) {
+        if (addMessage(r, m)) added++;
+        if (m) advanceHead(r, m.id);
+      }
       r.members = new Map();
       for (const u of Array.isArray(frame.members) ? frame.members : []) {
         const user = userOf(u);
@@ -211,22 +230,25 @@ export function createStore() {
         }
       }
       if (state.me && !r.members.has(state.me.id)) r.members.set(state.me.id, { id: state.me.id, name: state.me.username });
+      trim(r, canTrimCurrent);
       emit('messages:' + r.name);
       emit('members:' + r.name);
       emit('rooms');
       return added;
     },
     /** A live `message` frame; returns the stored message when it was new. */
-    applyMessage(frame) {
+    applyMessage(frame, { canTrimCurrent = false } = {}) {
       const r = room(frame.room);
+      advanceHead(r, frame.id);
       if (!addMessage(r, frame)) return null;
       if (frame.room !== state.current || document.hidden) {
         if (!state.me || r.msgs.get(frame.id).user.id !== state.me.id) r.unread += 1;
       }
-      trim(r);
+      const stored = r.msgs.get(frame.id) || null;
+      trim(r, canTrimCurrent);
       emit('messages:' + r.name);
       emit('rooms');
-      return r.msgs.get(frame.id) || null;
+      return stored;
     },
     /** Older history from REST (oldest first). */
     prependHistory(name, messages, hasMore) {

@@ -289,6 +289,26 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     await expectCount(generalBtn.locator('.badge'), 0);
   });
 
+  it('an incoming message updates the room list in place: the focused room button stays the same element and keeps focus', async () => {
+    await expectConnected(alice);
+    await expectText(alice.page.locator('#room-title'), '# general');
+    await alice.page.locator('.room-btn[data-room="history"]').focus();
+    await alice.page.evaluate(
+      "window.keptHistory = document.querySelector('.room-btn[data-room=\"history\"]'); window.keptGeneral = document.querySelector('.room-btn[data-room=\"general\"]')",
+    );
+    // Bob writes into #history (not on alice's screen): its unread badge appears.
+    const ws = await wsClient(`ws://127.0.0.1:${stack.chatB.port}/ws`, await tokenOf(bob), stack.origin);
+    await ws.join('history');
+    await ws.send('history', 'a badge, not a rebuilt list', 'in-place-1');
+    ws.close();
+    await expectText(alice.page.locator('.room-btn[data-room="history"] .badge'), '1');
+    const kept = await alice.page.evaluate(
+      '({ historyConnected: window.keptHistory.isConnected, generalConnected: window.keptGeneral.isConnected, focused: document.activeElement === window.keptHistory })',
+    );
+    expect(kept).toEqual({ historyConnected: true, generalConnected: true, focused: true });
+    await alice.page.locator('#composer-input').focus();
+  });
+
   it('a message containing HTML renders as text and runs nothing', async () => {
     const payloads = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script><b>bold?</b>', '"><svg onload=alert(3)>'];
     for (const p of payloads) await sendViaUi(bob, p);
@@ -444,6 +464,74 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     expect(await countOf(bob, text)).toBe(1);
   });
 
+  it('two tabs of one user keep each other\'s unsent messages, and each is delivered once', async () => {
+    await expectConnected(alice);
+    const tab2 = await alice.context.newPage();
+    await tab2.goto(stack.origin + '/');
+    await tab2.locator('#conn[data-state="connected"]').waitFor({ timeout: 20_000 });
+    for (const p of [proxies.aliceA!, proxies.aliceB!]) {
+      p.setMode('refuse');
+      p.cutAll();
+    }
+    await alice.page.locator('#conn:not([data-state="connected"])').waitFor();
+    await tab2.locator('#conn:not([data-state="connected"])').waitFor();
+    await sendViaUi(alice, 'unsent in tab one');
+    await expectCount(alice.page.locator('#message-list .msg.pending', { hasText: 'unsent in tab one' }), 1);
+    await tab2.locator('#composer-input').fill('unsent in tab two');
+    await tab2.locator('#composer-input').press('Enter');
+    await tab2.locator('#message-list .msg.pending', { hasText: 'unsent in tab two' }).waitFor();
+    // Tab one saves its outbox again after tab two did: the shared record must keep both.
+    await sendViaUi(alice, 'another from tab one');
+    await expectCount(alice.page.locator('#message-list .msg.pending', { hasText: 'another from tab one' }), 1);
+    const all = ['unsent in tab one', 'unsent in tab two', 'another from tab one'];
+    const savedTexts = (): Promise<string[]> =>
+      alice.page.evaluate(
+        "Object.keys(localStorage).filter((k) => k.startsWith('aurora.outbox.')).flatMap((k) => JSON.parse(localStorage.getItem(k) || '[]').map((it) => it.text))",
+      );
+    await eventually(savedTexts, (t) => all.every((x) => t.includes(x)), 'all three unsent messages saved');
+    // Tab two is closed before it could send: a later load of the app sends its message.
+    await tab2.close();
+    for (const p of [proxies.aliceA!, proxies.aliceB!]) p.setMode('pass');
+    await expectConnected(alice, 40_000);
+    await waitForText(bob, 'unsent in tab one');
+    await waitForText(bob, 'another from tab one');
+    await eventually(savedTexts, (t) => t.length === 1 && t[0] === 'unsent in tab two', 'only the closed tab\'s message left');
+    await alice.page.reload();
+    await expectConnected(alice, 40_000);
+    await waitForText(bob, 'unsent in tab two');
+    await waitForText(alice, 'unsent in tab two');
+    await eventually(savedTexts, (t) => t.length === 0, 'an empty outbox');
+    for (const text of all) {
+      expect(await countOf(alice, text)).toBe(1);
+      expect(await countOf(bob, text)).toBe(1);
+    }
+  });
+
+  it('signing in as someone else in another tab ends this tab\'s session and leaves theirs alone', async () => {
+    await expectConnected(alice);
+    const kim = await rest<{ token: string; refreshToken: string; user: { id: string; username: string } }>(stack.users.baseUrl, 'POST', '/api/auth/register', { username: 'kim', password: PASSWORD })
+      .then(() => rest<{ token: string; refreshToken: string; user: { id: string; username: string } }>(stack.users.baseUrl, 'POST', '/api/auth/login', { username: 'kim', password: PASSWORD }));
+    expect(kim.status).toBe(200);
+    // Another tab of the same browser stores kim's session, as its sign-in does.
+    const tab2 = await alice.context.newPage();
+    await tab2.goto(stack.origin + '/favicon.svg');
+    const kimSession = JSON.stringify({ ...kim.body, expiresAt: Date.now() + TOKEN_TTL_SEC * 1000 });
+    await tab2.evaluate(`localStorage.setItem('aurora.session', ${JSON.stringify(kimSession)})`);
+    await alice.page.locator('#auth').waitFor({ state: 'visible' });
+    await expectContainsText(alice.page.locator('#auth-notice'), 'another user');
+    await expectAttr(alice.page.locator('#conn'), 'data-state', 'stopped');
+    // Kim's session is still the stored one, a while later too (no refresh of ours overwrote it).
+    await alice.page.waitForTimeout(1000);
+    expect(await alice.page.evaluate("JSON.parse(localStorage.getItem('aurora.session')).user.username")).toBe('kim');
+    await tab2.close();
+    // Alice signs in again here.
+    await alice.page.getByRole('tab', { name: 'Sign in' }).click();
+    await alice.page.getByLabel('Username').fill('alice');
+    await alice.page.getByLabel('Password').fill(PASSWORD);
+    await alice.page.locator('#auth-submit').click();
+    await expectConnected(alice);
+  });
+
   it('a connection that goes silent is noticed by the app-level ping; a send lost in it is resent with the same cid, once', async () => {
     await expectConnected(alice);
     const hellosBefore = alice.hellos.length;
@@ -553,6 +641,22 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     }
     await carol.page.locator('#conn[data-state="reconnecting"]').waitFor();
     await eventually(() => carol.page.locator('#conn-text').textContent(), (t) => /Reconnecting in \d+ s/.test(t ?? ''), 'a retry countdown');
+    // Screen readers are told the state, not the countdown: the text the live region exposes
+    // (aria-hidden parts and the "Retry now" button aside) stays put while the countdown ticks.
+    const spoken = () =>
+      carol.page.locator('#conn').evaluate((root) => {
+        const walk = (n: any): string => {
+          if (n.nodeType === 3) return n.textContent ?? '';
+          if (n.getAttribute('aria-hidden') === 'true' || n.hidden || n.tagName === 'BUTTON') return '';
+          return [...n.childNodes].map(walk).join('');
+        };
+        return walk(root).trim();
+      });
+    const spokenBefore = await spoken();
+    const shownBefore = await carol.page.locator('#conn-text').textContent();
+    await eventually(() => carol.page.locator('#conn-text').textContent(), (t) => t !== shownBefore, 'the visible countdown ticking');
+    expect(spokenBefore).toBe('Reconnecting…');
+    expect(await spoken()).toBe('Reconnecting…');
     expect(await carol.page.evaluate('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
     await shot(carol, 'reconnecting-phone.png');
     for (const p of [proxies.carolA!, proxies.carolB!]) p.setMode('pass');

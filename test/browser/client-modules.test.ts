@@ -1,5 +1,5 @@
 // Unit tests of the browser client's pure modules (plain ES modules, loaded as they are served).
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Imported by path at run time: they are JavaScript without type declarations.
 const load = (p: string): Promise<any> => import(new URL(`../../frontend/js/${p}`, import.meta.url).href);
@@ -62,6 +62,152 @@ describe('socket.js backoff', () => {
   });
 });
 
+describe('socket.js reconnect delay', () => {
+  const opt = { baseDelayMs: 500, maxDelayMs: 15_000, penaltyDelayMs: 5_000 };
+  it('only the first retry after a working connection is fast; later ones back off, and 4008/1008 wait at least the penalty', () => {
+    const half = () => 0.5;
+    expect(socket.reconnectDelay({ wasReady: true, attempt: 0, code: 1006 }, opt, half)).toBe(250);
+    expect(socket.reconnectDelay({ wasReady: true, attempt: 3, code: 1011 }, opt, half)).toBe(2000);
+    expect(socket.reconnectDelay({ wasReady: false, attempt: 3, code: 1006 }, opt, half)).toBe(2000);
+    expect(socket.reconnectDelay({ wasReady: true, attempt: 0, code: 4008 }, opt, half)).toBeGreaterThanOrEqual(5000);
+    expect(socket.reconnectDelay({ wasReady: true, attempt: 0, code: 1008 }, opt, () => 0)).toBe(5000);
+    expect(socket.reconnectDelay({ wasReady: true, attempt: 9, code: 4008 }, opt, () => 0.999)).toBeLessThan(15_000);
+  });
+});
+
+describe('ChatSocket against a fake WebSocket', () => {
+  class FakeWS {
+    static OPEN = 1;
+    static instances: FakeWS[] = [];
+    readyState = 0;
+    protocol = '';
+    sent: any[] = [];
+    onopen: any = null;
+    onmessage: any = null;
+    onclose: any = null;
+    onerror: any = null;
+    constructor(
+      public url: string,
+      public protocols: string[],
+    ) {
+      FakeWS.instances.push(this);
+    }
+    send(d: string) {
+      this.sent.push(JSON.parse(d));
+    }
+    close() {
+      this.readyState = 3;
+    }
+    accept() {
+      this.readyState = 1;
+      this.protocol = 'aurora.v1';
+      this.onopen?.();
+      this.frame({ type: 'hello', replica: 'r1' });
+    }
+    frame(f: any) {
+      this.onmessage?.({ data: JSON.stringify(f) });
+    }
+    serverClose(code: number) {
+      this.readyState = 3;
+      this.onclose?.({ code, reason: '' });
+    }
+  }
+  const ticks = async () => {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  };
+
+  beforeAll(() => {
+    const g = globalThis as any;
+    g.window ??= { location: { href: 'http://localhost/' }, addEventListener() {}, removeEventListener() {} };
+    Object.assign(g.document, { visibilityState: 'visible', addEventListener() {}, removeEventListener() {} });
+    g.WebSocket = FakeWS;
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    FakeWS.instances = [];
+  });
+
+  function make(over: Record<string, unknown> = {}) {
+    const states: any[] = [];
+    const frames: any[] = [];
+    const s = new socket.ChatSocket({
+      urls: ['ws://a/ws', 'ws://b/ws'],
+      auth: { token: 't', tokenExpiresAt: Date.now() + 3_600_000, refresh: async () => 't' },
+      history: async () => ({ messages: [], hasMore: false }),
+      sinceFor: () => null,
+      onFrame: (f: any) => frames.push(f),
+      onState: (st: any) => states.push(st),
+      ...over,
+    });
+    return { s, states, frames };
+  }
+
+  for (const code of [1011, 4008]) {
+    it(`a server that closes (${code}) right after hello is retried with growing delays, not ~3 times a second`, () => {
+      vi.useFakeTimers();
+      vi.spyOn(Math, 'random').mockReturnValue(0.5);
+      const { s, states } = make();
+      s.start();
+      const delays: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const ws = FakeWS.instances.at(-1)!;
+        ws.accept();
+        ws.serverClose(code);
+        const st = states.at(-1);
+        expect(st.state).toBe('reconnecting');
+        delays.push(st.retryInMs);
+        vi.advanceTimersByTime(st.retryInMs);
+        expect(FakeWS.instances).toHaveLength(i + 2);
+      }
+      s.stop();
+      // Growing (the 4008 penalty floor may hold the first few at the same value).
+      for (let i = 2; i < delays.length; i++) expect(delays[i]!).toBeGreaterThanOrEqual(delays[i - 1]!);
+      expect(delays.at(-1)!).toBeGreaterThan(delays[1]!);
+      expect(delays.at(-1)!).toBeGreaterThanOrEqual(4000);
+      if (code === 4008) for (const d of delays) expect(d).toBeGreaterThanOrEqual(5000);
+      // Six reconnects take seconds, not the ~1.5 s of a fixed 0–500 ms fast path.
+      expect(delays.reduce((a, b) => a + b, 0)).toBeGreaterThan(10_000);
+    });
+  }
+
+  it('a joined frame still gap-filling when its connection is replaced never lands after the new one', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    let release: (v: any) => void = () => {};
+    const { s, frames } = make({ sinceFor: () => '5-0', history: () => new Promise((r) => (release = r)) });
+    s.join('general');
+    s.start();
+    const ws1 = FakeWS.instances.at(-1)!;
+    ws1.accept();
+    expect(ws1.sent.at(-1)).toMatchObject({ type: 'join', room: 'general', since: '5-0' });
+    ws1.frame({ type: 'joined', room: 'general', recovered: false, messages: [msg('100-0')], members: [] });
+    ws1.serverClose(1012);
+    vi.advanceTimersByTime(1000);
+    const ws2 = FakeWS.instances.at(-1)!;
+    expect(ws2).not.toBe(ws1);
+    ws2.accept();
+    ws2.frame({ type: 'joined', room: 'general', recovered: true, messages: [msg('101-0')], members: [] });
+    release({ messages: [msg('50-0')], hasMore: false }); // the old connection's gap fill returns late
+    await ticks();
+    s.stop();
+    const joined = frames.filter((f) => f.type === 'joined');
+    expect(joined.map((f) => f.messages.map((m: any) => m.id))).toEqual([['101-0']]);
+  });
+});
+
+describe('overloaded retry delay', () => {
+  it('backs off exponentially per message up to 30 s and never retries before retryAfterMs', () => {
+    const half = () => 0.5;
+    const d = Array.from({ length: 8 }, (_, i) => socket.overloadedRetryDelay(i, undefined, half));
+    for (let i = 1; i < 6; i++) expect(d[i]!).toBeGreaterThan(d[i - 1]!);
+    expect(d[0]!).toBeGreaterThanOrEqual(500);
+    expect(Math.max(...Array.from({ length: 40 }, (_, i) => socket.overloadedRetryDelay(i, undefined, () => 0.999)))).toBeLessThanOrEqual(30_000);
+    expect(socket.overloadedRetryDelay(8, undefined, () => 0)).toBeGreaterThanOrEqual(15_000); // jitter cannot collapse it to 0
+    expect(socket.overloadedRetryDelay(0, 12_000, () => 0)).toBeGreaterThanOrEqual(12_000);
+  });
+});
+
 describe('store.js', () => {
   const me = { id: 'u1', username: 'alice' };
 
@@ -109,6 +255,45 @@ describe('store.js', () => {
     s.applyJoined({ room: 'general', messages: [msg('50-0'), msg('51-0')], recovered: false, gap: true, members: [] });
     const r = s.state.rooms.get('general');
     expect(r.ids).toEqual(['50-0', '51-0']);
+    expect(r.hasMore).toBe(true);
+  });
+
+  it('resumes from the newest id received from the room, not from an ack that overtook someone else\'s message', () => {
+    const s = storeMod.createStore();
+    s.setMe(me);
+    s.applyJoined({ room: 'general', messages: [msg('10-0')], recovered: true, members: [] });
+    s.addPending('general', 'mine', 'cid-a');
+    // Our ack (id 30-0) arrives before bob's earlier message 20-0 reaches us.
+    s.applyAck({ type: 'ack', cid: 'cid-a', id: '30-0', ts: 30 });
+    expect(s.resumeFrom('general')).toBe('10-0');
+    s.applyMessage({ type: 'message', ...msg('20-0') });
+    expect(s.resumeFrom('general')).toBe('20-0');
+    s.applyMessage({ type: 'message', ...msg('30-0', 'mine', { id: 'u1', name: 'alice' }, 'cid-a') });
+    s.prependHistory('general', [msg('1-0')], true);
+    expect(s.resumeFrom('general')).toBe('30-0');
+    // A gap-filled resume moves it to the newest message it carried.
+    s.applyJoined({ room: 'general', messages: [msg('31-0'), msg('40-0')], recovered: false, gap: false, members: [] });
+    expect(s.resumeFrom('general')).toBe('40-0');
+    expect(s.resumeFrom('nowhere')).toBeNull();
+  });
+
+  it('bounds the room on screen while the reader is at the bottom, and marks older history as re-loadable', () => {
+    const s = storeMod.createStore();
+    s.setMe(me);
+    const max = storeMod.MAX_MESSAGES_PER_ROOM as number;
+    const many = Array.from({ length: max }, (_, i) => msg(`${1000 + i}-0`));
+    s.applyJoined({ room: 'general', messages: many, recovered: true, members: [] });
+    s.prependHistory('general', [msg('1-0')], false);
+    s.setCurrent('general');
+    const r = s.state.rooms.get('general');
+    // Scrolled up reading history: nothing is dropped under the reader.
+    s.applyMessage({ type: 'message', ...msg('900000-0') }, { canTrimCurrent: false });
+    expect(r.ids.length).toBe(max + 2);
+    // At the bottom: trimmed to the newest `max`, older ones paged in again on scroll-up.
+    s.applyMessage({ type: 'message', ...msg('900001-0') }, { canTrimCurrent: true });
+    expect(r.ids.length).toBe(max);
+    expect(r.msgs.size).toBe(max);
+    expect(r.ids.at(-1)).toBe('900001-0');
     expect(r.hasMore).toBe(true);
   });
 

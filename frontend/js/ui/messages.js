@@ -20,6 +20,7 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
   let shownRoom = null;
   let oldestShown = null; // oldest message id on screen: when it changes, history was prepended
   let jumpBtn = null;
+  const days = new WeakMap(); // message -> dayKey(ts)
 
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
 
@@ -135,7 +136,9 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
     };
     for (const id of r.ids) {
       const m = r.msgs.get(id);
-      const day = dayKey(m.ts);
+      // The walk is O(messages) per render (bounded by the store's per-room cap); keep each
+      // step cheap by computing a message's day once.
+      const day = days.get(m) ?? days.set(m, dayKey(m.ts)).get(m);
       if (!prev || prev.day !== day) {
         push(`d:${day}`, () => h('li', { className: 'day-divider', attrs: { role: 'separator' } }, h('span', { text: formatDay(m.ts) })), false);
         prev = null;

@@ -136,55 +136,101 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
 
   $('logout').addEventListener('click', () => onLogout());
 
-  function roomItem(r, label, meta) {
+  // One <li><button> per room, kept across renders and updated in place (class, aria-current,
+  // name, activity, unread badge), so an incoming message neither rebuilds the list nor moves
+  // keyboard focus or a screen reader's position.
+  const items = new Map(); // room name -> { li, btn, name, meta, badge, avatar }
+  let emptyDms = null;
+
+  function roomItem(r, dm) {
+    let it = items.get(r.name);
+    if (!it) {
+      const name = h('span', { className: 'room-name-text' });
+      const avatar = dm ? h('span', { attrs: { 'aria-hidden': 'true' } }) : h('span', { className: 'hash', text: '#', attrs: { 'aria-hidden': 'true' } });
+      const meta = h('span', { className: 'room-meta' });
+      const badge = h('span', { className: 'badge' });
+      const btn = h(
+        'button',
+        { className: 'room-btn', attrs: { type: 'button', 'data-room': r.name }, on: { click: () => onSelect(r.name, { focusComposer: true }) } },
+        h('span', { className: 'room-name' }, avatar, name),
+        meta,
+      );
+      it = { li: h('li', {}, btn), btn, name, meta, badge, avatar };
+      items.set(r.name, it);
+    }
+    return it;
+  }
+
+  function updateItem(it, r, label, meta, avatarText, avatarCls) {
     const current = store.state.current === r.name;
-    const btn = h(
-      'button',
-      {
-        className: 'room-btn' + (r.joined ? ' joined' : '') + (r.unread ? ' has-unread' : ''),
-        attrs: { type: 'button', 'aria-current': current ? 'page' : null, 'data-room': r.name },
-        on: { click: () => onSelect(r.name, { focusComposer: true }) },
-      },
-      label,
-      h('span', { className: 'room-meta', text: meta }),
-      r.unread
-        ? h('span', { className: 'badge', text: r.unread > 99 ? '99+' : String(r.unread), attrs: { 'aria-label': `${r.unread} unread` } })
-        : null,
-    );
-    return h('li', { className: current ? 'current' : '' }, btn);
+    const cls = 'room-btn' + (r.joined ? ' joined' : '') + (r.unread ? ' has-unread' : '');
+    if (it.btn.className !== cls) it.btn.className = cls;
+    if (current) it.btn.setAttribute('aria-current', 'page');
+    else it.btn.removeAttribute('aria-current');
+    const liCls = current ? 'current' : '';
+    if (it.li.className !== liCls) it.li.className = liCls;
+    setText(it.name, label);
+    setText(it.meta, meta);
+    if (avatarCls !== undefined) {
+      if (it.avatar.className !== avatarCls) it.avatar.className = avatarCls;
+      setText(it.avatar, avatarText);
+    }
+    if (r.unread) {
+      setText(it.badge, r.unread > 99 ? '99+' : String(r.unread));
+      const aria = `${r.unread} unread`;
+      if (it.badge.getAttribute('aria-label') !== aria) it.badge.setAttribute('aria-label', aria);
+      if (it.badge.parentNode !== it.btn) it.btn.appendChild(it.badge);
+    } else if (it.badge.parentNode) {
+      it.badge.remove();
+    }
+  }
+
+  /** Puts `lis` into `list` in order, moving only what is out of place. */
+  function reconcile(list, lis) {
+    let cursor = list.firstChild;
+    for (const li of lis) {
+      if (li === cursor) cursor = cursor.nextSibling;
+      else list.insertBefore(li, cursor);
+    }
+    while (cursor) {
+      const next = cursor.nextSibling;
+      list.removeChild(cursor);
+      cursor = next;
+    }
   }
 
   function render() {
-    // Rebuilding the lists must not steal keyboard focus from a room button.
+    // Reordering may move a focused button (moving a node blurs it): give its focus back.
     const active = document.activeElement;
-    const focusedRoom = active && active.classList.contains('room-btn') ? active.dataset.room : null;
+    const focused = active && active.classList && active.classList.contains('room-btn') ? active : null;
     const now = Date.now();
     const rooms = [...store.state.rooms.values()];
     const publicRooms = rooms
       .filter((r) => !dmMembers(r.name))
       .sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : Number(b.joined) - Number(a.joined) || a.name.localeCompare(b.name)));
     const dms = rooms.filter((r) => dmMembers(r.name)).sort((a, b) => (b.lastMessageAt || 0) - (a.lastMessageAt || 0));
-    clear(roomList);
+    for (const name of items.keys()) if (!store.state.rooms.has(name)) items.delete(name);
+    const publicLis = [];
     for (const r of publicRooms) {
-      const label = h('span', { className: 'room-name' }, h('span', { className: 'hash', text: '#', attrs: { 'aria-hidden': 'true' } }), r.name);
-      roomList.appendChild(roomItem(r, label, formatAgo(r.lastMessageAt, now)));
+      const it = roomItem(r, false);
+      updateItem(it, r, r.name, formatAgo(r.lastMessageAt, now));
+      publicLis.push(it.li);
     }
-    clear(dmList);
+    reconcile(roomList, publicLis);
+    const dmLis = [];
     for (const r of dms) {
       const name = dmName(store, r.name);
       const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
-      const label = h(
-        'span',
-        { className: 'room-name' },
-        h('span', { className: `avatar tiny ${avatarClass(partner || r.name)}`, text: initials(name), attrs: { 'aria-hidden': 'true' } }),
-        name,
-      );
-      dmList.appendChild(roomItem(r, label, formatAgo(r.lastMessageAt, now)));
+      const it = roomItem(r, true);
+      updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`);
+      dmLis.push(it.li);
     }
-    if (dms.length === 0) dmList.appendChild(h('li', { className: 'nav-empty', text: 'Find someone above to start a conversation.' }));
-    if (focusedRoom) {
-      for (const b of document.querySelectorAll('.room-btn')) if (b.dataset.room === focusedRoom) b.focus();
+    if (dms.length === 0) {
+      if (!emptyDms) emptyDms = h('li', { className: 'nav-empty', text: 'Find someone above to start a conversation.' });
+      dmLis.push(emptyDms);
     }
+    reconcile(dmList, dmLis);
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
     const me = store.state.me;
     if (me) {
       setText($('me-name'), me.username);

@@ -1,11 +1,14 @@
 // The connection indicator in the chat header: a coloured dot and a short text (Connected /
 // Connecting… / Reconnecting in 3 s… / Offline), the replica in its tooltip and in
-// data-replica, and a "Retry now" button while a retry is scheduled.
+// data-replica, and a "Retry now" button while a retry is scheduled. The visible text (with its
+// per-second countdown) is aria-hidden; screen readers get #conn-sr inside the live region,
+// which changes only when the state does, so they are not told the countdown every second.
 import { $, setText } from './dom.js';
 
 export function mountStatus({ onRetry }) {
   const box = $('conn');
   const text = $('conn-text');
+  const sr = $('conn-sr');
   const retry = $('conn-retry');
   const meStatus = $('me-status');
   let countdown = 0;
@@ -36,6 +39,7 @@ export function mountStatus({ onRetry }) {
       }
     };
     setText(text, label());
+    setText(sr, srLabel(state));
     setText(meStatus, state === 'connected' ? 'Online' : state === 'offline' ? 'Offline' : 'Reconnecting…');
     box.title = state === 'connected' ? `Connected to ${c.replica || 'chat'}${c.url ? ` (${c.url})` : ''}` : label();
     retry.hidden = !(state === 'reconnecting' && c.retryAt && c.retryAt - Date.now() > 1500);
@@ -51,4 +55,22 @@ export function mountStatus({ onRetry }) {
   }
 
   return { render };
+}
+
+/** What the live region announces: the state only, never a countdown. */
+function srLabel(state) {
+  switch (state) {
+    case 'connected':
+      return 'Connected';
+    case 'connecting':
+      return 'Connecting…';
+    case 'offline':
+      return 'Offline — waiting for network';
+    case 'reconnecting':
+      return 'Reconnecting…';
+    case 'stopped':
+      return 'Disconnected';
+    default:
+      return 'Offline';
+  }
 }
