@@ -1,7 +1,8 @@
 // Recovery from dead consumers. A worker killed with -9 leaves its batch in its pending list;
 // any live worker takes such entries over once they have been idle longer than
-// INGEST_CLAIM_IDLE_MS (XAUTOCLAIM increments their delivery count, which is how an entry that
-// keeps killing workers is recognised as poison). Consumer names of dead workers are removed
+// INGEST_CLAIM_IDLE_MS (XAUTOCLAIM increments their delivery count; past INGEST_MAX_DELIVERIES
+// the worker inserts such an entry alone, after the rest of its batch, and dead-letters it only
+// if the store rejects it — restarts and claims raise the count too). Consumer names of dead workers are removed
 // once their pending list is empty and they have been idle for long (lua/remove-idle-consumers.lua).
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';

@@ -80,4 +80,4 @@ export function createIngestMetrics(registry: Registry) {
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;
 
 /** Coarse dead-letter reasons for the metric label (the stream entry keeps the full text). */
-export type DeadLetterKind = 'invalid' | 'max_deliveries' | 'deleted';
+export type DeadLetterKind = 'invalid' | 'max_deliveries' | 'deleted' | 'rejected';

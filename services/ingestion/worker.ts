@@ -3,13 +3,21 @@
 // exactly-once storage; the rules that make that hold:
 //
 // - XACK only after the store write (and the dead-letter XADD for poison) succeeded.
-// - A failing store write is retried in place, with capped exponential backoff and jitter,
-//   for as long as it takes; the batch stays pending in Redis meanwhile and its idle time is
-//   reset now and then (XCLAIM JUSTID) so other workers do not claim it.
+// - While a batch is in hand (read, not yet acked) a timer resets its idle time (XCLAIM
+//   JUSTID, every INGEST_CLAIM_IDLE_MS / 3) so other workers do not claim it, however long a
+//   store call or a backoff takes.
+// - A failing store write is retried in place, with capped exponential backoff and jitter, for
+//   as long as the store is unavailable (ping fails, or the error says down/locked/full:
+//   store-errors.ts). When the batch failed ISOLATE_AFTER_FAILURES times in a row while the
+//   store answers, the data is the problem: the batch is bisected down to single messages, the
+//   rest is stored, and only a message the store rejects on its own is dead-lettered
+//   (reason `store rejected: <error>`). A rejected message never stalls its partition.
 // - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);
 //   entries of dead consumers are taken over by claimer.ts every so often.
-// - A poison entry (unparseable, invalid, or delivered more than INGEST_MAX_DELIVERIES times)
-//   is copied to the dead-letter stream and acked with its batch: it never blocks later entries.
+// - A poison entry (unparseable or invalid) is copied to the dead-letter stream and acked with
+//   its batch: it never blocks later entries. An entry delivered more than
+//   INGEST_MAX_DELIVERIES times is only a suspect (restarts and claims raise the count too): it
+//   is inserted alone once, and dead-lettered only if the store rejects it.
 // - stop(): no new reads; the batch in hand is finished and acked (within SHUTDOWN_DRAIN_MS,
 //   after which it is left pending for another worker to claim).
 import type { Redis } from 'ioredis';
@@ -22,6 +30,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import { claimIdlePage, removeIdleConsumers } from './claimer.js';
 import { deadLetter, type Poison } from './dead-letter.js';
 import type { IngestMetrics } from './metrics.js';
+import { errorMessage, isStoreUnavailable } from './store-errors.js';
 import {
   ackEntries,
   ensureGroups,
@@ -34,6 +43,21 @@ import {
 
 /** Consumers idle this many claim-idle periods with nothing pending are removed from the group. */
 const CONSUMER_EXPIRY_FACTOR = 10;
+
+/** Failed writes of one batch in a row (store answering ping) before it is split to find the culprit. */
+export const ISOLATE_AFTER_FAILURES = 3;
+
+/** A message the store refused on its own while it accepted writes. */
+interface Rejected {
+  message: ChatMessage;
+  err: unknown;
+}
+
+interface InsertOutcome {
+  inserted: number;
+  duplicates: number;
+  rejected: Rejected[];
+}
 
 export interface WorkerDeps {
   config: Pick<
@@ -66,6 +90,7 @@ export class IngestWorker {
   private readonly newIds: string[];
   private readonly group = INGEST_GROUP;
   private readonly claimIntervalMs: number;
+  private readonly touchEveryMs: number;
   private stopping = false;
   /** Aborted when the shutdown drain window is over: retries give up, sleeps end. */
   private readonly abandon = new AbortController();
@@ -87,6 +112,7 @@ export class IngestWorker {
     this.partitionOf = partitionOf;
     this.newIds = streams.map(() => '>');
     this.claimIntervalMs = Math.max(50, Math.min(10_000, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 2)));
+    this.touchEveryMs = Math.max(30, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 3));
   }
 
   start(): void {
@@ -272,24 +298,18 @@ export class IngestWorker {
       });
   }
 
-  /** Dead-letters the poison, stores the rest, then acks the whole batch. */
+  /** Stores what it can, dead-letters the poison, then acks the whole batch. */
   private async process(batch: IngestEntry[]): Promise<void> {
     const { metrics, config, log } = this.deps;
     metrics.batchSize.observe(batch.length);
     const poison: Poison[] = [];
     const messages: ChatMessage[] = [];
+    const suspects: { entry: IngestEntry; message: ChatMessage }[] = [];
+    const entryOf = new Map<ChatMessage, IngestEntry>();
     const seen = new Set<string>();
     for (const entry of batch) {
       if (entry.fields === null) {
         poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
-        continue;
-      }
-      if (entry.deliveries > config.INGEST_MAX_DELIVERIES) {
-        poison.push({
-          entry,
-          kind: 'max_deliveries',
-          reason: `delivered ${entry.deliveries} times (INGEST_MAX_DELIVERIES=${config.INGEST_MAX_DELIVERIES})`,
-        });
         continue;
       }
       const parsed = parseIngestEntry(entry.fields);
@@ -300,72 +320,177 @@ export class IngestWorker {
       const key = `${parsed.room}\n${parsed.id}`;
       if (seen.has(key)) continue; // the same message twice in one batch: store it once
       seen.add(key);
-      messages.push(parsed);
-    }
-
-    if (poison.length > 0) {
-      await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));
-      for (const p of poison) {
-        metrics.deadLettered.inc({ kind: p.kind });
-        log.warn({ entryId: p.entry.id, stream: p.entry.stream, reason: p.reason }, 'entry dead-lettered');
+      if (entry.deliveries > config.INGEST_MAX_DELIVERIES) suspects.push({ entry, message: parsed });
+      else {
+        messages.push(parsed);
+        entryOf.set(parsed, entry);
       }
     }
-    if (messages.length > 0) await this.insert(messages, batch);
-    // The ack goes out without waiting for it; the next batch waits for it before its own ack,
-    // and stop() waits for the last one. Acking late is safe (the store write is idempotent).
-    await this.ackInFlight;
-    this.ackInFlight = this.retry('ack', batch, () => ackEntries(this.deps.redis, this.group, batch)).catch((err: unknown) => {
-      if (!(err instanceof Abandoned)) this.deps.log.error({ err }, 'ack failed; entries stay pending and will be claimed');
-    });
-  }
 
-  private async insert(messages: ChatMessage[], batch: IngestEntry[]): Promise<void> {
-    const { store, metrics } = this.deps;
-    const result = await this.retry(
-      'store',
-      batch,
-      async () => {
-        const started = performance.now();
-        const r = await store.insertMessages(messages);
-        metrics.insertSeconds.observe((performance.now() - started) / 1000);
-        return r;
-      },
-      () => {
-        this.storeWriteFailed = true;
-        metrics.storeFailures.inc();
-      },
-    );
-    if (this.storeWriteFailed) this.deps.log.info('store writes succeed again');
-    this.storeWriteFailed = false;
-    metrics.inserted.inc(result.inserted);
-    if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
-    else {
-      // Send-to-stored time; batches with redeliveries are skipped (their age says nothing).
-      const now = Date.now();
-      for (const m of messages) metrics.persistLagSeconds.observe(Math.max(0, now - m.ts) / 1000);
+    const release = this.holdInHand(batch);
+    let acking = false;
+    try {
+      if (messages.length > 0) {
+        const { rejected } = await this.insert(messages, batch, ISOLATE_AFTER_FAILURES);
+        for (const r of rejected) {
+          poison.push({ entry: entryOf.get(r.message)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
+        }
+      }
+      // Delivered too often: maybe it kills workers, maybe only restarts and claims counted.
+      // The rest of the batch is stored by now; try it alone once before giving up on it.
+      for (const { entry, message } of suspects) {
+        const { rejected } = await this.insert([message], batch, 0);
+        if (rejected.length === 0) {
+          log.info({ entryId: entry.id, stream: entry.stream, deliveries: entry.deliveries }, 'entry over INGEST_MAX_DELIVERIES stored on its own');
+          continue;
+        }
+        poison.push({
+          entry,
+          kind: 'max_deliveries',
+          reason: `delivered ${entry.deliveries} times (INGEST_MAX_DELIVERIES=${config.INGEST_MAX_DELIVERIES}); alone, store rejected: ${errorMessage(rejected[0]!.err)}`,
+        });
+      }
+
+      if (poison.length > 0) {
+        await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));
+        for (const p of poison) {
+          metrics.deadLettered.inc({ kind: p.kind });
+          log.warn({ entryId: p.entry.id, stream: p.entry.stream, reason: p.reason }, 'entry dead-lettered');
+        }
+      }
+      // The ack goes out without waiting for it; the next batch waits for it before its own ack,
+      // and stop() waits for the last one. Acking late is safe (the store write is idempotent).
+      await this.ackInFlight;
+      this.ackInFlight = this.retry('ack', batch, () => ackEntries(this.deps.redis, this.group, batch))
+        .catch((err: unknown) => {
+          if (!(err instanceof Abandoned)) this.deps.log.error({ err }, 'ack failed; entries stay pending and will be claimed');
+        })
+        .finally(release);
+      acking = true;
+    } finally {
+      if (!acking) release();
     }
   }
 
   /**
-   * Runs `fn` until it succeeds, backing off between attempts; meanwhile keeps the batch in
-   * hand from being claimed by others. Throws Abandoned when shutdown's drain window is over.
+   * Keeps the batch (and entries read ahead of it, which wait on it) ours until released: resets
+   * their idle time on a timer, so neither a slow store call nor a long backoff lets another
+   * worker claim them (a claim would raise their delivery counts). A synchronous store call
+   * (SQLite) delays the timer; it touches as soon as the call returns.
+   */
+  private holdInHand(batch: readonly IngestEntry[]): () => void {
+    const { redis } = this.deps;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      touchEntries(redis, this.group, this.consumer, [...batch, ...this.carry])
+        .catch(() => {})
+        .finally(() => (busy = false));
+    }, this.touchEveryMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /**
+   * Stores `messages`, retrying with backoff while the store is unavailable. Once `isolateAfter`
+   * attempts in a row failed with an error about the data while the store answers ping, the
+   * messages are bisected: every part the store takes is stored, and a single message the
+   * store refuses on its own is returned as rejected (not stored, for the caller to dead-letter).
+   */
+  private async insert(messages: ChatMessage[], batch: IngestEntry[], isolateAfter: number): Promise<InsertOutcome> {
+    const { metrics, log } = this.deps;
+    let failures = 0;
+    let lastErr: unknown = null;
+    const outcome = await this.retry(
+      'store',
+      batch,
+      async (): Promise<InsertOutcome> => {
+        if (failures >= isolateAfter && !isStoreUnavailable(lastErr) && (await this.storeAnswers())) {
+          if (failures > 0) log.warn({ messages: messages.length, failures, err: errorMessage(lastErr) }, 'store keeps rejecting the batch while it is up; splitting it');
+          return this.isolate(messages);
+        }
+        return { ...(await this.timedInsert(messages)), rejected: [] };
+      },
+      (err) => {
+        failures++;
+        lastErr = err;
+        this.storeWriteFailed = true;
+        metrics.storeFailures.inc();
+      },
+    );
+    if (this.storeWriteFailed) log.info('store writes succeed again');
+    this.storeWriteFailed = false;
+    for (const r of outcome.rejected) {
+      log.warn({ room: r.message.room, id: r.message.id, err: errorMessage(r.err) }, 'store rejected a message on its own');
+    }
+    if (outcome.duplicates === 0 && outcome.rejected.length === 0) {
+      // Send-to-stored time; batches with redeliveries are skipped (their age says nothing).
+      const now = Date.now();
+      for (const m of messages) metrics.persistLagSeconds.observe(Math.max(0, now - m.ts) / 1000);
+    }
+    return outcome;
+  }
+
+  /**
+   * Bisects `messages` until every part is stored or is one message the store refuses. Throws
+   * (back to the retry loop, nothing concluded) on an error that says the store is unavailable.
+   */
+  private async isolate(messages: readonly ChatMessage[]): Promise<InsertOutcome> {
+    const out: InsertOutcome = { inserted: 0, duplicates: 0, rejected: [] };
+    const pass = async (part: readonly ChatMessage[]): Promise<void> => {
+      try {
+        const r = await this.timedInsert(part);
+        out.inserted += r.inserted;
+        out.duplicates += r.duplicates;
+        return;
+      } catch (err) {
+        if (isStoreUnavailable(err) || !(await this.storeAnswers())) throw err;
+        if (part.length === 1) {
+          out.rejected.push({ message: part[0]!, err });
+          return;
+        }
+      }
+      const mid = Math.ceil(part.length / 2);
+      await pass(part.slice(0, mid));
+      await pass(part.slice(mid));
+    };
+    await pass(messages);
+    return out;
+  }
+
+  private async timedInsert(messages: readonly ChatMessage[]): Promise<{ inserted: number; duplicates: number }> {
+    const { store, metrics } = this.deps;
+    const started = performance.now();
+    const r = await store.insertMessages(messages);
+    metrics.insertSeconds.observe((performance.now() - started) / 1000);
+    metrics.inserted.inc(r.inserted);
+    if (r.duplicates > 0) metrics.duplicates.inc(r.duplicates);
+    return r;
+  }
+
+  private async storeAnswers(): Promise<boolean> {
+    try {
+      await this.deps.store.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs `fn` until it succeeds, backing off between attempts (the batch in hand is kept ours
+   * by holdInHand meanwhile). Throws Abandoned when shutdown's drain window is over.
    */
   private async retry<T>(what: string, inHand: IngestEntry[], fn: () => Promise<T>, onFailure?: (err: unknown) => void): Promise<T> {
-    const touchEveryMs = Math.max(50, Math.floor(this.deps.config.INGEST_CLAIM_IDLE_MS / 3));
-    let lastTouch = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
         onFailure?.(err);
-        this.warn(what, { err: err instanceof Error ? err.message : String(err), attempt, entries: inHand.length }, `${what} failed; retrying with backoff, nothing acked`);
+        this.warn(what, { err: errorMessage(err), attempt, entries: inHand.length }, `${what} failed; retrying with backoff, nothing acked`);
       }
       if (this.abandon.signal.aborted) throw new Abandoned();
-      if (Date.now() - lastTouch >= touchEveryMs) {
-        lastTouch = Date.now();
-        // Entries read ahead (carry) wait on this batch too: keep them ours as well.
-        await touchEntries(this.deps.redis, this.group, this.consumer, [...inHand, ...this.carry]).catch(() => {});
-      }
       await sleep(backoffDelay(attempt), this.abandon.signal);
       if (this.abandon.signal.aborted) {
         this.deps.log.warn({ what, entries: inHand.length }, 'shutdown drain window over; batch left pending for another worker');

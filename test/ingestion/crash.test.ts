@@ -55,7 +55,7 @@ async function consumers(stream: string): Promise<string[]> {
   return rows.map((r) => String(r[1]));
 }
 
-describe('worker crashes and restarts', () => {
+describe('worker crashes and restarts', { timeout: 240_000 }, () => {
   it('a worker killed with SIGKILL mid-batch loses nothing and duplicates nothing once a fresh worker takes over', async () => {
     const { store, env } = await setup();
     const client = redis.client();

@@ -52,7 +52,7 @@ async function metric(w: RunningService, name: string): Promise<number> {
   return sum;
 }
 
-describe('ingestion workers', () => {
+describe('ingestion workers', { timeout: 240_000 }, () => {
   it('the rooms used here span every partition', () => {
     expect(new Set(ROOMS.map((r) => keys.partitionOf(r))).size).toBe(PARTITIONS);
   });

@@ -52,7 +52,7 @@ async function metric(name: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-describe('store unavailable', () => {
+describe('store unavailable', { timeout: 240_000 }, () => {
   it('nothing is acked while the store fails, readiness is red, and the backlog is stored once it returns', async () => {
     const client = redis.client();
     worker = await startWorker({

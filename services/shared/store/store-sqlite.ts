@@ -150,7 +150,10 @@ export async function openSqliteStore(
   const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // FULL, not NORMAL: in WAL mode NORMAL does not fsync at commit, so a power failure can
+    // lose a committed batch after the ingestion worker has XACKed it and the trimmer has
+    // deleted the Redis copy. Inserts are batched, so FULL costs one fsync per batch.
+    db.pragma('synchronous = FULL');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
