@@ -20,9 +20,8 @@ import { TestClient, chatEnv, tokenFor } from '../test/chat/client.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { startService, type RunningService } from '../test/helpers/service.js';
-import { percentile, type BenchRow, type Benchmark } from './lib.js';
+import { envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
 
-const env = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
 const SEND_COUNT = env('BENCH_SENDS', 20_000);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
 const SOCKETS = env('BENCH_SOCKETS', 200);

@@ -22,11 +22,10 @@ import type { Store } from '../services/shared/store/index.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import type { RunningService } from '../test/helpers/service.js';
 import { drafts, openStore, produce, startWorker, storedCount, tempDir } from '../test/ingestion/fixtures.js';
-import { percentile, type BenchRow, type Benchmark } from './lib.js';
+import { envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
 
 const PARTITIONS = 4;
 const ROOMS = ['general', 'random', 'dev', 'delta', 'music', 'news', 'dm:u1:u2', 'dm:u3:u9'];
-const env = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
 const MESSAGES = env('BENCH_MESSAGES', 200_000);
 const RATE = env('BENCH_RATE', 5000);
 const SECONDS = env('BENCH_SECONDS', 10);
