@@ -5,8 +5,10 @@
 // Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
 // Cost bounds per socket: every frame (refused and malformed ones included) is charged to the
 // MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
-// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing with an unchanged flag is forwarded at most
-// once per TYPING_MIN_INTERVAL_MS per room; a join of a room the socket is already in is
+// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is forwarded at most once per
+// TYPING_FORWARD_INTERVAL_MS per room whatever the flag (changes within it are coalesced into one
+// trailing update at its end), and with an unchanged flag at most once per TYPING_MIN_INTERVAL_MS;
+// a join of a room the socket is already in is
 // answered at once — `joined` with no messages, recovered:true, the members — without reading
 // the room log (the socket has been receiving the room live all along).
 import { WebSocket, type RawData } from 'ws';
@@ -48,6 +50,11 @@ export const JOIN_LEAVE_WINDOW_MS = 10_000;
 const EVER_JOINED_CAP = 1000;
 /** A typing frame with the same `active` as the last forwarded one is dropped within this. */
 export const TYPING_MIN_INTERVAL_MS = 2_000;
+/**
+ * At most one typing frame per room is forwarded within this, whatever the flag (alternating
+ * true/false must not bypass the throttle: each forwarded frame fans out to every member).
+ */
+export const TYPING_FORWARD_INTERVAL_MS = 1_000;
 /** A Redis call taking longer than this fails the frame with `internal`. */
 const REDIS_TIMEOUT_MS = 5_000;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
@@ -85,6 +92,9 @@ interface RoomState {
   cutoff?: string | undefined;
   /** The last typing frame forwarded for this room (throttle). */
   typing?: { active: boolean; at: number } | undefined;
+  /** The latest flag received within the forward interval; sent at its end if it changed. */
+  typingPending?: boolean | undefined;
+  typingTimer?: NodeJS.Timeout | undefined;
 }
 
 function withTimeout<T>(p: Promise<T>, ms = REDIS_TIMEOUT_MS): Promise<T> {
@@ -270,24 +280,52 @@ export class Connection implements FanoutMember {
       case 'typing': {
         const state = this.rooms.get(frame.room);
         if (!state) return this.sendError('not_joined', `join ${frame.room} first`);
-        // Throttle: the same flag again within TYPING_MIN_INTERVAL_MS is dropped silently (a
-        // typing indicator is a hint; every forwarded one fans out to all members).
+        // Throttle (a typing indicator is a hint; every forwarded one fans out to all members):
+        // within TYPING_FORWARD_INTERVAL_MS of the last forwarded frame only the latest flag is
+        // kept, and sent when the interval ends if it differs; the same flag again within
+        // TYPING_MIN_INTERVAL_MS is dropped silently.
         const now = Date.now();
-        if (state.typing && state.typing.active === frame.active && now - state.typing.at < TYPING_MIN_INTERVAL_MS) return;
-        state.typing = { active: frame.active, at: now };
-        await withTimeout(
-          this.ctx.redis.publish(
-            this.ctx.keys.roomChannel(frame.room),
-            JSON.stringify({ type: 'typing', room: frame.room, user: { id: this.user.id, name: this.user.name }, active: frame.active }),
-          ),
-        );
-        return;
+        const last = state.typing;
+        if (last && now - last.at < TYPING_FORWARD_INTERVAL_MS) {
+          state.typingPending = frame.active;
+          state.typingTimer ??= setTimeout(() => this.typingWindowEnded(frame.room, state), last.at + TYPING_FORWARD_INTERVAL_MS - now);
+          return;
+        }
+        // Past the interval: this frame is the latest state, a pending one is stale.
+        state.typingPending = undefined;
+        if (state.typingTimer) clearTimeout(state.typingTimer);
+        state.typingTimer = undefined;
+        if (last && last.active === frame.active && now - last.at < TYPING_MIN_INTERVAL_MS) return;
+        return this.publishTyping(frame.room, state, frame.active);
       }
       case 'auth':
         return this.reauth(frame.token);
       case 'ping':
         return;
     }
+  }
+
+  private async publishTyping(room: string, state: RoomState, active: boolean): Promise<void> {
+    state.typing = { active, at: Date.now() };
+    await withTimeout(
+      this.ctx.redis.publish(
+        this.ctx.keys.roomChannel(room),
+        JSON.stringify({ type: 'typing', room, user: { id: this.user.id, name: this.user.name }, active }),
+      ),
+    );
+  }
+
+  /** The trailing typing update, queued behind this socket's frames (their order is kept). */
+  private typingWindowEnded(room: string, state: RoomState): void {
+    state.typingTimer = undefined;
+    this.queue = this.queue
+      .then(async () => {
+        const pending = state.typingPending;
+        state.typingPending = undefined;
+        if (this.closed || this.rooms.get(room) !== state || pending === undefined || pending === state.typing?.active) return;
+        await this.publishTyping(room, state, pending);
+      })
+      .catch((err: unknown) => this.log.warn({ err, room }, 'typing update failed'));
   }
 
   /** Charges one join/leave to its budget. */
@@ -357,6 +395,8 @@ export class Connection implements FanoutMember {
   }
 
   private async leaveRoom(room: string): Promise<void> {
+    const state = this.rooms.get(room);
+    if (state?.typingTimer) clearTimeout(state.typingTimer);
     this.rooms.delete(room);
     this.ctx.fanout.remove(room, this);
     await withTimeout(this.ctx.presence.leave(room, this.user)).catch((err: Error) =>

@@ -8,7 +8,8 @@ import { createLogger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
-import { Fanout, type FanoutMember } from './fanout.js';
+import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
+import { Fanout, type FanoutMember, type FanoutOptions } from './fanout.js';
 
 const keys = keysFor(1);
 const config = loadConfig('chat', { LOG_LEVEL: 'silent', REPLICA_ID: 'fanout-unit' });
@@ -40,8 +41,54 @@ beforeAll(async () => {
 afterAll(async () => {
   sub?.disconnect();
   main?.disconnect();
+  for (const c of extraClients) c.disconnect();
+  for (const p of proxies) await p.close();
   await redis?.stop();
 });
+
+const extraClients: Redis[] = [];
+const proxies: RedisProxy[] = [];
+
+/** A member that also records how it was closed. */
+const closable = (): FanoutMember & { got: string[]; closes: number[] } => {
+  const got: string[] = [];
+  const closes: number[] = [];
+  return { got, closes, receive: (_room, data) => void got.push(data.toString()), close: (code) => void closes.push(code) };
+};
+
+async function proxy(): Promise<RedisProxy> {
+  const p = await startRedisProxy(redis.port);
+  proxies.push(p);
+  return p;
+}
+
+/** A Fanout of its own (own subscriber and main connection, either possibly through a proxy). */
+async function ownFanout(
+  opts: Partial<FanoutOptions> & { mainUrl?: string; subUrl?: string; recoveryMax: number },
+): Promise<{ fanout: Fanout; sub: Redis; main: Redis }> {
+  const m = createRedis(opts.mainUrl ?? redis.url, log, { role: 'main' });
+  const s = createRedis(opts.subUrl ?? redis.url, log, {
+    role: 'subscriber',
+    blocking: true,
+    extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false },
+  });
+  extraClients.push(m, s);
+  const registry = new Registry();
+  const metrics = {
+    framesOut: new Counter({ name: 'f_out', help: 'x', registers: [registry] }),
+    fanoutLatency: new Histogram({ name: 'f_lat', help: 'x', registers: [registry] }),
+  };
+  const { mainUrl: _m, subUrl: _s, ...rest } = opts;
+  const f = new Fanout(s, keys, log, metrics, `fanout-unit-${extraClients.length}`, { redis: m, ...rest });
+  await waitFor(() => s.status === 'ready' && m.status === 'ready', { what: 'own connections ready' });
+  return { fanout: f, sub: s, main: m };
+}
+
+/** Kills one subscriber connection (it reconnects on its own). */
+async function killSubscriber(s: Redis): Promise<void> {
+  // (a subscriber cannot run CLIENT ID: found by the address it connects from)
+  await admin.client('KILL', 'ADDR', `127.0.0.1:${s.stream.localPort}`);
+}
 
 describe('Fanout', () => {
   it('the last member out unsubscribes and forgets the room', async () => {
@@ -76,4 +123,73 @@ describe('Fanout', () => {
       await admin.call('ACL', 'SETUSER', 'default', 'allchannels');
     }
   });
+
+  it('a recovery read that never answers gives up after the recovery timeout: the room members are closed with 1012 instead of live frames being held forever', async () => {
+    const p = await proxy();
+    const { fanout: f, sub: s } = await ownFanout({ mainUrl: p.url, recoveryMax: 100, recoveryTimeoutMs: 1000 });
+    const m = closable();
+    await f.add('stall', m);
+    f.seen('stall', undefined);
+    p.hold(); // the main connection's replies never come (a half-open connection)
+    await killSubscriber(s);
+    await waitFor(() => p.sawArg('xrange') || p.sawArg('XRANGE'), { what: 'the recovery read sent', timeoutMs: 15_000 });
+    for (let i = 0; i < 3; i++) await admin.publish(keys.roomChannel('stall'), `{"type":"presence","n":${i}}`);
+    await waitFor(() => m.closes.length > 0, { what: 'the member closed after the recovery timeout', timeoutMs: 15_000 });
+    expect(m.closes).toEqual([1012]);
+    p.release();
+  }, 30_000);
+
+  it('a room whose held live frames pass RECOVERY_MAX during a recovery read is resynced (1012) at once, without waiting for the read', async () => {
+    const p = await proxy();
+    const { fanout: f, sub: s } = await ownFanout({ mainUrl: p.url, recoveryMax: 5, recoveryTimeoutMs: 120_000 });
+    const m = closable();
+    await f.add('flood', m);
+    f.seen('flood', undefined);
+    p.hold();
+    await killSubscriber(s);
+    await waitFor(() => p.sawArg('xrange') || p.sawArg('XRANGE'), { what: 'the recovery read sent', timeoutMs: 15_000 });
+    for (let i = 0; i < 6; i++) await admin.publish(keys.roomChannel('flood'), `{"type":"presence","n":${i}}`);
+    await waitFor(() => m.closes.length > 0, { what: 'the member closed once more than RECOVERY_MAX frames were held', timeoutMs: 10_000 });
+    expect(m.closes).toEqual([1012]);
+    expect(m.got).toEqual([]);
+    p.release();
+  }, 30_000);
+
+  it('a member leaving while the subscriber connection is down leaves no channel subscribed once it is back', async () => {
+    const p = await proxy();
+    const { fanout: f, sub: s } = await ownFanout({ subUrl: p.url, recoveryMax: 10 });
+    const m = closable();
+    await f.add('gone', m);
+    expect(Number(((await admin.pubsub('NUMSUB', keys.roomChannel('gone'))) as [string, number])[1])).toBe(1);
+    await p.down();
+    await waitFor(() => s.status !== 'ready', { what: 'subscriber down' });
+    f.remove('gone', m); // its UNSUBSCRIBE waits in the offline queue
+    await p.up();
+    await waitFor(() => s.status === 'ready', { what: 'subscriber back', timeoutMs: 15_000 });
+    await waitFor(() => f.trackedRooms() === 0, { what: 'room forgotten', timeoutMs: 15_000 });
+    await s.ping(); // every command written before this one has been answered
+    expect(Number(((await admin.pubsub('NUMSUB', keys.roomChannel('gone'))) as [string, number])[1])).toBe(0);
+    expect(f.subscribedCount()).toBe(0);
+  }, 30_000);
+
+  it('a recovery whose baseline was trimmed out of the room log resyncs (1012) instead of delivering the remainder as if nothing was lost', async () => {
+    const p = await proxy();
+    const { fanout: f, sub: s } = await ownFanout({ subUrl: p.url, recoveryMax: 10 });
+    const m = closable();
+    const logKey = keys.roomLog('trimmed');
+    const entry = (i: number) => ['uid', 'u1', 'name', 'u1', 'text', `t${i}`, 'cid', `c${i}`];
+    const base = (await admin.xadd(logKey, '*', ...entry(0)))!;
+    await f.add('trimmed', m);
+    f.seen('trimmed', base);
+    // the subscriber is out while 8 messages are written to a log capped at 5 (exact MAXLEN):
+    // the baseline and 3 after it are gone, 5 remain (fewer than RECOVERY_MAX)
+    await p.down();
+    await waitFor(() => s.status !== 'ready', { what: 'subscriber down' });
+    for (let i = 1; i <= 8; i++) await admin.xadd(logKey, 'MAXLEN', '5', '*', ...entry(i));
+    await p.up();
+    await waitFor(() => m.closes.length > 0 || m.got.length > 0, { what: 'recovery done', timeoutMs: 15_000 });
+    await new Promise((res) => setTimeout(res, 200));
+    expect(m.got).toEqual([]);
+    expect(m.closes).toEqual([1012]);
+  }, 30_000);
 });

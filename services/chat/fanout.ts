@@ -14,11 +14,14 @@
 // what it recorded, and a connection reset before the first 'ready' records nothing). Messages
 // published while the connection was down are recovered from the room log: each room remembers
 // the last message id delivered here; once the SUBSCRIBE is confirmed, live frames of the room
-// are held back, XRANGE (lastId + COUNT RECOVERY_MAX+1 reads what was missed, it is delivered
+// are held back, XRANGE lastId + COUNT RECOVERY_MAX+2 reads what was missed (from lastId
+// itself, inclusive: one atomic read that also proves the capped log still holds it — trimmed
+// away means more was missed than the log keeps, a gap; 1012), it is delivered
 // through the normal path (one Buffer per message, byte-identical to the published frame),
-// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed (or
-// the read failed): the room's local sockets are closed with 1012 and the clients resume with
-// `since`.
+// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed, the
+// read failed or took longer than RECOVERY_TIMEOUT_MS (a stalled main connection must not hold
+// live frames forever), or more than RECOVERY_MAX live frames piled up while it ran: the room's
+// local sockets are closed with 1012 and the clients resume with `since`.
 import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
 import { compareIds, idTime, isMessageId } from '../shared/ids.js';
@@ -71,7 +74,12 @@ export interface FanoutOptions {
   redis: Redis;
   /** At most this many missed messages are recovered per room; more: 1012. */
   recoveryMax: number;
+  /** A recovery read unanswered after this long counts as failed (1012); default 5 s. */
+  recoveryTimeoutMs?: number;
 }
+
+/** Default of FanoutOptions.recoveryTimeoutMs. */
+export const RECOVERY_TIMEOUT_MS = 5_000;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -186,6 +194,11 @@ export class Fanout {
     for (const [room, r] of this.rooms) {
       // Not subscribed yet: its first SUBSCRIBE is queued and its join reads the log after it.
       if (!r.subscribed) continue;
+      // No member left: its remove()'s UNSUBSCRIBE is in flight (or queued behind it on the
+      // room's chain) and forgets the room once answered. SUBSCRIBEd again here it would
+      // stay subscribed with no state (see the comment on the write below). A member that
+      // joins meanwhile re-subscribes through add() once that UNSUBSCRIBE resolved.
+      if (r.members.size === 0) continue;
       if (r.held === null) {
         r.held = [];
         r.recoverFrom = r.lastId;
@@ -194,7 +207,9 @@ export class Fanout {
     }
     const channels = [this.probeChannel, ...rooms.map(([room]) => this.keys.roomChannel(room))];
     if (epoch > 1 || rooms.length > 0) this.log.info({ channels: channels.length, epoch }, 'subscriber ready: (re-)subscribing');
-    // Written now, synchronously in 'ready': before any UNSUBSCRIBE ioredis re-sends afterwards.
+    // NOT first on the wire: ioredis emits 'ready' on process.nextTick, after it already wrote
+    // its offline queue — an UNSUBSCRIBE of a remove() during the outage goes out before this
+    // SUBSCRIBE. Hence rooms without members are left out above.
     this.sub
       .subscribe(...channels)
       .then(() => this.recover(epoch, rooms))
@@ -225,20 +240,38 @@ export class Fanout {
     }
     if (todo.length === 0) return;
     let results: ([Error | null, unknown] | undefined)[];
+    let timer: NodeJS.Timeout | undefined;
     try {
       const pipe = this.opts.redis.pipeline();
-      for (const [room, , from] of todo) pipe.xrange(this.keys.roomLog(room), `(${from}`, '+', 'COUNT', this.opts.recoveryMax + 1);
-      results = (await pipe.exec()) ?? [];
+      // Inclusive of `from` (one extra entry): the first entry must be `from` itself, else the
+      // capped log trimmed it and what follows is not everything that was missed.
+      for (const [room, , from] of todo) pipe.xrange(this.keys.roomLog(room), from, '+', 'COUNT', this.opts.recoveryMax + 2);
+      // Raced against a timer: on a stalled (half-open) main connection the read never settles,
+      // and every live frame of these rooms would wait in `held` for ever. A late reply is
+      // ignored (the rooms were resynced, held is null).
+      const ms = this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+      });
+      results = (await Promise.race([pipe.exec(), timeout])) ?? [];
     } catch (err) {
       results = todo.map(() => [err as Error, null]);
+    } finally {
+      clearTimeout(timer);
     }
     if (epoch !== this.epoch) return; // reconnected again meanwhile: that round recovers (held frames kept)
     let recovered = 0;
-    todo.forEach(([room, r], i) => {
+    todo.forEach(([room, r, from], i) => {
       if (r.held === null || this.rooms.get(room) !== r) return;
       const [err, value] = results[i] ?? [new Error('no reply'), null];
       if (err) return this.resync(room, r, `recovery read failed: ${err.message}`);
-      const entries = value as StreamEntry[];
+      let entries = value as StreamEntry[];
+      // '0-0': the log was empty at the first join, no entry to find; a trim then leaves at least
+      // ROOM_LOG_MAXLEN > RECOVERY_MAX entries (loadConfig), caught by the count check below.
+      if (from !== '0-0') {
+        if (entries[0]?.[0] !== from) return this.resync(room, r, 'the room log no longer holds the last delivered message');
+        entries = entries.slice(1);
+      }
       if (entries.length > this.opts.recoveryMax) return this.resync(room, r, 'more than RECOVERY_MAX missed');
       for (const e of entries) {
         const payload = messageFrameOf(room, e);
@@ -287,6 +320,8 @@ export class Fanout {
     }
     const data = Buffer.from(payload, 'utf8');
     if (state.held) {
+      // Bounded: a room this busy during a slow recovery resumes through 1012 instead.
+      if (state.held.length >= this.opts.recoveryMax) return this.resync(room, state, 'more than RECOVERY_MAX live frames held during recovery');
       state.held.push({ data, frame });
       return;
     }

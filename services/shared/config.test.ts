@@ -111,6 +111,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a chat room log no longer than RECOVERY_MAX (a subscriber recovery could then miss messages silently)', () => {
+    expect(() => loadConfig('chat', { ROOM_LOG_MAXLEN: '10' })).toThrow(ConfigError);
+    expect(() => loadConfig('chat', { ROOM_LOG_MAXLEN: '60', RECOVERY_MAX: '60' })).toThrow(/ROOM_LOG_MAXLEN.*RECOVERY_MAX/);
+    expect(loadConfig('chat', { ROOM_LOG_MAXLEN: '61', RECOVERY_MAX: '60' }).ROOM_LOG_MAXLEN).toBe(61);
+  });
+
   it('lists every variable of the schema in CONFIG_VARIABLES', () => {
     for (const name of ['PORT', 'REDIS_URL', 'MONGO_URL', 'SQLITE_PATH', 'JWT_SECRET', 'ALLOWED_ORIGINS', 'PARTITIONS', 'BCRYPT_COST']) {
       expect(CONFIG_VARIABLES).toContain(name);

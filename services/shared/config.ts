@@ -128,6 +128,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       'invalid JWT_SECRET: production needs a random secret of at least 32 characters (not the development default)',
     );
   }
+  // A chat replica's subscriber recovery proves it missed nothing only with a log longer than
+  // RECOVERY_MAX (services/chat/fanout.ts); shorter, messages could be lost silently.
+  if (service === 'chat' && e.ROOM_LOG_MAXLEN <= e.RECOVERY_MAX) {
+    throw new ConfigError(`invalid ROOM_LOG_MAXLEN=${e.ROOM_LOG_MAXLEN}: must be greater than RECOVERY_MAX (${e.RECOVERY_MAX})`);
+  }
   return Object.freeze({
     ...e,
     ALLOWED_ORIGINS: Object.freeze([...e.ALLOWED_ORIGINS]) as unknown as string[],

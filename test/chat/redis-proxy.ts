@@ -2,7 +2,9 @@
 //  - hold(): Redis's replies are kept back (commands still reach Redis), release() lets them
 //    through — a client stays in ioredis's 'connect' state for as long as the test wants;
 //  - onCommand: called with each client command (parsed RESP) before it is forwarded, so a
-//    test can run something against Redis exactly between two commands of a pipeline.
+//    test can run something against Redis exactly between two commands of a pipeline;
+//  - down()/up(): every connection is dropped and new ones are refused (nothing listens on the
+//    port) until up() listens on the same port again — an outage clients cannot get through.
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 
 export interface ProxyConn {
@@ -18,6 +20,8 @@ export interface RedisProxy {
   /** True once any client sent a command with an argument equal to `arg`. */
   sawArg(arg: string): boolean;
   onCommand: ((args: string[], conn: ProxyConn) => Promise<void> | void) | null;
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,9 +74,17 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
     },
     sawArg: (arg) => seen.has(arg),
     onCommand: null,
+    async down() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    async up() {
+      await new Promise<void>((resolve) => server.listen(proxy.port, '127.0.0.1', () => resolve()));
+    },
     async close() {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 
