@@ -3,12 +3,16 @@
 // replica refreshes the expiry of its local entries every PRESENCE_TTL_SEC/3, so a crashed
 // replica's entries vanish within the TTL: the sweep run by every replica with local members
 // removes expired entries. Every change goes through lua/presence.lua, which also decides and
-// publishes the events atomically: `join` when a user's first live entry appears, `leave` when
+// publishes the events atomically (it keeps a second ZSET, keys.presenceIndex, with the same
+// members at score 0, so "is this user live on another replica?" is one ZRANGEBYLEX and no
+// call reads the whole room): `join` when a user's first live entry appears, `leave` when
 // its last one goes (so a user connected through two replicas gets no leave while one socket
 // remains, and a still-connected member swept after a Redis outage longer than the TTL is
 // announced again when its replica re-adds it). Events travel on the room channel like
 // messages, so members on every replica see them. A user with several sockets in a room on
-// this replica is one entry.
+// this replica is one entry. Member lists are capped at MEMBER_LIST_MAX entries, sweeps at
+// SWEEP_MAX expired entries per script call (a bigger sweep is several calls, so Redis serves
+// other clients in between).
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
@@ -18,7 +22,16 @@ import type { ChatUser } from '../shared/message.js';
 
 const PRESENCE_LUA = readFileSync(new URL('./lua/presence.lua', import.meta.url), 'utf8');
 
-type PresenceCommand = (key: string, ...argv: (string | number)[]) => Promise<unknown>;
+type PresenceCommand = (key: string, index: string, ...argv: (string | number)[]) => Promise<unknown>;
+
+/** At most this many entries in a member list (`joined`): a bounded read in a huge room. */
+export const MEMBER_LIST_MAX = 1000;
+/** At most this many expired entries removed (and announced) per script call (~7 µs each). */
+export const SWEEP_MAX = 200;
+/** Sweep calls per room per refresh tick at most (the rest waits for the next tick). */
+const SWEEP_ROUNDS = 50;
+/** Local entries refreshed per script call (~5 µs each), so no call holds Redis for long. */
+const REFRESH_CHUNK = 250;
 
 /** An entry `<userId>|<name>|<replicaId>` (or `<userId>|<name>` from older replicas). */
 export function parseMember(m: string): ChatUser {
@@ -53,16 +66,21 @@ export class Presence {
   private readonly ttlMs: number;
   private readonly replicaId: string;
   private readonly run: PresenceCommand;
+  private readonly memberListMax: number;
+  private readonly sweepMax: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly log: Logger,
     config: Pick<Config, 'PRESENCE_TTL_SEC' | 'replicaId'>,
+    limits: { memberListMax?: number; sweepMax?: number } = {},
   ) {
     this.ttlMs = config.PRESENCE_TTL_SEC * 1000;
     this.replicaId = config.replicaId;
-    redis.defineCommand('auroraPresence', { numberOfKeys: 1, lua: PRESENCE_LUA });
+    this.memberListMax = limits.memberListMax ?? MEMBER_LIST_MAX;
+    this.sweepMax = limits.sweepMax ?? SWEEP_MAX;
+    redis.defineCommand('auroraPresence', { numberOfKeys: 2, lua: PRESENCE_LUA });
     this.run = (redis as unknown as { auroraPresence: PresenceCommand }).auroraPresence.bind(redis);
   }
 
@@ -71,7 +89,8 @@ export class Presence {
   }
 
   private call(op: 'join' | 'leave' | 'refresh', room: string, entries: string[], now = Date.now()): Promise<unknown> {
-    return this.run(this.keys.presence(room), op, this.keys.roomChannel(room), room, now, now + this.ttlMs, this.ttlMs * 2, ...entries);
+    const limit = op === 'join' ? this.memberListMax : this.sweepMax;
+    return this.run(this.keys.presence(room), this.keys.presenceIndex(room), op, this.keys.roomChannel(room), room, now, now + this.ttlMs, this.ttlMs * 2, limit, ...entries);
   }
 
   /** Registers a socket of `user` in `room`; announces the user when new; returns the members. */
@@ -81,12 +100,15 @@ export class Presence {
     const entry = users.get(user.id);
     if (entry) entry.sockets++;
     else users.set(user.id, { user, sockets: 1 });
-    return uniqueMembers((await this.call('join', room, [this.entry(user)])) as string[]);
+    const members = uniqueMembers((await this.call('join', room, [this.entry(user)])) as string[]);
+    // a capped list of a huge room may not reach the newest entry: the joiner is a member
+    if (!members.some((m) => m.id === user.id)) members.push({ id: user.id, name: user.name });
+    return members;
   }
 
-  /** Current members (unexpired), one entry per user. */
+  /** Current members (unexpired), one entry per user, at most MEMBER_LIST_MAX entries read. */
   async members(room: string): Promise<ChatUser[]> {
-    return uniqueMembers(await this.redis.zrangebyscore(this.keys.presence(room), Date.now(), '+inf'));
+    return uniqueMembers(await this.redis.zrangebyscore(this.keys.presence(room), Date.now(), '+inf', 'LIMIT', 0, this.memberListMax));
   }
 
   /** Unregisters a socket; the user's last local socket removes this replica's entry. */
@@ -106,10 +128,22 @@ export class Presence {
     const now = Date.now();
     const rooms = [...this.local];
     const results = await Promise.allSettled(
-      rooms.map(([room, users]) => this.call('refresh', room, [...users.values()].map(({ user }) => this.entry(user)), now)),
+      rooms.map(([room, users]) => this.refreshRoom(room, [...users.values()].map(({ user }) => this.entry(user)), now)),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason as Error;
+  }
+
+  /** Refreshes a room's local entries (REFRESH_CHUNK per call) and sweeps its expired ones
+   * (SWEEP_MAX per call): many short script calls rather than one long one. */
+  private async refreshRoom(room: string, entries: string[], now: number): Promise<void> {
+    let more = 0;
+    for (let i = 0; i === 0 || i < entries.length; i += REFRESH_CHUNK) {
+      [, more] = (await this.call('refresh', room, entries.slice(i, i + REFRESH_CHUNK), now)) as [number, number];
+    }
+    for (let round = 1; more === 1 && round < SWEEP_ROUNDS; round++) {
+      [, more] = (await this.call('refresh', room, [])) as [number, number];
+    }
   }
 
   start(): void {

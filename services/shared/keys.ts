@@ -42,6 +42,8 @@ export function keysFor(partitions: number) {
     sendRate: (room: string, userId: string) => `${tag(p(room))}:rate:${room}:${userId}`,
     /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */
     presence: (room: string) => `${tag(p(room))}:presence:${room}`,
+    /** Lex index of the presence entries (score 0, same members): a user's entries by ZRANGEBYLEX `[uid|`. */
+    presenceIndex: (room: string) => `${tag(p(room))}:presence-idx:${room}`,
     /** A replica's private channel for its pub/sub liveness probe. */
     probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,
     /** Failed logins per username + client IP. */

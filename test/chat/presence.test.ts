@@ -2,6 +2,8 @@
 // last socket anywhere leaves, and an entry swept during a Redis outage is announced again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { MEMBER_LIST_MAX, Presence } from '../../services/chat/presence.js';
 import { keysFor } from '../../services/shared/keys.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -78,5 +80,125 @@ describe('presence across replicas', () => {
     await waitFor(() => about(watcher, 'bob').length === 3, { what: 'bob announced again', timeoutMs: 10_000 });
     expect(about(watcher, 'bob')).toEqual(['join', 'leave', 'join']);
     expect((await r.zrange(keys.presence('outage'), 0, -1)).some((m) => m.startsWith('bob|'))).toBe(true);
+  });
+});
+
+describe('presence cost does not grow with the room', () => {
+  const silent = pino({ level: 'silent' });
+  const bigRoom = 'huge';
+  let client: Redis;
+  let sub: Redis;
+  const events: string[] = [];
+
+  /** Redis-side time (µs) of this client's script calls SLOWLOG saw since the last reset (the
+   * chat replicas of the other tests share this Redis; their calls are not counted). */
+  async function scriptMicros(): Promise<number> {
+    const log = (await r.call('SLOWLOG', 'GET', '100000')) as [number, number, number, string[], string, string][];
+    return log.filter((e) => e[5] === 'presence-perf' && /^eval/i.test(e[3][0] ?? '')).reduce((sum, e) => sum + e[2], 0);
+  }
+  async function timed(op: () => Promise<unknown>): Promise<number> {
+    await r.call('SLOWLOG', 'RESET');
+    await op();
+    return scriptMicros();
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  async function settle(room: string): Promise<void> {
+    const mark = `mark-${Math.random()}`;
+    await r.publish(keys.roomChannel(room), JSON.stringify({ type: 'mark', mark }));
+    await waitFor(() => events.includes(`mark:${mark}`), { what: 'the marker' });
+  }
+  async function fill(room: string, entries: [number, string][]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000);
+      await r.zadd(keys.presence(room), ...chunk.flatMap(([s, m]) => [s, m]));
+      await r.zadd(keys.presenceIndex(room), ...chunk.flatMap(([, m]) => [0, m]));
+    }
+  }
+
+  beforeAll(async () => {
+    client = redis.client();
+    await client.client('SETNAME', 'presence-perf');
+    sub = redis.client();
+    sub.on('message', (_ch: string, msg: string) => {
+      const f = JSON.parse(msg) as { type: string; mark?: string; event?: string; user?: { id: string } };
+      events.push(f.type === 'mark' ? `mark:${f.mark}` : `${f.event}:${f.user!.id}`);
+    });
+    await sub.subscribe(keys.roomChannel(bigRoom), keys.roomChannel('sweep'), keys.roomChannel('leftover'));
+    await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+    await r.call('CONFIG', 'SET', 'slowlog-max-len', '100000'); // commands inside scripts are logged too
+  });
+  afterAll(async () => {
+    await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+  });
+
+  it('in a room of 20,000 entries a join, a leave and a refresh with a sweep each take a few ms of Redis time, with the same events', async () => {
+    const now = Date.now();
+    const entries: [number, string][] = [];
+    // 10,000 users, each on replicas x and y
+    for (let i = 0; i < 10_000; i++) for (const rep of ['x', 'y']) entries.push([now + 600_000, `u${i}|u${i}|${rep}`]);
+    // replica x died: 100 of its entries expired (their users are still on y), and 10 users only on x
+    for (let i = 0; i < 100; i++) entries[i * 2] = [now - 1000, `u${i}|u${i}|x`];
+    for (let i = 0; i < 10; i++) entries.push([now - 1000, `gone${i}|gone${i}|x`]);
+    await fill(bigRoom, entries);
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'perf' });
+    await p.join(bigRoom, { id: 'warm', name: 'warm' }); // loads the script
+
+    const joins: number[] = [];
+    let members: { id: string }[] = [];
+    for (let i = 0; i < 5; i++) joins.push(await timed(async () => (members = await p.join(bigRoom, { id: `n${i}`, name: `n${i}` }))));
+    // the member list is a bounded read, and lists the joiner
+    expect(members.length).toBeGreaterThan(100);
+    expect(members.length).toBeLessThanOrEqual(MEMBER_LIST_MAX + 1);
+    expect(members.map((m) => m.id)).toContain('n4');
+    // a user already present through other replicas: no event
+    joins.push(await timed(() => p.join(bigRoom, { id: 'u5000', name: 'u5000' })));
+    const leaves: number[] = [];
+    for (let i = 0; i < 5; i++) leaves.push(await timed(() => p.leave(bigRoom, { id: `n${i}`, name: `n${i}` })));
+    leaves.push(await timed(() => p.leave(bigRoom, { id: 'u5000', name: 'u5000' })));
+    const refresh = await timed(() => p.refresh());
+    await settle(bigRoom);
+
+    expect(events.filter((e) => !e.startsWith('mark:')).sort()).toEqual(
+      [...[0, 1, 2, 3, 4].flatMap((i) => [`join:n${i}`, `leave:n${i}`]), ...Array.from({ length: 10 }, (_, i) => `leave:gone${i}`), 'join:warm'].sort(),
+    );
+    expect(await r.zcount(keys.presence(bigRoom), '-inf', `(${Date.now()}`)).toBe(0);
+    expect(await r.zscore(keys.presence(bigRoom), 'u5000|u5000|x')).not.toBeNull();
+    // generous bounds (the whole-room script took ~20–30 ms per call at this size)
+    console.log(`presence at 20k entries: join ${median(joins)} µs, leave ${median(leaves)} µs, refresh+sweep(110) ${refresh} µs (median Redis time)`);
+    expect(median(joins)).toBeLessThan(5000);
+    expect(median(leaves)).toBeLessThan(5000);
+    expect(refresh).toBeLessThan(5000);
+  });
+
+  it('a dead replica swept in bounded batches still announces exactly one leave per user, none for a user live elsewhere', async () => {
+    const now = Date.now();
+    const entries: [number, string][] = [];
+    for (let i = 0; i < 5; i++) {
+      entries.push([now - 2000, `dead${i}|dead${i}|d1`]);
+      entries.push([now - 1000, `dead${i}|dead${i}|d2`]);
+    }
+    entries.push([now - 2000, 'alive|alive|d1']);
+    entries.push([now + 600_000, 'alive|alive|other']);
+    await fill('sweep', entries);
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'sweeper' }, { sweepMax: 3 });
+    await p.join('sweep', { id: 'keeper', name: 'keeper' });
+    for (let i = 0; i < 10 && (await r.zcount(keys.presence('sweep'), '-inf', `(${Date.now()}`)) > 0; i++) await p.refresh();
+    expect(await r.zcount(keys.presence('sweep'), '-inf', `(${Date.now()}`)).toBe(0);
+    await settle('sweep');
+    const swept = events.filter((e) => /^(join|leave):(dead|alive|keeper)/.test(e));
+    expect(swept.sort()).toEqual(['join:keeper', ...[0, 1, 2, 3, 4].map((i) => `leave:dead${i}`)].sort());
+    expect(await r.zrange(keys.presenceIndex('sweep'), 0, -1)).toEqual(['alive|alive|other', 'keeper|keeper|sweeper']);
+  });
+
+  it("a user's last leave while another of its entries expired unswept announces one leave; the later sweep adds none", async () => {
+    await fill('leftover', [[Date.now() - 1000, 'zed|zed|deadrep']]);
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'lp' });
+    await p.join('leftover', { id: 'zed', name: 'zed' });
+    await p.leave('leftover', { id: 'zed', name: 'zed' });
+    await p.join('leftover', { id: 'keeper2', name: 'keeper2' });
+    await p.refresh();
+    await settle('leftover');
+    expect(events.filter((e) => e.endsWith(':zed'))).toEqual(['join:zed', 'leave:zed']);
+    expect(await r.zrange(keys.presence('leftover'), 0, -1)).toEqual(['keeper2|keeper2|lp']);
   });
 });
