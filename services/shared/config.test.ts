@@ -88,6 +88,11 @@ describe('loadConfig', () => {
       expect(() => loadConfig('users', { NODE_ENV: 'production' })).toThrow(/^invalid JWT_SECRET: /);
     });
 
+    it('is not needed by ingestion workers, which never sign or verify tokens', () => {
+      expect(loadConfig('ingestion', { NODE_ENV: 'production' }).isProduction).toBe(true);
+      expect(() => loadConfig('chat', { NODE_ENV: 'production' })).toThrow(/^invalid JWT_SECRET: /);
+    });
+
     it('refuses a secret shorter than 32 characters, without echoing it', () => {
       let message = '';
       try {

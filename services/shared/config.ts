@@ -123,7 +123,10 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
   }
   const e = parsed.data;
   const isProduction = e.NODE_ENV === 'production';
-  if (isProduction && (e.JWT_SECRET === DEV_JWT_SECRET || e.JWT_SECRET.length < 32)) {
+  // Only the services that sign (users) or verify (chat) tokens need the secret; ingestion
+  // workers and the operator scripts that load the ingestion config never touch it.
+  const usesJwt = service === 'users' || service === 'chat';
+  if (isProduction && usesJwt && (e.JWT_SECRET === DEV_JWT_SECRET || e.JWT_SECRET.length < 32)) {
     throw new ConfigError(
       'invalid JWT_SECRET: production needs a random secret of at least 32 characters (not the development default)',
     );

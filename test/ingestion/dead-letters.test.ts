@@ -1,0 +1,229 @@
+// scripts/dead-letters.ts against a real redis-server, a real worker process and real SQLite:
+// a message the store rejects (a SQLite trigger, as in rejected.test.ts) is dead-lettered,
+// `list` names it with its reason, and after the trigger is dropped `redrive --all` puts it back
+// on its ingest stream, where the worker stores it exactly once. Unparseable dead letters are
+// refused and left in place; bad usage is one line and a non-zero exit.
+import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/ports.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import type { RunningService } from '../helpers/service.js';
+import type { Store } from '../../services/shared/store/index.js';
+import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
+import {
+  drafts,
+  exactlyOnceProblems,
+  keysFor,
+  openStore,
+  produce,
+  startWorker,
+  storedMessages,
+  tempDir,
+  totalPending,
+} from './fixtures.js';
+
+const PARTITIONS = 2;
+const keys = keysFor(PARTITIONS);
+const ROOM = 'general';
+const P = keys.partitionOf(ROOM);
+const OTHER = 1 - P;
+const TRIGGER_REASON = 'rejected by test trigger';
+const POISON_TEXT = `poison ${'x'.repeat(100)}`;
+
+let redis: TestRedis;
+let store: Store;
+let tmp: ReturnType<typeof tempDir>;
+let worker: RunningService | undefined;
+let fine: ChatMessage[] = [];
+let poison: ChatMessage;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  tmp = tempDir();
+  store = await openStore(tmp.dbPath); // creates the schema
+  const db = new Database(tmp.dbPath);
+  db.exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON messages WHEN NEW.text LIKE 'poison%'
+           BEGIN SELECT RAISE(ABORT, '${TRIGGER_REASON}'); END`);
+  db.close();
+  worker = await startWorker({
+    redisUrl: redis.url,
+    dbPath: tmp.dbPath,
+    partitions: PARTITIONS,
+    consumer: 'w1',
+    extra: { INGEST_TRIM_INTERVAL_MS: '200', INGEST_CLAIM_IDLE_MS: '2000' },
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop('SIGKILL');
+  await store?.close();
+  await redis?.stop();
+  tmp?.cleanup();
+});
+
+interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scripts/dead-letters.ts <args>` as its own process against the test Redis. */
+function tool(...args: string[]): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        REDIS_URL: redis.url,
+        PARTITIONS: String(PARTITIONS),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function deadLetterIds(partition: number): Promise<string[]> {
+  const rows = (await redis.client().xrange(keys.deadLetter(partition), '-', '+')) as [string, string[]][];
+  return rows.map(([id]) => id);
+}
+
+describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
+  it('list names a message the store rejected, with its reason, room, message id and the first 60 characters of its text', async () => {
+    const client = redis.client();
+    fine = await produce(client, keys, drafts(20, [ROOM], (i) => `fine ${i}`));
+    [poison] = (await produce(client, keys, [{ room: ROOM, text: POISON_TEXT }])) as [ChatMessage];
+    fine.push(...(await produce(client, keys, drafts(20, [ROOM], (i) => `fine after ${i}`))));
+    await waitFor(async () => (await deadLetterIds(P)).length === 1, { timeoutMs: 60_000, what: 'the rejected message dead-lettered' });
+    await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'everything acked' });
+    const [dlId] = await deadLetterIds(P);
+
+    const run = await tool('list', '--limit', '5');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toContain(`partition ${P} ${keys.deadLetter(P)}: 1 dead letter`);
+    expect(lines).toContain(`partition ${OTHER} ${keys.deadLetter(OTHER)}: 0 dead letters`);
+    const entry = lines.find((l) => l.includes(dlId!));
+    expect(entry).toBeDefined();
+    expect(entry).toContain(`reason="store rejected: ${TRIGGER_REASON}"`);
+    expect(entry).toContain(`room="${ROOM}"`);
+    expect(entry).toContain(`id=${poison.id}`);
+    expect(entry).toContain(`text=${JSON.stringify(POISON_TEXT.slice(0, 60))}`);
+    expect(entry).not.toContain(POISON_TEXT.slice(0, 61));
+    expect(lines.at(-1)).toBe(`total: 1 dead letter in ${PARTITIONS} partitions`);
+    expect((await storedMessages(store, ROOM)).some((m) => m.id === poison.id)).toBe(false);
+  });
+
+  it('redrive --all after the fix puts the original entry back; the worker stores it exactly once and the dead-letter stream is empty', async () => {
+    const client = redis.client();
+    const [dlId] = await deadLetterIds(P);
+    const db = new Database(tmp.dbPath);
+    db.exec('DROP TRIGGER reject_poison');
+    db.close();
+
+    const run = await tool('redrive', '--all');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^redriven ${P}:${dlId} -> ${reEscape(keys.ingestStream(P))} \\d+-\\d+  room="${ROOM}"  id=${poison.id}$`, 'm'));
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('redriven 1, refused 0, not found 0');
+    expect(await deadLetterIds(P)).toEqual([]);
+
+    await waitFor(async () => (await storedMessages(store, ROOM)).some((m) => m.id === poison.id), {
+      timeoutMs: 30_000,
+      what: 're-driven message stored',
+    });
+    await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'everything acked' });
+    expect(await exactlyOnceProblems(store, [...fine, poison])).toBeNull();
+    const stored = (await storedMessages(store, ROOM)).find((m) => m.id === poison.id)!;
+    expect(stored).toMatchObject({ text: POISON_TEXT, cid: poison.cid, user: poison.user, ts: poison.ts });
+    expect(await deadLetterIds(P)).toEqual([]);
+  });
+
+  it('re-driving a copy of a message that was already stored (a crash duplicate) stores nothing new', async () => {
+    const client = redis.client();
+    const dup = await client.xadd(keys.deadLetter(P), '*', 'reason', 'copied twice by a crash', 'entryId', '1-1', 'stream', keys.ingestStream(P),
+      'deliveries', '1', 'room', poison.room, 'id', poison.id, 'uid', poison.user.id, 'name', poison.user.name, 'text', poison.text, 'cid', poison.cid);
+
+    const run = await tool('redrive', String(dup));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`redriven ${P}:${dup} -> `);
+    await waitFor(async () => (await totalPending(client, keys)) === 0 && (await client.xlen(keys.ingestStream(P))) === 0, {
+      timeoutMs: 30_000,
+      what: 're-driven duplicate consumed and trimmed',
+    });
+    expect(await exactlyOnceProblems(store, [...fine, poison])).toBeNull();
+    expect(await deadLetterIds(P)).toEqual([]);
+  });
+
+  it('refuses a dead letter whose original fields do not parse, leaves it in place and exits 1', async () => {
+    const client = redis.client();
+    const ingestBefore = await client.xlen(keys.ingestStream(OTHER));
+    const bad = String(await client.xadd(keys.deadLetter(OTHER), '*', 'reason', 'invalid room', 'entryId', '1-1', 'stream', keys.ingestStream(OTHER),
+      'deliveries', '1', 'room', 'Not A Room!', 'id', '1-1', 'uid', 'u1', 'name', 'a', 'text', 'x', 'cid', 'c'));
+
+    for (const args of [['redrive', bad], ['redrive', `${OTHER}:${bad}`], ['redrive', '--all'], ['redrive', '--all', '--reason-contains', 'invalid']]) {
+      const run = await tool(...args);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stdout).toContain(`refused ${OTHER}:${bad}: original fields do not parse (invalid room); left in place`);
+      expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('redriven 0, refused 1, not found 0');
+    }
+    expect(await deadLetterIds(OTHER)).toEqual([bad]);
+    expect(await client.xlen(keys.ingestStream(OTHER))).toBe(ingestBefore);
+
+    // A filter that selects nothing re-drives nothing and succeeds; an unknown id is reported.
+    const none = await tool('redrive', '--all', '--reason-contains', 'no such reason');
+    expect(none.code).toBe(0);
+    expect(none.stdout.trim()).toBe('redriven 0, refused 0, not found 0');
+    const missing = await tool('redrive', '1-999');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('not found 1-999');
+    expect(await deadLetterIds(OTHER)).toEqual([bad]);
+  });
+
+  it('bad usage exits 2 with one line on stderr and nothing on stdout', async () => {
+    for (const args of [[], ['frobnicate'], ['list', '--limit', '0'], ['list', '--limit'], ['redrive'], ['redrive', 'abc'], ['redrive', '--all', '--reason-contains']]) {
+      const run = await tool(...args);
+      expect(run.code, JSON.stringify(args)).toBe(2);
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines, JSON.stringify(args)).toHaveLength(1);
+      expect(lines[0]).toMatch(/^dead-letters: .+; usage: dead-letters list/);
+    }
+  });
+
+  it('re-drives exactly the ingestEntryFields (room id uid name text cid), dropping the header and any stray fields', async () => {
+    const client = redis.client();
+    await worker?.stop('SIGKILL'); // nobody consumes the re-driven entry, so it can be read back
+    worker = undefined;
+    const ingest = keys.ingestStream(P);
+    const before = (await client.xrevrange(ingest, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const m: ChatMessage = { id: '1700000000000-5', room: ROOM, user: { id: 'u9', name: 'zoe' }, text: 'reordered', ts: 1700000000000, cid: 'c-9' };
+    // Original fields in another order, plus a field the format does not know.
+    const dl = String(await client.xadd(keys.deadLetter(P), '*', 'reason', 'store rejected: x', 'entryId', '1-1', 'stream', ingest,
+      'cid', m.cid, 'text', m.text, 'extra', 'junk', 'name', m.user.name, 'uid', m.user.id, 'id', m.id, 'room', m.room));
+
+    const run = await tool('redrive', `${P}:${dl}`);
+    expect(run.code).toBe(0);
+    const rows = (await client.xrange(ingest, before[0] ? `(${before[0][0]}` : '-', '+')) as [string, string[]][];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]![1]).toEqual(ingestEntryFields(m));
+    expect(run.stdout).toContain(`redriven ${P}:${dl} -> ${ingest} ${rows[0]![0]}`);
+    expect(await deadLetterIds(P)).toEqual([]);
+  });
+});
+
+function reEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
