@@ -24,6 +24,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../services/shared/config.js';
 import { keysFor, type Keys } from '../services/shared/keys.js';
 import { ingestEntryFields, parseIngestEntry } from '../services/shared/message.js';
+import { fieldRecord } from '../services/shared/redis.js';
 
 const USAGE =
   'usage: dead-letters list [--limit N] | redrive <dead-letter-id>... | redrive --all [--reason-contains S]';
@@ -98,10 +99,6 @@ function parseDeadLetter(partition: number, dlId: string, flat: readonly string[
   };
 }
 
-function fieldOf(flat: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
-  return undefined;
-}
 
 const show = (s: string | undefined) => (s === undefined ? '-' : JSON.stringify(s));
 
@@ -119,10 +116,11 @@ async function list(redis: Redis, keys: Keys, limit: number, out: Out): Promise<
     const rows = (await redis.xrange(key, '-', '+', 'COUNT', limit)) as [string, string[]][];
     for (const [dlId, flat] of rows) {
       const d = parseDeadLetter(p, dlId, flat);
-      const text = fieldOf(d.original, 'text');
+      const original = fieldRecord(d.original);
+      const text = original.text;
       out(
-        `  ${dlId}  reason=${show(d.reason)}  entry=${d.entryId || '-'}  room=${show(fieldOf(d.original, 'room'))}` +
-          `  id=${fieldOf(d.original, 'id') ?? '-'}  text=${show(text === undefined ? undefined : text.slice(0, TEXT_PREVIEW_CHARS))}` +
+        `  ${dlId}  reason=${show(d.reason)}  entry=${d.entryId || '-'}  room=${show(original.room)}` +
+          `  id=${original.id ?? '-'}  text=${show(text === undefined ? undefined : text.slice(0, TEXT_PREVIEW_CHARS))}` +
           (d.deliveries !== undefined ? `  deliveries=${d.deliveries}` : ''),
       );
     }

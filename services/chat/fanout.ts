@@ -27,6 +27,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { compareIds, idTime, isMessageId } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { messageFromLogEntry } from '../shared/message.js';
 import { CloseCode } from './protocol.js';
 import { messageFrameHead } from './send-script.js';
 
@@ -85,10 +86,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 /** A room log entry as the `message` frame send.lua publishes, byte for byte. */
 export function messageFrameOf(room: string, [id, fields]: StreamEntry): string {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  const head = messageFrameHead(room, { id: f.uid ?? '', name: f.name ?? '' }, f.text ?? '', f.cid ?? '');
-  return `${head}"id":"${id}","ts":${idTime(id)}}`;
+  const m = messageFromLogEntry(room, id, fields);
+  return `${messageFrameHead(room, m.user, m.text, m.cid)}"id":"${id}","ts":${m.ts}}`;
 }
 
 export class Fanout {

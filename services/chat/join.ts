@@ -10,17 +10,12 @@
 // client pages REST history.
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
-import { compareIds, idTime } from '../shared/ids.js';
+import { compareIds } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
-import type { ChatMessage } from '../shared/message.js';
+import { messageFromLogEntry, type ChatMessage } from '../shared/message.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
-export function entryToMessage(room: string, [id, fields]: StreamEntry): ChatMessage {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  return { id, room, user: { id: f.uid ?? '', name: f.name ?? '' }, text: f.text ?? '', ts: idTime(id), cid: f.cid ?? '' };
-}
 
 export interface Backlog {
   messages: ChatMessage[];
@@ -40,7 +35,7 @@ export async function readBacklog(
   const latest = async (): Promise<Backlog> => {
     const rev = (await redis.xrevrange(log, '+', '-', 'COUNT', Math.max(1, config.JOIN_HISTORY))) as StreamEntry[];
     const lastId = rev[0]?.[0];
-    const messages = config.JOIN_HISTORY === 0 ? [] : rev.reverse().map((e) => entryToMessage(room, e));
+    const messages = config.JOIN_HISTORY === 0 ? [] : rev.reverse().map((e) => messageFromLogEntry(room, e[0], e[1]));
     return { messages, recovered: false, lastId };
   };
   if (since === undefined) return latest();
@@ -65,7 +60,7 @@ export async function readBacklog(
   const holdsSince =
     first !== undefined && last !== undefined && compareIds(first[0], since) <= 0 && compareIds(since, last[0]) <= 0;
   if (holdsSince && after.length <= config.RECOVERY_MAX) {
-    return { messages: after.map((e) => entryToMessage(room, e)), recovered: true, lastId: last[0] };
+    return { messages: after.map((e) => messageFromLogEntry(room, e[0], e[1])), recovered: true, lastId: last[0] };
   }
   return latest();
 }

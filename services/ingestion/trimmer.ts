@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { compareIds } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
+import { fieldRecord } from '../shared/redis.js';
 import type { IngestMetrics } from './metrics.js';
 
 export interface GroupState {
@@ -44,8 +45,7 @@ export function trimPoint(groups: readonly GroupState[]): string | null {
 /** XINFO GROUPS as objects. */
 export function parseGroups(reply: unknown): GroupState[] {
   return ((reply as unknown[][]) ?? []).map((flat) => {
-    const f: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) f[String(flat[i])] = flat[i + 1];
+    const f = fieldRecord(flat);
     return {
       name: String(f.name),
       pending: Number(f.pending ?? 0),

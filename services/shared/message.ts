@@ -1,7 +1,9 @@
-// A chat message as it travels: the send script writes it to the ingest stream as flat
-// field/value pairs; ingestion parses it back with parseIngestEntry and stores it. This file is
-// the one definition of that format (the Lua send script writes the same field names).
+// A chat message as it travels: the send script writes it as flat field/value pairs to the room
+// log (read back by replicas with messageFromLogEntry) and to the ingest stream (parsed by the
+// workers with parseIngestEntry). This file is the one definition of both formats; send.lua
+// writes the same field names.
 import { isMessageId, idTime } from './ids.js';
+import { fieldRecord } from './redis.js';
 import { isValidRoom } from './rooms.js';
 
 export interface ChatUser {
@@ -31,8 +33,7 @@ export function ingestEntryFields(m: ChatMessage): string[] {
 
 /** Parses one ingest stream entry's field list; a string result is the reason it is poison. */
 export function parseIngestEntry(fields: readonly string[]): ChatMessage | string {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const f = fieldRecord(fields);
   if (!isValidRoom(f.room)) return 'invalid room';
   if (!isMessageId(f.id)) return 'invalid message id';
   if (!f.uid) return 'missing uid';
@@ -41,4 +42,13 @@ export function parseIngestEntry(fields: readonly string[]): ChatMessage | strin
   if (f.text.length > MAX_TEXT_CHARS) return 'text too long';
   if (typeof f.cid !== 'string') return 'missing cid';
   return { id: f.id, room: f.room, user: { id: f.uid, name: f.name }, text: f.text, ts: idTime(f.id), cid: f.cid };
+}
+
+/**
+ * A room log entry as a message. send.lua writes the room log with fields uid name text cid;
+ * the entry's own id is the message id (and its ms part the timestamp).
+ */
+export function messageFromLogEntry(room: string, id: string, fields: readonly string[]): ChatMessage {
+  const f = fieldRecord(fields);
+  return { id, room, user: { id: f.uid ?? '', name: f.name ?? '' }, text: f.text ?? '', ts: idTime(id), cid: f.cid ?? '' };
 }

@@ -32,6 +32,13 @@ export function createRedis(url: string, log: Logger, opts: RedisClientOptions):
   return client;
 }
 
+/** A Redis field/value list (a stream entry, an XINFO reply) as a record; later keys win. */
+export function fieldRecord<T>(flat: readonly T[]): Record<string, T> {
+  const f: Record<string, T> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) f[String(flat[i])] = flat[i + 1]!;
+  return f;
+}
+
 /** QUIT politely, then disconnect whatever is left (quit hangs when Redis is gone). */
 export async function closeRedis(client: Redis): Promise<void> {
   try {

@@ -4,7 +4,6 @@
 // on its ingest stream, where the worker stores it exactly once. Unparseable dead letters are
 // refused and left in place; bad usage is one line and a non-zero exit.
 import { spawn } from 'node:child_process';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -12,11 +11,13 @@ import type { RunningService } from '../helpers/service.js';
 import type { Store } from '../../services/shared/store/index.js';
 import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
 import {
+  POISON_REASON,
   drafts,
   exactlyOnceProblems,
   keysFor,
   openStore,
   produce,
+  rejectPoisonInStore,
   startWorker,
   storedMessages,
   tempDir,
@@ -28,7 +29,6 @@ const keys = keysFor(PARTITIONS);
 const ROOM = 'general';
 const P = keys.partitionOf(ROOM);
 const OTHER = 1 - P;
-const TRIGGER_REASON = 'rejected by test trigger';
 const POISON_TEXT = `poison ${'x'.repeat(100)}`;
 
 let redis: TestRedis;
@@ -37,15 +37,13 @@ let tmp: ReturnType<typeof tempDir>;
 let worker: RunningService | undefined;
 let fine: ChatMessage[] = [];
 let poison: ChatMessage;
+let liftRejection: () => void;
 
 beforeAll(async () => {
   redis = await startRedis();
   tmp = tempDir();
   store = await openStore(tmp.dbPath); // creates the schema
-  const db = new Database(tmp.dbPath);
-  db.exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON messages WHEN NEW.text LIKE 'poison%'
-           BEGIN SELECT RAISE(ABORT, '${TRIGGER_REASON}'); END`);
-  db.close();
+  liftRejection = rejectPoisonInStore(tmp.dbPath);
   worker = await startWorker({
     redisUrl: redis.url,
     dbPath: tmp.dbPath,
@@ -117,7 +115,7 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
     expect(lines).toContain(`partition ${OTHER} ${keys.deadLetter(OTHER)}: 0 dead letters`);
     const entry = lines.find((l) => l.includes(dlId!));
     expect(entry).toBeDefined();
-    expect(entry).toContain(`reason="store rejected: ${TRIGGER_REASON}"`);
+    expect(entry).toContain(`reason="store rejected: ${POISON_REASON}"`);
     expect(entry).toContain(`room="${ROOM}"`);
     expect(entry).toContain(`id=${poison.id}`);
     expect(entry).toContain(`text=${JSON.stringify(POISON_TEXT.slice(0, 60))}`);
@@ -129,9 +127,7 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
   it('redrive --all after the fix puts the original entry back; the worker stores it exactly once and the dead-letter stream is empty', async () => {
     const client = redis.client();
     const [dlId] = await deadLetterIds(P);
-    const db = new Database(tmp.dbPath);
-    db.exec('DROP TRIGGER reject_poison');
-    db.close();
+    liftRejection();
 
     const run = await tool('redrive', '--all');
     expect(run.stderr).toBe('');

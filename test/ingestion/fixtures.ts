@@ -5,11 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../services/shared/config.js';
 import { compareIds } from '../../services/shared/ids.js';
 import { INGEST_GROUP, keysFor, type Keys } from '../../services/shared/keys.js';
 import { createLogger } from '../../services/shared/logger.js';
+import { fieldRecord } from '../../services/shared/redis.js';
 import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
 import { createStore, type Store } from '../../services/shared/store/index.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -178,6 +180,33 @@ export async function totalLength(redis: Redis, keys: Keys): Promise<number> {
   let n = 0;
   for (const stream of keys.allIngestStreams()) n += await redis.xlen(stream);
   return n;
+}
+
+/** Every entry of a dead-letter stream, as field records (reason, entryId, stream, … original fields). */
+export async function deadLetters(redis: Redis, stream: string): Promise<Record<string, string>[]> {
+  const rows = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
+  return rows.map(([, f]) => fieldRecord(f));
+}
+
+/** The reason the trigger of rejectPoisonInStore gives; the worker reports `store rejected: <this>`. */
+export const POISON_REASON = 'rejected by test trigger';
+
+/**
+ * A store that is up but refuses particular messages: a SQLite trigger on the shared file aborts
+ * every insert of a message whose text starts with 'poison'. Returns the function that lifts it.
+ */
+export function rejectPoisonInStore(dbPath: string): () => void {
+  const exec = (sql: string) => {
+    const db = new Database(dbPath);
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  };
+  exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON messages WHEN NEW.text LIKE 'poison%'
+        BEGIN SELECT RAISE(ABORT, '${POISON_REASON}'); END`);
+  return () => exec('DROP TRIGGER reject_poison');
 }
 
 export { keysFor, INGEST_GROUP };

@@ -7,6 +7,7 @@ import type { RunningService } from '../helpers/service.js';
 import type { Store } from '../../services/shared/store/index.js';
 import {
   INGEST_GROUP,
+  deadLetters,
   addRawEntry,
   drafts,
   exactlyOnceProblems,
@@ -42,16 +43,7 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-function fieldsOf(flat: string[]): Record<string, string> {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return f;
-}
-
-async function deadLetters(): Promise<Record<string, string>[]> {
-  const rows = (await redis.client().xrange(keys.deadLetter(P), '-', '+')) as [string, string[]][];
-  return rows.map(([, f]) => fieldsOf(f));
-}
+const deadLettered = () => deadLetters(redis.client(), keys.deadLetter(P));
 
 describe('poison entries', { timeout: 240_000 }, () => {
   it('a valid entry delivered more than INGEST_MAX_DELIVERIES times (claimed from a dead consumer) is stored, not dead-lettered', async () => {
@@ -73,7 +65,7 @@ describe('poison entries', { timeout: 240_000 }, () => {
     });
     await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'claimed and acked' });
     expect(await exactlyOnceProblems(store, [often!])).toBeNull();
-    expect(await deadLetters()).toEqual([]);
+    expect(await deadLettered()).toEqual([]);
     expect(worker.logs.some((l) => l.includes('over INGEST_MAX_DELIVERIES stored on its own') && l.includes('"deliveries":8'))).toBe(true);
   });
 
@@ -100,7 +92,7 @@ describe('poison entries', { timeout: 240_000 }, () => {
     });
     await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'own pending stored and acked' });
     expect(await exactlyOnceProblems(store, [...storedBefore, restarted!])).toBeNull();
-    expect(await deadLetters()).toEqual([]);
+    expect(await deadLettered()).toEqual([]);
   });
 
   it('an invalid entry lands in the dead-letter stream with its reason and does not block the ones after it', async () => {
@@ -111,8 +103,8 @@ describe('poison entries', { timeout: 240_000 }, () => {
     const junk = await addRawEntry(client, keys, P, ['hello', 'world']);
     const after = await produce(client, keys, drafts(50, [ROOM], (i) => `after ${i}`));
 
-    await waitFor(async () => (await deadLetters()).length === 3, { timeoutMs: 30_000, what: 'three dead letters' });
-    const byEntry = new Map((await deadLetters()).map((d) => [d.entryId, d]));
+    await waitFor(async () => (await deadLettered()).length === 3, { timeoutMs: 30_000, what: 'three dead letters' });
+    const byEntry = new Map((await deadLettered()).map((d) => [d.entryId, d]));
     expect(byEntry.get(badRoom)).toMatchObject({ reason: 'invalid room', room: 'Not A Room!', text: 'x', stream: keys.ingestStream(P) });
     expect(byEntry.get(noText)).toMatchObject({ reason: 'missing text', room: ROOM, id: '1-2' });
     expect(byEntry.get(junk)).toMatchObject({ reason: 'invalid room', hello: 'world' });

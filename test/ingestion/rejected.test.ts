@@ -2,7 +2,6 @@
 // shared file aborts any insert of a message whose text is 'poison'. That message must end in
 // the dead-letter stream with the store's reason, the rest of its batch must be stored exactly
 // once, nothing may stay pending, and the stream must be trimmed — the partition never stalls.
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -10,11 +9,14 @@ import type { RunningService } from '../helpers/service.js';
 import type { Store } from '../../services/shared/store/index.js';
 import {
   INGEST_GROUP,
+  POISON_REASON,
+  deadLetters,
   drafts,
   exactlyOnceProblems,
   keysFor,
   openStore,
   produce,
+  rejectPoisonInStore,
   startWorker,
   storedMessages,
   tempDir,
@@ -26,7 +28,6 @@ const PARTITIONS = 2;
 const keys = keysFor(PARTITIONS);
 const ROOM = 'general';
 const P = keys.partitionOf(ROOM);
-const TRIGGER_REASON = 'rejected by test trigger';
 
 let redis: TestRedis;
 let store: Store;
@@ -37,10 +38,7 @@ beforeAll(async () => {
   redis = await startRedis();
   tmp = tempDir();
   store = await openStore(tmp.dbPath); // creates the schema
-  const db = new Database(tmp.dbPath);
-  db.exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON messages WHEN NEW.text LIKE 'poison%'
-           BEGIN SELECT RAISE(ABORT, '${TRIGGER_REASON}'); END`);
-  db.close();
+  rejectPoisonInStore(tmp.dbPath);
 });
 
 afterAll(async () => {
@@ -50,16 +48,7 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-function fieldsOf(flat: string[]): Record<string, string> {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return f;
-}
-
-async function deadLetters(): Promise<Record<string, string>[]> {
-  const rows = (await redis.client().xrange(keys.deadLetter(P), '-', '+')) as [string, string[]][];
-  return rows.map(([, f]) => fieldsOf(f));
-}
+const deadLettered = () => deadLetters(redis.client(), keys.deadLetter(P));
 
 async function metrics(): Promise<string> {
   return (await fetch(`${worker!.baseUrl}/metrics`)).text();
@@ -80,9 +69,9 @@ describe('a message the store rejects on its own', { timeout: 240_000 }, () => {
       consumer: 'w1',
       extra: { INGEST_BATCH_SIZE: '500', INGEST_TRIM_INTERVAL_MS: '200', INGEST_CLAIM_IDLE_MS: '2000' },
     });
-    await waitFor(async () => (await deadLetters()).length === 1, { timeoutMs: 60_000, what: 'the rejected message dead-lettered' });
-    const [dead] = await deadLetters();
-    expect(dead).toMatchObject({ reason: `store rejected: ${TRIGGER_REASON}`, stream: keys.ingestStream(P), room: ROOM, id: poison!.id, text: 'poison' });
+    await waitFor(async () => (await deadLettered()).length === 1, { timeoutMs: 60_000, what: 'the rejected message dead-lettered' });
+    const [dead] = await deadLettered();
+    expect(dead).toMatchObject({ reason: `store rejected: ${POISON_REASON}`, stream: keys.ingestStream(P), room: ROOM, id: poison!.id, text: 'poison' });
 
     await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'the whole batch acked' });
     expect(await exactlyOnceProblems(store, [...before, ...after])).toBeNull();
@@ -97,14 +86,14 @@ describe('a message the store rejects on its own', { timeout: 240_000 }, () => {
       what: 'later sends stored and trimmed',
     });
     expect(await exactlyOnceProblems(store, [...before, ...after, ...later])).toBeNull();
-    expect(await deadLetters()).toHaveLength(1);
+    expect(await deadLettered()).toHaveLength(1);
   });
 
   it('an entry over INGEST_MAX_DELIVERIES is tried alone once and dead-lettered only because the store rejects it', async () => {
     const client = redis.client();
     const stream = keys.ingestStream(P);
     await worker?.stop('SIGKILL'); // nobody reads these two but the pretend-dead consumer
-    const deadBefore = (await deadLetters()).length;
+    const deadBefore = (await deadLettered()).length;
     const storedBefore = await storedMessages(store, ROOM);
     // Two entries that (we pretend) were delivered 8 times to a consumer that died: one the store
     // takes, one it refuses.
@@ -124,11 +113,11 @@ describe('a message the store rejects on its own', { timeout: 240_000 }, () => {
       consumer: 'w2',
       extra: { INGEST_CLAIM_IDLE_MS: '200', INGEST_MAX_DELIVERIES: '5', INGEST_TRIM_INTERVAL_MS: '200' },
     });
-    await waitFor(async () => (await deadLetters()).length === deadBefore + 1 && (await totalPending(client, keys)) === 0, {
+    await waitFor(async () => (await deadLettered()).length === deadBefore + 1 && (await totalPending(client, keys)) === 0, {
       timeoutMs: 60_000,
       what: 'the refused one dead-lettered and both acked',
     });
-    const dead = (await deadLetters())[deadBefore]!;
+    const dead = (await deadLettered())[deadBefore]!;
     expect(dead).toMatchObject({ id: refused!.id, text: 'poison again', deliveries: '8' });
     expect(dead.reason).toMatch(/^delivered 8 times \(INGEST_MAX_DELIVERIES=5\); alone, store rejected: rejected by test trigger$/);
     expect(await exactlyOnceProblems(store, [...storedBefore, valid!])).toBeNull();
