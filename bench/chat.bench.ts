@@ -11,7 +11,6 @@
 // - Latency: one member sends and times send -> ack and send -> seen by another member (both
 //   through Redis and back). Anchor: the protocol's ping -> pong through the same replica (no
 //   Redis), so the ratio says what the send path costs over a bare frame round trip.
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createSendScript } from '../services/chat/send-script.js';
 import { loadConfig } from '../services/shared/config.js';
@@ -20,18 +19,13 @@ import { TestClient, chatEnv, tokenFor } from '../test/chat/client.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { startService, type RunningService } from '../test/helpers/service.js';
-import { envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
+import { cpuMs, envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
 
 const SEND_COUNT = env('BENCH_SENDS', 20_000);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
 const SOCKETS = env('BENCH_SOCKETS', 200);
 const MESSAGES = env('BENCH_FANOUT_MESSAGES', 500);
 const ROUND_TRIPS = env('BENCH_ROUND_TRIPS', 300);
-
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime in 100 Hz ticks
-}
 
 /** Runs `count` async jobs with `concurrency` in flight; returns jobs per second. */
 async function rate(count: number, concurrency: number, job: (i: number, worker: number) => Promise<void>): Promise<number> {

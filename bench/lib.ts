@@ -2,6 +2,7 @@
 // and prints one table. A result row names what was measured, its value and unit, and, when
 // there is one, the target and the ratio to an anchor measured in the same run (so numbers
 // from a loaded or slower machine still say something).
+import { readFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 
 export interface BenchRow {
@@ -72,4 +73,17 @@ export function envNumber(name: string, def: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in 100 Hz clock ticks
+}
+
+/** Resident set size of a process in KiB, from /proc/<pid>/status (VmRSS). */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
 }

@@ -34,6 +34,8 @@ beforeAll(async () => {
   const metrics = {
     framesOut: new Counter({ name: 'f_out', help: 'x', registers: [registry] }),
     fanoutLatency: new Histogram({ name: 'f_lat', help: 'x', registers: [registry] }),
+    pubsubBytesIn: new Counter({ name: 'f_bytes_in', help: 'x', registers: [registry] }),
+    pubsubFramesIn: new Counter({ name: 'f_frames_in', help: 'x', registers: [registry] }),
   };
   fanout = new Fanout(sub, keys, log, metrics, config.replicaId, { redis: main, recoveryMax: 10 });
   await waitFor(() => sub.status === 'ready', { what: 'subscriber ready' });
@@ -77,6 +79,8 @@ async function ownFanout(
   const metrics = {
     framesOut: new Counter({ name: 'f_out', help: 'x', registers: [registry] }),
     fanoutLatency: new Histogram({ name: 'f_lat', help: 'x', registers: [registry] }),
+    pubsubBytesIn: new Counter({ name: 'f_bytes_in', help: 'x', registers: [registry] }),
+    pubsubFramesIn: new Counter({ name: 'f_frames_in', help: 'x', registers: [registry] }),
   };
   const { mainUrl: _m, subUrl: _s, ...rest } = opts;
   const f = new Fanout(s, keys, log, metrics, `fanout-unit-${extraClients.length}`, { redis: m, ...rest });

@@ -68,6 +68,8 @@ interface RoomSub {
 export interface FanoutMetrics {
   framesOut: Counter;
   fanoutLatency: Histogram;
+  pubsubBytesIn: Counter;
+  pubsubFramesIn: Counter;
 }
 
 export interface FanoutOptions {
@@ -306,6 +308,9 @@ export class Fanout {
       this.probeHandler?.(payload);
       return;
     }
+    // Counted before the room lookup: what Redis sent, also for a room left a moment ago.
+    this.metrics.pubsubFramesIn.inc();
+    this.metrics.pubsubBytesIn.inc(Buffer.byteLength(payload));
     const room = this.channelRoom.get(channel);
     const state = room === undefined ? undefined : this.rooms.get(room);
     if (!state || state.members.size === 0 || room === undefined) return;
