@@ -67,11 +67,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** A numeric override from the environment (BENCH_MESSAGES=... npm run bench), or the default. */
-export function envNumber(name: string, def: number): number {
+export function envNumber(name: string, def: number, min = Number.MIN_VALUE): number {
   const raw = process.env[name];
   if (!raw) return def;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}, got ${JSON.stringify(raw)}`);
   return n;
 }
 

@@ -26,6 +26,7 @@ import { mergeLive, readBacklog, type BufferedFrame } from './join.js';
 import type { Presence } from './presence.js';
 import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode } from './protocol.js';
 import type { SendScript } from './send-script.js';
+import { SocketWriter, textFrame } from './wire.js';
 
 /** Malformed frames tolerated within ABUSE_WINDOW_MS before the socket is closed with 1008. */
 export const ABUSE_MAX_STRIKES = 10;
@@ -123,6 +124,8 @@ export class Connection implements FanoutMember {
   private queued = 0;
   private closing = false;
   private readonly log: Logger;
+  /** Every frame to the client goes through here, in order (wire.ts: coalesced writes). */
+  private readonly out: SocketWriter;
 
   constructor(
     readonly ws: WebSocket,
@@ -133,6 +136,7 @@ export class Connection implements FanoutMember {
   ) {
     this.exp = exp;
     this.log = ctx.log.child({ user: user.id });
+    this.out = new SocketWriter(ws);
   }
 
   start(): void {
@@ -151,7 +155,7 @@ export class Connection implements FanoutMember {
     });
   }
 
-  /** Fan-out entry point: one shared Buffer per published frame. */
+  /** Fan-out entry point: `data` is the WebSocket frame, built once per message per replica. */
   receive(room: string, data: Buffer, frame: PublishedFrame): void {
     const state = this.rooms.get(room);
     if (!state) return;
@@ -168,15 +172,18 @@ export class Connection implements FanoutMember {
     this.write(data);
   }
 
-  /** Closes with `code` (idempotent). */
+  /** Closes with `code` (idempotent); frames queued before it still go out first. */
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.out.flush();
     this.ws.close(code, reason);
   }
 
-  private write(data: Buffer | string): void {
+  /** Queues one WebSocket frame (made by wire.ts textFrame). */
+  private write(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN || this.closing) return;
+    // What the kernel did not take from earlier turns' writes (not this turn's burst, see wire.ts).
     if (this.ws.bufferedAmount > this.ctx.config.MAX_BUFFERED_BYTES) {
       this.ctx.metrics.slowConsumerCloses.inc();
       this.log.warn({ buffered: this.ws.bufferedAmount }, 'slow consumer: closing with 4008');
@@ -184,18 +191,22 @@ export class Connection implements FanoutMember {
       setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
       return;
     }
-    this.ws.send(data, { binary: false });
+    this.out.write(frame);
+  }
+
+  private writeText(text: string): void {
+    this.write(textFrame(Buffer.from(text, 'utf8')));
   }
 
   private sendJson(o: unknown): void {
     this.ctx.metrics.framesOut.inc();
-    this.write(JSON.stringify(o));
+    this.writeText(JSON.stringify(o));
   }
 
   private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): void {
     this.ctx.metrics.errors.inc({ code });
     this.ctx.metrics.framesOut.inc();
-    this.write(errorFrame(code, message, ref, retryAfterMs));
+    this.writeText(errorFrame(code, message, ref, retryAfterMs));
   }
 
   private strike(): void {

@@ -10,6 +10,7 @@ import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
 import { Fanout, type FanoutMember, type FanoutOptions } from './fanout.js';
+import { textFramePayload } from './wire.js';
 
 const keys = keysFor(1);
 const config = loadConfig('chat', { LOG_LEVEL: 'silent', REPLICA_ID: 'fanout-unit' });
@@ -22,7 +23,7 @@ let fanout: Fanout;
 
 const member = (): FanoutMember & { got: string[] } => {
   const got: string[] = [];
-  return { got, receive: (_room, data) => void got.push(data.toString()), close: () => {} };
+  return { got, receive: (_room, data) => void got.push(textFramePayload(data).toString()), close: () => {} };
 };
 
 beforeAll(async () => {
@@ -55,7 +56,7 @@ const proxies: RedisProxy[] = [];
 const closable = (): FanoutMember & { got: string[]; closes: number[] } => {
   const got: string[] = [];
   const closes: number[] = [];
-  return { got, closes, receive: (_room, data) => void got.push(data.toString()), close: (code) => void closes.push(code) };
+  return { got, closes, receive: (_room, data) => void got.push(textFramePayload(data).toString()), close: (code) => void closes.push(code) };
 };
 
 async function proxy(): Promise<RedisProxy> {

@@ -1,7 +1,7 @@
 // Live fan-out across replicas. A replica SUBSCRIBEs a room's channel while it has at least one
 // local member in that room and UNSUBSCRIBEs when the last one leaves (reference counted, never
 // PSUBSCRIBE), so Redis egress grows with interested replicas only. Each published payload is
-// parsed once and turned into one Buffer that is written to every local member.
+// parsed once and framed once (wire.ts): the same WebSocket frame bytes go to every local member.
 //
 // Race safety: subscribe/unsubscribe operations of one room run strictly one after another on
 // a per-room promise chain, and each re-checks the member count when it runs, so a join that
@@ -30,6 +30,7 @@ import type { Logger } from '../shared/logger.js';
 import { messageFromLogEntry } from '../shared/message.js';
 import { CloseCode } from './protocol.js';
 import { messageFrameHead } from './send-script.js';
+import { textFrame } from './wire.js';
 
 /** The fields of a published frame the replica looks at (it forwards the bytes verbatim). */
 export interface PublishedFrame {
@@ -40,7 +41,10 @@ export interface PublishedFrame {
 }
 
 export interface FanoutMember {
-  /** Called for every frame published on a room this member was added to. */
+  /**
+   * Called for every frame published on a room this member was added to; `data` is the whole
+   * WebSocket frame (wire.ts textFrame), built once per message and shared by every member.
+   */
   receive(room: string, data: Buffer, frame: PublishedFrame): void;
   /** Closes the member's socket (1012 when live delivery could not be made gap-free). */
   close(code: number, reason: string): void;
@@ -276,7 +280,7 @@ export class Fanout {
       if (entries.length > this.opts.recoveryMax) return this.resync(room, r, 'more than RECOVERY_MAX missed');
       for (const e of entries) {
         const payload = messageFrameOf(room, e);
-        this.deliver(room, r, Buffer.from(payload, 'utf8'), { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
+        this.deliver(room, r, textFrame(Buffer.from(payload, 'utf8')), { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
         r.lastId = e[0];
       }
       recovered += entries.length;
@@ -322,7 +326,7 @@ export class Fanout {
       this.log.warn({ channel, err: (err as Error).message }, 'dropping unparseable published frame');
       return;
     }
-    const data = Buffer.from(payload, 'utf8');
+    const data = textFrame(Buffer.from(payload, 'utf8'));
     if (state.held) {
       // Bounded: a room this busy during a slow recovery resumes through 1012 instead.
       if (state.held.length >= this.opts.recoveryMax) return this.resync(room, state, 'more than RECOVERY_MAX live frames held during recovery');

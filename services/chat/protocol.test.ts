@@ -18,6 +18,11 @@ describe('protocol v1 frame validation', () => {
     expect(parseClientFrame('{"type":"auth","token":"x.y.z"}')).toEqual({ ok: true, frame: { type: 'auth', token: 'x.y.z' } });
   });
 
+  it('replaces a lone surrogate in a text with U+FFFD, so live frames and the UTF-8 room log carry the same text', () => {
+    const r = parseClientFrame('{"type":"send","room":"r","text":"a\\ud800b \\udc00 \\ud83d\\ude00","cid":"c"}');
+    expect(r).toEqual({ ok: true, frame: { type: 'send', room: 'r', text: 'a\ufffdb \ufffd \u{1F600}', cid: 'c' } });
+  });
+
   it('maps bad input to its code and echoes the cid as ref', () => {
     expect(err('nope').code).toBe('bad_request');
     expect(err('[1]').code).toBe('bad_request');

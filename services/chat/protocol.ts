@@ -36,6 +36,8 @@ export type ErrorCode =
  *
  * | code | when                                                                          |
  * | 1008 | repeated protocol abuse (ABUSE_MAX_STRIKES bad frames within ABUSE_WINDOW_MS)  |
+ * | 1002 | broken WebSocket framing: unmasked client frame, reserved bits/opcode... (ws)  |
+ * | 1007 | a text frame that is not valid UTF-8 (sent by ws itself)                      |
  * | 1009 | a frame over MAX_PAYLOAD_BYTES (sent by ws itself)                            |
  * | 1012 | graceful shutdown of the replica: reconnect (to another replica)              |
  * | 4001 | the access token expired without an in-band `auth` refresh                    |
@@ -83,6 +85,11 @@ function roomOf(o: Record<string, unknown>, ref?: string): string | ParseResult 
   return o.room;
 }
 
+/** `text` with every lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, ES2024). */
+export function toWellFormed(text: string): string {
+  return (text as unknown as { toWellFormed(): string }).toWellFormed();
+}
+
 /** Validates one text frame. `raw` is the frame as received (ws gives Buffers). */
 export function parseClientFrame(raw: string): ParseResult {
   let o: unknown;
@@ -115,7 +122,10 @@ export function parseClientFrame(raw: string): ParseResult {
       if (typeof f.text !== 'string') return bad('missing field: text', ref);
       if (f.text.trim().length === 0) return bad('text must not be empty', ref);
       if (f.text.length > MAX_TEXT_CHARS) return refuse('too_long', `text over ${MAX_TEXT_CHARS} characters`, ref);
-      return { ok: true, frame: { type: 'send', room, text: f.text, cid: f.cid } };
+      // A lone UTF-16 surrogate (valid as a JSON escape) has no UTF-8 form: Redis would store
+      // U+FFFD while the live frame kept the escape — one id, two texts. Normalised here, once,
+      // so live, log, store and history all carry the same text.
+      return { ok: true, frame: { type: 'send', room, text: toWellFormed(f.text), cid: f.cid } };
     }
     case 'typing': {
       const room = roomOf(f, ref);

@@ -18,11 +18,11 @@ export interface RunningService {
 export async function startService(
   name: 'users' | 'chat' | 'ingestion',
   env: Record<string, string>,
-  { waitReady = false, timeoutMs = 20_000 } = {},
+  { waitReady = false, timeoutMs = 20_000, nodeArgs = [] as string[] } = {},
 ): Promise<RunningService> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const logs: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `services/${name}/main.ts`], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
