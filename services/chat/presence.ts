@@ -10,7 +10,9 @@
 // remains, and a still-connected member swept after a Redis outage longer than the TTL is
 // announced again when its replica re-adds it). Events travel on the room channel like
 // messages, so members on every replica see them. A user with several sockets in a room on
-// this replica is one entry. Member lists are capped at MEMBER_LIST_MAX entries, sweeps at
+// this replica is one entry. Rooms with more than PRESENCE_EVENTS_MAX_MEMBERS entries announce
+// nothing (each event would reach every member: O(members²) frames when many join at once).
+// Member lists are capped at MEMBER_LIST_MAX entries, sweeps at
 // SWEEP_MAX expired entries per script call (a bigger sweep is several calls, so Redis serves
 // other clients in between).
 import { readFileSync } from 'node:fs';
@@ -68,16 +70,18 @@ export class Presence {
   private readonly run: PresenceCommand;
   private readonly memberListMax: number;
   private readonly sweepMax: number;
+  private readonly eventsMax: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly log: Logger,
-    config: Pick<Config, 'PRESENCE_TTL_SEC' | 'replicaId'>,
+    config: Pick<Config, 'PRESENCE_TTL_SEC' | 'PRESENCE_EVENTS_MAX_MEMBERS' | 'replicaId'>,
     limits: { memberListMax?: number; sweepMax?: number } = {},
   ) {
     this.ttlMs = config.PRESENCE_TTL_SEC * 1000;
     this.replicaId = config.replicaId;
+    this.eventsMax = config.PRESENCE_EVENTS_MAX_MEMBERS;
     this.memberListMax = limits.memberListMax ?? MEMBER_LIST_MAX;
     this.sweepMax = limits.sweepMax ?? SWEEP_MAX;
     redis.defineCommand('auroraPresence', { numberOfKeys: 2, lua: PRESENCE_LUA });
@@ -90,7 +94,7 @@ export class Presence {
 
   private call(op: 'join' | 'leave' | 'refresh', room: string, entries: string[], now = Date.now()): Promise<unknown> {
     const limit = op === 'join' ? this.memberListMax : this.sweepMax;
-    return this.run(this.keys.presence(room), this.keys.presenceIndex(room), op, this.keys.roomChannel(room), room, now, now + this.ttlMs, this.ttlMs * 2, limit, ...entries);
+    return this.run(this.keys.presence(room), this.keys.presenceIndex(room), op, this.keys.roomChannel(room), room, now, now + this.ttlMs, this.ttlMs * 2, limit, this.eventsMax, ...entries);
   }
 
   /** Registers a socket of `user` in `room`; announces the user when new; returns the members. */

@@ -80,6 +80,12 @@ export const envSchema = z.object({
   RECOVERY_MAX: int(500, 1, 500),
   IDEMPOTENCY_TTL_SEC: int(600, 1, 86_400),
   PRESENCE_TTL_SEC: int(30, 2, 3600),
+  /**
+   * Rooms with more presence entries than this announce no joins/leaves: each event goes to
+   * every member, so in a big room a reconnect wave or a rolling deploy would cost O(members²)
+   * frames. Their members still get the member list in `joined`.
+   */
+  PRESENCE_EVENTS_MAX_MEMBERS: int(200, 0, 1_000_000),
   /** Sends are refused with `overloaded` when an ingest stream holds more entries than this. */
   INGEST_MAX_BACKLOG: int(200_000, 100, 100_000_000),
 

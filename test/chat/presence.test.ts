@@ -123,7 +123,7 @@ describe('presence cost does not grow with the room', () => {
       const f = JSON.parse(msg) as { type: string; mark?: string; event?: string; user?: { id: string } };
       events.push(f.type === 'mark' ? `mark:${f.mark}` : `${f.event}:${f.user!.id}`);
     });
-    await sub.subscribe(keys.roomChannel(bigRoom), keys.roomChannel('sweep'), keys.roomChannel('leftover'));
+    await sub.subscribe(keys.roomChannel(bigRoom), keys.roomChannel('sweep'), keys.roomChannel('leftover'), keys.roomChannel('crowd'));
     await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
     await r.call('CONFIG', 'SET', 'slowlog-max-len', '100000'); // commands inside scripts are logged too
   });
@@ -140,7 +140,7 @@ describe('presence cost does not grow with the room', () => {
     for (let i = 0; i < 100; i++) entries[i * 2] = [now - 1000, `u${i}|u${i}|x`];
     for (let i = 0; i < 10; i++) entries.push([now - 1000, `gone${i}|gone${i}|x`]);
     await fill(bigRoom, entries);
-    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'perf' });
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, PRESENCE_EVENTS_MAX_MEMBERS: 1_000_000, replicaId: 'perf' });
     await p.join(bigRoom, { id: 'warm', name: 'warm' }); // loads the script
 
     const joins: number[] = [];
@@ -180,7 +180,7 @@ describe('presence cost does not grow with the room', () => {
     entries.push([now - 2000, 'alive|alive|d1']);
     entries.push([now + 600_000, 'alive|alive|other']);
     await fill('sweep', entries);
-    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'sweeper' }, { sweepMax: 3 });
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, PRESENCE_EVENTS_MAX_MEMBERS: 1_000_000, replicaId: 'sweeper' }, { sweepMax: 3 });
     await p.join('sweep', { id: 'keeper', name: 'keeper' });
     for (let i = 0; i < 10 && (await r.zcount(keys.presence('sweep'), '-inf', `(${Date.now()}`)) > 0; i++) await p.refresh();
     expect(await r.zcount(keys.presence('sweep'), '-inf', `(${Date.now()}`)).toBe(0);
@@ -190,9 +190,22 @@ describe('presence cost does not grow with the room', () => {
     expect(await r.zrange(keys.presenceIndex('sweep'), 0, -1)).toEqual(['alive|alive|other', 'keeper|keeper|sweeper']);
   });
 
+  it('a room with more entries than PRESENCE_EVENTS_MAX_MEMBERS announces no joins or leaves (O(members²) frames otherwise); a smaller one does again', async () => {
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, PRESENCE_EVENTS_MAX_MEMBERS: 3, replicaId: 'crowd' });
+    const user = (i: number) => ({ id: `c${i}`, name: `c${i}` });
+    for (let i = 1; i <= 5; i++) await p.join('crowd', user(i));
+    // the members list is still complete
+    expect((await p.join('crowd', user(6))).map((m) => m.id).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6']);
+    for (let i = 6; i >= 1; i--) await p.leave('crowd', user(i));
+    await settle('crowd');
+    // a user's join and leave are announced alike: c1..c3 (the room at <= 3 entries with them
+    // in it), not c4..c6
+    expect(events.filter((e) => /:c\d$/.test(e))).toEqual(['join:c1', 'join:c2', 'join:c3', 'leave:c3', 'leave:c2', 'leave:c1']);
+  });
+
   it("a user's last leave while another of its entries expired unswept announces one leave; the later sweep adds none", async () => {
     await fill('leftover', [[Date.now() - 1000, 'zed|zed|deadrep']]);
-    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, replicaId: 'lp' });
+    const p = new Presence(client, keys, silent, { PRESENCE_TTL_SEC: 600, PRESENCE_EVENTS_MAX_MEMBERS: 1_000_000, replicaId: 'lp' });
     await p.join('leftover', { id: 'zed', name: 'zed' });
     await p.leave('leftover', { id: 'zed', name: 'zed' });
     await p.join('leftover', { id: 'keeper2', name: 'keeper2' });

@@ -17,7 +17,10 @@ ARGV[6]  PEXPIRE of both keys (ms), so a room nobody refreshes disappears
 ARGV[7]  limit             join: at most this many entries in the returned member list;
                            refresh: at most this many expired entries swept per call (the
                            caller calls again, entries empty, while `more`); leave: unused
-ARGV[8..] join/leave: the one entry; refresh: every entry this replica keeps in the room
+ARGV[8]  events max        no join/leave is published while the set holds more entries than
+                           this (PRESENCE_EVENTS_MAX_MEMBERS: in a big room every event would
+                           go to every member, O(members²) frames for a reconnect wave)
+ARGV[9..] join/leave: the one entry; refresh: every entry this replica keeps in the room
 
 A user is present while at least one unexpired entry with its id exists — one entry per replica
 it is connected through. Events are per user and decided here, under the script's atomicity:
@@ -44,6 +47,7 @@ local now = tonumber(ARGV[4])
 local expiry = tonumber(ARGV[5])
 local keyTtl = tonumber(ARGV[6])
 local limit = tonumber(ARGV[7])
+local eventsMax = tonumber(ARGV[8])
 
 -- <userId>|<name>|<replicaId> (ids and usernames never contain '|'); <userId>|<name> from
 -- older replicas is read too.
@@ -74,8 +78,13 @@ local function state(uid, except)
   return result
 end
 
-local function announce(event, uid, name)
+-- Publishes the event unless the room is too big for per-member events; 1 if published.
+-- `size` counts the user's own entry (before a leave removed it), so a user's join and leave
+-- are announced alike.
+local function announce(event, uid, name, size)
+  if size > eventsMax then return 0 end
   redis.call('PUBLISH', channel, cjson.encode({ type = 'presence', room = room, event = event, user = { id = uid, name = name } }))
+  return 1
 end
 
 local function touch()
@@ -84,19 +93,20 @@ local function touch()
 end
 
 if op == 'join' then
-  local m = ARGV[8]
+  local m = ARGV[9]
   local uid, name = split(m)
   local own = redis.call('ZSCORE', key, m)
   local wasLive = (own and tonumber(own) >= now) or state(uid, m) == 'live'
   redis.call('ZADD', key, expiry, m)
   redis.call('ZADD', index, 0, m)
   touch()
-  if not wasLive then announce('join', uid, name) end
+  if not wasLive then announce('join', uid, name, redis.call('ZCARD', key)) end
   return redis.call('ZRANGEBYSCORE', key, now, '+inf', 'LIMIT', 0, limit)
 end
 
 if op == 'leave' then
-  local m = ARGV[8]
+  local m = ARGV[9]
+  local size = redis.call('ZCARD', key)
   redis.call('ZREM', index, m)
   -- already swept: its leave was announced then
   if redis.call('ZREM', key, m) == 0 then return 0 end
@@ -108,13 +118,12 @@ if op == 'leave' then
     redis.call('ZREM', key, e)
     redis.call('ZREM', index, e)
   end
-  announce('leave', uid, name)
-  return 1
+  return announce('leave', uid, name, size)
 end
 
 if op == 'refresh' then
   local events, seen = 0, {}
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     local m = ARGV[i]
     -- a new entry (first time, or re-added after a sweep): announced unless the user is live
     -- elsewhere. An existing one was indexed when it was added.
@@ -123,12 +132,12 @@ if op == 'refresh' then
       local uid, name = split(m)
       if not seen[uid] and state(uid, m) ~= 'live' then
         seen[uid] = true
-        announce('join', uid, name)
-        events = events + 1
+        events = events + announce('join', uid, name, redis.call('ZCARD', key))
       end
     end
   end
   touch()
+  local size = redis.call('ZCARD', key)
   local expired = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. now, 'LIMIT', 0, limit)
   for _, m in ipairs(expired) do
     redis.call('ZREM', key, m)
@@ -140,8 +149,7 @@ if op == 'refresh' then
     if not seen[uid] then
       seen[uid] = true
       if state(uid, nil) == 'none' then
-        announce('leave', uid, name)
-        events = events + 1
+        events = events + announce('leave', uid, name, size)
       end
     end
   end
