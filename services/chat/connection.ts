@@ -123,7 +123,7 @@ export class Connection implements FanoutMember {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private closing = false;
-  private readonly log: Logger;
+  private childLog: Logger | undefined;
   /** Every frame to the client goes through here, in order (wire.ts: coalesced writes). */
   private readonly out: SocketWriter;
 
@@ -135,8 +135,12 @@ export class Connection implements FanoutMember {
     private readonly onClosed: (c: Connection) => void,
   ) {
     this.exp = exp;
-    this.log = ctx.log.child({ user: user.id });
-    this.out = new SocketWriter(ws);
+    this.out = new SocketWriter(ws, (err) => this.log.error({ err }, 'socket write failed: terminating the socket'));
+  }
+
+  /** A child logger with the user, made on first use: most connections never log (memory). */
+  private get log(): Logger {
+    return (this.childLog ??= this.ctx.log.child({ user: this.user.id }));
   }
 
   start(): void {
@@ -183,7 +187,7 @@ export class Connection implements FanoutMember {
   /** Queues one WebSocket frame (made by wire.ts textFrame). */
   private write(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN || this.closing) return;
-    // What the kernel did not take from earlier turns' writes (not this turn's burst, see wire.ts).
+    // What the kernel did not take (wire.ts writes a big burst early, so this sees it grow).
     if (this.ws.bufferedAmount > this.ctx.config.MAX_BUFFERED_BYTES) {
       this.ctx.metrics.slowConsumerCloses.inc();
       this.log.warn({ buffered: this.ws.bufferedAmount }, 'slow consumer: closing with 4008');

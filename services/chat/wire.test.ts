@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { waitFor } from '../../test/helpers/ports.js';
-import { SocketWriter, textFrame, textFramePayload } from './wire.js';
+import { FLUSH_AT_BYTES, SocketWriter, textFrame, textFramePayload } from './wire.js';
 
 let wss: WebSocketServer | undefined;
 const clients: WebSocket[] = [];
@@ -18,6 +18,12 @@ afterEach(async () => {
 async function pair(): Promise<{ server: WebSocket; client: WebSocket; got: string[] }> {
   wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await once(wss, 'listening');
+  return pairOnSameServer();
+}
+
+/** Another client connection to the server pair() started. */
+async function pairOnSameServer(): Promise<{ server: WebSocket; client: WebSocket; got: string[] }> {
+  if (!wss) throw new Error('pair() first');
   const port = (wss.address() as AddressInfo).port;
   const accepted = once(wss, 'connection');
   const client = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: 1 << 20 });
@@ -46,21 +52,62 @@ describe('pre-framed, coalesced socket writes', () => {
     expect(got).toEqual(texts);
   });
 
-  it('hands the frames queued in one event-loop turn to the socket in ONE write, in order', async () => {
+  it('hands the frames queued in one event-loop turn to the kernel in ONE write, in order, without copying them', async () => {
     const { server, got } = await pair();
     const out = new SocketWriter(server);
-    const sender = (server as unknown as { _sender: { sendFrame: (...a: unknown[]) => void } })._sender;
-    const original = sender.sendFrame.bind(sender);
+    const socket = (server as unknown as { _socket: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } })._socket;
     let writes = 0;
-    sender.sendFrame = (...a: unknown[]) => {
-      writes++;
-      original(...a);
-    };
-    for (let i = 0; i < 50; i++) out.write(textFrame(Buffer.from(`m${i}`)));
-    expect(out.queuedBytes).toBeGreaterThan(0);
+    for (const m of ['_write', '_writev'] as const) {
+      const original = socket[m].bind(socket);
+      socket[m] = (...a: unknown[]) => {
+        writes++;
+        original(...a);
+      };
+    }
+    const frames = Array.from({ length: 50 }, (_, i) => textFrame(Buffer.from(`m${i}`)));
+    for (const f of frames) out.write(f);
+    expect(out.queuedBytes).toBe(frames.reduce((n, f) => n + f.length, 0));
     await waitFor(() => got.length === 50, { what: '50 frames' });
     expect(writes).toBe(1);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+  });
+
+  it('writes a burst early once FLUSH_AT_BYTES are queued, so ws.bufferedAmount (the slow-consumer check) sees it grow', async () => {
+    const { server, client, got } = await pair();
+    (client as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const out = new SocketWriter(server);
+    const frame = textFrame(Buffer.from('b'.repeat(10_000)));
+    let maxQueued = 0;
+    for (let i = 0; i < 500; i++) {
+      out.write(frame); // the same Buffer 500 times: 5 MB in one turn
+      maxQueued = Math.max(maxQueued, out.queuedBytes);
+    }
+    expect(maxQueued).toBeLessThan(FLUSH_AT_BYTES + frame.length);
+    // the kernel did not take 5 MB from a reader that does not read: ws holds the rest
+    expect(server.bufferedAmount).toBeGreaterThan(1_000_000);
+    (client as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => got.length === 500, { what: '500 frames', timeoutMs: 20_000 });
+  });
+
+  it('a write that throws terminates that socket only: other sockets queued in the same turn still get their frames', async () => {
+    const a = await pair();
+    const b = await pairOnSameServer();
+    const errors: unknown[] = [];
+    const outA = new SocketWriter(a.server, (err) => errors.push(err));
+    const outB = new SocketWriter(b.server);
+    (a.server as unknown as { _sender: { sendFrame: () => void } })._sender.sendFrame = () => {
+      throw new Error('boom');
+    };
+    outA.write(textFrame(Buffer.from('to a')));
+    outB.write(textFrame(Buffer.from('to b')));
+    const [code] = (await once(a.client, 'close')) as [number];
+    expect(code).toBe(1006);
+    expect(errors).toHaveLength(1);
+    await waitFor(() => b.got.length === 1, { what: 'the frame to b' });
+    expect(b.got).toEqual(['to b']);
+    // and later turns still flush
+    outB.write(textFrame(Buffer.from('again')));
+    await waitFor(() => b.got.length === 2, { what: 'a later frame to b' });
   });
 
   it('flush() before a close sends the queued frames ahead of the close frame; a closed socket takes nothing', async () => {

@@ -2,19 +2,29 @@
 //
 // 1. Built once. A server-to-client text frame is unmasked (RFC 6455 §5.3), so its bytes are the
 //    same for every recipient: Fanout frames each published message ONCE per replica
-//    (textFrame) and that Buffer is what every member's socket gets. Writing it goes through
-//    ws's Sender.sendFrame, the way the ws maintainers suggested for broadcasts
-//    (websockets/ws#617) and the way engine.io writes its pre-encoded broadcast frames. That is
-//    only correct with per-message deflate off (the chat server's WebSocketServer has it off)
-//    and while the sender has nothing queued (ws queues only while deflating or reading a Blob:
-//    neither happens here). ws is pinned; wire.test.ts fails if a version drops sendFrame.
+//    (textFrame) and every member's socket is handed that same Buffer (no copy per member).
+//    It is written through ws's Sender.sendFrame (private API: ws offers no public way to send
+//    pre-built frames; engine.io writes its pre-encoded broadcast frames the same way, after
+//    websockets/ws#617). That is only correct with per-message deflate off (the chat server's
+//    WebSocketServer has it off) and while ws's sender has nothing queued (it queues only while
+//    deflating or reading a Blob: neither happens here). ws is pinned; wire.test.ts fails if a
+//    version drops sendFrame.
 // 2. Coalesced. Every frame for a socket — fan-out, acks, errors, pongs — goes through its
-//    SocketWriter, in order; a socket's frames queued within one turn of the event loop leave in
-//    ONE write (one syscall) at setImmediate. At low rates that is one write per frame as
-//    before; under load, when one read from Redis carries many messages, it is one write per
-//    socket per read instead of one per message — profiling showed the write syscalls are most
-//    of a replica's CPU (`npm run profile`).
-import type { WebSocket } from 'ws';
+//    SocketWriter, in order; the frames queued for a socket within one turn of the event loop
+//    leave together at setImmediate, corked: Node hands them to the kernel in ONE writev, still
+//    without copying. At low rates that is one write per frame as before; under load, when one
+//    read from Redis carries many messages, it is one syscall per socket per turn instead of one
+//    per message (profiling showed the write syscalls are most of a replica's CPU: `npm run
+//    profile`).
+// 3. Bounded. A turn can queue a lot for one socket (a recovery after a subscriber reconnect
+//    delivers up to RECOVERY_MAX messages per room in one loop), so a writer holding more than
+//    FLUSH_AT_BYTES writes at once: ws.bufferedAmount — what the kernel did not take — then
+//    grows as the burst does, and the slow-consumer check (4008) sees it frame by frame.
+//
+// Frames still queued when ws closes a socket on its own (a protocol error such as 1009, or
+// the client's close) are dropped, as frames after a close always are; a client resumes with
+// `since`.
+import { WebSocket } from 'ws';
 
 interface FrameSender {
   sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
@@ -54,15 +64,23 @@ function senderOf(ws: WebSocket): FrameSender {
   return sender as FrameSender;
 }
 
+/** Queued bytes past which a writer writes at once instead of waiting for the turn's end. */
+export const FLUSH_AT_BYTES = 64 * 1024;
+
 const dirty = new Set<SocketWriter>();
 let flushScheduled = false;
 
 function flushAll(): void {
   flushScheduled = false;
-  // A flush may queue nothing new (writes happen synchronously), but iterate a snapshot anyway.
-  const writers = [...dirty];
-  dirty.clear();
-  for (const w of writers) w.flush();
+  for (const w of dirty) {
+    dirty.delete(w);
+    w.flushOrFail();
+  }
+}
+
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
 }
 
 /** One socket's ordered outgoing frames, written at most once per event-loop turn. */
@@ -71,44 +89,58 @@ export class SocketWriter {
   private pendingBytes = 0;
   private readonly sender: FrameSender;
 
-  constructor(private readonly ws: WebSocket) {
+  /** `onError`: a write threw (the socket is terminated after it is called). */
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
     this.sender = senderOf(ws);
   }
 
-  /**
-   * Bytes queued in this turn, not yet written. NOT part of the slow-consumer check: a healthy
-   * reader can be sent a large burst in one turn (it is bounded by what one turn reads from
-   * Redis); slow is what the kernel did not take from earlier writes (ws.bufferedAmount).
-   */
+  /** Bytes queued in this turn, not yet written (see 3. above: at most ~FLUSH_AT_BYTES). */
   get queuedBytes(): number {
     return this.pendingBytes;
   }
 
   /** Queues a frame made by textFrame; it leaves with the others queued in this turn. */
   write(frame: Buffer): void {
-    if (this.pending === null) {
-      this.pending = [frame];
+    if (this.pending === null) this.pending = [frame];
+    else this.pending.push(frame);
+    this.pendingBytes += frame.length;
+    if (this.pendingBytes >= FLUSH_AT_BYTES) return this.flushOrFail();
+    if (!dirty.has(this)) {
       dirty.add(this);
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flushAll);
       }
-    } else {
-      this.pending.push(frame);
     }
-    this.pendingBytes += frame.length;
   }
 
   /** Writes what is queued now (also called before a close frame, so nothing queued is lost). */
   flush(): void {
     const pending = this.pending;
-    if (pending === null) return;
-    const bytes = this.pendingBytes;
     this.pending = null;
     this.pendingBytes = 0;
     dirty.delete(this);
-    // 1 = OPEN: a socket that closed meanwhile takes nothing more.
-    if (this.ws.readyState !== 1) return;
-    this.sender.sendFrame([pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes)]);
+    if (pending === null || this.ws.readyState !== WebSocket.OPEN) return;
+    if (pending.length === 1) return this.sender.sendFrame(pending);
+    const socket = (this.ws as unknown as { _socket: RawSocket })._socket;
+    socket.cork();
+    try {
+      for (const frame of pending) this.sender.sendFrame([frame]);
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  /** flush(), but a throwing write ends this socket instead of the replica or other writers. */
+  flushOrFail(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.onError(err);
+      this.ws.terminate();
+    }
   }
 }
