@@ -9,7 +9,8 @@ import { createRedis } from '../shared/redis.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
-import { Fanout, type FanoutMember, type FanoutOptions } from './fanout.js';
+import { Fanout, publishedFrameOf, type FanoutMember, type FanoutOptions } from './fanout.js';
+import { messageFrameHead } from './send-script.js';
 import { textFramePayload } from './wire.js';
 
 const keys = keysFor(1);
@@ -197,4 +198,25 @@ describe('Fanout', () => {
     expect(m.got).toEqual([]);
     expect(m.closes).toEqual([1012]);
   }, 30_000);
+});
+
+describe('publishedFrameOf', () => {
+  it("reads a message frame's id and ts from its end, whatever the text holds, and parses anything else", () => {
+    for (const text of ['plain', 'a ,"id":"1-1","ts":1} trap', '"quoted" \\ back', 'ünï 👋']) {
+      const head = messageFrameHead('r', { id: 'u', name: 'U' }, text, 'c1');
+      const payload = `${head}"id":"1700000000123-7","ts":1700000000123}`;
+      expect(publishedFrameOf(payload)).toEqual({ type: 'message', id: '1700000000123-7', ts: 1700000000123 });
+      // and the frame is valid JSON with the same fields
+      expect(JSON.parse(payload)).toMatchObject({ type: 'message', id: '1700000000123-7', ts: 1700000000123, text });
+    }
+    expect(publishedFrameOf('{"type":"typing","room":"r","user":{"id":"u","name":"U"},"active":true}')).toEqual({
+      type: 'typing',
+      room: 'r',
+      user: { id: 'u', name: 'U' },
+      active: true,
+    });
+    // a message-looking frame with a broken tail falls back to JSON (and fails loudly if not JSON)
+    expect(() => publishedFrameOf('{"type":"message","id":"x"')).toThrow();
+    expect(() => publishedFrameOf('{"no":"type"}')).toThrow();
+  });
 });

@@ -96,6 +96,28 @@ export function messageFrameOf(room: string, [id, fields]: StreamEntry): string 
   return `${messageFrameHead(room, m.user, m.text, m.cid)}"id":"${id}","ts":${m.ts}}`;
 }
 
+const MESSAGE_HEAD = '{"type":"message",';
+const MESSAGE_TAIL = /^,"ts":(\d{1,16})}$/;
+
+/**
+ * The fields fan-out needs from a published frame. A `message` frame is made by send.lua as
+ * messageFrameHead + `"id":"<id>","ts":<ts>}`, so its id and ts are read from its end without
+ * parsing the text (they are last, and a `"` inside the text is always escaped); anything else
+ * (typing, presence, or an unexpected shape) is JSON-parsed. Throws on a frame without a type.
+ */
+export function publishedFrameOf(payload: string): PublishedFrame {
+  if (payload.startsWith(MESSAGE_HEAD)) {
+    const at = payload.lastIndexOf(',"id":"');
+    const end = at < 0 ? -1 : payload.indexOf('"', at + 7);
+    const id = end < 0 ? '' : payload.slice(at + 7, end);
+    const tail = end < 0 ? null : MESSAGE_TAIL.exec(payload.slice(end + 1));
+    if (tail && isMessageId(id)) return { type: 'message', id, ts: Number(tail[1]) };
+  }
+  const frame = JSON.parse(payload) as PublishedFrame;
+  if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') throw new Error('no type');
+  return frame;
+}
+
 export class Fanout {
   private readonly rooms = new Map<string, RoomSub>();
   private readonly channelRoom = new Map<string, string>();
@@ -320,8 +342,7 @@ export class Fanout {
     if (!state || state.members.size === 0 || room === undefined) return;
     let frame: PublishedFrame;
     try {
-      frame = JSON.parse(payload) as PublishedFrame;
-      if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') throw new Error('no type');
+      frame = publishedFrameOf(payload);
     } catch (err) {
       this.log.warn({ channel, err: (err as Error).message }, 'dropping unparseable published frame');
       return;

@@ -102,4 +102,20 @@ describe('send.lua', () => {
     await r.script('FLUSH');
     expect((await send('flushed', alice, 'x', 'c1')).kind).toBe('ok');
   });
+
+  it('sends of one turn go as one pipeline: each gets its own answer, in order, also right after a script cache flush', async () => {
+    const users = Array.from({ length: 6 }, (_, i) => ({ id: `u${i}`, name: `u${i}` }));
+    await r.script('FLUSH');
+    // same turn: 6 users x 4 sends in one room (rate limit 3 per user: the 4th is refused)
+    const results = await Promise.all(users.flatMap((u) => [0, 1, 2, 3].map((k) => send('batch', u, `${u.id}-${k}`, `c${k}`))));
+    const kinds = results.map((x) => x.kind);
+    expect(kinds).toEqual(users.flatMap(() => ['ok', 'ok', 'ok', 'rate_limited']));
+    const ids = results.filter((x) => x.kind === 'ok').map((x) => (x as { id: string }).id);
+    // accepted in the order they were called: the room log holds them in that order
+    const log = (await r.xrange(keys.roomLog('batch'), '-', '+')) as [string, string[]][];
+    expect(log.map(([id]) => id)).toEqual(ids);
+    // a repeated cid in a later turn still finds the original
+    const again = await send('batch', users[0]!, 'u0-0', 'c0');
+    expect(again).toMatchObject({ kind: 'duplicate', id: ids[0] });
+  });
 });
