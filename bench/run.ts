@@ -1,11 +1,15 @@
-// `npm run bench [-- name ...]`: runs the benchmarks (all, or those named) one after another
-// and prints one table. Add a benchmark by writing bench/<name>.bench.ts exporting a
+// `npm run bench [-- name ...]`: runs the benchmarks (all, or those named) one after another,
+// prints one table and rewrites each one's section of bench/RESULTS.md (results-file.ts). Add a benchmark by writing bench/<name>.bench.ts exporting a
 // Benchmark and listing it below.
 import { formatTable, machineLine, type BenchRow, type Benchmark } from './lib.js';
+import { RESULTS_FILE, writeSection } from './results-file.js';
+import { capacityBenchmark } from './capacity.bench.js';
 import { chatBenchmark } from './chat.bench.js';
+import { fanoutBenchmark } from './fanout.bench.js';
 import { ingestBenchmark } from './ingest.bench.js';
+import { scaleBenchmark } from './scale.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -15,17 +19,25 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const selected = wanted.length > 0 ? ALL.filter((b) => wanted.includes(b.name)) : ALL;
-  const log = (line: string) => process.stdout.write(`  ${line}\n`);
   process.stdout.write(`${machineLine()}\n`);
   const results: { bench: string; rows: BenchRow[] }[] = [];
   for (const b of selected) {
     process.stdout.write(`\n== ${b.name}: ${b.description}\n`);
-    const started = Date.now();
-    results.push({ bench: b.name, rows: await b.run(log) });
-    process.stdout.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const logLines: string[] = [];
+    const log = (line: string) => {
+      logLines.push(line);
+      process.stdout.write(`  ${line}\n`);
+    };
+    const startedAt = new Date();
+    const machineAtStart = machineLine();
+    const rows = await b.run(log);
+    const seconds = (Date.now() - startedAt.getTime()) / 1000;
+    results.push({ bench: b.name, rows });
+    writeSection({ name: b.name, description: b.description, rows, logLines, startedAt, seconds, machineAtStart });
+    process.stdout.write(`  done in ${seconds.toFixed(1)} s (bench/RESULTS.md updated)\n`);
   }
   process.stdout.write(`\n${formatTable(results)}\n`);
-  process.stdout.write(`${machineLine()}\n`);
+  process.stdout.write(`${machineLine()}\n${RESULTS_FILE.pathname}\n`);
 }
 
 main().then(
