@@ -23,7 +23,7 @@
 //   CPU/delivery <= 0.4x, max rate >= 2x, p99 < 50 ms at 40k deliveries/s).
 // Sizes: BENCH_RECEIVERS (1000), BENCH_ROOM_SIZES (e.g. "500,300,200", instead of one room),
 // BENCH_SENDERS (4), BENCH_REPLICAS (2), BENCH_GENERATORS (2), BENCH_FANOUT_RATE (40),
-// BENCH_FIXED_SECS (10), BENCH_SWEEP ("10,20,40,80,120,160,240,320"), BENCH_STEP_SECS (4),
+// BENCH_FIXED_SECS (10), BENCH_SWEEP ("10,20,40,80,120,160,240,320,480,640"), BENCH_STEP_SECS (4),
 // BENCH_PAYLOAD (100 bytes of text), BENCH_SYSTEMS ("socketio,aurora,seed": the run order).
 // Small run: BENCH_RECEIVERS=200 npm run bench -- fanout
 // Where the time goes: BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout runs every server and
@@ -51,7 +51,7 @@ const FIXED_SECS = env('BENCH_FIXED_SECS', 10);
 const STEP_SECS = env('BENCH_STEP_SECS', 4);
 const PAYLOAD = env('BENCH_PAYLOAD', 100);
 const P99_LIMIT_MS = 250;
-const SWEEP = (process.env.BENCH_SWEEP ?? '10,20,40,80,120,160,240,320').split(',').map(Number);
+const SWEEP = (process.env.BENCH_SWEEP ?? '10,20,40,80,120,160,240,320,480,640').split(',').map(Number);
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'socketio,aurora,seed').split(',') as TargetKind[];
 /** Explicit room sizes (receivers per room), e.g. "500,300,200"; default one room of RECEIVERS. */
 const ROOM_SIZES = process.env.BENCH_ROOM_SIZES ? process.env.BENCH_ROOM_SIZES.split(',').map(Number) : [RECEIVERS];

@@ -1,8 +1,10 @@
 // One WebSocket connection: its user and token expiry, the rooms it joined (with the live-frame
 // buffer used while a join reads the backlog), its frame budget and abuse strikes. Frames of one
 // socket are handled one after another (a small queue), so a user's sends are acked and
-// published in the order they were typed and a send right after a join waits for the join;
-// sends themselves are pipelined on the Redis connection (see onFrame).
+// published in the order they were typed and a send right after a join waits for the join.
+// (One send in flight per socket is also what keeps a user's order through a script-cache
+// flush or a reconnect; throughput comes from batching the sends of ALL sockets per turn,
+// send-script.ts.)
 // Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
 // Cost bounds per socket: every frame (refused and malformed ones included) is charged to the
 // MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
@@ -268,26 +270,16 @@ export class Connection implements FanoutMember {
       this.sendJson({ type: 'pong', t: frame.t ?? Date.now() });
       return;
     }
-    // `queued` counts frames waiting AND sends in flight, so both are bounded by the pause.
     if (++this.queued >= PAUSE_QUEUED_FRAMES && !this.ws.isPaused) this.ws.pause();
-    const settled = () => {
-      if (--this.queued <= RESUME_QUEUED_FRAMES && this.ws.isPaused && !this.closing) this.ws.resume();
-    };
-    this.queue = this.queue.then(() => {
-      if (this.closed) return settled();
-      const handled = this.handle(frame)
-        .catch((err: unknown) => {
-          this.log.error({ err, type: frame.type }, 'frame handler failed');
-          this.sendError('internal', 'internal error', frame.type === 'send' ? frame.cid : undefined);
-        })
-        .finally(settled);
-      // Sends are pipelined: the next frame is handled as soon as this send's script call is
-      // written (synchronously, in handle). One Redis connection runs commands in the order they
-      // were written and answers in that order, so a user's sends are still accepted, published
-      // and acked in the order typed — without a round trip per send per socket. Every other
-      // frame (a join before a send, above all) is waited for.
-      return frame.type === 'send' ? undefined : handled;
-    });
+    this.queue = this.queue
+      .then(() => (this.closed ? undefined : this.handle(frame)))
+      .catch((err: unknown) => {
+        this.log.error({ err, type: frame.type }, 'frame handler failed');
+        this.sendError('internal', 'internal error', frame.type === 'send' ? frame.cid : undefined);
+      })
+      .finally(() => {
+        if (--this.queued <= RESUME_QUEUED_FRAMES && this.ws.isPaused && !this.closing) this.ws.resume();
+      });
   }
 
   private async handle(frame: ClientFrame): Promise<void> {

@@ -103,7 +103,27 @@ describe('send.lua', () => {
     expect((await send('flushed', alice, 'x', 'c1')).kind).toBe('ok');
   });
 
-  it('sends of one turn go as one pipeline: each gets its own answer, in order, also right after a script cache flush', async () => {
+  it('the sends of one event-loop turn leave in one write to Redis', async () => {
+    await send('warm', alice, 'x', 'w1'); // script loaded on this connection
+    const stream = r.stream as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+    let writes = 0;
+    const originals = { _write: stream._write, _writev: stream._writev };
+    for (const m of ['_write', '_writev'] as const) {
+      stream[m] = (...a: unknown[]) => {
+        writes++;
+        originals[m].apply(stream, a);
+      };
+    }
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => send('one-write', { id: `w${i}`, name: `w${i}` }, 'hi', 'c')));
+      expect(results.every((x) => x.kind === 'ok')).toBe(true);
+      expect(writes).toBe(1);
+    } finally {
+      Object.assign(stream, originals);
+    }
+  });
+
+  it('sends of one turn each get their own answer, in call order, also right after a script cache flush', async () => {
     const users = Array.from({ length: 6 }, (_, i) => ({ id: `u${i}`, name: `u${i}` }));
     await r.script('FLUSH');
     // same turn: 6 users x 4 sends in one room (rate limit 3 per user: the 4th is refused)

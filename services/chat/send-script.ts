@@ -28,40 +28,30 @@ export function messageFrameHead(room: string, user: ChatUser, text: string, cid
 
 export type SendScript = (room: string, user: ChatUser, text: string, cid: string) => Promise<SendResult>;
 
-type Job = { args: (string | number)[]; resolve: (r: Reply) => void; reject: (e: unknown) => void };
-type Reply = [string, string | number, number?];
-
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
   redis.defineCommand('auroraSend', { numberOfKeys: 4, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
-  // The sends of one event-loop turn — from every socket — go to Redis as ONE pipeline: one
-  // write here and one read in Redis instead of one of each per send. With many sockets each
-  // sending a little, that doubled the acked sends/s of a replica at saturation (`npm run bench
-  // -- capacity`); at low rates a turn holds one send and it is written as before. Order is
-  // kept: a pipeline is written in queue order, and one connection runs commands in order.
-  let batch: Job[] = [];
-  const flush = () => {
-    const jobs = batch;
-    batch = [];
-    if (jobs.length === 1) {
-      const [only] = jobs;
-      return void (run as (...a: (string | number)[]) => Promise<Reply>)(...only!.args).then(only!.resolve, only!.reject);
-    }
-    const pipe = redis.pipeline() as unknown as { auroraSend: (...a: (string | number)[]) => void; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const j of jobs) pipe.auroraSend(...j.args);
-    pipe.exec().then(
-      (results) => jobs.forEach((j, i) => {
-        const [err, reply] = results?.[i] ?? [new Error('no reply'), null];
-        if (err) j.reject(err);
-        else j.resolve(reply as Reply);
-      }),
-      (err: unknown) => jobs.forEach((j) => j.reject(err)),
-    );
-  };
-  const call = (...args: (string | number)[]) =>
-    new Promise<Reply>((resolve, reject) => {
-      if (batch.push({ args, resolve, reject }) === 1) setImmediate(flush);
+  // The sends of one event-loop turn — from every socket — leave in ONE write: the connection's
+  // socket is corked at a turn's first send and uncorked at setImmediate, when Node writes all
+  // of it in one writev and Redis reads it in one go, instead of a write and a read per send.
+  // With many sockets each sending a little that doubled the acked sends/s of a replica at
+  // saturation (`npm run bench -- capacity`); at low rates a turn holds one send. Each send
+  // stays an ordinary command, in call order, with ioredis's own retry and NOSCRIPT handling.
+  let corked = false;
+  const corkForThisTurn = () => {
+    if (corked || redis.status !== 'ready') return;
+    const stream = redis.stream;
+    corked = true;
+    stream.cork();
+    setImmediate(() => {
+      corked = false;
+      stream.uncork();
     });
+  };
+  const call = (...args: Parameters<SendCommand>) => {
+    corkForThisTurn();
+    return run(...args);
+  };
   return async (room, user, text, cid) => {
     const reply = await call(
       keys.sendIdempotency(room, user.id, cid),
