@@ -33,8 +33,10 @@ async function main(): Promise<void> {
     const rows = await b.run(log);
     const seconds = (Date.now() - startedAt.getTime()) / 1000;
     results.push({ bench: b.name, rows });
-    writeSection({ name: b.name, description: b.description, rows, logLines, startedAt, seconds, machineAtStart });
-    process.stdout.write(`  done in ${seconds.toFixed(1)} s (bench/RESULTS.md updated)\n`);
+    // BENCH_RESULTS=off: a smoke run (test/bench/smoke.test.ts) must not overwrite real results.
+    const record = process.env.BENCH_RESULTS !== 'off';
+    if (record) writeSection({ name: b.name, description: b.description, rows, logLines, startedAt, seconds, machineAtStart });
+    process.stdout.write(`  done in ${seconds.toFixed(1)} s${record ? ' (bench/RESULTS.md updated)' : ''}\n`);
   }
   process.stdout.write(`\n${formatTable(results)}\n`);
   process.stdout.write(`${machineLine()}\n${RESULTS_FILE.pathname}\n`);

@@ -1,0 +1,58 @@
+// Every benchmark still runs end to end (tiny sizes, nothing recorded): `npm run bench` is not
+// part of CI, so without this a config or protocol change could break a benchmark unnoticed.
+// No timing is asserted — benchmarks report, tests assert behaviour.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const TINY: Record<string, string> = {
+  BENCH_RESULTS: 'off',
+  // chat
+  BENCH_SENDS: '500',
+  BENCH_SOCKETS: '10',
+  BENCH_FANOUT_MESSAGES: '20',
+  BENCH_ROUND_TRIPS: '20',
+  // ingest
+  BENCH_MESSAGES: '20000', // fewer are stored before the first poll: no rate to measure
+  BENCH_RATE: '500',
+  BENCH_SECONDS: '1',
+  // capacity
+  BENCH_IDLE_CONNECTIONS: '50',
+  BENCH_IDLE_WARMUP: '5',
+  BENCH_SAT_SOCKETS: '4',
+  BENCH_SAT_SECONDS: '1',
+  // fanout
+  BENCH_RECEIVERS: '20',
+  BENCH_FIXED_SECS: '1',
+  BENCH_SWEEP: '10',
+  BENCH_STEP_SECS: '1',
+  // scale
+  BENCH_SCALE_CONNECTIONS: '200',
+  BENCH_SCALE_ROOMS: '20',
+  BENCH_SCALE_RATE: '20',
+  BENCH_SCALE_SECONDS: '1',
+};
+
+function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...names], {
+      env: { ...process.env, ...TINY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
+  it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
+    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale'];
+    const { code, out } = await runBench(names);
+    expect(code, out.slice(-3000)).toBe(0);
+    const rows = out.split('\n').filter((l) => /^\| \w+ +\|/.test(l) && !l.startsWith('| benchmark'));
+    for (const name of names) expect(rows.some((r) => r.startsWith(`| ${name} `)), `rows of ${name}`).toBe(true);
+    expect(rows.filter((r) => !/^-?[\d,.]+$/.test(r.split('|')[3]!.trim())), 'rows with a non-numeric value').toEqual([]);
+    expect(out).not.toContain('bench/RESULTS.md updated');
+  });
+});
