@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
-import { ORIGIN, chatEnv, tokenFor } from '../chat/client.js';
+import { ORIGIN, tokenFor } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startService, type RunningService } from '../helpers/service.js';
-import { openStore, startWorker, storedMessages, tempDir } from '../ingestion/fixtures.js';
+import type { RunningService } from '../helpers/service.js';
+import { storedMessages } from '../ingestion/fixtures.js';
 import {
   ackedByRoom,
   deliveryProblems,
@@ -21,6 +20,7 @@ import {
   storeProblems,
   type ResilientClient,
 } from './resilient-client.js';
+import { startChaosSystem, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rk-alpha', 'rk-beta', 'rk-gamma'];
 const CLIENTS = 8;
@@ -31,31 +31,20 @@ const LOAD_BEFORE_MS = 1_500;
 const LOAD_AFTER_MS = 3_000;
 const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_SEC: '10000' };
 
-let redis: TestRedis;
-let tmp: ReturnType<typeof tempDir>;
+let sys: ChaosSystem;
 let chatA: RunningService;
 let chatB: RunningService;
-let worker: RunningService;
 let store: Store;
 let clients: ResilientClient[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  tmp = tempDir('aurora-chaos-replica-');
-  [chatA, chatB, worker] = await Promise.all([
-    startService('chat', chatEnv(redis.url, 'chat-a', LIMITS), { waitReady: true, timeoutMs: 30_000 }),
-    startService('chat', chatEnv(redis.url, 'chat-b', LIMITS), { waitReady: true, timeoutMs: 30_000 }),
-    startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions: 2, consumer: 'w1', extra: { INGEST_BATCH_MS: '20', LOG_LEVEL: 'warn' } }),
-  ]);
-  store = await openStore(tmp.dbPath);
+  sys = await startChaosSystem({ tmpPrefix: 'aurora-chaos-replica-', chat: LIMITS });
+  ({ chatA, chatB, store } = sys);
 }, 40_000);
 
 afterAll(async () => {
   for (const c of clients) c.stop();
-  await store?.close();
-  await Promise.all([chatA, chatB, worker].filter(Boolean).map((s) => s.stop('SIGKILL')));
-  await redis?.stop();
-  tmp?.cleanup();
+  await sys?.stop();
 });
 
 describe('chaos: a chat replica killed with -9 under load', () => {

@@ -1,0 +1,57 @@
+// The system the chaos tests break: a throwaway Redis, two chat replicas and one ingestion worker
+// writing SQLite in a temp dir, plus a store handle to read what was stored. stop() kills
+// whatever is still running and removes the temp dir.
+import type { Store } from '../../services/shared/store/index.js';
+import { chatEnv } from '../chat/client.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startService, type RunningService } from '../helpers/service.js';
+import { openStore, startWorker, tempDir } from '../ingestion/fixtures.js';
+
+export interface ChaosSystem {
+  redis: TestRedis;
+  chatA: RunningService;
+  chatB: RunningService;
+  worker: RunningService;
+  store: Store;
+  stop(): Promise<void>;
+}
+
+export async function startChaosSystem(opts: {
+  /** Redis with AOF on (the data survives a kill -9 and restart). */
+  appendonly?: boolean;
+  tmpPrefix: string;
+  /** Extra env for both replicas (limits, PARTITIONS, LOG_LEVEL). */
+  chat: Record<string, string>;
+}): Promise<ChaosSystem> {
+  const redis = await startRedis({ appendonly: opts.appendonly ?? false });
+  const tmp = tempDir(opts.tmpPrefix);
+  const started = await Promise.allSettled([
+    startService('chat', chatEnv(redis.url, 'chat-a', opts.chat), { waitReady: true, timeoutMs: 30_000 }),
+    startService('chat', chatEnv(redis.url, 'chat-b', opts.chat), { waitReady: true, timeoutMs: 30_000 }),
+    startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions: Number(opts.chat.PARTITIONS ?? 1), consumer: 'w1', extra: { INGEST_BATCH_MS: '20', LOG_LEVEL: 'warn' } }),
+  ]);
+  const services = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stopAll = async () => {
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await redis.stop();
+    tmp.cleanup();
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stopAll();
+    throw failed.reason;
+  }
+  const [chatA, chatB, worker] = services as [RunningService, RunningService, RunningService];
+  const store = await openStore(tmp.dbPath);
+  return {
+    redis,
+    chatA,
+    chatB,
+    worker,
+    store,
+    async stop() {
+      await store.close();
+      await stopAll();
+    },
+  };
+}
