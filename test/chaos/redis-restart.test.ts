@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
-import { ORIGIN, tokenFor } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
 import type { TestRedis } from '../helpers/redis-server.js';
 import type { RunningService } from '../helpers/service.js';
@@ -19,11 +18,10 @@ import {
   everyAckReceived,
   missingCrossReplicaLive,
   sortIds,
-  spreadClients,
   storeProblems,
   type ResilientClient,
 } from './resilient-client.js';
-import { startChaosSystem, type ChaosSystem } from './system.js';
+import { startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rr-alpha', 'rr-beta', 'rr-gamma'];
 const CLIENTS = 8;
@@ -59,25 +57,8 @@ afterAll(async () => {
 describe('chaos: Redis restarted with AOF under load', () => {
   it('loses nothing acked from the store, resumes live fan-out on the same replica processes, and leaves every client gap-free', async () => {
     const pids = { a: chatA.proc.pid, b: chatB.proc.pid, worker: worker.proc.pid };
-    clients = spreadClients(CLIENTS, {
-      prefix: 'rr',
-      urls: [chatA.baseUrl, chatB.baseUrl],
-      rooms: ROOMS,
-      origin: ORIGIN,
-      token: (u) => tokenFor(u),
-      sendIntervalMs: 40,
-    });
+    clients = await startLoad(sys, { count: CLIENTS, prefix: 'rr', rooms: ROOMS, acks: ACKS_PER_PHASE, minMs: LOAD_BEFORE_MS });
     const report = () => clients.map((c) => c.summary()).join('\n');
-    for (const c of clients) c.start();
-    await waitFor(() => clients.every((c) => c.allLive), { timeoutMs: 15_000, what: 'every client joined' });
-    for (const c of clients) c.startSending();
-    const loadAt = Date.now();
-
-    // Before: traffic flowing on both replicas.
-    await waitFor(() => Date.now() - loadAt >= LOAD_BEFORE_MS && clients.every((c) => c.acks.size >= ACKS_PER_PHASE), {
-      timeoutMs: 15_000,
-      what: `${ACKS_PER_PHASE} acks per client`,
-    });
 
     // The fault: kill -9, then start again on the same port (the AOF keeps the data). While it
     // is down, sends are refused with `internal` and stay in the clients' outboxes. Two clients

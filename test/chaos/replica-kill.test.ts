@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
-import { ORIGIN, tokenFor } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
 import type { RunningService } from '../helpers/service.js';
 import { storedMessages } from '../ingestion/fixtures.js';
@@ -16,11 +15,10 @@ import {
   deliveryProblems,
   everyAckReceived,
   sortIds,
-  spreadClients,
   storeProblems,
   type ResilientClient,
 } from './resilient-client.js';
-import { startChaosSystem, type ChaosSystem } from './system.js';
+import { startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rk-alpha', 'rk-beta', 'rk-gamma'];
 const CLIENTS = 8;
@@ -49,23 +47,8 @@ afterAll(async () => {
 
 describe('chaos: a chat replica killed with -9 under load', () => {
   it("moves the dead replica's clients to the survivor, where they miss nothing acked; every acked id is stored exactly once", async () => {
-    clients = spreadClients(CLIENTS, {
-      prefix: 'rk',
-      urls: [chatA.baseUrl, chatB.baseUrl],
-      rooms: ROOMS,
-      origin: ORIGIN,
-      token: (u) => tokenFor(u),
-      sendIntervalMs: 40,
-    });
+    clients = await startLoad(sys, { count: CLIENTS, prefix: 'rk', rooms: ROOMS, acks: ACKS_PER_PHASE, minMs: LOAD_BEFORE_MS });
     const report = () => clients.map((c) => c.summary()).join('\n');
-    for (const c of clients) c.start();
-    await waitFor(() => clients.every((c) => c.allLive), { timeoutMs: 15_000, what: 'every client joined' });
-    for (const c of clients) c.startSending();
-    const loadAt = Date.now();
-    await waitFor(() => Date.now() - loadAt >= LOAD_BEFORE_MS && clients.every((c) => c.acks.size >= ACKS_PER_PHASE), {
-      timeoutMs: 15_000,
-      what: `${ACKS_PER_PHASE} acks per client`,
-    });
 
     // The fault: replica B dies without a chance to say goodbye (no 1012, no presence cleanup).
     const victims = clients.filter((c) => c.replica === 'chat-b');

@@ -2,10 +2,12 @@
 // writing SQLite in a temp dir, plus a store handle to read what was stored. stop() kills
 // whatever is still running and removes the temp dir.
 import type { Store } from '../../services/shared/store/index.js';
-import { chatEnv } from '../chat/client.js';
+import { ORIGIN, chatEnv, tokenFor } from '../chat/client.js';
+import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
 import { openStore, startWorker, tempDir } from '../ingestion/fixtures.js';
+import { spreadClients, type ResilientClient } from './resilient-client.js';
 
 export interface ChaosSystem {
   redis: TestRedis;
@@ -54,4 +56,32 @@ export async function startChaosSystem(opts: {
       await stopAll();
     },
   };
+}
+
+/**
+ * The load phase both fault tests start with: `count` browser-like clients spread over both
+ * replicas (each in two of `rooms`), joined, sending every 40 ms, until every client has
+ * `acks` acks and at least `minMs` passed. The caller stops them (client.stop()).
+ */
+export async function startLoad(
+  sys: ChaosSystem,
+  opts: { count: number; prefix: string; rooms: string[]; acks: number; minMs: number },
+): Promise<ResilientClient[]> {
+  const clients = spreadClients(opts.count, {
+    prefix: opts.prefix,
+    urls: [sys.chatA.baseUrl, sys.chatB.baseUrl],
+    rooms: opts.rooms,
+    origin: ORIGIN,
+    token: (u) => tokenFor(u),
+    sendIntervalMs: 40,
+  });
+  for (const c of clients) c.start();
+  await waitFor(() => clients.every((c) => c.allLive), { timeoutMs: 15_000, what: 'every client joined' });
+  for (const c of clients) c.startSending();
+  const loadAt = Date.now();
+  await waitFor(() => Date.now() - loadAt >= opts.minMs && clients.every((c) => c.acks.size >= opts.acks), {
+    timeoutMs: 15_000,
+    what: `${opts.acks} acks per client`,
+  });
+  return clients;
 }
