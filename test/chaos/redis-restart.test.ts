@@ -5,23 +5,11 @@
 // every acked message of its rooms exactly once, in id order, without a gap — by live delivery,
 // the replica's subscriber recovery, or a resume with `since`, whichever the client needed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../../services/shared/message.js';
-import type { Store } from '../../services/shared/store/index.js';
 import { waitFor } from '../helpers/ports.js';
 import type { TestRedis } from '../helpers/redis-server.js';
 import type { RunningService } from '../helpers/service.js';
-import { storedMessages } from '../ingestion/fixtures.js';
-import {
-  ackedByRoom,
-  acksSince,
-  deliveryProblems,
-  everyAckReceived,
-  missingCrossReplicaLive,
-  sortIds,
-  storeProblems,
-  type ResilientClient,
-} from './resilient-client.js';
-import { startChaosSystem, startLoad, type ChaosSystem } from './system.js';
+import { acksSince, missingCrossReplicaLive, type ResilientClient } from './resilient-client.js';
+import { drainAndCompare, startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rr-alpha', 'rr-beta', 'rr-gamma'];
 const CLIENTS = 8;
@@ -41,12 +29,11 @@ let redis: TestRedis;
 let chatA: RunningService;
 let chatB: RunningService;
 let worker: RunningService;
-let store: Store;
 let clients: ResilientClient[] = [];
 
 beforeAll(async () => {
   sys = await startChaosSystem({ appendonly: true, tmpPrefix: 'aurora-chaos-redis-', chat: LIMITS });
-  ({ redis, chatA, chatB, worker, store } = sys);
+  ({ redis, chatA, chatB, worker } = sys);
 }, 40_000);
 
 afterAll(async () => {
@@ -90,24 +77,10 @@ describe('chaos: Redis restarted with AOF under load', () => {
     );
     const crossAfter = missingCrossReplicaLive(clients, ['chat-a', 'chat-b'], upAt);
 
-    for (const c of clients) c.stopSending();
-    await waitFor(() => clients.every((c) => c.outboxSize === 0), { timeoutMs: 15_000, what: `outboxes drained\n${report()}` });
-    const acked = ackedByRoom(clients);
-    const total = [...acked.values()].reduce((n, m) => n + m.size, 0);
-
-    // Settle (bounded; the assertions below say what is missing if it never does).
-    await waitFor(() => everyAckReceived(clients), { timeoutMs: 8_000, what: 'every acked message at every member' }).catch(() => {});
-    const stored = new Map<string, ChatMessage[]>();
-    await waitFor(
-      async () => {
-        for (const room of ROOMS) stored.set(room, await storedMessages(store, room));
-        return ROOMS.every((room) => (stored.get(room)?.length ?? 0) >= (acked.get(room)?.size ?? 0));
-      },
-      { timeoutMs: 15_000, intervalMs: 200, what: `${total} acked messages in the store` },
-    ).catch(() => {});
+    const out = await drainAndCompare(sys, clients, ROOMS, report);
 
     // (1) Nothing acked lost from the store; each acked id stored exactly once.
-    expect(storeProblems(stored, acked), report()).toEqual([]);
+    expect(out.storeProblems, report()).toEqual([]);
 
     // (2) The same replica and worker processes carried on, and fan-out crossed replicas live
     // for messages accepted by the restarted Redis.
@@ -125,16 +98,13 @@ describe('chaos: Redis restarted with AOF under load', () => {
     }
 
     // (3) Every client holds exactly the stored messages of its rooms, each once, in id order.
-    const expected = new Map([...stored].map(([room, rows]) => [room, sortIds(rows.map((m) => m.id))]));
-    const problems = clients.flatMap((c) => deliveryProblems(c, expected));
-    const duplicates = clients.reduce((n, c) => n + c.totalDuplicates(), 0);
-    expect(problems, `duplicates absorbed by id dedup: ${duplicates}\n${report()}`).toEqual([]);
-    expect(total).toBeGreaterThanOrEqual(CLIENTS * ACKS_PER_PHASE * 2);
+    expect(out.deliveryProblems, `duplicates absorbed by id dedup: ${out.duplicates}\n${report()}`).toEqual([]);
+    expect(out.total).toBeGreaterThanOrEqual(CLIENTS * ACKS_PER_PHASE * 2);
     const logged = (what: string) => [chatA, chatB].reduce((n, s) => n + s.logs.filter((l) => l.includes(what)).length, 0);
     const refused = clients.reduce((n, c) => n + (c.errors.get('internal') ?? 0) + (c.errors.get('overloaded') ?? 0), 0);
     console.log(
-      `[redis-restart] ${total} acked messages; Redis down ${upAt - downAt} ms; ${refused} internal/overloaded error frames (retried); ` +
-        `${duplicates} duplicate deliveries absorbed; replica subscriber recoveries that delivered missed messages: ` +
+      `[redis-restart] ${out.total} acked messages; Redis down ${upAt - downAt} ms; ${refused} internal/overloaded error frames (retried); ` +
+        `${out.duplicates} duplicate deliveries absorbed; replica subscriber recoveries that delivered missed messages: ` +
         `${logged('missed during the subscriber outage')}, rooms resynced with 1012: ${logged('closing room members with 1012')}\n${report()}`,
     );
   }, 70_000);

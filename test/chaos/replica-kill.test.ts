@@ -5,20 +5,10 @@
 // of its rooms exactly once, in id order, no gap); every acked id is stored exactly once; and the
 // survivor's own clients are not disturbed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../../services/shared/message.js';
-import type { Store } from '../../services/shared/store/index.js';
 import { waitFor } from '../helpers/ports.js';
 import type { RunningService } from '../helpers/service.js';
-import { storedMessages } from '../ingestion/fixtures.js';
-import {
-  ackedByRoom,
-  deliveryProblems,
-  everyAckReceived,
-  sortIds,
-  storeProblems,
-  type ResilientClient,
-} from './resilient-client.js';
-import { startChaosSystem, startLoad, type ChaosSystem } from './system.js';
+import type { ResilientClient } from './resilient-client.js';
+import { drainAndCompare, startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rk-alpha', 'rk-beta', 'rk-gamma'];
 const CLIENTS = 8;
@@ -32,12 +22,11 @@ const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_
 let sys: ChaosSystem;
 let chatA: RunningService;
 let chatB: RunningService;
-let store: Store;
 let clients: ResilientClient[] = [];
 
 beforeAll(async () => {
   sys = await startChaosSystem({ tmpPrefix: 'aurora-chaos-replica-', chat: LIMITS });
-  ({ chatA, chatB, store } = sys);
+  ({ chatA, chatB } = sys);
 }, 40_000);
 
 afterAll(async () => {
@@ -66,31 +55,14 @@ describe('chaos: a chat replica killed with -9 under load', () => {
       { timeoutMs: 20_000, intervalMs: 100, what: `victims acked by the survivor\n${report()}` },
     );
 
-    for (const c of clients) c.stopSending();
-    await waitFor(() => clients.every((c) => c.outboxSize === 0), { timeoutMs: 15_000, what: `outboxes drained\n${report()}` });
-    const acked = ackedByRoom(clients);
-    const total = [...acked.values()].reduce((n, m) => n + m.size, 0);
-
-    // Settle (bounded; the assertions below say what is missing if it never does).
-    await waitFor(() => everyAckReceived(clients), { timeoutMs: 8_000, what: 'every acked message at every member' }).catch(() => {});
-    const stored = new Map<string, ChatMessage[]>();
-    await waitFor(
-      async () => {
-        for (const room of ROOMS) stored.set(room, await storedMessages(store, room));
-        return ROOMS.every((room) => (stored.get(room)?.length ?? 0) >= (acked.get(room)?.size ?? 0));
-      },
-      { timeoutMs: 15_000, intervalMs: 200, what: `${total} acked messages in the store` },
-    ).catch(() => {});
+    const out = await drainAndCompare(sys, clients, ROOMS, report);
 
     // Every acked id stored exactly once.
-    expect(storeProblems(stored, acked), report()).toEqual([]);
+    expect(out.storeProblems, report()).toEqual([]);
 
     // Nothing acked missed by any client: exactly the stored messages of its rooms, each once,
     // in id order, no gap.
-    const expected = new Map([...stored].map(([room, rows]) => [room, sortIds(rows.map((m) => m.id))]));
-    const problems = clients.flatMap((c) => deliveryProblems(c, expected));
-    const duplicates = clients.reduce((n, c) => n + c.totalDuplicates(), 0);
-    expect(problems, `duplicates absorbed by id dedup: ${duplicates}\n${report()}`).toEqual([]);
+    expect(out.deliveryProblems, `duplicates absorbed by id dedup: ${out.duplicates}\n${report()}`).toEqual([]);
 
     // The victims ended on the survivor, having reconnected; the survivor's clients never had to.
     for (const c of victims) {
@@ -103,8 +75,8 @@ describe('chaos: a chat replica killed with -9 under load', () => {
 
     const resent = victims.reduce((n, c) => n + c.resends, 0);
     console.log(
-      `[replica-kill] ${total} acked messages; ${resent} re-sends by the killed replica's clients; ` +
-        `${duplicates} duplicate deliveries absorbed\n${report()}`,
+      `[replica-kill] ${out.total} acked messages; ${resent} re-sends by the killed replica's clients; ` +
+        `${out.duplicates} duplicate deliveries absorbed\n${report()}`,
     );
   }, 70_000);
 });

@@ -1,13 +1,22 @@
 // The system the chaos tests break: a throwaway Redis, two chat replicas and one ingestion worker
 // writing SQLite in a temp dir, plus a store handle to read what was stored. stop() kills
 // whatever is still running and removes the temp dir.
+import type { ChatMessage } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
 import { ORIGIN, chatEnv, tokenFor } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
-import { openStore, startWorker, tempDir } from '../ingestion/fixtures.js';
-import { spreadClients, type ResilientClient } from './resilient-client.js';
+import { openStore, startWorker, storedMessages, tempDir } from '../ingestion/fixtures.js';
+import {
+  ackedByRoom,
+  deliveryProblems,
+  everyAckReceived,
+  sortIds,
+  spreadClients,
+  storeProblems,
+  type ResilientClient,
+} from './resilient-client.js';
 
 export interface ChaosSystem {
   redis: TestRedis;
@@ -84,4 +93,48 @@ export async function startLoad(
     what: `${opts.acks} acks per client`,
   });
   return clients;
+}
+
+export interface Outcome {
+  /** room -> acked id -> cid, from every client's acks. */
+  acked: ReturnType<typeof ackedByRoom>;
+  total: number;
+  /** room -> what the store holds. */
+  stored: Map<string, ChatMessage[]>;
+  /** Lost, doubled or unacked rows in the store (storeProblems). */
+  storeProblems: string[];
+  /** Per client: missing, extra, out of order, gaps (deliveryProblems against the store). */
+  deliveryProblems: string[];
+  /** Deliveries the clients' id dedup absorbed. */
+  duplicates: number;
+}
+
+/**
+ * The end of both fault tests: stop sending, wait for the outboxes to drain, let delivery and
+ * storage settle (bounded: the problem lists say what is missing if they never do), and compare
+ * the store and every client with what was acked.
+ */
+export async function drainAndCompare(sys: ChaosSystem, clients: ResilientClient[], rooms: string[], report: () => string): Promise<Outcome> {
+  for (const c of clients) c.stopSending();
+  await waitFor(() => clients.every((c) => c.outboxSize === 0), { timeoutMs: 15_000, what: `outboxes drained\n${report()}` });
+  const acked = ackedByRoom(clients);
+  const total = [...acked.values()].reduce((n, m) => n + m.size, 0);
+  await waitFor(() => everyAckReceived(clients), { timeoutMs: 8_000, what: 'every acked message at every member' }).catch(() => {});
+  const stored = new Map<string, ChatMessage[]>();
+  await waitFor(
+    async () => {
+      for (const room of rooms) stored.set(room, await storedMessages(sys.store, room));
+      return rooms.every((room) => (stored.get(room)?.length ?? 0) >= (acked.get(room)?.size ?? 0));
+    },
+    { timeoutMs: 15_000, intervalMs: 200, what: `${total} acked messages in the store` },
+  ).catch(() => {});
+  const expected = new Map([...stored].map(([room, rows]) => [room, sortIds(rows.map((m) => m.id))]));
+  return {
+    acked,
+    total,
+    stored,
+    storeProblems: storeProblems(stored, acked),
+    deliveryProblems: clients.flatMap((c) => deliveryProblems(c, expected)),
+    duplicates: clients.reduce((n, c) => n + c.totalDuplicates(), 0),
+  };
 }
