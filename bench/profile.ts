@@ -8,7 +8,7 @@
 // PROFILE_RECEIVERS=0 profiles the send path instead: each sender alone in its room.
 // The clients run in THIS process, so their CPU never shows in the replica's profile.
 // Open the .cpuprofile it keeps in Chrome DevTools (Performance → Load profile) for the tree.
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +16,7 @@ import { TestClient, chatEnv, tokenFor } from '../test/chat/client.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { startService } from '../test/helpers/service.js';
+import { mainThreadSummary, topLines } from './cpuprofile.js';
 import { cpuMs, envNumber as env } from './lib.js';
 
 const RECEIVERS = env('PROFILE_RECEIVERS', 500, 0);
@@ -25,53 +26,6 @@ const SECONDS = env('PROFILE_SECONDS', 10);
 
 /** With receivers, every sender posts to their room; without, each sender has a room of its own. */
 const roomOf = (sender: number) => (RECEIVERS > 0 ? 'profile' : `solo-${sender}`);
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function where(url: string, fn: string): string {
-  if (fn === '(garbage collector)') return 'GC';
-  if (fn === '(idle)' || fn === '(program)' || fn === '(root)') return fn;
-  if (url.includes('/node_modules/ws/')) return 'ws';
-  if (url.includes('/node_modules/ioredis/') || url.includes('/node_modules/@ioredis/') || url.includes('redis-parser')) return 'ioredis';
-  if (url.includes('/node_modules/prom-client/')) return 'prom-client';
-  if (url.includes('/node_modules/pino')) return 'pino';
-  if (url.includes('/services/')) return 'services (ours)';
-  if (url.startsWith('node:') || url === '') return 'node internals / native';
-  return 'other';
-}
-
-function summarise(profile: CpuProfile): void {
-  const self = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
-  const byFn = new Map<string, number>();
-  const byWhere = new Map<string, number>();
-  let busy = 0;
-  for (const n of profile.nodes) {
-    const us = self.get(n.id) ?? 0;
-    if (us === 0) continue;
-    const { functionName, url, lineNumber } = n.callFrame;
-    const w = where(url, functionName);
-    byWhere.set(w, (byWhere.get(w) ?? 0) + us);
-    if (w === '(idle)') continue;
-    busy += us;
-    const short = url.replace(/^.*\/(node_modules\/)?/, '');
-    const key = `${functionName || '(anonymous)'}  ${short}:${lineNumber + 1}`;
-    byFn.set(key, (byFn.get(key) ?? 0) + us);
-  }
-  const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)} %`;
-  process.stdout.write(`\nbusy time by where the code lives (idle excluded):\n`);
-  for (const [w, us] of [...byWhere].filter(([w]) => w !== '(idle)').sort((a, b) => b[1] - a[1])) {
-    process.stdout.write(`  ${pct(us)}  ${w}\n`);
-  }
-  process.stdout.write(`\ntop functions by self time:\n`);
-  for (const [k, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 30)) process.stdout.write(`  ${pct(us)}  ${k}\n`);
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'aurora-profile-'));
@@ -136,14 +90,20 @@ async function main(): Promise<void> {
     await chat.stop('SIGTERM');
     await redis.stop();
   }
-  // tsx's module loader runs on its own thread, which writes its own (small) profile: the
-  // main thread's is the biggest.
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
-  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
-  summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
-  process.stdout.write(`\nprofile: ${join(dir, file)}\n`);
+  const found = mainThreadSummary(dir);
+  if (!found) throw new Error(`no .cpuprofile written in ${dir}`);
+  const { busy, byWhere, self, incl } = found.summary;
+  process.stdout.write(
+    [
+      '\nbusy time by where the code lives (idle excluded):',
+      ...topLines(byWhere, busy, 20),
+      '\ntop functions by self time:',
+      ...topLines(self, busy, 30),
+      '\ntop functions by inclusive time:',
+      ...topLines(incl, busy, 30),
+      `\nprofile: ${found.file}\n`,
+    ].join('\n'),
+  );
 }
 
 main().then(

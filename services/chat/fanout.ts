@@ -334,9 +334,11 @@ export class Fanout {
       this.probeHandler?.(payload);
       return;
     }
-    // Counted before the room lookup: what Redis sent, also for a room left a moment ago.
+    // Encoded once: counted before the room lookup (what Redis sent, also for a room left a
+    // moment ago), then framed for the members.
+    const bytes = Buffer.from(payload, 'utf8');
     this.metrics.pubsubFramesIn.inc();
-    this.metrics.pubsubBytesIn.inc(Buffer.byteLength(payload));
+    this.metrics.pubsubBytesIn.inc(bytes.length);
     const room = this.channelRoom.get(channel);
     const state = room === undefined ? undefined : this.rooms.get(room);
     if (!state || state.members.size === 0 || room === undefined) return;
@@ -347,7 +349,7 @@ export class Fanout {
       this.log.warn({ channel, err: (err as Error).message }, 'dropping unparseable published frame');
       return;
     }
-    const data = textFrame(Buffer.from(payload, 'utf8'));
+    const data = textFrame(bytes);
     if (state.held) {
       // Bounded: a room this busy during a slow recovery resumes through 1012 instead.
       if (state.held.length >= this.opts.recoveryMax) return this.resync(room, state, 'more than RECOVERY_MAX live frames held during recovery');

@@ -20,23 +20,10 @@ export function mountStatus({ onRetry }) {
     box.dataset.state = state;
     if (c.replica) box.dataset.replica = c.replica;
     else delete box.dataset.replica;
+    // The visible label adds the countdown; the live region announces the state only.
     const label = () => {
-      switch (state) {
-        case 'connected':
-          return 'Connected';
-        case 'connecting':
-          return 'Connecting…';
-        case 'offline':
-          return 'Offline — waiting for network';
-        case 'reconnecting': {
-          const left = c.retryAt ? Math.ceil((c.retryAt - Date.now()) / 1000) : 0;
-          return left > 0 ? `Reconnecting in ${left} s…` : 'Reconnecting…';
-        }
-        case 'stopped':
-          return 'Disconnected';
-        default:
-          return 'Offline';
-      }
+      const left = state === 'reconnecting' && c.retryAt ? Math.ceil((c.retryAt - Date.now()) / 1000) : 0;
+      return left > 0 ? `Reconnecting in ${left} s…` : srLabel(state);
     };
     setText(text, label());
     setText(sr, srLabel(state));

@@ -16,13 +16,14 @@
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
 import { createConnection, mongo, Schema, type Connection, type Model } from 'mongoose';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { ChatMessage } from '../message.js';
 import { parseId } from '../ids.js';
 import { DEFAULT_ROOM, dmMembers } from '../rooms.js';
 import {
   DuplicateUsernameError,
+  ensureGeneral,
+  newUserId,
   type ConsumeRefreshResult,
   type InsertResult,
   type PublicUser,
@@ -168,13 +169,6 @@ const toRoom = (d: RoomDoc): RoomInfo => ({
   messageCount: d.messageCount,
 });
 
-/** When `general` fell outside the first `limit` rooms it is the least recent: it takes the last place. */
-function ensureGeneral(rooms: RoomInfo[], limit: number, general: RoomInfo | null): RoomInfo[] {
-  if (limit <= 0 || rooms.some((r) => r.name === DEFAULT_ROOM)) return rooms;
-  const g = general ?? { name: DEFAULT_ROOM, lastMessageAt: null, messageCount: 0 };
-  return [...rooms.slice(0, limit - 1), g];
-}
-
 interface WriteErrorLike {
   code?: number;
   index?: number;
@@ -273,7 +267,7 @@ class MongoStore implements Store {
   async createUser(input: { username: string; passwordHash: string }): Promise<User> {
     this.live();
     const user: User = {
-      id: randomBytes(9).toString('base64url'),
+      id: newUserId(),
       username: input.username,
       passwordHash: input.passwordHash,
       createdAt: Date.now(),

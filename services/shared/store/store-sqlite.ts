@@ -3,7 +3,6 @@
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
 // crash. Messages are keyed (room, ms, seq) with INTEGER columns, so the primary-key index
 // orders them numerically and paging is an index range scan.
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { ChatMessage } from '../message.js';
@@ -11,6 +10,8 @@ import { parseId } from '../ids.js';
 import { DEFAULT_ROOM, dmMembers } from '../rooms.js';
 import {
   DuplicateUsernameError,
+  ensureGeneral,
+  newUserId,
   type ConsumeRefreshResult,
   type InsertResult,
   type PublicUser,
@@ -120,12 +121,6 @@ const toRoom = (r: RoomRow): RoomInfo => ({
   messageCount: r.message_count,
 });
 
-/** 9 random bytes → 12 base64url characters (matches rooms.ts USER_ID_RE). */
-export function newUserId(): string {
-  return randomBytes(9).toString('base64url');
-}
-
-/** (ms, seq) of an id as SQLite integers; seq stays exact beyond 2^53 as a bigint. */
 function idKey(id: string): [number, number | bigint] {
   const { ms, seq } = parseId(id);
   return [ms, seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seq) : seq];
@@ -133,13 +128,6 @@ function idKey(id: string): [number, number | bigint] {
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-/** When `general` fell outside the first `limit` rooms it is the least recent: it takes the last place. */
-export function ensureGeneral(rooms: RoomInfo[], limit: number, general: RoomInfo | null): RoomInfo[] {
-  if (limit <= 0 || rooms.some((r) => r.name === DEFAULT_ROOM)) return rooms;
-  const g = general ?? { name: DEFAULT_ROOM, lastMessageAt: null, messageCount: 0 };
-  return [...rooms.slice(0, limit - 1), g];
 }
 
 export async function openSqliteStore(

@@ -13,7 +13,9 @@
 //   gets `ok`; the other sees `reused` with the winner's `usedAt`.
 // - Methods reject (never hang forever) when the backing database is unreachable; callers
 //   retry. ping() is the readiness check.
+import { randomBytes } from 'node:crypto';
 import type { ChatMessage } from '../message.js';
+import { DEFAULT_ROOM } from '../rooms.js';
 
 export interface User {
   id: string;
@@ -104,4 +106,19 @@ export interface Store {
 
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A new user id: 9 random bytes → 12 base64url characters (matches rooms.ts USER_ID_RE). */
+export function newUserId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/**
+ * listRooms' tail rule, the same in every implementation: `general` is always listed; when it
+ * fell outside the first `limit` rooms it is the least recent, so it takes the last place.
+ */
+export function ensureGeneral(rooms: RoomInfo[], limit: number, general: RoomInfo | null): RoomInfo[] {
+  if (limit <= 0 || rooms.some((r) => r.name === DEFAULT_ROOM)) return rooms;
+  const g = general ?? { name: DEFAULT_ROOM, lastMessageAt: null, messageCount: 0 };
+  return [...rooms.slice(0, limit - 1), g];
 }
