@@ -4,6 +4,7 @@
 //
 //   npx tsx scripts/dead-letters.ts list [--limit N]
 //   npx tsx scripts/dead-letters.ts redrive <dead-letter-id>... | --all [--reason-contains S]
+//   npx tsx scripts/dead-letters.ts export [--delete] [--reason-contains S] > dead-letters.jsonl
 //
 // `list` prints, per partition, the count and the oldest N entries. `redrive` XADDs each
 // selected entry's ORIGINAL fields (exactly message.ts ingestEntryFields: room id uid name text
@@ -12,6 +13,13 @@
 // (dead-letters.lua). A dead letter whose original fields do not parse with parseIngestEntry is
 // refused and left in place: a worker would only dead-letter it again. A dead-letter id may be
 // written `<partition>:<id>` when the same id exists in two partitions.
+//
+// `export` writes every selected dead letter as one JSON line on stdout ({partition, dlId,
+// reason, entryId, stream, deliveries?, fields}) — for messages no fix will make storable (an
+// id_conflict needs a human) or to archive them. With --delete each page of entries is XDELed
+// only after its lines were handed to stdout (the write callback), so an export that fails
+// half-way deletes only what was written. Dead-letter streams are never trimmed
+// (services/ingestion/dead-letter.ts): re-drive and export are the only ways out.
 //
 // Re-driving is safe to repeat: the store is idempotent by (room, id), so re-driving a message
 // that was in fact stored (e.g. a dead letter copied twice by a crash) stores nothing new.
@@ -27,7 +35,7 @@ import { ingestEntryFields, parseIngestEntry } from '../services/shared/message.
 import { fieldRecord } from '../services/shared/redis.js';
 
 const USAGE =
-  'usage: dead-letters list [--limit N] | redrive <dead-letter-id>... | redrive --all [--reason-contains S]';
+  'usage: dead-letters list [--limit N] | redrive <dead-letter-id>... | redrive --all [--reason-contains S] | export [--delete] [--reason-contains S]';
 const REDRIVE_LUA = readFileSync(new URL('./dead-letters.lua', import.meta.url), 'utf8');
 const TEXT_PREVIEW_CHARS = 60;
 const PAGE = 100;
@@ -37,7 +45,8 @@ class UsageError extends Error {}
 type Command =
   | { kind: 'list'; limit: number }
   | { kind: 'redrive'; ids: { partition?: number; id: string }[] }
-  | { kind: 'redrive-all'; reasonContains?: string };
+  | { kind: 'redrive-all'; reasonContains?: string }
+  | { kind: 'export'; remove: boolean; reasonContains?: string };
 
 function parseArgs(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
@@ -49,6 +58,15 @@ function parseArgs(argv: readonly string[]): Command {
       else throw new UsageError(`unexpected argument ${JSON.stringify(rest[i])} for list`);
     }
     return { kind: 'list', limit };
+  }
+  if (command === 'export') {
+    const cmd: Command = { kind: 'export', remove: false };
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '--delete') cmd.remove = true;
+      else if (rest[i] === '--reason-contains' && rest[i + 1]) cmd.reasonContains = rest[++i]!;
+      else throw new UsageError(`unexpected argument ${JSON.stringify(rest[i])} for export`);
+    }
+    return cmd;
   }
   if (command === 'redrive') {
     if (rest[0] === '--all') {
@@ -208,6 +226,38 @@ async function redriveAll(redis: Redis, keys: Keys, reasonContains: string | und
   return tally;
 }
 
+/** Hands `text` to stdout and resolves once it was written (or rejects: nothing is deleted then). */
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+async function exportAll(redis: Redis, keys: Keys, remove: boolean, reasonContains: string | undefined): Promise<number> {
+  let exported = 0;
+  for (let p = 0; p < keys.partitions; p++) {
+    const key = keys.deadLetter(p);
+    let start = '-';
+    for (;;) {
+      const rows = (await redis.xrange(key, start, '+', 'COUNT', PAGE)) as [string, string[]][];
+      const page = rows
+        .map(([dlId, flat]) => parseDeadLetter(p, dlId, flat))
+        .filter((d) => reasonContains === undefined || d.reason.includes(reasonContains));
+      if (page.length > 0) {
+        await writeOut(
+          page
+            .map((d) => JSON.stringify({ partition: d.partition, dlId: d.dlId, reason: d.reason, entryId: d.entryId, stream: d.stream, ...(d.deliveries !== undefined ? { deliveries: d.deliveries } : {}), fields: fieldRecord(d.original) }))
+            .join('\n') + '\n',
+        );
+        if (remove) await redis.xdel(key, ...page.map((d) => d.dlId));
+        exported += page.length;
+      }
+      if (rows.length < PAGE) break;
+      start = `(${rows[rows.length - 1]![0]}`;
+    }
+  }
+  process.stderr.write(`exported ${exported} dead letter${exported === 1 ? '' : 's'}${remove ? ' (deleted from Redis)' : ''}\n`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   let command: Command;
   let keys: Keys;
@@ -238,6 +288,7 @@ async function main(): Promise<number> {
       throw new Error(`cannot connect (REDIS_URL): ${lastError || (err instanceof Error ? err.message : String(err))}`);
     });
     if (command.kind === 'list') return await list(redis, keys, command.limit, out);
+    if (command.kind === 'export') return await exportAll(redis, keys, command.remove, command.reasonContains);
     const tally =
       command.kind === 'redrive'
         ? await redriveIds(redis, keys, command.ids, out)

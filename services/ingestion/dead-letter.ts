@@ -3,13 +3,16 @@
 // A dead-letter entry holds `reason`, `entryId` (the ingest entry's id), `stream` and
 // `deliveries`, then the original field/value pairs unchanged (so it can be re-driven with
 // XADD after a fix).
+//
+// Dead-letter streams are NEVER trimmed: every entry in them is an acked message the store does
+// not hold, so a cap would silently drop acked messages in a flood. They leave only when an
+// operator re-drives or exports them (scripts/dead-letters.ts); their size is the gauge
+// ingest_dead_letter_entries, which k8s/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
+import type { ChatMessage } from '../shared/message.js';
 import type { DeadLetterKind } from './metrics.js';
 import { throwOnPipelineError, type IngestEntry } from './streams.js';
-
-/** The dead-letter stream keeps about this many entries (memory stays bounded). */
-export const DEAD_LETTER_MAXLEN = 100_000;
 
 export interface Poison {
   entry: IngestEntry;
@@ -31,7 +34,25 @@ export function deadLetterFields(p: Poison): string[] {
 export async function deadLetter(redis: Redis, keys: Keys, poison: readonly Poison[]): Promise<void> {
   const pipeline = redis.pipeline();
   for (const p of poison) {
-    pipeline.xadd(keys.deadLetter(p.entry.partition), 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...deadLetterFields(p));
+    pipeline.xadd(keys.deadLetter(p.entry.partition), '*', ...deadLetterFields(p));
   }
   throwOnPipelineError(await pipeline.exec());
+}
+
+/** A message whose (room, id) the store already holds for ANOTHER message (author or cid differ). */
+export function idConflict(entry: IngestEntry, m: ChatMessage): Poison {
+  return {
+    entry,
+    kind: 'id_conflict',
+    reason: `id_conflict: a different message is stored under ${m.room} ${m.id} (Redis reused the id after losing the room log's tail); this one (user ${m.user.id}, cid ${m.cid}) was not stored`,
+  };
+}
+
+/** Entries held by all dead-letter streams (the ingest_dead_letter_entries gauge). */
+export async function deadLetterCount(redis: Redis, keys: Keys): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < keys.partitions; p++) pipeline.xlen(keys.deadLetter(p));
+  const replies = await pipeline.exec();
+  throwOnPipelineError(replies);
+  return (replies ?? []).reduce((sum, [, n]) => sum + Number(n), 0);
 }

@@ -9,6 +9,7 @@ import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { createStore } from '../shared/store/index.js';
 import { createIngestMetrics } from './metrics.js';
+import { deadLetterCount } from './dead-letter.js';
 import { Trimmer } from './trimmer.js';
 import { IngestWorker } from './worker.js';
 
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     intervalMs: config.INGEST_TRIM_INTERVAL_MS,
     log,
     metrics,
+    countDeadLetters: () => deadLetterCount(redis, keys),
   });
 
   let draining = false;

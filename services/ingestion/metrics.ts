@@ -36,6 +36,16 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    idConflicts: new Counter({
+      name: 'ingest_id_conflicts_total',
+      help: 'Messages dead-lettered because a DIFFERENT message is stored under their (room, id): Redis reused an id after losing the tail of a room log',
+      registers,
+    }),
+    deadLetterEntries: new Gauge({
+      name: 'ingest_dead_letter_entries',
+      help: 'Entries held by the dead-letter streams (never trimmed: re-drive or export them; alert when > 0)',
+      registers,
+    }),
     claimed: new Counter({
       name: 'ingest_claimed_total',
       help: 'Entries taken over from idle consumers with XAUTOCLAIM',
@@ -80,4 +90,4 @@ export function createIngestMetrics(registry: Registry) {
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;
 
 /** Coarse dead-letter reasons for the metric label (the stream entry keeps the full text). */
-export type DeadLetterKind = 'invalid' | 'max_deliveries' | 'deleted' | 'rejected';
+export type DeadLetterKind = 'invalid' | 'max_deliveries' | 'deleted' | 'rejected' | 'id_conflict';

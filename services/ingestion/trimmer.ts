@@ -102,6 +102,8 @@ export class Trimmer {
       intervalMs: number;
       log: Logger;
       metrics?: IngestMetrics;
+      /** Counts the dead-letter entries each tick (the ingest_dead_letter_entries gauge). */
+      countDeadLetters?: () => Promise<number>;
     },
   ) {}
 
@@ -122,17 +124,29 @@ export class Trimmer {
     for (let i = 0; i < streams.length; i += TRIM_CONCURRENCY) {
       await Promise.all(streams.slice(i, i + TRIM_CONCURRENCY).map((stream) => this.trimOne(stream)));
     }
+    const { countDeadLetters, metrics } = this.deps;
+    if (countDeadLetters && metrics) {
+      try {
+        metrics.deadLetterEntries.set(await countDeadLetters());
+      } catch (err) {
+        this.logError(err, 'dead letters');
+      }
+    }
+  }
+
+  private logError(err: unknown, stream: string): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog > 10_000) {
+      this.lastErrorLog = now;
+      this.deps.log.warn({ err: (err as Error).message, stream }, 'trim failed; retrying next tick');
+    }
   }
 
   private async trimOne(stream: string): Promise<void> {
     try {
       await trimStream(this.deps.redis, stream, this.deps.metrics, this.deps.group);
     } catch (err) {
-      const now = Date.now();
-      if (now - this.lastErrorLog > 10_000) {
-        this.lastErrorLog = now;
-        this.deps.log.warn({ err: (err as Error).message, stream }, 'trim failed; retrying next tick');
-      }
+      this.logError(err, stream);
     }
   }
 

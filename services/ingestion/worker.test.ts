@@ -37,7 +37,7 @@ function slowStore(): { store: Store; calls: ChatMessage[][]; writing: () => boo
       writing = true;
       await new Promise((r) => setTimeout(r, SLOW_WRITE_MS));
       writing = false;
-      return { inserted: messages.length, duplicates: 0 };
+      return { inserted: messages.length, duplicates: 0, conflicts: [] };
     },
     async ping() {},
   } as unknown as Store;

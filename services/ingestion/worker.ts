@@ -25,10 +25,10 @@ import type { Config } from '../shared/config.js';
 import { INGEST_GROUP, type Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { parseIngestEntry, type ChatMessage } from '../shared/message.js';
-import type { Store } from '../shared/store/store.js';
+import { sameMessage, type InsertResult, type Store } from '../shared/store/store.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { claimIdlePage, removeIdleConsumers } from './claimer.js';
-import { deadLetter, type Poison } from './dead-letter.js';
+import { deadLetter, idConflict, type Poison } from './dead-letter.js';
 import type { IngestMetrics } from './metrics.js';
 import { errorMessage, isStoreUnavailable } from './store-errors.js';
 import {
@@ -56,6 +56,8 @@ interface Rejected {
 interface InsertOutcome {
   inserted: number;
   duplicates: number;
+  /** Different messages under an already stored (room, id): never dropped, dead-lettered. */
+  conflicts: ChatMessage[];
   rejected: Rejected[];
 }
 
@@ -306,7 +308,8 @@ export class IngestWorker {
     const messages: ChatMessage[] = [];
     const suspects: { entry: IngestEntry; message: ChatMessage }[] = [];
     const entryOf = new Map<ChatMessage, IngestEntry>();
-    const seen = new Set<string>();
+    const seen = new Map<string, ChatMessage>();
+    const sameIdLater: ChatMessage[] = [];
     for (const entry of batch) {
       if (entry.fields === null) {
         poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
@@ -318,8 +321,18 @@ export class IngestWorker {
         continue;
       }
       const key = `${parsed.room}\n${parsed.id}`;
-      if (seen.has(key)) continue; // the same message twice in one batch: store it once
-      seen.add(key);
+      const first = seen.get(key);
+      if (first) {
+        // The same message twice in one batch is stored once. ANOTHER message under the same id
+        // (Redis reused an id after losing a log's tail) must not vanish as a "duplicate": it
+        // goes to the store after the batch, which tells which one it holds (conflicts below).
+        if (!sameMessage({ userId: first.user.id, cid: first.cid }, parsed)) {
+          sameIdLater.push(parsed);
+          entryOf.set(parsed, entry);
+        }
+        continue;
+      }
+      seen.set(key, parsed);
       if (entry.deliveries > config.INGEST_MAX_DELIVERIES) suspects.push({ entry, message: parsed });
       else {
         messages.push(parsed);
@@ -331,15 +344,23 @@ export class IngestWorker {
     let acking = false;
     try {
       if (messages.length > 0) {
-        const { rejected } = await this.insert(messages, batch, ISOLATE_AFTER_FAILURES);
-        for (const r of rejected) {
-          poison.push({ entry: entryOf.get(r.message)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
+        // Rarely non-empty: each same-id message alone, after the first of its id is stored.
+        for (const part of [messages, ...sameIdLater.map((m) => [m])]) {
+          const { rejected, conflicts } = await this.insert(part, batch, part === messages ? ISOLATE_AFTER_FAILURES : 0);
+          for (const m of conflicts) poison.push(idConflict(entryOf.get(m)!, m));
+          for (const r of rejected) {
+            poison.push({ entry: entryOf.get(r.message)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
+          }
         }
       }
       // Delivered too often: maybe it kills workers, maybe only restarts and claims counted.
       // The rest of the batch is stored by now; try it alone once before giving up on it.
       for (const { entry, message } of suspects) {
-        const { rejected } = await this.insert([message], batch, 0);
+        const { rejected, conflicts } = await this.insert([message], batch, 0);
+        if (conflicts.length > 0) {
+          poison.push(idConflict(entry, message));
+          continue;
+        }
         if (rejected.length === 0) {
           log.info({ entryId: entry.id, stream: entry.stream, deliveries: entry.deliveries }, 'entry over INGEST_MAX_DELIVERIES stored on its own');
           continue;
@@ -355,6 +376,7 @@ export class IngestWorker {
         await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));
         for (const p of poison) {
           metrics.deadLettered.inc({ kind: p.kind });
+          if (p.kind === 'id_conflict') metrics.idConflicts.inc();
           log.warn({ entryId: p.entry.id, stream: p.entry.stream, reason: p.reason }, 'entry dead-lettered');
         }
       }
@@ -424,7 +446,7 @@ export class IngestWorker {
     for (const r of outcome.rejected) {
       log.warn({ room: r.message.room, id: r.message.id, err: errorMessage(r.err) }, 'store rejected a message on its own');
     }
-    if (outcome.duplicates === 0 && outcome.rejected.length === 0) {
+    if (outcome.duplicates === 0 && outcome.rejected.length === 0 && outcome.conflicts.length === 0) {
       // Send-to-stored time; batches with redeliveries are skipped (their age says nothing).
       const now = Date.now();
       for (const m of messages) metrics.persistLagSeconds.observe(Math.max(0, now - m.ts) / 1000);
@@ -437,12 +459,13 @@ export class IngestWorker {
    * (back to the retry loop, nothing concluded) on an error that says the store is unavailable.
    */
   private async isolate(messages: readonly ChatMessage[]): Promise<InsertOutcome> {
-    const out: InsertOutcome = { inserted: 0, duplicates: 0, rejected: [] };
+    const out: InsertOutcome = { inserted: 0, duplicates: 0, conflicts: [], rejected: [] };
     const pass = async (part: readonly ChatMessage[]): Promise<void> => {
       try {
         const r = await this.timedInsert(part);
         out.inserted += r.inserted;
         out.duplicates += r.duplicates;
+        out.conflicts.push(...r.conflicts);
         return;
       } catch (err) {
         if (isStoreUnavailable(err) || !(await this.storeAnswers())) throw err;
@@ -459,7 +482,7 @@ export class IngestWorker {
     return out;
   }
 
-  private async timedInsert(messages: readonly ChatMessage[]): Promise<{ inserted: number; duplicates: number }> {
+  private async timedInsert(messages: readonly ChatMessage[]): Promise<InsertResult> {
     const { store, metrics } = this.deps;
     const started = performance.now();
     const r = await store.insertMessages(messages);

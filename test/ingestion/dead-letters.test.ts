@@ -218,6 +218,30 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
     expect(run.stdout).toContain(`redriven ${P}:${dl} -> ${ingest} ${rows[0]![0]}`);
     expect(await deadLetterIds(P)).toEqual([]);
   });
+
+  it('export writes every dead letter as a JSON line; with --delete it removes exactly what it wrote', async () => {
+    const client = redis.client();
+    const before = await deadLetterIds(OTHER); // the unparseable one left in place above
+    const added: string[] = [];
+    for (let i = 0; i < 250; i++) {
+      added.push(String(await client.xadd(keys.deadLetter(OTHER), '*', 'reason', i % 2 ? 'id_conflict: x' : 'invalid room', 'entryId', `1-${i}`,
+        'stream', keys.ingestStream(OTHER), 'room', ROOM, 'id', `${i + 1}-0`, 'uid', 'u1', 'name', 'a', 'text', `t${i}`, 'cid', `c${i}`)));
+    }
+    const dry = await tool('export', '--reason-contains', 'id_conflict');
+    expect(dry.code).toBe(0);
+    const dryLines = dry.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { dlId: string; reason: string; fields: Record<string, string> });
+    expect(dryLines.map((l) => l.dlId)).toEqual(added.filter((_, i) => i % 2 === 1));
+    expect(dryLines[0]).toMatchObject({ partition: OTHER, reason: 'id_conflict: x', fields: { room: ROOM, id: '2-0', text: 't1', cid: 'c1' } });
+    expect(dry.stderr.trim()).toBe('exported 125 dead letters');
+    expect(await deadLetterIds(OTHER)).toHaveLength(before.length + 250); // no --delete: nothing removed
+
+    const run = await tool('export', '--delete');
+    expect(run.code).toBe(0);
+    const ids = run.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { dlId: string }).dlId);
+    expect(ids).toEqual([...before, ...added]);
+    expect(run.stderr.trim()).toBe(`exported ${before.length + 250} dead letters (deleted from Redis)`);
+    expect(await deadLetterIds(OTHER)).toEqual([]);
+  });
 });
 
 function reEscape(s: string): string {

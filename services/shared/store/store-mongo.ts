@@ -24,6 +24,7 @@ import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  sameMessage,
   type ConsumeRefreshResult,
   type InsertResult,
   type PublicUser,
@@ -79,6 +80,15 @@ interface RoomDoc {
 
 const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
 
+/**
+ * Write concern of every write the ingestion worker's XACK depends on (messages and their room
+ * counters): acknowledged by a majority of the replica set and journaled, so an acked stream
+ * entry is on disk on most nodes, as SQLite's synchronous=FULL puts it on disk before the XACK.
+ * Production runs MongoDB as a replica set (README); a standalone mongod accepts w:'majority'
+ * as "this node, journaled" — it has no other members to wait for.
+ */
+export const MESSAGE_WRITE_CONCERN = Object.freeze({ w: 'majority' as const, j: true });
+
 const userSchema = new Schema<UserDoc>(
   {
     _id: { type: String, required: true },
@@ -118,7 +128,8 @@ const messageSchema = new Schema<MessageDoc>(
     ts: { type: Number, required: true },
     cid: { type: String, required: true },
   },
-  { ...schemaOptions, collection: 'messages' },
+  // Every write of a message is majority + journaled (MESSAGE_WRITE_CONCERN).
+  { ...schemaOptions, collection: 'messages', writeConcern: MESSAGE_WRITE_CONCERN },
 );
 messageSchema.index({ room: 1, ms: 1, seq: 1 }, { unique: true });
 
@@ -129,10 +140,16 @@ const roomSchema = new Schema<RoomDoc>(
     messageCount: { type: Number, required: true, default: 0 },
     members: { type: [String], default: undefined },
   },
-  { ...schemaOptions, collection: 'rooms' },
+  { ...schemaOptions, collection: 'rooms', writeConcern: MESSAGE_WRITE_CONCERN },
 );
 roomSchema.index({ members: 1 }, { sparse: true });
 roomSchema.index({ lastMessageAt: -1, _id: 1 });
+
+/** The write concern mongoose applies to a collection's writes (a test checks messages and rooms). */
+export function schemaWriteConcern(collection: 'messages' | 'rooms' | 'users' | 'refresh_tokens'): unknown {
+  const schema = { messages: messageSchema, rooms: roomSchema, users: userSchema, refresh_tokens: tokenSchema }[collection];
+  return schema.get('writeConcern');
+}
 
 /** (ms, seq) of an id as exact JS numbers (Mongo stores doubles). */
 function idKey(id: string): { ms: number; seq: number } {
@@ -356,7 +373,7 @@ class MongoStore implements Store {
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
     this.live();
-    if (messages.length === 0) return { inserted: 0, duplicates: 0 };
+    if (messages.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
     const docs: MessageDoc[] = messages.map((m) => ({
       _id: `${m.room}|${m.id}`,
       room: m.room,
@@ -374,6 +391,19 @@ class MongoStore implements Store {
       await this.messages.insertMany(docs, { ordered: false, lean: true });
     } catch (err) {
       duplicates = duplicateIndexes(err, docs.length);
+    }
+    // A taken _id is a redelivery of the same message, or another message under a reused id.
+    const conflicts: ChatMessage[] = [];
+    if (duplicates.size > 0) {
+      const ids = [...duplicates].map((i) => docs[i]!._id);
+      const stored = await this.messages
+        .find({ _id: { $in: ids } }, { userId: 1, cid: 1 })
+        .lean<Pick<MessageDoc, '_id' | 'userId' | 'cid'>[]>();
+      const byId = new Map(stored.map((d) => [d._id, d]));
+      for (const i of duplicates) {
+        const s = byId.get(docs[i]!._id);
+        if (s && !sameMessage(s, messages[i]!)) conflicts.push(messages[i]!);
+      }
     }
     const perRoom = new Map<string, { count: number; last: number }>();
     docs.forEach((d, i) => {
@@ -400,10 +430,10 @@ class MongoStore implements Store {
             },
           };
         }),
-        { ordered: false },
+        { ordered: false, writeConcern: MESSAGE_WRITE_CONCERN },
       );
     }
-    return { inserted: docs.length - duplicates.size, duplicates: duplicates.size };
+    return { inserted: docs.length - duplicates.size, duplicates: duplicates.size - conflicts.length, conflicts };
   }
 
   async messagesBefore(room: string, beforeId: string | undefined, limit: number): Promise<ChatMessage[]> {

@@ -12,6 +12,7 @@ import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  sameMessage,
   type ConsumeRefreshResult,
   type InsertResult,
   type PublicUser,
@@ -186,6 +187,9 @@ class SqliteStore implements Store {
         `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      storedAuthor: db.prepare<[string, number, number | bigint], { user_id: string; cid: string }>(
+        'SELECT user_id, cid FROM messages WHERE room = ? AND ms = ? AND seq = ?',
+      ),
       bumpRoom: db.prepare(
         `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b)
          VALUES (?, ?, ?, ?, ?)
@@ -219,10 +223,16 @@ class SqliteStore implements Store {
     this.insertBatch = db.transaction((messages: readonly ChatMessage[]): InsertResult => {
       const perRoom = new Map<string, { count: number; last: number }>();
       let inserted = 0;
+      const conflicts: ChatMessage[] = [];
       for (const m of messages) {
         const [ms, seq] = idKey(m.id);
         const r = this.s.insertMessage.run(m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid);
-        if (r.changes === 0) continue;
+        if (r.changes === 0) {
+          // Taken: a redelivery of this message, or another message under a reused id.
+          const stored = this.s.storedAuthor.get(m.room, ms, seq);
+          if (stored && !sameMessage({ userId: stored.user_id, cid: stored.cid }, m)) conflicts.push(m);
+          continue;
+        }
         inserted++;
         const room = perRoom.get(m.room);
         if (room) {
@@ -234,7 +244,7 @@ class SqliteStore implements Store {
         const members = dmMembers(name);
         this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null);
       }
-      return { inserted, duplicates: messages.length - inserted };
+      return { inserted, duplicates: messages.length - inserted - conflicts.length, conflicts };
     });
 
     this.consume = db.transaction((tokenHash: string, now: number): ConsumeRefreshResult => {
@@ -297,7 +307,7 @@ class SqliteStore implements Store {
   }
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
-    if (messages.length === 0) return { inserted: 0, duplicates: 0 };
+    if (messages.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
     return this.insertBatch.immediate(messages);
   }
 

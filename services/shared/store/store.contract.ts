@@ -164,8 +164,8 @@ export function storeContract(
     describe('messages', () => {
       it('stores a batch, and re-inserting it (redelivery) changes nothing', async () => {
         const batch = [msg('lobby', '1000-0'), msg('lobby', '1000-1'), msg('other', '1001-0')];
-        expect(await store.insertMessages(batch)).toEqual({ inserted: 3, duplicates: 0 });
-        expect(await store.insertMessages(batch)).toEqual({ inserted: 0, duplicates: 3 });
+        expect(await store.insertMessages(batch)).toEqual({ inserted: 3, duplicates: 0, conflicts: [] });
+        expect(await store.insertMessages(batch)).toEqual({ inserted: 0, duplicates: 3, conflicts: [] });
         expect(await store.getRoom('lobby')).toEqual({ name: 'lobby', lastMessageAt: 1000, messageCount: 2 });
         expect(await store.getRoom('other')).toEqual({ name: 'other', lastMessageAt: 1001, messageCount: 1 });
         expect(await store.messagesBefore('lobby', undefined, 10)).toEqual(batch.slice(0, 2));
@@ -175,7 +175,7 @@ export function storeContract(
         await store.insertMessages([msg('lobby', '1000-0'), msg('lobby', '1000-1')]);
         const replayed = { ...msg('lobby', '1000-0'), text: 'a different text must not overwrite' };
         const result = await store.insertMessages([replayed, msg('lobby', '1000-2'), msg('lobby', '2000-0'), msg('lobby', '1000-1')]);
-        expect(result).toEqual({ inserted: 2, duplicates: 2 });
+        expect(result).toEqual({ inserted: 2, duplicates: 2, conflicts: [] });
         expect(await store.getRoom('lobby')).toEqual({ name: 'lobby', lastMessageAt: 2000, messageCount: 4 });
         const all = await store.messagesBefore('lobby', undefined, 10);
         expect(all.map((m) => m.id)).toEqual(['1000-0', '1000-1', '1000-2', '2000-0']);
@@ -184,12 +184,28 @@ export function storeContract(
 
       it('a duplicate within one batch is stored once', async () => {
         const m = msg('lobby', '5-0');
-        expect(await store.insertMessages([m, m])).toEqual({ inserted: 1, duplicates: 1 });
+        expect(await store.insertMessages([m, m])).toEqual({ inserted: 1, duplicates: 1, conflicts: [] });
         expect((await store.getRoom('lobby'))?.messageCount).toBe(1);
       });
 
+      it('a DIFFERENT message under a stored id is a conflict, not a duplicate: returned, nothing overwritten or counted', async () => {
+        await store.insertMessages([msg('lobby', '7000-0')]);
+        const other = { ...msg('lobby', '7000-0'), user: { id: 'someone-else', name: 'mallory' }, cid: 'other-cid', text: 'reused id' };
+        const sameAuthorOtherCid = { ...msg('lobby', '7000-0'), cid: 'another-cid' };
+        const result = await store.insertMessages([other, msg('lobby', '7000-1'), sameAuthorOtherCid, msg('lobby', '7000-0')]);
+        expect(result).toEqual({ inserted: 1, duplicates: 1, conflicts: [other, sameAuthorOtherCid] });
+        expect((await store.getRoom('lobby'))?.messageCount).toBe(2);
+        expect((await store.messagesBefore('lobby', undefined, 10))[0]).toEqual(msg('lobby', '7000-0'));
+      });
+
+      it('two different messages with one id in the same batch: the first is stored, the second is a conflict', async () => {
+        const a = msg('lobby', '8000-0');
+        const b = { ...msg('lobby', '8000-0'), cid: 'b-cid', text: 'b' };
+        expect(await store.insertMessages([a, b])).toEqual({ inserted: 1, duplicates: 0, conflicts: [b] });
+      });
+
       it('an empty batch is a no-op', async () => {
-        expect(await store.insertMessages([])).toEqual({ inserted: 0, duplicates: 0 });
+        expect(await store.insertMessages([])).toEqual({ inserted: 0, duplicates: 0, conflicts: [] });
       });
 
       it('lastMessageAt never moves backwards when an older message arrives late', async () => {

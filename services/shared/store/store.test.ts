@@ -100,7 +100,7 @@ describe('SQLite store specifics', () => {
     await expect(locked.insertMessages([msg('lobby', '1-0')])).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
     other.exec('COMMIT');
     other.close();
-    expect(await locked.insertMessages([msg('lobby', '1-0')])).toEqual({ inserted: 1, duplicates: 0 });
+    expect(await locked.insertMessages([msg('lobby', '1-0')])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
     await locked.close();
   });
 
@@ -142,6 +142,13 @@ describe('SQLite store specifics', () => {
 // within its server-selection timeout when nothing answers, and it classifies insertMany
 // failures correctly (built from the driver's own error classes).
 describe('MongoDB adapter without a server', () => {
+  it('writes messages and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
+    const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
+    expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
+    expect(schemaWriteConcern('messages')).toEqual({ w: 'majority', j: true });
+    expect(schemaWriteConcern('rooms')).toEqual({ w: 'majority', j: true });
+  });
+
   it('createStore with MONGO_URL set to an unreachable server rejects within the selection timeout', async () => {
     const port = await freePort();
     const { openMongoStore } = await import('./store-mongo.js');

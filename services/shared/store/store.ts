@@ -8,6 +8,10 @@
 // - insertMessages is idempotent per (room, id): inserting a message that is already stored
 //   changes nothing (not its row, not its room's messageCount), so an at-least-once ingest
 //   stream yields exactly-once storage. A batch may mix new and already-stored messages.
+//   "Already stored" means the same message: same room, id, author and cid. A DIFFERENT message
+//   under a stored (room, id) — an id Redis handed out twice after losing the tail of a room log
+//   — is not a duplicate: it is returned in `conflicts` (nothing written for it) so the caller
+//   can dead-letter it instead of dropping it silently.
 // - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
 // - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
 //   gets `ok`; the other sees `reused` with the winner's `usedAt`.
@@ -57,8 +61,19 @@ export interface RoomInfo {
 
 export interface InsertResult {
   inserted: number;
-  /** Messages that were already stored (redelivery). */
+  /** Messages that were already stored (redelivery): same room, id, author and cid. */
   duplicates: number;
+  /**
+   * Messages whose (room, id) is taken by a different message (another author or cid): not
+   * stored, not counted as duplicates. Also the later of two different messages with one id in
+   * the same batch.
+   */
+  conflicts: ChatMessage[];
+}
+
+/** True when `stored` and `incoming` are the same message (a redelivery), not an id reuse. */
+export function sameMessage(stored: { userId: string; cid: string }, incoming: ChatMessage): boolean {
+  return stored.userId === incoming.user.id && stored.cid === incoming.cid;
 }
 
 export class DuplicateUsernameError extends Error {

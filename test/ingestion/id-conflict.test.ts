@@ -1,0 +1,125 @@
+// A room log id reused after Redis lost the tail of a log (restart without fsync, failover)
+// reaches the worker as a SECOND message with an id the store already holds. It must not vanish
+// as a "duplicate": it is dead-lettered with the reason, counted, and the partition keeps flowing.
+// A real redelivery of the same message stays a silent duplicate. Dead letters are never trimmed
+// and their count is a gauge.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
+import type { Store } from '../../services/shared/store/index.js';
+import { waitFor } from '../helpers/ports.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import type { RunningService } from '../helpers/service.js';
+import {
+  addRawEntry,
+  deadLetters,
+  drafts,
+  keysFor,
+  openStore,
+  produce,
+  startWorker,
+  storedMessages,
+  tempDir,
+  totalLength,
+  totalPending,
+} from './fixtures.js';
+
+const PARTITIONS = 1;
+const keys = keysFor(PARTITIONS);
+const ROOM = 'general';
+
+let redis: TestRedis;
+let store: Store;
+let tmp: ReturnType<typeof tempDir>;
+let worker: RunningService | undefined;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  tmp = tempDir();
+  store = await openStore(tmp.dbPath);
+  worker = await startWorker({
+    redisUrl: redis.url,
+    dbPath: tmp.dbPath,
+    partitions: PARTITIONS,
+    consumer: 'w1',
+    extra: { INGEST_TRIM_INTERVAL_MS: '100', INGEST_BATCH_MS: '20' },
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop('SIGKILL');
+  await store?.close();
+  await redis?.stop();
+  tmp?.cleanup();
+});
+
+const metrics = async () => (await fetch(`${worker!.baseUrl}/metrics`)).text();
+const metricValue = async (name: string) => {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(await metrics());
+  return m ? Number(m[1]) : undefined;
+};
+const settled = () =>
+  waitFor(async () => (await totalPending(redis.client(), keys)) === 0 && (await totalLength(redis.client(), keys)) === 0, {
+    timeoutMs: 20_000,
+    what: 'ingest streams acked and trimmed',
+  });
+
+describe('a different message under an already stored id', { timeout: 60_000 }, () => {
+  it('is dead-lettered as id_conflict and counted; a redelivery of the same message stays a silent duplicate', async () => {
+    const client = redis.client();
+    const [original] = await produce(client, keys, [{ room: ROOM, uid: 'u_alice', name: 'alice', text: 'the original', cid: 'c-orig' }]);
+    await waitFor(async () => (await storedMessages(store, ROOM)).length === 1, { timeoutMs: 20_000, what: 'original stored' });
+
+    // What Redis hands out after losing the log's tail: the same id for somebody else's message.
+    const reused: ChatMessage = { ...original!, user: { id: 'u_bob', name: 'bob' }, text: 'a new message, same id', cid: 'c-bob' };
+    await addRawEntry(client, keys, 0, ingestEntryFields(reused));
+    await addRawEntry(client, keys, 0, ingestEntryFields(original!)); // an honest redelivery
+    await settled();
+
+    const dead = await deadLetters(client, keys.deadLetter(0));
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ id: original!.id, uid: 'u_bob', text: 'a new message, same id', cid: 'c-bob' });
+    expect(dead[0]!.reason).toMatch(/^id_conflict: /);
+    expect(await storedMessages(store, ROOM)).toEqual([original]);
+    await waitFor(async () => (await metricValue('ingest_id_conflicts_total')) === 1, { timeoutMs: 5000, what: 'conflict counted' });
+    expect(await metrics()).toMatch(/ingest_dead_lettered_total\{kind="id_conflict"[^}]*\} 1\b/);
+    await waitFor(async () => (await metricValue('ingest_dead_letter_entries')) === 1, { timeoutMs: 5000, what: 'dead-letter gauge' });
+    expect(await metricValue('ingest_messages_duplicate_total')).toBe(1);
+  });
+
+  it('two different messages with one id in the same batch: the first is stored, the second dead-lettered', async () => {
+    const client = redis.client();
+    await worker!.stop('SIGKILL');
+    const a: ChatMessage = { id: '9000000000000-0', room: ROOM, user: { id: 'u_carol', name: 'carol' }, text: 'first', ts: 9000000000000, cid: 'c-a' };
+    const b: ChatMessage = { ...a, user: { id: 'u_dave', name: 'dave' }, text: 'second', cid: 'c-b' };
+    await addRawEntry(client, keys, 0, ingestEntryFields(a));
+    await addRawEntry(client, keys, 0, ingestEntryFields(b));
+    worker = await startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions: PARTITIONS, consumer: 'w2', extra: { INGEST_TRIM_INTERVAL_MS: '100' } });
+    await settled();
+    expect((await storedMessages(store, ROOM)).find((m) => m.id === a.id)).toEqual(a);
+    const dead = await deadLetters(client, keys.deadLetter(0));
+    expect(dead.map((d) => d.cid)).toEqual(['c-bob', 'c-b']);
+  });
+
+  it('dead letters are never trimmed: far more than any cap stay, and the gauge counts them all', async () => {
+    const client = redis.client();
+    // Invalid entries (a bad room) are dead-lettered as they come: a flood of them.
+    const N = 101_000; // past the 100,000 entries the stream was once capped at (MAXLEN ~)
+    for (let i = 0; i < N; i += 10_000) {
+      const pipe = client.pipeline();
+      for (let j = i; j < Math.min(N, i + 10_000); j++) pipe.xadd(keys.ingestStream(0), '*', 'room', 'Not A Room!', 'id', `${j + 1}-0`, 'uid', 'u', 'name', 'n', 'text', 't', 'cid', `f${j}`);
+      await pipe.exec();
+    }
+    await waitFor(async () => (await totalPending(redis.client(), keys)) === 0 && (await totalLength(redis.client(), keys)) === 0, {
+      timeoutMs: 60_000,
+      what: 'the flood dead-lettered, acked and trimmed',
+    });
+    const before = 2; // the two id conflicts above
+    expect(await client.xlen(keys.deadLetter(0))).toBe(before + N);
+    await waitFor(async () => (await metricValue('ingest_dead_letter_entries')) === before + N, { timeoutMs: 5000, what: 'gauge counts every dead letter' });
+    // And the partition still flows.
+    const later = await produce(client, keys, drafts(5, [ROOM]));
+    await settled();
+    const stored = await storedMessages(store, ROOM);
+    for (const m of later) expect(stored.some((s) => s.id === m.id)).toBe(true);
+  });
+});
