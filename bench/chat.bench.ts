@@ -59,7 +59,7 @@ export const chatBenchmark: Benchmark = {
   description: `send script, fan-out to ${SOCKETS} sockets on one replica, send/ack latency in a room of two`,
   async run(log) {
     const redis = await startRedis();
-    const config = loadConfig('chat', { REDIS_URL: redis.url, RATE_LIMIT_MESSAGES: '100000', INGEST_MAX_BACKLOG: '100000000' });
+    const config = loadConfig('chat', { REDIS_URL: redis.url, RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', INGEST_MAX_BACKLOG: '100000000' });
     const keys = keysFor(config.PARTITIONS);
     const client = redis.client();
     const send = createSendScript(client, keys, config);
@@ -78,7 +78,7 @@ export const chatBenchmark: Benchmark = {
 
       chat = await startService(
         'chat',
-        chatEnv(redis.url, 'bench', { LOG_LEVEL: 'warn', RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_SEC: '10000', INGEST_MAX_BACKLOG: '100000000' }),
+        chatEnv(redis.url, 'bench', { LOG_LEVEL: 'warn', RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '10000', INGEST_MAX_BACKLOG: '100000000' }),
         { waitReady: true },
       );
       for (let i = 0; i < SOCKETS; i++) {

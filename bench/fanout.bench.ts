@@ -125,7 +125,7 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
       chatEnv(redis.url, `fanout-${i}`, {
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
-        RATE_LIMIT_MESSAGES: '100000',
+        RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000',
         MAX_FRAMES_PER_SEC: '10000',
         INGEST_MAX_BACKLOG: '100000000',
         MAX_CONNECTIONS: '100000',

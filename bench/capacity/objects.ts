@@ -71,9 +71,9 @@ const rows: [string, number][] = [];
 const row = async (what: string, make: (i: number) => unknown) => rows.push([what, await perItem(make)]);
 
 await row('FakeSocket (EventEmitter stand-in; subtract from the Connection rows)', () => new FakeSocket());
-await row('Connection over a FakeSocket, constructed', (i) => new Connection(new FakeSocket() as never, { id: `u${i}`, name: `u${i}` }, exp, ctx, () => {}));
+await row('Connection over a FakeSocket, constructed', (i) => new Connection(new FakeSocket() as never, { id: `u${i}`, name: `u${i}` }, exp, `s${i}`, ctx, () => {}));
 await row('Connection over a FakeSocket, after start() (listeners, expiry timer, hello)', (i) => {
-  const c = new Connection(new FakeSocket() as never, { id: `u${i}`, name: `u${i}` }, exp, ctx, () => {});
+  const c = new Connection(new FakeSocket() as never, { id: `u${i}`, name: `u${i}` }, exp, `s${i}`, ctx, () => {});
   c.start();
   return c;
 });

@@ -420,7 +420,10 @@ function handleError(f) {
     switch (f.code) {
       case 'rate_limited': {
         const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
-        store.markFailed(p.cid, `you are sending too fast — try again in ${secs} s`);
+        // The account-wide budget and the new-room cap say so in their message (a room unused
+        // for a long time counts as new): show it, not a generic "too fast".
+        const why = /account-wide|new rooms/.test(f.message || '') ? f.message : 'you are sending too fast';
+        store.markFailed(p.cid, `${why} — try again in ${secs} s`);
         composer.showError(`Slow down: you can send again in ${secs} s.`, { autoHideMs: secs * 1000 + 500 });
         return;
       }

@@ -10,7 +10,10 @@
 // MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
 // (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is forwarded at most once per
 // TYPING_FORWARD_INTERVAL_MS per room whatever the flag (changes within it are coalesced into one
-// trailing update at its end), and with an unchanged flag at most once per TYPING_MIN_INTERVAL_MS;
+// trailing update at its end), and with an unchanged flag at most once per TYPING_MIN_INTERVAL_MS
+// — then typing.ts allows one per USER per room per second over all sockets and drops it in
+// rooms over PRESENCE_EVENTS_MAX_MEMBERS; every reply is bounded by REPLY_MAX_BYTES and no
+// frame is written that would take the send buffer past MAX_BUFFERED_BYTES (4008 instead);
 // a join of a room the socket is already in is
 // answered at once — `joined` with no messages, recovered:true, the members — without reading
 // the room log (the socket has been receiving the room live all along).
@@ -23,12 +26,14 @@ import type { Logger } from '../shared/logger.js';
 import type { ChatUser } from '../shared/message.js';
 import { compareIds } from '../shared/ids.js';
 import { mayAccessRoom } from '../shared/rooms.js';
-import { verifyAccessToken } from '../shared/tokens.js';
+import { isSessionRevoked } from '../shared/sessions.js';
+import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import type { Fanout, FanoutMember, PublishedFrame } from './fanout.js';
-import { mergeLive, readBacklog, type BufferedFrame } from './join.js';
+import { joinedFrame, joinedOverhead, membersJson, mergeLive, readBacklog, type BufferedFrame } from './join.js';
 import type { Presence } from './presence.js';
 import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode } from './protocol.js';
-import type { SendScript } from './send-script.js';
+import { rateLimitMessage, type SendScript } from './send-script.js';
+import type { TypingScript } from './typing.js';
 import { SocketWriter, textFrame } from './wire.js';
 
 /** Malformed frames tolerated within ABUSE_WINDOW_MS before the socket is closed with 1008. */
@@ -81,6 +86,7 @@ export interface ChatContext {
   fanout: Fanout;
   presence: Presence;
   send: SendScript;
+  typing: TypingScript;
   metrics: ConnectionMetrics;
 }
 
@@ -134,6 +140,8 @@ export class Connection implements FanoutMember {
     readonly ws: WebSocket,
     readonly user: ChatUser,
     exp: number,
+    /** The session of the current token (revocations.ts closes the socket when it is revoked). */
+    public sid: string | undefined,
     private readonly ctx: ChatContext,
     private readonly onClosed: (c: Connection) => void,
   ) {
@@ -190,10 +198,23 @@ export class Connection implements FanoutMember {
   /** Queues one WebSocket frame (made by wire.ts textFrame). */
   private write(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN || this.closing) return;
-    // What the kernel did not take (wire.ts writes a big burst early, so this sees it grow).
-    if (this.ws.bufferedAmount > this.ctx.config.MAX_BUFFERED_BYTES) {
+    // Checked WITH this frame, before it is queued: what the kernel did not take, plus what this
+    // turn queued (wire.ts), plus the frame. So no single write — a big reply, a burst — takes
+    // the socket past the bound; checking the buffer alone let it pass by a whole frame.
+    const max = this.ctx.config.MAX_BUFFERED_BYTES;
+    let buffered = this.ws.bufferedAmount;
+    let queued = this.out.queuedBytes;
+    if (buffered + queued + frame.length > max && queued > 0) {
+      // Near the bound with frames of this turn still queued: hand them to the kernel now — a
+      // reader that keeps up takes them at once and is not mistaken for a slow one.
+      this.out.flushOrFail();
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      buffered = this.ws.bufferedAmount;
+      queued = this.out.queuedBytes;
+    }
+    if (buffered + queued + frame.length > max) {
       this.ctx.metrics.slowConsumerCloses.inc();
-      this.log.warn({ buffered: this.ws.bufferedAmount }, 'slow consumer: closing with 4008');
+      this.log.warn({ buffered, queued, frame: frame.length }, 'slow consumer: closing with 4008');
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
       setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
       return;
@@ -206,8 +227,13 @@ export class Connection implements FanoutMember {
   }
 
   private sendJson(o: unknown): void {
+    this.sendText(JSON.stringify(o));
+  }
+
+  /** A frame already serialized (joined: assembled from per-message JSON, join.ts). */
+  private sendText(json: string): void {
     this.ctx.metrics.framesOut.inc();
-    this.writeText(JSON.stringify(o));
+    this.writeText(json);
   }
 
   private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): void {
@@ -301,9 +327,17 @@ export class Connection implements FanoutMember {
         // Throttle (a typing indicator is a hint; every forwarded one fans out to all members):
         // within TYPING_FORWARD_INTERVAL_MS of the last forwarded frame only the latest flag is
         // kept, and sent when the interval ends if it differs; the same flag again within
-        // TYPING_MIN_INTERVAL_MS is dropped silently.
+        // TYPING_MIN_INTERVAL_MS is dropped silently. On top of this per-socket coalescing,
+        // typing.ts throttles per user per room over all sockets (Redis) and drops typing in big
+        // rooms.
         const now = Date.now();
         const last = state.typing;
+        if (state.typingTimer) {
+          // A trailing update is already scheduled (this socket's interval, or the user's
+          // window held by another socket): it will carry this latest flag.
+          state.typingPending = frame.active;
+          return;
+        }
         if (last && now - last.at < TYPING_FORWARD_INTERVAL_MS) {
           state.typingPending = frame.active;
           state.typingTimer ??= setTimeout(() => this.typingWindowEnded(frame.room, state), last.at + TYPING_FORWARD_INTERVAL_MS - now);
@@ -311,8 +345,6 @@ export class Connection implements FanoutMember {
         }
         // Past the interval: this frame is the latest state, a pending one is stale.
         state.typingPending = undefined;
-        if (state.typingTimer) clearTimeout(state.typingTimer);
-        state.typingTimer = undefined;
         if (last && last.active === frame.active && now - last.at < TYPING_MIN_INTERVAL_MS) return;
         return this.publishTyping(frame.room, state, frame.active);
       }
@@ -324,13 +356,22 @@ export class Connection implements FanoutMember {
   }
 
   private async publishTyping(room: string, state: RoomState, active: boolean): Promise<void> {
-    state.typing = { active, at: Date.now() };
-    await withTimeout(
-      this.ctx.redis.publish(
-        this.ctx.keys.roomChannel(room),
-        JSON.stringify({ type: 'typing', room, user: { id: this.user.id, name: this.user.name }, active }),
-      ),
-    );
+    const result = await withTimeout(this.ctx.typing(room, this.user, active));
+    switch (result.kind) {
+      case 'published':
+        state.typing = { active, at: Date.now() };
+        return;
+      case 'big_room':
+        // Reaches nobody; remembered as sent so this socket asks Redis at most once an interval.
+        state.typing = { active, at: Date.now() };
+        return;
+      case 'throttled':
+        // Another socket of this user used the window: retry the latest flag when it ends.
+        if (this.closed || this.rooms.get(room) !== state) return;
+        state.typingPending = active;
+        state.typingTimer ??= setTimeout(() => this.typingWindowEnded(room, state), result.retryInMs);
+        return;
+    }
   }
 
   /** The trailing typing update, queued behind this socket's frames (their order is kept). */
@@ -370,7 +411,7 @@ export class Connection implements FanoutMember {
       this.chargeJoinLeave();
       const members = await withTimeout(this.ctx.presence.members(room));
       if (this.closed || !this.rooms.has(room)) return;
-      this.sendJson({ type: 'joined', room, messages: [], recovered: true, members });
+      this.sendText(joinedFrame(room, [], true, membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2)));
       return;
     }
     if (this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
@@ -390,10 +431,13 @@ export class Connection implements FanoutMember {
       presenceJoined = true;
       const members = await withTimeout(this.ctx.presence.join(room, this.user));
       // 3. the backlog, bounded
-      const backlog = await withTimeout(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since));
+      //    and the reply within REPLY_MAX_BYTES: the members take at most half, the messages the rest
+      const membersList = membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2);
+      const budget = this.ctx.config.REPLY_MAX_BYTES - joinedOverhead(room, membersList);
+      const backlog = await withTimeout(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since, budget));
       if (this.closed || this.rooms.get(room) !== state) return;
       this.ctx.fanout.seen(room, backlog.lastId);
-      this.sendJson({ type: 'joined', room, messages: backlog.messages, recovered: backlog.recovered, members });
+      this.sendText(joinedFrame(room, backlog.json, backlog.recovered, membersList));
       // 4. flush live frames the backlog did not already contain
       const cutoff = backlog.messages.at(-1)?.id ?? (backlog.recovered ? since : undefined);
       const live = mergeLive(cutoff, state.buffer!);
@@ -438,16 +482,26 @@ export class Connection implements FanoutMember {
         return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts, duplicate: true });
       case 'rate_limited':
         this.ctx.metrics.rateLimited.inc();
-        return this.sendError('rate_limited', 'too many messages, slow down', cid, result.retryAfterMs);
+        return this.sendError('rate_limited', rateLimitMessage(result.scope, this.ctx.config), cid, result.retryAfterMs);
       case 'overloaded':
         return this.sendError('overloaded', 'the server is busy, retry later', cid);
     }
   }
 
-  private reauth(token: string): void {
-    const v = verifyAccessToken(this.ctx.config.JWT_SECRET, token);
+  /** The session was revoked (logout, refresh theft): closed as an expired token would be. */
+  endSession(): void {
+    this.close(CloseCode.TOKEN_EXPIRED, 'session ended');
+  }
+
+  private async reauth(token: string): Promise<void> {
+    const v = verifyAccessToken(this.ctx.config.JWT_SECRET, token, tokenScope(this.ctx.config));
     if (!v.ok) return this.sendError('bad_request', v.reason === 'expired' ? 'token expired' : 'invalid token');
     if (v.user.id !== this.user.id) return this.sendError('forbidden', 'token belongs to another user');
+    if (await withTimeout(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) {
+      return this.sendError('bad_request', 'this session has ended; sign in again');
+    }
+    if (this.closed) return;
+    this.sid = v.sid;
     this.exp = v.exp;
     this.armExpiry();
     this.sendJson({ type: 'authed', exp: v.exp });

@@ -18,7 +18,9 @@
 // itself, inclusive: one atomic read that also proves the capped log still holds it — trimmed
 // away means more was missed than the log keeps, a gap; 1012), it is delivered
 // through the normal path (one Buffer per message, byte-identical to the published frame),
-// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed, the
+// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed (or
+// more than recoveryMaxBytes = REPLY_MAX_BYTES of frames: 500 big messages would be ~12 MB per
+// member socket in one turn), the
 // read failed or took longer than RECOVERY_TIMEOUT_MS (a stalled main connection must not hold
 // live frames forever), or more than RECOVERY_MAX live frames piled up while it ran: the room's
 // local sockets are closed with 1012 and the clients resume with `since`.
@@ -81,6 +83,11 @@ export interface FanoutOptions {
   redis: Redis;
   /** At most this many missed messages are recovered per room; more: 1012. */
   recoveryMax: number;
+  /**
+   * At most this many bytes of missed messages are recovered per room (REPLY_MAX_BYTES); more:
+   * 1012. Each recovered frame goes to every local member's socket in one turn.
+   */
+  recoveryMaxBytes?: number;
   /** A recovery read unanswered after this long counts as failed (1012); default 5 s. */
   recoveryTimeoutMs?: number;
 }
@@ -122,6 +129,8 @@ export class Fanout {
   private readonly rooms = new Map<string, RoomSub>();
   private readonly channelRoom = new Map<string, string>();
   private probeHandler: ((payload: string) => void) | null = null;
+  /** Replica-wide channels (session revocations): subscribed for the replica's life. */
+  private readonly controls = new Map<string, { onMessage: (payload: string) => void; onResubscribed?: () => void }>();
   private readonly probeChannel: string;
   /** Incremented on every subscriber 'ready'; a recovery of an older epoch gives way. */
   private epoch = 0;
@@ -145,6 +154,16 @@ export class Fanout {
     // Not ready yet: the 'ready' handler subscribes it (a SUBSCRIBE written before the
     // connection's handshake finished is what loses subscriptions in ioredis 5, issue #2037).
     if (this.sub.status === 'ready') await this.sub.subscribe(this.probeChannel);
+  }
+
+  /**
+   * Subscribes a replica-wide control channel for the replica's life, re-subscribed on every
+   * 'ready'; `onResubscribed` runs after each RE-subscription (what was published while the
+   * subscriber was down is lost: the owner re-reads its state then).
+   */
+  async subscribeControl(channel: string, handlers: { onMessage: (payload: string) => void; onResubscribed?: () => void }): Promise<void> {
+    this.controls.set(channel, handlers);
+    if (this.sub.status === 'ready') await this.sub.subscribe(channel);
   }
 
   /** Adds a local member; resolves once the room's channel subscription is live. */
@@ -232,14 +251,17 @@ export class Fanout {
       }
       rooms.push([room, r]);
     }
-    const channels = [this.probeChannel, ...rooms.map(([room]) => this.keys.roomChannel(room))];
+    const channels = [this.probeChannel, ...this.controls.keys(), ...rooms.map(([room]) => this.keys.roomChannel(room))];
     if (epoch > 1 || rooms.length > 0) this.log.info({ channels: channels.length, epoch }, 'subscriber ready: (re-)subscribing');
     // NOT first on the wire: ioredis emits 'ready' on process.nextTick, after it already wrote
     // its offline queue — an UNSUBSCRIBE of a remove() during the outage goes out before this
     // SUBSCRIBE. Hence rooms without members are left out above.
     this.sub
       .subscribe(...channels)
-      .then(() => this.recover(epoch, rooms))
+      .then(() => {
+        if (epoch > 1) for (const c of this.controls.values()) c.onResubscribed?.();
+        return this.recover(epoch, rooms);
+      })
       .catch((err: Error) => {
         this.log.error({ err: err.message }, 're-subscribe failed');
         // A later 'ready' retries; if this is still the current connection, resync the clients.
@@ -300,11 +322,21 @@ export class Fanout {
         entries = entries.slice(1);
       }
       if (entries.length > this.opts.recoveryMax) return this.resync(room, r, 'more than RECOVERY_MAX missed');
+      // Framed (once each, as live) before anything is delivered: past the byte bound nothing
+      // is, the room resyncs instead (a member would get all of it in one turn).
+      const maxBytes = this.opts.recoveryMaxBytes ?? Number.POSITIVE_INFINITY;
+      const frames: Buffer[] = [];
+      let bytes = 0;
       for (const e of entries) {
-        const payload = messageFrameOf(room, e);
-        this.deliver(room, r, textFrame(Buffer.from(payload, 'utf8')), { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
-        r.lastId = e[0];
+        const frame = textFrame(Buffer.from(messageFrameOf(room, e), 'utf8'));
+        bytes += frame.length;
+        if (bytes > maxBytes) return this.resync(room, r, 'more than REPLY_MAX_BYTES missed');
+        frames.push(frame);
       }
+      entries.forEach((e, j) => {
+        this.deliver(room, r, frames[j]!, { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
+        r.lastId = e[0];
+      });
       recovered += entries.length;
       const held = r.held;
       r.held = null;
@@ -332,6 +364,11 @@ export class Fanout {
   private onMessage(channel: string, payload: string): void {
     if (channel === this.probeChannel) {
       this.probeHandler?.(payload);
+      return;
+    }
+    const control = this.controls.get(channel);
+    if (control) {
+      control.onMessage(payload);
       return;
     }
     // Encoded once: counted before the room lookup (what Redis sent, also for a room left a

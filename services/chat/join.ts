@@ -3,25 +3,74 @@
 // room log with a bounded XRANGE/XREVRANGE; mergeLive() then drops buffered messages the backlog
 // already holds, so the client sees every message once and in id order.
 //
-// Resume with `since`: the log still holds `since` when first id <= since <= last id (read in
-// one MULTI); then every entry after it (at most RECOVERY_MAX) is returned with recovered:true.
-// Otherwise — trimmed past it, emptied by a Redis restart or expiry, `since` newer than the
-// log, or more than RECOVERY_MAX missed — the latest JOIN_HISTORY with recovered:false, and the
-// client pages REST history.
+// Resume with `since`: the log still holds `since` when first id <= since <= last id; then every
+// entry after it is returned with recovered:true — when there are at most RECOVERY_MAX of them
+// and they fit in `maxBytes`. Otherwise — trimmed past it, emptied by a Redis restart or
+// expiry, `since` newer than the log, more than RECOVERY_MAX missed, or more bytes than fit —
+// the latest JOIN_HISTORY that fit in `maxBytes`, with recovered:false, and the client pages
+// REST history.
+//
+// Bounded in bytes (REPLY_MAX_BYTES, issue 12): 500 messages of 4,000 control characters are
+// ~11.5 MB of JSON, once per joining socket. The log is read NEWEST first in chunks of
+// READ_CHUNK entries, each message serialized once as it is picked (its JSON is what the
+// `joined` frame is assembled from, see joinedFrame), until a bound is hit: a reply never
+// holds more than maxBytes of messages, and a read never holds more than a chunk beyond it.
+// Newest first is also what the fallback wants: the newest messages that fit.
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { compareIds } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
-import { messageFromLogEntry, type ChatMessage } from '../shared/message.js';
+import { messageFromLogEntry, type ChatMessage, type ChatUser } from '../shared/message.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
 
 export interface Backlog {
   messages: ChatMessage[];
+  /** JSON.stringify of each message, same order: the `joined` frame is assembled from these. */
+  json: string[];
   recovered: boolean;
   /** The room log's newest id when it was read (undefined: empty log); Fanout's baseline. */
   lastId?: string | undefined;
+}
+
+/** Entries per XRANGE/XREVRANGE of a join: a read holds at most this many beyond the byte bound. */
+export const READ_CHUNK = 50;
+
+/** Messages picked newest first, with their JSON and its bytes (one comma each included). */
+class Picked {
+  readonly messages: ChatMessage[] = [];
+  readonly json: string[] = [];
+  private bytes = 0;
+  constructor(
+    private readonly room: string,
+    private readonly maxCount: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Adds entries (newest first); false as soon as one does not fit (count or bytes). */
+  add(entries: StreamEntry[]): boolean {
+    for (const [id, fields] of entries) {
+      if (this.messages.length >= this.maxCount) return false;
+      const m = messageFromLogEntry(this.room, id, fields);
+      const j = JSON.stringify(m);
+      const b = Buffer.byteLength(j, 'utf8') + 1;
+      if (this.bytes + b > this.maxBytes) return false;
+      this.bytes += b;
+      this.messages.push(m);
+      this.json.push(j);
+    }
+    return true;
+  }
+
+  oldestId(): string | undefined {
+    return this.messages.at(-1)?.id;
+  }
+
+  /** Oldest first, as `joined` carries them. */
+  backlog(recovered: boolean, lastId: string | undefined): Backlog {
+    return { messages: this.messages.reverse(), json: this.json.reverse(), recovered, lastId };
+  }
 }
 
 export async function readBacklog(
@@ -30,39 +79,97 @@ export async function readBacklog(
   config: Pick<Config, 'JOIN_HISTORY' | 'RECOVERY_MAX'>,
   room: string,
   since?: string,
+  /** Bytes of message JSON the reply may hold (REPLY_MAX_BYTES minus the rest of the frame). */
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<Backlog> {
   const log = keys.roomLog(room);
   const latest = async (): Promise<Backlog> => {
-    const rev = (await redis.xrevrange(log, '+', '-', 'COUNT', Math.max(1, config.JOIN_HISTORY))) as StreamEntry[];
-    const lastId = rev[0]?.[0];
-    const messages = config.JOIN_HISTORY === 0 ? [] : rev.reverse().map((e) => messageFromLogEntry(room, e[0], e[1]));
-    return { messages, recovered: false, lastId };
+    const picked = new Picked(room, config.JOIN_HISTORY, maxBytes);
+    let lastId: string | undefined;
+    let from = '+';
+    for (;;) {
+      const want = Math.max(1, Math.min(READ_CHUNK, config.JOIN_HISTORY - picked.messages.length));
+      const rev = (await redis.xrevrange(log, from, '-', 'COUNT', want)) as StreamEntry[];
+      if (from === '+') lastId = rev[0]?.[0];
+      if (!picked.add(rev) || rev.length < want || picked.messages.length >= config.JOIN_HISTORY) break;
+      from = `(${picked.oldestId()!}`;
+    }
+    return picked.backlog(false, lastId);
   };
   if (since === undefined) return latest();
 
-  // One atomic snapshot (MULTI): the first entry, the last entry and everything after `since`.
-  // A trim (XADD MAXLEN ~) between separate reads could otherwise make "first <= since" true
-  // for a log whose entries right after `since` are already gone.
+  // One atomic snapshot (MULTI): the first entry, the last entry and the newest chunk after
+  // `since`. A trim (XADD MAXLEN ~) between separate reads could otherwise make "first <= since"
+  // true for a log whose entries right after `since` are already gone.
   const res = await redis
     .multi()
     .xrange(log, '-', '+', 'COUNT', 1)
     .xrevrange(log, '+', '-', 'COUNT', 1)
-    .xrange(log, `(${since}`, '+', 'COUNT', config.RECOVERY_MAX + 1)
+    .xrevrange(log, '+', `(${since}`, 'COUNT', READ_CHUNK)
     .exec();
   if (!res) throw new Error('transaction aborted');
   for (const [err] of res) if (err) throw err;
   const first = (res[0]![1] as StreamEntry[])[0];
   const last = (res[1]![1] as StreamEntry[])[0];
-  const after = res[2]![1] as StreamEntry[];
+  let chunk = res[2]![1] as StreamEntry[];
   // The log holds `since` only when since lies within [first, last]: a `since` newer than the
   // newest entry comes from another log (emptied by a restart, expired, or a bogus id) and
   // would otherwise become a cutoff that silently drops live messages.
   const holdsSince =
     first !== undefined && last !== undefined && compareIds(first[0], since) <= 0 && compareIds(since, last[0]) <= 0;
-  if (holdsSince && after.length <= config.RECOVERY_MAX) {
-    return { messages: after.map((e) => messageFromLogEntry(room, e[0], e[1])), recovered: true, lastId: last[0] };
+  if (!holdsSince) return latest();
+  const picked = new Picked(room, config.RECOVERY_MAX, maxBytes);
+  for (;;) {
+    // Over RECOVERY_MAX or over the bytes: not recoverable in one reply.
+    if (!picked.add(chunk)) return latest();
+    if (chunk.length < READ_CHUNK) return picked.backlog(true, last[0]);
+    // More, older: read with the log's first entry in the same MULTI — trimming only removes
+    // the oldest entries, so if the log still starts at or before `since` now, nothing between
+    // `since` and what was read so far is gone.
+    const more = await redis
+      .multi()
+      .xrange(log, '-', '+', 'COUNT', 1)
+      .xrevrange(log, `(${picked.oldestId()!}`, `(${since}`, 'COUNT', READ_CHUNK)
+      .exec();
+    if (!more) throw new Error('transaction aborted');
+    for (const [err] of more) if (err) throw err;
+    const head = (more[0]![1] as StreamEntry[])[0];
+    if (head === undefined || compareIds(head[0], since) > 0) return latest();
+    chunk = more[1]![1] as StreamEntry[];
   }
-  return latest();
+}
+
+/**
+ * The `joined` frame, assembled from the backlog's per-message JSON (no second serialization of
+ * the messages). `members` is the JSON of the member list (see membersJson).
+ */
+export function joinedFrame(room: string, json: readonly string[], recovered: boolean, members: string): string {
+  return `${joinedHead(room)}${json.join(',')}${joinedTail(recovered, members)}`;
+}
+
+const joinedHead = (room: string) => `{"type":"joined","room":${JSON.stringify(room)},"messages":[`;
+const joinedTail = (recovered: boolean, members: string) => `],"recovered":${recovered},"members":${members}}`;
+
+/** Bytes of a `joined` frame apart from its messages (recovered:false, the longer one). */
+export function joinedOverhead(room: string, members: string): number {
+  return Buffer.byteLength(joinedHead(room), 'utf8') + Buffer.byteLength(joinedTail(false, members), 'utf8');
+}
+
+/**
+ * The member list as JSON, at most `maxBytes` of it (a huge room's list is already capped at
+ * MEMBER_LIST_MAX entries; this keeps a reply under REPLY_MAX_BYTES with long names too).
+ */
+export function membersJson(members: readonly ChatUser[], maxBytes: number): string {
+  const parts: string[] = [];
+  let bytes = 2;
+  for (const m of members) {
+    const j = JSON.stringify({ id: m.id, name: m.name });
+    const b = Buffer.byteLength(j, 'utf8') + 1;
+    if (bytes + b > maxBytes) break;
+    bytes += b;
+    parts.push(j);
+  }
+  return `[${parts.join(',')}]`;
 }
 
 export interface BufferedFrame {

@@ -30,7 +30,7 @@ export function createChatMetrics(registry: Registry, connectionCount: () => num
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    rateLimited: new Counter({ name: 'aurora_chat_rate_limited_total', help: 'Sends refused by the per-user-per-room rate limit', registers: [registry] }),
+    rateLimited: new Counter({ name: 'aurora_chat_rate_limited_total', help: 'Sends refused by a rate limit: per user per room, the account-wide send budget or the new-room cap', registers: [registry] }),
     slowConsumerCloses: new Counter({ name: 'aurora_chat_slow_consumer_closes_total', help: 'Sockets closed with 4008 (send buffer over MAX_BUFFERED_BYTES)', registers: [registry] }),
     errors: new Counter({ name: 'aurora_chat_error_frames_total', help: 'Error frames sent, by code', labelNames: ['code'], registers: [registry] }),
     handshakeRejections: new Counter({ name: 'aurora_chat_handshake_rejections_total', help: 'Upgrades refused, by HTTP status', labelNames: ['status'], registers: [registry] }),

@@ -16,7 +16,7 @@ export const BEARER_PREFIX = 'bearer.';
  * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
  * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
  * | not_joined    | send/typing in a room this socket has not joined                      |
- * | rate_limited  | per-user-per-room send limit, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs) |
+ * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap ("too many new rooms"), per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs) |
  * | forbidden     | someone else's DM room; an `auth` token for another user             |
  * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG; retry later (a socket whose frames queue up behind Redis is not refused: its reading is paused — TCP backpressure) |
  * | internal      | Redis failed or timed out; the message was not accepted              |
@@ -39,9 +39,13 @@ export type ErrorCode =
  * | 1002 | broken WebSocket framing: unmasked client frame, reserved bits/opcode... (ws)  |
  * | 1007 | a text frame that is not valid UTF-8 (sent by ws itself)                      |
  * | 1009 | a frame over MAX_PAYLOAD_BYTES (sent by ws itself)                            |
- * | 1012 | graceful shutdown of the replica: reconnect (to another replica)              |
- * | 4001 | the access token expired without an in-band `auth` refresh                    |
- * | 4008 | slow consumer: the socket's send buffer passed MAX_BUFFERED_BYTES             |
+ * | 1012 | graceful shutdown of the replica: reconnect (to another replica); also a room  |
+ * |      | whose missed messages after a subscriber reconnect could not be recovered      |
+ * |      | (over RECOVERY_MAX or REPLY_MAX_BYTES, fanout.ts): resume with `since`          |
+ * | 4001 | the access token expired without an in-band `auth` refresh, or its session was |
+ * |      | revoked (logout, refresh-token theft): reason "session ended", sign in again    |
+ * | 4008 | slow consumer: the next frame would take the socket's send buffer (with what  |
+ * |      | this turn queued) past MAX_BUFFERED_BYTES; it is not written                  |
  */
 export const CloseCode = {
   POLICY_VIOLATION: 1008,

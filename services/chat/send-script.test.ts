@@ -5,7 +5,8 @@ import { loadConfig } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
 import { parseIngestEntry } from '../shared/message.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
-import { createSendScript, type SendScript } from './send-script.js';
+import { waitFor } from '../../test/helpers/ports.js';
+import { createSendScript, rateLimitMessage, type SendScript } from './send-script.js';
 
 let redis: TestRedis;
 let r: Redis;
@@ -81,6 +82,7 @@ describe('send.lua', () => {
     await pipe.exec();
     expect(await send('busy', alice, 'x', 'c1')).toEqual({ kind: 'overloaded', backlog: 101 });
     expect(await r.exists(keys.roomLog('busy'), keys.sendIdempotency('busy', 'alice', 'c1'), keys.sendRate('busy', 'alice'))).toBe(0);
+    expect(await r.exists(keys.userSendBudget('busy', 'alice'), keys.userRoomCreates('busy', 'alice'))).toBe(0);
   });
 
   it('gives the room log an idle expiry that every send renews, so abandoned rooms leave Redis', async () => {
@@ -137,5 +139,102 @@ describe('send.lua', () => {
     // a repeated cid in a later turn still finds the original
     const again = await send('batch', users[0]!, 'u0-0', 'c0');
     expect(again).toMatchObject({ kind: 'duplicate', id: ids[0] });
+  });
+});
+
+describe('send.lua account-wide budgets', () => {
+  // PARTITIONS=1: the per-(user, partition) keys are exactly per user.
+  const keys1 = keysFor(1);
+  const budgetConfig = (extra: Record<string, string>) =>
+    loadConfig('chat', { RATE_LIMIT_MESSAGES: '1000', USER_SEND_WINDOW_MS: '60000', ROOM_CREATE_MAX: '1000', ...extra });
+
+  it('counts messages across all rooms: spreading over many rooms does not escape the account budget', async () => {
+    const sendB = createSendScript(r, keys1, budgetConfig({ USER_SEND_MAX_MESSAGES: '5' }));
+    for (let i = 0; i < 5; i++) expect((await sendB(`spread-${i}`, alice, 'x', `c${i}`)).kind).toBe('ok');
+    const refused = await sendB('spread-5', alice, 'x', 'c5');
+    expect(refused).toMatchObject({ kind: 'rate_limited', scope: 'account' });
+    if (refused.kind === 'rate_limited') {
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+    }
+    // refused: nothing written, not even the room
+    expect(await r.exists(keys1.roomLog('spread-5'), keys1.sendIdempotency('spread-5', 'alice', 'c5'))).toBe(0);
+    expect(await r.xlen(keys1.ingestStreamOfRoom('spread-5'))).toBe(5);
+    // a retry of an accepted message is still acked; another user has a budget of their own
+    expect((await sendB('spread-0', alice, 'x', 'c0')).kind).toBe('duplicate');
+    expect((await sendB('spread-0', { id: 'bob', name: 'Bob' }, 'x', 'b0')).kind).toBe('ok');
+    // the window ends: the budget is back
+    await r.pexpire(keys1.userSendBudget('spread-0', 'alice'), 1);
+    await waitFor(async () => (await r.exists(keys1.userSendBudget('spread-0', 'alice'))) === 0, { what: 'window end' });
+    expect((await sendB('spread-5', alice, 'x', 'c5')).kind).toBe('ok');
+    expect(await r.pttl(keys1.userSendBudget('spread-0', 'alice'))).toBeGreaterThan(59_000);
+  });
+
+  it('counts UTF-8 bytes of text across rooms: big texts spend the byte budget before the message budget', async () => {
+    const sendB = createSendScript(r, keys1, budgetConfig({ USER_SEND_MAX_MESSAGES: '100', USER_SEND_MAX_BYTES: '16384' }));
+    const big = 'é'.repeat(4000); // 8,000 bytes
+    expect((await sendB('bytes-1', alice, big, 'b1')).kind).toBe('ok');
+    expect((await sendB('bytes-2', alice, big, 'b2')).kind).toBe('ok');
+    expect(await sendB('bytes-3', alice, big, 'b3')).toMatchObject({ kind: 'rate_limited', scope: 'account' });
+    // 384 bytes are left: a short message still fits
+    expect((await sendB('bytes-3', alice, 'short', 'b4')).kind).toBe('ok');
+    expect(Number(await r.get(keys1.userSendBudget('bytes-1', 'alice')))).toBe(3 * 2 ** 32 + 16_000 + 5); // messages * 2^32 + bytes
+  });
+
+  it('is per (user, partition): with PARTITIONS=2 the account-wide bound is twice the budget (the single-slot trade-off)', async () => {
+    const keys2 = keysFor(2);
+    const sendB = createSendScript(r, keys2, budgetConfig({ PARTITIONS: '2', USER_SEND_MAX_MESSAGES: '2' }));
+    const rooms = Array.from({ length: 40 }, (_, i) => `part-${i}`);
+    const p0 = rooms.filter((x) => keys2.partitionOf(x) === 0);
+    const p1 = rooms.filter((x) => keys2.partitionOf(x) === 1);
+    const results = [];
+    for (const room of [...p0.slice(0, 3), ...p1.slice(0, 3)]) results.push((await sendB(room, alice, 'x', 'c')).kind);
+    expect(results).toEqual(['ok', 'ok', 'rate_limited', 'ok', 'ok', 'rate_limited']);
+    // every key of one send shares the room's hash tag
+    for (const room of [p0[0]!, p1[0]!]) {
+      const tags = [keys2.roomLog(room), keys2.userSendBudget(room, 'alice'), keys2.userRoomCreates(room, 'alice')].map((k) => /\{\d+\}/.exec(k)![0]);
+      expect(new Set(tags).size).toBe(1);
+    }
+  });
+
+  it('caps the rooms one user creates per window: a send into a room without a log counts, existing rooms keep working', async () => {
+    const sendB = createSendScript(r, keys1, budgetConfig({ ROOM_CREATE_MAX: '2', ROOM_CREATE_WINDOW_SEC: '3600' }));
+    const bob = { id: 'bob', name: 'Bob' };
+    expect((await sendB('existing', bob, 'made by bob', 'e0')).kind).toBe('ok');
+    expect((await sendB('new-a', alice, 'x', 'a1')).kind).toBe('ok');
+    expect((await sendB('new-b', alice, 'x', 'b1')).kind).toBe('ok');
+    const refused = await sendB('new-c', alice, 'x', 'c1');
+    expect(refused).toMatchObject({ kind: 'rate_limited', scope: 'new_rooms' });
+    if (refused.kind === 'rate_limited') {
+      expect(refused.retryAfterMs).toBeGreaterThan(3_590_000);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(3_600_000);
+    }
+    expect(await r.exists(keys1.roomLog('new-c'))).toBe(0);
+    // the refused send was not charged to the account budget (2 accepted so far)
+    expect(Math.floor(Number(await r.get(keys1.userSendBudget('new-c', 'alice'))) / 2 ** 32)).toBe(2);
+    // rooms that exist — her own and someone else's — are not creations
+    expect((await sendB('new-a', alice, 'y', 'a2')).kind).toBe('ok');
+    expect((await sendB('existing', alice, 'y', 'e1')).kind).toBe('ok');
+    expect(await r.get(keys1.userRoomCreates('new-a', 'alice'))).toBe('2');
+    // a room whose log expired is created again by its next message, and counts
+    await r.del(keys1.roomLog('new-a'));
+    expect(await sendB('new-a', alice, 'z', 'a3')).toMatchObject({ kind: 'rate_limited', scope: 'new_rooms' });
+    // the refusal says what happened in words a user understands
+    expect(rateLimitMessage('new_rooms', budgetConfig({ ROOM_CREATE_MAX: '20' }))).toMatch(/too many new rooms: at most 20 per 60 min/);
+    expect(rateLimitMessage('account', budgetConfig({}))).toMatch(/account-wide send budget/);
+  });
+
+  it('defaults: a fast typist in several rooms never hits the budgets; a script writing 600 messages/s is stopped within its first second', async () => {
+    const defaults = loadConfig('chat', {});
+    const sendD = createSendScript(r, keys1, defaults);
+    // 40 messages of 200 characters in a minute over 4 rooms (more than a fast typist manages)
+    for (let i = 0; i < 40; i++) expect((await sendD(`typist-${i % 4}`, alice, 'y'.repeat(200), `t${i}`)).kind).toBe('ok');
+    // the script: max-size texts into many rooms, 600 in what would be one second
+    const bot = { id: 'bot', name: 'Bot' };
+    const kinds = [];
+    for (let i = 0; i < 600; i++) kinds.push((await sendD(`bot-${i % 10}`, bot, 'z'.repeat(4000), `z${i}`)).kind);
+    const accepted = kinds.filter((k) => k === 'ok').length;
+    expect(accepted).toBeLessThanOrEqual(Math.floor(defaults.USER_SEND_MAX_BYTES / 4000));
+    expect(accepted).toBeGreaterThan(0);
   });
 });

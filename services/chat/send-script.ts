@@ -13,11 +13,15 @@ const SEND_LUA = readFileSync(new URL('./lua/send.lua', import.meta.url), 'utf8'
 export type SendResult =
   | { kind: 'ok'; id: string; ts: number }
   | { kind: 'duplicate'; id: string; ts: number }
-  | { kind: 'rate_limited'; retryAfterMs: number }
+  /**
+   * scope: `room` = the per-user-per-room limit, `account` = the account-wide message/byte
+   * budget, `new_rooms` = the cap on rooms one account may create per window.
+   */
+  | { kind: 'rate_limited'; retryAfterMs: number; scope: 'room' | 'account' | 'new_rooms' }
   | { kind: 'overloaded'; backlog: number };
 
 type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string,
+  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string,
   ...argv: (string | number)[]
 ) => Promise<[string, string | number, number?]>;
 
@@ -26,10 +30,25 @@ export function messageFrameHead(room: string, user: ChatUser, text: string, cid
   return `{"type":"message","room":${JSON.stringify(room)},"user":${JSON.stringify({ id: user.id, name: user.name })},"text":${JSON.stringify(text)},"cid":${JSON.stringify(cid)},`;
 }
 
+/** The text of a send's `rate_limited` error: says which limit, so a user (or client) knows what to wait for. */
+export function rateLimitMessage(
+  scope: 'room' | 'account' | 'new_rooms',
+  config: Pick<Config, 'USER_SEND_MAX_MESSAGES' | 'USER_SEND_MAX_BYTES' | 'USER_SEND_WINDOW_MS' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC'>,
+): string {
+  switch (scope) {
+    case 'room':
+      return 'too many messages, slow down';
+    case 'account':
+      return `account-wide send budget spent (all rooms together: ${config.USER_SEND_MAX_MESSAGES} messages or ${config.USER_SEND_MAX_BYTES} bytes per ${Math.round(config.USER_SEND_WINDOW_MS / 1000)} s), slow down`;
+    case 'new_rooms':
+      return `too many new rooms: at most ${config.ROOM_CREATE_MAX} per ${Math.round(config.ROOM_CREATE_WINDOW_SEC / 60)} min per account (a room unused for a long time counts as new); existing rooms still work`;
+  }
+}
+
 export type SendScript = (room: string, user: ChatUser, text: string, cid: string) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
-  redis.defineCommand('auroraSend', { numberOfKeys: 4, lua: SEND_LUA });
+  redis.defineCommand('auroraSend', { numberOfKeys: 6, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   // The sends of one event-loop turn — from every socket — leave in ONE write: the connection's
   // socket is corked at a turn's first send and uncorked at setImmediate, when Node writes all
@@ -58,6 +77,8 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       keys.sendRate(room, user.id),
       keys.roomLog(room),
       keys.ingestStreamOfRoom(room),
+      keys.userSendBudget(room, user.id),
+      keys.userRoomCreates(room, user.id),
       keys.roomChannel(room),
       room,
       user.id,
@@ -71,6 +92,11 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       config.ROOM_LOG_MAXLEN,
       messageFrameHead(room, user, text, cid),
       config.ROOM_LOG_IDLE_TTL_SEC,
+      config.USER_SEND_MAX_MESSAGES,
+      config.USER_SEND_MAX_BYTES,
+      config.USER_SEND_WINDOW_MS,
+      config.ROOM_CREATE_MAX,
+      config.ROOM_CREATE_WINDOW_SEC,
     );
     switch (reply[0]) {
       case 'ok':
@@ -78,7 +104,11 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       case 'dup':
         return { kind: 'duplicate', id: String(reply[1]), ts: Number(reply[2]) };
       case 'rate':
-        return { kind: 'rate_limited', retryAfterMs: Number(reply[1]) };
+        return { kind: 'rate_limited', retryAfterMs: Number(reply[1]), scope: 'room' };
+      case 'user_rate':
+        return { kind: 'rate_limited', retryAfterMs: Number(reply[1]), scope: 'account' };
+      case 'room_rate':
+        return { kind: 'rate_limited', retryAfterMs: Number(reply[1]), scope: 'new_rooms' };
       case 'overloaded':
         return { kind: 'overloaded', backlog: Number(reply[1]) };
       default:

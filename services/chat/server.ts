@@ -2,7 +2,9 @@
 // mode on /ws. Authentication happens in the 'upgrade' handler, before any socket state exists
 // (ws README, "Client authentication"): the JWT travels as the subprotocol `bearer.<JWT>` next
 // to `aurora.v1`; a bad origin gets 403, a missing/invalid/expired token 401, a full replica
-// 503 and a user over MAX_CONNECTIONS_PER_USER 429 — then the socket is destroyed.
+// 503 and a user over MAX_CONNECTIONS_PER_USER 429 — then the socket is destroyed. A user or
+// client IP over its handshake budget (handshake-limits.ts, Redis) gets 429 with Retry-After,
+// and 503 when Redis cannot count it.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -13,14 +15,20 @@ import type { ChatUser } from '../shared/message.js';
 import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import type { ShutdownStep } from '../shared/lifecycle.js';
-import { verifyAccessToken } from '../shared/tokens.js';
+import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
+import { isSessionRevoked } from '../shared/sessions.js';
+import { Revocations } from './revocations.js';
 import { Connection } from './connection.js';
 import { Fanout } from './fanout.js';
 import { createChatMetrics } from './metrics.js';
+import { createRedisMemoryGauges } from './redis-memory.js';
 import { Presence } from './presence.js';
 import { PubSubProbe } from './probe.js';
 import { CloseCode, SUBPROTOCOL, parseSubprotocols } from './protocol.js';
 import { createSendScript } from './send-script.js';
+import { createTypingScript } from './typing.js';
+import { createHandshakeLimits } from './handshake-limits.js';
+import { clientIp } from '../shared/fixed-window.js';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -31,13 +39,27 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-function reject(socket: Duplex, status: number, message: string): void {
+function reject(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   if (socket.writable) {
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
     );
   }
   socket.destroy();
+}
+
+/** Redis checks made during a handshake give up after this (the upgrade is refused with 503). */
+const HANDSHAKE_REDIS_TIMEOUT_MS = 3_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_, rejectIt) => {
+      timer = setTimeout(() => rejectIt(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export interface ChatServer {
@@ -65,10 +87,20 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   // The gauges read `fanout` only when scraped, after it exists.
   const metrics = createChatMetrics(registry, () => connections.size, () => fanout.subscribedCount());
-  const fanout = new Fanout(sub, keys, log, metrics, config.replicaId, { redis, recoveryMax: config.RECOVERY_MAX });
+  // Redis memory for the maxmemory alert (k8s/60-alerts.yaml), read from INFO on scrape.
+  createRedisMemoryGauges(registry, redis, log);
+  const fanout = new Fanout(sub, keys, log, metrics, config.replicaId, {
+    redis,
+    recoveryMax: config.RECOVERY_MAX,
+    recoveryMaxBytes: config.REPLY_MAX_BYTES,
+  });
   const presence = new Presence(redis, keys, log, config);
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
-  const ctx = { config, log, keys, redis, fanout, presence, send: createSendScript(redis, keys, config), metrics };
+  const ctx = {
+    config, log, keys, redis, fanout, presence, metrics,
+    send: createSendScript(redis, keys, config),
+    typing: createTypingScript(redis, keys, config),
+  };
 
   const ops: Ops = {
     registry,
@@ -95,10 +127,18 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
     }
   });
 
-  const refuse = (socket: Duplex, status: number, message: string, why: string) => {
+  const refuse = (socket: Duplex, status: number, message: string, why: string, headers?: Record<string, string>) => {
     metrics.handshakeRejections.inc({ status: String(status) });
     log.debug({ status, why }, 'upgrade refused');
-    reject(socket, status, message);
+    reject(socket, status, message, headers);
+  };
+  const handshakeBudget = createHandshakeLimits(redis, keys, config);
+  let lastUncheckedWarning = 0;
+  const warnUnchecked = () => {
+    const now = Date.now();
+    if (now - lastUncheckedWarning < 10_000) return;
+    lastUncheckedWarning = now;
+    log.warn({ redis: redis.status }, 'Redis is down: admitting handshakes unchecked (sessions re-checked when it is back)');
   };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -114,21 +154,59 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
       }
       const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
       if (!offered) return refuse(socket, 401, `offer subprotocols ${SUBPROTOCOL} and bearer.<token>`, 'no token');
-      const verified = verifyAccessToken(config.JWT_SECRET, offered.token);
+      const verified = verifyAccessToken(config.JWT_SECRET, offered.token, tokenScope(config));
       if (!verified.ok) return refuse(socket, 401, `token ${verified.reason}`, verified.reason);
       if (connections.size >= config.MAX_CONNECTIONS) return refuse(socket, 503, 'replica full', 'max connections');
       if ((perUser.get(verified.user.id) ?? 0) >= config.MAX_CONNECTIONS_PER_USER) {
         return refuse(socket, 429, 'too many connections for this user', 'max per user');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verified.user, verified.exp));
+      // A token of a revoked session (logout, refresh theft) is refused although it has not
+      // expired; without Redis the check cannot be made (503, as the replica could not serve
+      // the socket anyway).
+      // Handshake budgets per user and per client IP (handshake-limits.ts: 429 + Retry-After, 503
+      // without Redis), checked alongside the revocation; `budget` never rejects.
+      if (redis.status !== 'ready') {
+        // Redis is DOWN (not merely slow: that is the 503 below). The socket is inert until it
+        // is back — joins, sends and typing all need Redis — so it is admitted, and a client
+        // resuming during a Redis restart is connected the moment Redis returns instead of
+        // backing off for up to 15 s. Nothing is given away: the handshake budget guards work
+        // that needs Redis, and every local socket's session is re-checked against the revoked
+        // set when the subscriber is back (revocations.ts).
+        warnUnchecked();
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verified.user, verified.exp, verified.sid));
+        return;
+      }
+      const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.TRUST_PROXY);
+      const budget = handshakeBudget(verified.user.id, ip);
+      Promise.all([budget, withDeadline(isSessionRevoked(redis, keys, verified.sid), HANDSHAKE_REDIS_TIMEOUT_MS)]).then(
+        ([verdict, revoked]) => {
+          if (socket.destroyed) return;
+          if (!verdict.ok) {
+            const headers = verdict.retryAfterSec ? { 'Retry-After': verdict.retryAfterSec } : undefined;
+            return refuse(socket, verdict.status, verdict.message, verdict.why, headers);
+          }
+          if (revoked) return refuse(socket, 401, 'session ended', 'revoked');
+          if (draining) return refuse(socket, 503, 'shutting down', 'draining');
+          // Checked again: other handshakes of this user may have been accepted meanwhile.
+          if (connections.size >= config.MAX_CONNECTIONS) return refuse(socket, 503, 'replica full', 'max connections');
+          if ((perUser.get(verified.user.id) ?? 0) >= config.MAX_CONNECTIONS_PER_USER) {
+            return refuse(socket, 429, 'too many connections for this user', 'max per user');
+          }
+          wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verified.user, verified.exp, verified.sid));
+        },
+        () => refuse(socket, 503, 'try again shortly', 'redis'),
+      ).catch((err: unknown) => {
+        log.error({ err }, 'upgrade failed');
+        reject(socket, 400, 'bad request');
+      });
     } catch (err) {
       log.error({ err }, 'upgrade failed');
       reject(socket, 400, 'bad request');
     }
   });
 
-  function accept(ws: WebSocket, user: ChatUser, exp: number): void {
-    const conn = new Connection(ws, user, exp, ctx, (c) => {
+  function accept(ws: WebSocket, user: ChatUser, exp: number, sid: string | undefined): void {
+    const conn = new Connection(ws, user, exp, sid, ctx, (c) => {
       connections.delete(c);
       const n = (perUser.get(c.user.id) ?? 1) - 1;
       if (n <= 0) perUser.delete(c.user.id);
@@ -158,6 +236,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   presence.start();
   probe.start();
+  new Revocations(redis, keys, fanout, () => connections, log).start();
 
   async function drain(): Promise<void> {
     draining = true;

@@ -116,6 +116,61 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('listen address and the public development secret', () => {
+    const SECRET = 's'.repeat(32);
+
+    it('listens on 127.0.0.1 by default outside production, on 0.0.0.0 in production', () => {
+      expect(loadConfig('users', {}).HOST).toBe('127.0.0.1');
+      expect(loadConfig('chat', { NODE_ENV: 'development' }).HOST).toBe('127.0.0.1');
+      expect(loadConfig('ingestion', { NODE_ENV: 'test' }).HOST).toBe('127.0.0.1');
+      expect(loadConfig('users', { NODE_ENV: 'production', JWT_SECRET: SECRET }).HOST).toBe('0.0.0.0');
+      expect(loadConfig('ingestion', { NODE_ENV: 'production' }).HOST).toBe('0.0.0.0');
+      expect(loadConfig('chat', { NODE_ENV: 'production', JWT_SECRET: SECRET, HOST: '10.1.2.3' }).HOST).toBe('10.1.2.3');
+      expect(loadConfig('users', { HOST: '' }).HOST).toBe('127.0.0.1'); // empty = unset
+    });
+
+    it('refuses the default JWT_SECRET on a non-loopback HOST when NODE_ENV is not set, in one line naming HOST', () => {
+      for (const service of ['users', 'chat'] as const) {
+        for (const HOST of ['0.0.0.0', '::', '192.0.2.7', 'fd00::2', 'chat.example.com']) {
+          for (const NODE_ENV of [undefined, '']) {
+            let error: unknown;
+            try {
+              loadConfig(service, { HOST, NODE_ENV });
+            } catch (err) {
+              error = err;
+            }
+            expect(error, `${service} HOST=${HOST} NODE_ENV=${String(NODE_ENV)}`).toBeInstanceOf(ConfigError);
+            const message = (error as Error).message;
+            expect(message.startsWith(`invalid HOST=${JSON.stringify(HOST)}: `)).toBe(true);
+            expect(message).toContain('JWT_SECRET');
+            expect(message).not.toContain(DEV_JWT_SECRET);
+            expect(message).not.toContain('\n');
+          }
+        }
+      }
+    });
+
+    it('allows a non-loopback HOST with the default secret only when NODE_ENV says development or test', () => {
+      expect(loadConfig('users', { HOST: '0.0.0.0', NODE_ENV: 'development' }).HOST).toBe('0.0.0.0');
+      expect(loadConfig('chat', { HOST: '0.0.0.0', NODE_ENV: 'test' }).HOST).toBe('0.0.0.0');
+    });
+
+    it('allows any HOST with a secret of its own, and loopback addresses with the default', () => {
+      expect(loadConfig('users', { HOST: '0.0.0.0', JWT_SECRET: 'my-own-dev-secret' }).HOST).toBe('0.0.0.0');
+      for (const HOST of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) {
+        expect(loadConfig('chat', { HOST }).HOST).toBe(HOST);
+      }
+    });
+
+    it('does not apply to ingestion workers, which never sign or verify tokens', () => {
+      expect(loadConfig('ingestion', { HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    });
+
+    it('keeps production strict: the default secret is refused on any HOST', () => {
+      expect(() => loadConfig('users', { NODE_ENV: 'production', HOST: '127.0.0.1' })).toThrow(/^invalid JWT_SECRET: /);
+    });
+  });
+
   it('refuses a chat room log no longer than RECOVERY_MAX (a subscriber recovery could then miss messages silently)', () => {
     expect(() => loadConfig('chat', { ROOM_LOG_MAXLEN: '10' })).toThrow(ConfigError);
     expect(() => loadConfig('chat', { ROOM_LOG_MAXLEN: '60', RECOVERY_MAX: '60' })).toThrow(/ROOM_LOG_MAXLEN.*RECOVERY_MAX/);

@@ -31,13 +31,22 @@ export const envSchema = z.object({
   /** Pretty-printed logs; defaults to on outside production. */
   LOG_PRETTY: z.enum(['true', 'false', 'auto']).default('auto'),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  HOST: z.string().default('0.0.0.0'),
+  /**
+   * Listen address. Unset: 0.0.0.0 with NODE_ENV=production (containers, pods), else 127.0.0.1 —
+   * a development run accepts tokens signed with the public DEV_JWT_SECRET, so by default it is
+   * reachable from this machine only.
+   */
+  HOST: z.string().min(1).optional(),
   REPLICA_ID: z.string().min(1).max(64).optional(),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Unset: the embedded SQLite store. Set: MongoDB through mongoose. */
   MONGO_URL: z.string().min(1).optional(),
   SQLITE_PATH: z.string().min(1).default('.data/aurora.db'),
   JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
+  /** `iss` of access tokens, signed and required: environments sharing a secret by mistake still reject each other's tokens. */
+  JWT_ISSUER: z.string().min(1).max(200).default('aurorachat'),
+  /** `aud` of access tokens, signed and required (as JWT_ISSUER). */
+  JWT_AUDIENCE: z.string().min(1).max(200).default('aurorachat'),
   /** Redis hash-tag partitions; a room's keys live in partition hash(room) mod PARTITIONS. */
   PARTITIONS: int(1, 1, 1024),
   SHUTDOWN_DRAIN_MS: int(10_000, 0, 300_000),
@@ -50,15 +59,37 @@ export const envSchema = z.object({
   LOGIN_WINDOW_SEC: int(900, 1, 86_400),
   /** Login attempts (any username, right or wrong) per client IP per LOGIN_WINDOW_SEC: caps bcrypt work. */
   LOGIN_MAX_PER_IP: int(100, 1, 1_000_000),
+  /**
+   * Failed logins for one username from ALL IPs together that cost nothing; each further attempt
+   * must wait 1 s, 2 s, 4 s … (at most LOGIN_ACCOUNT_MAX_DELAY_SEC) after the previous failure.
+   * Failures are forgotten LOGIN_WINDOW_SEC after the last one, and a successful login resets
+   * them: credential stuffing from many IPs is slowed to a crawl, the real user is never locked
+   * out for longer than the delay cap.
+   */
+  LOGIN_ACCOUNT_FREE_FAILURES: int(20, 1, 1_000_000),
+  LOGIN_ACCOUNT_MAX_DELAY_SEC: int(300, 1, 86_400),
   /** Registrations (each one bcrypt hash) per client IP per REGISTER_WINDOW_SEC. */
   REGISTER_MAX_PER_IP: int(20, 1, 1_000_000),
   /** The fixed window (from the first registration) REGISTER_MAX_PER_IP counts in. */
   REGISTER_WINDOW_SEC: int(3600, 1, 86_400),
   /** A refresh token re-presented within this many seconds of being spent gets a new pair, not a revocation; 0 = off. */
   REFRESH_REUSE_GRACE_SEC: int(30, 0, 300),
+  /**
+   * Signed-in REST requests (history, rooms, users, me) per user per REST_WINDOW_SEC, across
+   * users replicas (Redis). The browser client makes a few per minute; a script paging history
+   * as fast as it can is stopped here.
+   */
+  REST_MAX_PER_USER: int(300, 1, 1_000_000),
+  REST_WINDOW_SEC: int(60, 1, 86_400),
+  /** A history page holds at most this many bytes of messages (fewer messages, hasMore:true). */
+  HISTORY_PAGE_MAX_BYTES: int(256 * 1024, 16 * 1024, 16 * 1024 * 1024),
   /** WebSocket URL handed to browsers in /config.json; empty = same host, chat port 8080. */
   PUBLIC_WS_URL: z.string().default(''),
   FRONTEND_DIR: z.string().default('frontend'),
+  /**
+   * One proxy hop (the ingress) is trusted: the client IP is the last X-Forwarded-For entry.
+   * Read by the users service (per-IP budgets) and by chat replicas (HANDSHAKE_MAX_PER_IP).
+   */
   TRUST_PROXY: bool(false),
 
   // --- chat replicas ---
@@ -71,8 +102,44 @@ export const envSchema = z.object({
   MAX_FRAMES_PER_SEC: int(30, 1, 10_000),
   /** Send buffer (bytes) past which a slow consumer is closed with 4008. */
   MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  /**
+   * Largest reply frame (`joined`) in bytes, and the most a subscriber recovery delivers per
+   * room: past it a join with `since` answers recovered:false with the newest messages that
+   * fit (the client pages REST history), and a recovery resyncs the room with 1012. Must be
+   * below MAX_BUFFERED_BYTES (min 32 KiB: one 4,000-character message always fits).
+   */
+  REPLY_MAX_BYTES: int(256 * 1024, 32 * 1024, 64 * 1024 * 1024),
+  /**
+   * WebSocket handshakes per user per HANDSHAKE_WINDOW_SEC, across replicas (Redis): each one
+   * costs a join of every room (a backlog read each). High enough for a user with many tabs
+   * reconnecting several times during a rolling deploy.
+   */
+  HANDSHAKE_MAX_PER_USER: int(120, 1, 10_000_000),
+  /** The same per client IP (IPv6 per /64), any user: high, as an office or carrier NAT shares one IP. */
+  HANDSHAKE_MAX_PER_IP: int(2000, 1, 10_000_000),
+  /** The fixed window (from the first handshake in it) both handshake budgets count in. */
+  HANDSHAKE_WINDOW_SEC: int(60, 1, 86_400),
   RATE_LIMIT_MESSAGES: int(20, 1, 100_000),
   RATE_LIMIT_WINDOW_MS: int(10_000, 100, 3_600_000),
+  /**
+   * Account-wide send budget (all rooms together), checked inside the send script: at most this
+   * many messages per USER_SEND_WINDOW_MS. RATE_LIMIT_MESSAGES is per room, and rooms are created
+   * by first use, so without this one account could fill Redis by spreading over many rooms.
+   * Counted per (user, partition): the key must share the room's `{p}` hash tag to keep the
+   * script single-slot on Redis Cluster, so with PARTITIONS=P the account-wide bound is P × this.
+   */
+  USER_SEND_MAX_MESSAGES: int(60, 1, 1_000_000),
+  /** The same budget in UTF-8 bytes of message text (min 16 KiB: one 4,000-character message always fits). */
+  USER_SEND_MAX_BYTES: int(128 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+  /** The fixed window (from the first send in it) both user budgets count in. */
+  USER_SEND_WINDOW_MS: int(60_000, 1000, 86_400_000),
+  /**
+   * Rooms one account may create per ROOM_CREATE_WINDOW_SEC: a send into a room whose log does
+   * not exist (never used, or idle past ROOM_LOG_IDLE_TTL_SEC) creates it and counts here.
+   * Per (user, partition) like the send budget: with PARTITIONS=P the account-wide bound is P × this.
+   */
+  ROOM_CREATE_MAX: int(20, 1, 1_000_000),
+  ROOM_CREATE_WINDOW_SEC: int(3600, 1, 7 * 86_400),
   ROOM_LOG_MAXLEN: int(5000, 10, 10_000_000),
   /** Idle expiry of a room log, renewed by every send (history then comes from the store). */
   ROOM_LOG_IDLE_TTL_SEC: int(7 * 86_400, 60, 365 * 86_400),
@@ -103,7 +170,9 @@ export type Env = z.output<typeof envSchema>;
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
 
 export type Config = Readonly<
-  Env & {
+  Omit<Env, 'HOST'> & {
+    /** Always set: the HOST variable or its per-NODE_ENV default. */
+    HOST: string;
     service: ServiceName;
     port: number;
     replicaId: string;
@@ -114,6 +183,13 @@ export type Config = Readonly<
 >;
 
 export class ConfigError extends Error {}
+
+/** A listen address only this machine can reach: 127.0.0.0/8, ::1 (also v4-mapped) or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  return /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/.test(h);
+}
 
 /** Parses `env` for one service. Throws ConfigError with a one-line message on a bad value. */
 export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = process.env): Config {
@@ -137,14 +213,29 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       'invalid JWT_SECRET: production needs a random secret of at least 32 characters (not the development default)',
     );
   }
+  const host = e.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1');
+  // The development secret is in this repository: anyone who can reach a service using it can
+  // sign themselves in as anyone. Reachable from other machines, that is allowed only when the
+  // environment SAYS it is development or test (not when NODE_ENV was merely left unset).
+  const saysDevOrTest = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
+  if (usesJwt && e.JWT_SECRET === DEV_JWT_SECRET && !isLoopbackHost(host) && !saysDevOrTest) {
+    throw new ConfigError(
+      `invalid HOST=${JSON.stringify(host)}: the development JWT_SECRET is public; set JWT_SECRET, listen on a loopback address, or set NODE_ENV=development explicitly`,
+    );
+  }
   // A chat replica's subscriber recovery proves it missed nothing only with a log longer than
   // RECOVERY_MAX (services/chat/fanout.ts); shorter, messages could be lost silently.
+  // A reply as big as the send buffer bound would close its own socket with 4008 (connection.ts).
+  if (service === 'chat' && e.REPLY_MAX_BYTES >= e.MAX_BUFFERED_BYTES) {
+    throw new ConfigError(`invalid REPLY_MAX_BYTES=${e.REPLY_MAX_BYTES}: must be less than MAX_BUFFERED_BYTES (${e.MAX_BUFFERED_BYTES})`);
+  }
   if (service === 'chat' && e.ROOM_LOG_MAXLEN <= e.RECOVERY_MAX) {
     throw new ConfigError(`invalid ROOM_LOG_MAXLEN=${e.ROOM_LOG_MAXLEN}: must be greater than RECOVERY_MAX (${e.RECOVERY_MAX})`);
   }
   return Object.freeze({
     ...e,
     ALLOWED_ORIGINS: Object.freeze([...e.ALLOWED_ORIGINS]) as unknown as string[],
+    HOST: host,
     service,
     port: e.PORT ?? DEFAULT_PORT[service],
     replicaId: e.REPLICA_ID ?? `${service}-${hostname()}-${process.pid}`,

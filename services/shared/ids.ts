@@ -2,10 +2,19 @@
 // store, in history and for resume, so every comparison goes through here: numerically (ms,
 // then seq), never as strings ("9-0" < "10-0" although "9-0" > "10-0" as text).
 
-const ID_RE = /^(\d{1,16})-(\d{1,19})$/;
+const ID_RE = /^(\d{1,16})-(\d{1,16})$/;
 
+/**
+ * Both parts must be at most 2^53 - 1: Redis allows 64-bit unsigned parts, but the MongoDB
+ * store keeps them as doubles and the client compares them as numbers, so a larger part could
+ * not round-trip exactly (and once reached the stores as a 500). Real ids are far below it (ms
+ * is a Unix time, seq counts within one ms). Every id from a client — `since`, `before` — and
+ * from the ingest stream is checked here, so bad ones are a 400 / bad_request at the edge.
+ */
 export function isMessageId(id: unknown): id is string {
-  return typeof id === 'string' && ID_RE.test(id);
+  if (typeof id !== 'string') return false;
+  const m = ID_RE.exec(id);
+  return m !== null && Number(m[1]) <= Number.MAX_SAFE_INTEGER && Number(m[2]) <= Number.MAX_SAFE_INTEGER;
 }
 
 export function parseId(id: string): { ms: number; seq: bigint } {

@@ -38,20 +38,44 @@ export function keysFor(partitions: number) {
     /** Idempotency record of a client message id: user + room + cid -> message id. */
     sendIdempotency: (room: string, userId: string, cid: string) =>
       `${tag(p(room))}:cid:${room}:${userId}:${cid}`,
-    /** Per-user-per-room send rate window. */
-    sendRate: (room: string, userId: string) => `${tag(p(room))}:rate:${room}:${userId}`,
+    /** Per-user-per-room send rate: GCRA arrival time (send.lua). */
+    // `room-rate`, not the old `rate` (a ZSET): a rolling deploy must not meet the old type.
+    sendRate: (room: string, userId: string) => `${tag(p(room))}:room-rate:${room}:${userId}`,
+    /**
+     * Account-wide send budget (one integer: messages * 2^32 + text bytes, fixed window; send.lua). In the ROOM's
+     * partition so the send script stays single-slot: it is per (user, partition), not per user.
+     */
+    userSendBudget: (room: string, userId: string) => `${tag(p(room))}:user-send:${userId}`,
+    /** Rooms a user created (first send into a room without a log), fixed window; per (user, partition) like userSendBudget. */
+    userRoomCreates: (room: string, userId: string) => `${tag(p(room))}:room-create:${userId}`,
     /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */
     presence: (room: string) => `${tag(p(room))}:presence:${room}`,
     /** Lex index of the presence entries (score 0, same members): a user's entries by ZRANGEBYLEX `[uid|`. */
     presenceIndex: (room: string) => `${tag(p(room))}:presence-idx:${room}`,
+    /** Per-user-per-room typing throttle (SET NX PX, lua/typing.lua); in the room's `{p}` slot. */
+    typingThrottle: (room: string, userId: string) => `${tag(p(room))}:typing:${room}:${userId}`,
     /** A replica's private channel for its pub/sub liveness probe. */
     probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,
-    /** Failed logins per username + client IP. */
+    /** Failed logins per username + client IP (IPv6: its /64, ipBucket in users/ip-limits.ts). */
     loginFailures: (username: string, ip: string) => `${KEY_ROOT}:login-fail:${username.toLowerCase()}:${ip}`,
+    /** Failed logins per username from all IPs: hash {f: failures, t: last failure ms} (users/lua/login-account.lua). */
+    loginAccountFailures: (username: string) => `${KEY_ROOT}:login-account:${username.toLowerCase()}`,
     /** Login attempts per client IP (any username), fixed window. */
     loginAttemptsPerIp: (ip: string) => `${KEY_ROOT}:login-ip:${ip}`,
     /** Registration attempts per client IP, fixed window. */
     registerAttemptsPerIp: (ip: string) => `${KEY_ROOT}:register-ip:${ip}`,
+    /** Signed-in REST requests per user id, fixed window (REST_MAX_PER_USER). */
+    restRequestsPerUser: (userId: string) => `${KEY_ROOT}:rest-user:${userId}`,
+    /** A revoked session (refresh family id): set by logout/theft detection, TTL = access token life. */
+    revokedSession: (sid: string) => `${KEY_ROOT}:revoked-session:${sid}`,
+    /** Re-presentations of one spent refresh token within the reuse grace window (by token hash). */
+    refreshReuse: (tokenHash: string) => `${KEY_ROOT}:refresh-reuse:${tokenHash}`,
+    /** Pub/sub channel every chat replica listens on: a revoked session id, its sockets close with 4001. */
+    sessionRevocations: () => `${KEY_ROOT}:revocations`,
+    /** WebSocket handshakes per user id, fixed window (HANDSHAKE_MAX_PER_USER). */
+    handshakesPerUser: (userId: string) => `${KEY_ROOT}:ws-user:${userId}`,
+    /** WebSocket handshakes per client IP (IPv6 /64, ipBucket), fixed window (HANDSHAKE_MAX_PER_IP). */
+    handshakesPerIp: (ip: string) => `${KEY_ROOT}:ws-ip:${ip}`,
   };
 }
 

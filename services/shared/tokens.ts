@@ -1,8 +1,16 @@
-// Access tokens: JWT HS256 with `sub` (user id), `name` and `exp`, short-lived. Issued by the
-// users service, verified by chat replicas at the WebSocket handshake and on in-band `auth`.
-// The algorithm is pinned on verify so a token cannot pick its own ("alg":"none" etc.).
+// Access tokens: JWT HS256 with `sub` (user id), `name`, `sid` (the session: the refresh-token
+// family that issued it), `iss`, `aud`, `iat` and `exp`, short-lived. Issued by the users service,
+// verified by chat replicas at the WebSocket handshake and on in-band `auth`, and by the users
+// service's bearer auth. The algorithm is pinned on verify so a token cannot pick its own
+// ("alg":"none" etc.); `iss` and `aud` are required and checked (JWT_ISSUER, JWT_AUDIENCE), so
+// environments that share a secret by mistake still do not accept each other's tokens.
+// `sid` lets a logout or a detected refresh-token theft revoke the session's live sockets and
+// its not-yet-expired access tokens (services/shared/sessions.ts).
 import jwt from 'jsonwebtoken';
 import type { ChatUser } from './message.js';
+
+export const DEFAULT_TOKEN_ISSUER = 'aurorachat';
+export const DEFAULT_TOKEN_AUDIENCE = 'aurorachat';
 
 export interface AccessToken {
   token: string;
@@ -10,25 +18,57 @@ export interface AccessToken {
   exp: number;
 }
 
+export interface TokenScope {
+  issuer?: string;
+  audience?: string;
+}
+
+export interface SignOptions extends TokenScope {
+  /** The session (refresh family) id; tokens minted outside a session (tests, benches) have none. */
+  sid?: string;
+  /** Issue time in seconds; given, the token is a pure function of its inputs (the refresh grace). */
+  iat?: number;
+}
+
+/** The issuer and audience a service signs and verifies with (JWT_ISSUER, JWT_AUDIENCE). */
+export function tokenScope(config: { JWT_ISSUER: string; JWT_AUDIENCE: string }): TokenScope {
+  return { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
+}
+
 export type VerifiedToken =
-  | { ok: true; user: ChatUser; exp: number }
+  | { ok: true; user: ChatUser; exp: number; sid?: string | undefined }
   | { ok: false; reason: 'expired' | 'invalid' };
 
-export function signAccessToken(secret: string, user: ChatUser, ttlSec: number): AccessToken {
-  const exp = Math.floor(Date.now() / 1000) + ttlSec;
-  const token = jwt.sign({ sub: user.id, name: user.name, exp }, secret, { algorithm: 'HS256', noTimestamp: false });
+export function signAccessToken(secret: string, user: ChatUser, ttlSec: number, opts: SignOptions = {}): AccessToken {
+  const iat = opts.iat ?? Math.floor(Date.now() / 1000);
+  const exp = iat + ttlSec;
+  const payload: Record<string, unknown> = {
+    sub: user.id,
+    name: user.name,
+    iss: opts.issuer ?? DEFAULT_TOKEN_ISSUER,
+    aud: opts.audience ?? DEFAULT_TOKEN_AUDIENCE,
+    iat,
+    exp,
+  };
+  if (opts.sid !== undefined) payload.sid = opts.sid;
+  const token = jwt.sign(payload, secret, { algorithm: 'HS256', noTimestamp: true });
   return { token, exp };
 }
 
-export function verifyAccessToken(secret: string, token: string): VerifiedToken {
+export function verifyAccessToken(secret: string, token: string, scope: TokenScope = {}): VerifiedToken {
   try {
-    const payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+    const payload = jwt.verify(token, secret, {
+      algorithms: ['HS256'],
+      issuer: scope.issuer ?? DEFAULT_TOKEN_ISSUER,
+      audience: scope.audience ?? DEFAULT_TOKEN_AUDIENCE,
+    });
     if (typeof payload !== 'object' || payload === null) return { ok: false, reason: 'invalid' };
-    const { sub, name, exp } = payload as { sub?: unknown; name?: unknown; exp?: unknown };
+    const { sub, name, exp, sid } = payload as { sub?: unknown; name?: unknown; exp?: unknown; sid?: unknown };
     if (typeof sub !== 'string' || typeof name !== 'string' || typeof exp !== 'number') {
       return { ok: false, reason: 'invalid' };
     }
-    return { ok: true, user: { id: sub, name }, exp };
+    if (sid !== undefined && typeof sid !== 'string') return { ok: false, reason: 'invalid' };
+    return { ok: true, user: { id: sub, name }, exp, sid };
   } catch (err) {
     return { ok: false, reason: err instanceof jwt.TokenExpiredError ? 'expired' : 'invalid' };
   }

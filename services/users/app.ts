@@ -4,7 +4,7 @@
 //   CORS -> no-store on /api -> JSON body (16 KiB) -> auth routes -> user/room routes -> static client ->
 //   404 JSON -> error handler (every error becomes {"error":{code,message}}).
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../shared/config.js';
@@ -20,6 +20,9 @@ import { createPasswords } from './passwords.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { requestLog } from './request-log.js';
 import { roomsRouter } from './rooms-routes.js';
+import { bearerAuth } from './bearer-auth.js';
+import { isSessionRevoked, revokeSession } from '../shared/sessions.js';
+import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
 
 /** Auth bodies are two short strings; anything near this is not a real client. */
@@ -75,7 +78,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
     if (!handleOps(ops, req, res)) next();
   });
   app.use(requestLog(log, registry));
-  app.use(securityHeaders);
+  app.use(securityHeaders(config));
   app.use(
     cors({
       origin: [...config.ALLOWED_ORIGINS],
@@ -93,8 +96,14 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
 
   const keys = keysFor(config.PARTITIONS);
+  // Every signed-in route: a valid access token, then one request from the user's budget.
+  const authenticated = chain(
+    bearerAuth(config, (sid) => isSessionRevoked(redis, keys, sid)),
+    userRequestBudget(redis, keys, { max: config.REST_MAX_PER_USER, windowSec: config.REST_WINDOW_SEC }),
+  );
   app.use(
     authRouter({
+      authenticated,
       config,
       log,
       store,
@@ -103,6 +112,8 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       throttle: createLoginThrottle(redis, keys, {
         maxFailures: config.LOGIN_MAX_FAILURES,
         windowSec: config.LOGIN_WINDOW_SEC,
+        accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
+        accountMaxDelaySec: config.LOGIN_ACCOUNT_MAX_DELAY_SEC,
       }),
       loginPerIp: createIpLimit(redis, keys.loginAttemptsPerIp, {
         max: config.LOGIN_MAX_PER_IP,
@@ -117,10 +128,15 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       refreshTokens: createRefreshTokens(store, log, {
         ttlSec: config.REFRESH_TOKEN_TTL_SEC,
         reuseGraceSec: config.REFRESH_REUSE_GRACE_SEC,
+        secret: config.JWT_SECRET,
+        redis,
+        keys,
+        // Logout and theft detection end the session's live sockets and access tokens at once.
+        onFamilyRevoked: (familyId) => revokeSession(redis, keys, familyId, config.ACCESS_TOKEN_TTL_SEC),
       }),
     }),
   );
-  app.use(roomsRouter(store, config.JWT_SECRET));
+  app.use(roomsRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(webRouter(config));
 
   app.use(notFound);
@@ -133,4 +149,9 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       draining = true;
     },
   };
+}
+
+/** Two middlewares as one (a route takes it like any handler); a throw in `a` reaches Express. */
+function chain(a: RequestHandler, b: RequestHandler): RequestHandler {
+  return (req, res, next) => a(req, res, (err?: unknown) => (err ? next(err) : b(req, res, next)));
 }

@@ -1,11 +1,11 @@
 // /api/auth/* (register, login, refresh, logout) and /api/me.
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { Counter } from 'prom-client';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { DuplicateUsernameError, type Store, type User } from '../shared/store/store.js';
-import { signAccessToken } from '../shared/tokens.js';
-import { bearerAuth, authedUser } from './bearer-auth.js';
+import { signAccessToken, tokenScope } from '../shared/tokens.js';
+import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import type { IpLimit } from './ip-limits.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -14,7 +14,9 @@ import type { RefreshTokens } from './refresh-tokens.js';
 import { jsonObjectBody, parseCredentials, parseRefreshToken } from './validation.js';
 
 export interface AuthDeps {
-  config: Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SEC'>;
+  /** bearerAuth + the per-user request budget (app.ts), for the signed-in routes. */
+  authenticated: RequestHandler;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SEC'>;
   log: Logger;
   store: Store;
   passwords: Passwords;
@@ -32,7 +34,7 @@ const publicUser = (u: Pick<User, 'id' | 'username'>) => ({ id: u.id, username: 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 export function authRouter(deps: AuthDeps): Router {
-  const { config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, events } = deps;
+  const { authenticated, config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, events } = deps;
 
   /** Runs a limiter; a 429 from it is counted as `event` before it goes on to the error handler. */
   const limited = async (event: string, check: () => Promise<void>) => {
@@ -45,9 +47,17 @@ export function authRouter(deps: AuthDeps): Router {
   };
   const router = Router();
 
-  /** The login/refresh response: a fresh access token plus the given refresh token. */
-  const session = (user: Pick<User, 'id' | 'username'>, refreshToken: string) => {
-    const access = signAccessToken(config.JWT_SECRET, { id: user.id, name: user.username }, config.ACCESS_TOKEN_TTL_SEC);
+  /**
+   * The login/refresh response: an access token of session `sid` issued at `issuedAt` (ms) plus
+   * the given refresh token. Signed with an explicit iat, so the refresh grace answer (the same
+   * spend time) is the same token.
+   */
+  const session = (user: Pick<User, 'id' | 'username'>, refreshToken: string, sid: string, issuedAt = Date.now()) => {
+    const access = signAccessToken(config.JWT_SECRET, { id: user.id, name: user.username }, config.ACCESS_TOKEN_TTL_SEC, {
+      ...tokenScope(config),
+      sid,
+      iat: Math.floor(issuedAt / 1000),
+    });
     return {
       token: access.token,
       refreshToken,
@@ -82,7 +92,8 @@ export function authRouter(deps: AuthDeps): Router {
       const { username, password } = parseCredentials(jsonObjectBody(req));
       const ip = clientIp(req);
       // The per-IP budget first (any username: caps the bcrypt work one client can cause), then
-      // the per-username + IP one (caps guesses at one account).
+      // the per-username ones (login-throttle.ts: per username + IP, then per username over all
+      // IPs — together they cap guesses at one account).
       await limited('login_throttled', async () => {
         await loginPerIp.hit(ip);
         await throttle.attempt(username, ip);
@@ -95,9 +106,9 @@ export function authRouter(deps: AuthDeps): Router {
         throw new ApiError('invalid_credentials', 'wrong username or password');
       }
       await throttle.succeeded(username, ip);
-      const refreshToken = await refreshTokens.issue(user.id);
+      const { refreshToken, familyId } = await refreshTokens.issue(user.id);
       events.inc({ event: 'login_ok' });
-      res.json(session(user, refreshToken));
+      res.json(session(user, refreshToken, familyId));
     })
     .all(methodNotAllowed(['POST']));
 
@@ -118,7 +129,7 @@ export function authRouter(deps: AuthDeps): Router {
       const user = await store.findUserById(rotated.userId);
       if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
       events.inc({ event: rotated.grace ? 'refresh_grace' : 'refresh_ok' });
-      res.json(session(user, rotated.refreshToken));
+      res.json(session(user, rotated.refreshToken, rotated.familyId, rotated.issuedAt));
     })
     .all(methodNotAllowed(['POST']));
 
@@ -134,7 +145,7 @@ export function authRouter(deps: AuthDeps): Router {
 
   router
     .route('/api/me')
-    .get(bearerAuth(config.JWT_SECRET), async (_req, res) => {
+    .get(authenticated, async (_req, res) => {
       const user = await store.findUserById(authedUser(res).id);
       if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
       res.json({ user: publicUser(user) });

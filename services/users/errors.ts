@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   username_taken: 409, // case-insensitively
   payload_too_large: 413,
   unsupported_media_type: 415, // POST bodies must be application/json
+  too_many_requests: 429, // the per-user REST budget (REST_MAX_PER_USER) is spent; see Retry-After
   too_many_attempts: 429, // login or registration throttled (per username + IP, or per IP); see Retry-After
   internal: 500,
   unavailable: 503, // Redis or the store did not answer

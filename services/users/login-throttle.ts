@@ -1,39 +1,58 @@
-// Login throttling per username + client IP, in Redis so every users replica shares it.
+// Login throttling in Redis, so every users replica shares it. Two budgets, both checked before
+// the password is:
 //
-// An attempt reserves a slot BEFORE the password is checked (INCR, one round trip with the
-// window's expiry and TTL): a burst of parallel guesses cannot all slip past a "read the count,
-// check, then count the failure" sequence. A successful login deletes the key, so in effect
-// only failures accumulate; after LOGIN_MAX_FAILURES of them within LOGIN_WINDOW_SEC every
-// further attempt, right or wrong, gets 429 until the window (which starts at the first
-// failure and is not extended by later attempts) runs out.
+// 1. Per username + client IP (IPv6: its /64, ipBucket in ip-limits.ts — one end site holds a
+//    whole /64 and could otherwise pick a fresh address per guess). An attempt reserves a slot
+//    BEFORE the password is checked (INCR, one round trip with the window's expiry and TTL): a
+//    burst of parallel guesses cannot all slip past a "read the count, check, then count the
+//    failure" sequence. A successful login deletes the key, so in effect only failures
+//    accumulate; after LOGIN_MAX_FAILURES of them within LOGIN_WINDOW_SEC every further attempt,
+//    right or wrong, gets 429 until the window (which starts at the first failure and is not
+//    extended by later attempts) runs out.
+// 2. Per username over ALL IPs (lua/login-account.lua): credential stuffing spreads guesses at
+//    one account over many addresses, each far below budget 1. After
+//    LOGIN_ACCOUNT_FREE_FAILURES failures every attempt must wait 1 s, 2 s, 4 s … (capped at
+//    LOGIN_ACCOUNT_MAX_DELAY_SEC) after the previous failure; earlier ones get 429 with
+//    Retry-After at once (no request is held open). A refused attempt does not lengthen the
+//    delay and a success resets it, so the real user waits at most the cap, never a lockout;
+//    the failures are forgotten LOGIN_WINDOW_SEC after the last one.
 //
 // If Redis does not answer, logins fail closed (503): no throttle means free brute force.
-// A per-IP budget over all usernames (ip-limits.ts) is checked before this one.
+// A per-IP budget over all usernames (ip-limits.ts) is checked before these.
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import { ApiError } from './errors.js';
-import { hitFixedWindow, retryAfterSec } from './ip-limits.js';
+import { hitFixedWindow, ipBucket, retryAfterSec } from './ip-limits.js';
+
+const LOGIN_ACCOUNT_LUA = readFileSync(new URL('./lua/login-account.lua', import.meta.url), 'utf8');
+
+type LoginAccountCommand = (key: string, freeFailures: number, maxDelayMs: number, forgetAfterSec: number) => Promise<number>;
 
 export interface LoginThrottle {
-  /** Counts an attempt; throws ApiError 429 (Retry-After) when over the limit, 503 without Redis. */
+  /** Counts an attempt; throws ApiError 429 (Retry-After) when over a limit, 503 without Redis. */
   attempt(username: string, ip: string): Promise<void>;
-  /** A successful login clears the counter. */
+  /** A successful login clears both counters. */
   succeeded(username: string, ip: string): Promise<void>;
 }
 
 export function createLoginThrottle(
   redis: Redis,
-  keys: Pick<Keys, 'loginFailures'>,
-  opts: { maxFailures: number; windowSec: number },
+  keys: Pick<Keys, 'loginFailures' | 'loginAccountFailures'>,
+  opts: { maxFailures: number; windowSec: number; accountFreeFailures: number; accountMaxDelaySec: number },
 ): LoginThrottle {
+  redis.defineCommand('auroraLoginAccount', { numberOfKeys: 1, lua: LOGIN_ACCOUNT_LUA });
+  const loginAccount = (redis as unknown as { auroraLoginAccount: LoginAccountCommand }).auroraLoginAccount.bind(redis);
+  const unavailable = () => new ApiError('unavailable', 'login is temporarily unavailable; try again shortly');
+
   return {
     async attempt(username, ip) {
       let count: number;
       let ttl: number;
       try {
-        ({ count, ttl } = await hitFixedWindow(redis, keys.loginFailures(username, ip), opts.windowSec));
+        ({ count, ttl } = await hitFixedWindow(redis, keys.loginFailures(username, ipBucket(ip)), opts.windowSec));
       } catch {
-        throw new ApiError('unavailable', 'login is temporarily unavailable; try again shortly');
+        throw unavailable();
       }
       if (count > opts.maxFailures) {
         const retryAfter = retryAfterSec(ttl, opts.windowSec);
@@ -41,12 +60,27 @@ export function createLoginThrottle(
           'Retry-After': retryAfter,
         });
       }
+      // Last, so an attempt refused above never takes (and delays) one of the account's slots.
+      let waitMs: number;
+      try {
+        waitMs = Number(
+          await loginAccount(keys.loginAccountFailures(username), opts.accountFreeFailures, opts.accountMaxDelaySec * 1000, opts.windowSec),
+        );
+      } catch {
+        throw unavailable();
+      }
+      if (waitMs > 0) {
+        const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
+        throw new ApiError('too_many_attempts', `too many failed logins for this account; try again in ${retryAfter} s`, {
+          'Retry-After': retryAfter,
+        });
+      }
     },
     async succeeded(username, ip) {
       try {
-        await redis.del(keys.loginFailures(username, ip));
+        await redis.del(keys.loginFailures(username, ipBucket(ip)), keys.loginAccountFailures(username));
       } catch {
-        // The login itself succeeded; a stale counter only expires later.
+        // The login itself succeeded; stale counters only expire later.
       }
     },
   };

@@ -62,7 +62,7 @@ describe('load generator against each server kind', () => {
     if (kind !== 'aurora') return Promise.all([startAnchor(kind, redis.url, JWT_SECRET), startAnchor(kind, redis.url, JWT_SECRET)]);
     return Promise.all(
       [0, 1].map(async (i) => {
-        const s = await startService('chat', chatEnv(redis.url, `gen-test-${i}`, { RATE_LIMIT_MESSAGES: '10000', MAX_FRAMES_PER_SEC: '1000' }), { waitReady: true });
+        const s = await startService('chat', chatEnv(redis.url, `gen-test-${i}`, { RATE_LIMIT_MESSAGES: '10000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '1000' }), { waitReady: true });
         return { proc: s.proc, url: `ws://127.0.0.1:${s.port}/ws`, stop: async () => void (await s.stop('SIGKILL')) };
       }),
     );

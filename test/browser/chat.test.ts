@@ -121,22 +121,26 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     // ./run.sh test installs Debian's chromium; without it this suite must fail, not skip.
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
     mkdirSync(SHOTS, { recursive: true });
-    stack = await startStack({
-      // Short access tokens: every client must refresh in-band while these tests run.
-      usersEnv: { ACCESS_TOKEN_TTL_SEC: String(TOKEN_TTL_SEC) },
-      // More than 20 missed messages cannot be resumed from the room log: recovered:false.
-      chatEnv: { RECOVERY_MAX: '20' },
-    });
+    // The proxies first: the page's CSP allows WebSockets only to the origins in the users
+    // service's PUBLIC_WS_URL, so every proxy a context's config.json may name must be there.
+    const chatA = () => stack.chatA.port;
+    const chatB = () => stack.chatB.port;
     for (const [name, port] of [
-      ['aliceA', stack.chatA.port],
-      ['aliceB', stack.chatB.port],
-      ['bobB', stack.chatB.port],
-      ['bobA', stack.chatA.port],
-      ['carolA', stack.chatA.port],
-      ['carolB', stack.chatB.port],
+      ['aliceA', chatA],
+      ['aliceB', chatB],
+      ['bobB', chatB],
+      ['bobA', chatA],
+      ['carolA', chatA],
+      ['carolB', chatB],
     ] as const) {
       proxies[name] = await startProxy(port);
     }
+    stack = await startStack({
+      // Short access tokens: every client must refresh in-band while these tests run.
+      usersEnv: { ACCESS_TOKEN_TTL_SEC: String(TOKEN_TTL_SEC), PUBLIC_WS_URL: Object.values(proxies).map((p) => p.wsUrl).join(',') },
+      // More than 20 missed messages cannot be resumed from the room log: recovered:false.
+      chatEnv: { RECOVERY_MAX: '20' },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -696,6 +700,35 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     await waitForText(alice, 'are you there?');
     await waitForText(alice, 'psst, a direct message');
     await shot(alice, 'dm-desktop.png');
+  });
+
+  it('the page may open WebSockets only to the chat origins it was given: another host is blocked by the CSP', async () => {
+    // A page of its own (not in `clients`: the violation below is the point, not a problem).
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(stack.origin + '/');
+      // (A string: this project's TypeScript has no DOM types; the code runs in the page.)
+      const tryOpen = (url: string): Promise<string> =>
+        page.evaluate(`new Promise((resolve) => {
+          document.addEventListener('securitypolicyviolation', (e) => resolve('blocked ' + e.effectiveDirective), { once: true });
+          try {
+            const ws = new WebSocket(${JSON.stringify(url)});
+            ws.onopen = () => resolve('open');
+            ws.onerror = () => setTimeout(() => resolve('error'), 200); // a violation event may follow
+          } catch (err) {
+            resolve('threw ' + err.name);
+          }
+        })`);
+      // A chat origin from PUBLIC_WS_URL connects (the proxy forwards to a real replica; no
+      // token, so the replica then refuses the upgrade — the CSP let it through).
+      expect(await tryOpen(proxies.aliceA!.wsUrl)).not.toMatch(/blocked|threw/);
+      // Same host, another port: not a configured chat origin.
+      expect(await tryOpen(`ws://127.0.0.1:${stack.chatA.port}/ws`)).toMatch(/^(blocked connect-src|threw SecurityError)$/);
+      expect(await tryOpen('wss://exfiltrate.example/ws')).toMatch(/^(blocked connect-src|threw SecurityError)$/);
+    } finally {
+      await context.close();
+    }
   });
 
   it('reported no CSP violation, script error or dialog in any page', async () => {

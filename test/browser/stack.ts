@@ -131,7 +131,10 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(targetPort: number): Promise<TcpProxy> {
+/** `targetPort` may be a function: a proxy started before the stack (its URL must be in the
+ *  users service's PUBLIC_WS_URL, which the page's CSP connect-src is built from) looks the
+ *  port up at each connection. */
+export async function startProxy(targetPort: number | (() => number)): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
   const pairs = new Set<{ a: Socket; b: Socket | null; silent: boolean; silentDown: boolean }>();
   const server: Server = createServer((client) => {
@@ -142,7 +145,7 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     }
     const pair = { a: client, b: null as Socket | null, silent: mode === 'silent', silentDown: false };
     pairs.add(pair);
-    const upstream = connect(targetPort, '127.0.0.1');
+    const upstream = connect(typeof targetPort === 'function' ? targetPort() : targetPort, '127.0.0.1');
     pair.b = upstream;
     upstream.on('error', () => client.destroy());
     client.on('close', () => {

@@ -58,7 +58,7 @@ beforeAll(async () => {
   redis = await startRedis();
   // Production limits for the fuzzers (frame budget, abuse strikes, maxPayload); only the
   // per-user-per-room send rate is raised so the well-behaved senders are never refused.
-  const env = { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), RATE_LIMIT_MESSAGES: '1000', PARTITIONS: '2', HEARTBEAT_MS: '5000' };
+  const env = { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), RATE_LIMIT_MESSAGES: '1000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', PARTITIONS: '2', HEARTBEAT_MS: '5000' };
   chats = await Promise.all(
     ['fuzz-a', 'fuzz-b'].map((id) => startService('chat', chatEnv(redis.url, id, env), { waitReady: true, timeoutMs: 40_000 })),
   );

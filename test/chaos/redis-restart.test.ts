@@ -22,7 +22,7 @@ const LOAD_AFTER_MS = 3_000;
 const MIN_DOWN_MS = 1_000;
 // Delivery and storage are under test, not abuse limits: lift the per-user and per-socket rates.
 // Info logs: the summary counts the replicas' subscriber recoveries and 1012 resyncs.
-const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_SEC: '10000', LOG_LEVEL: 'info' };
+const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '10000', LOG_LEVEL: 'info' };
 
 let sys: ChaosSystem;
 let redis: TestRedis;

@@ -17,7 +17,7 @@ const ACKS_PER_PHASE = 15;
 /** The least time the senders keep going before and after the kill (load, not correctness). */
 const LOAD_BEFORE_MS = 1_500;
 const LOAD_AFTER_MS = 3_000;
-const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_SEC: '10000' };
+const LIMITS = { PARTITIONS: '2', RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '10000' };
 
 let sys: ChaosSystem;
 let chatA: RunningService;

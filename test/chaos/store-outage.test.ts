@@ -44,7 +44,7 @@ beforeAll(async () => {
   redis = await startRedis();
   tmp = tempDir('aurora-chaos-store-');
   // The send path only (no abuse limits in the way): a refused send would not be "acked".
-  const limits = { PARTITIONS: String(PARTITIONS), RATE_LIMIT_MESSAGES: '100000', MAX_FRAMES_PER_SEC: '10000' };
+  const limits = { PARTITIONS: String(PARTITIONS), RATE_LIMIT_MESSAGES: '100000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '10000' };
   chats = await Promise.all(
     ['chaos-store-a', 'chaos-store-b'].map((id) => startService('chat', chatEnv(redis.url, id, limits), { waitReady: true, timeoutMs: 40_000 })),
   );

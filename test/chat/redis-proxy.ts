@@ -10,12 +10,15 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 export interface ProxyConn {
   /** Reply bytes forwarded to the client so far. */
   down: number;
+  /** The client's CLIENT SETNAME (ioredis connectionName, e.g. "aurora-subscriber"), once seen. */
+  name?: string;
 }
 
 export interface RedisProxy {
   url: string;
   port: number;
-  hold(): void;
+  /** Holds replies to every connection, or only to those `only` picks (e.g. by name). */
+  hold(only?: (conn: ProxyConn) => boolean): void;
   release(): void;
   /** True once any client sent a command with an argument equal to `arg`. */
   sawArg(arg: string): boolean;
@@ -58,6 +61,7 @@ function parseCommands(buf: Buffer): { commands: { args: string[]; raw: Buffer }
 
 export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
   let held = false;
+  let holdOnly: ((conn: ProxyConn) => boolean) | undefined;
   const waiting: (() => void)[] = [];
   const seen = new Set<string>();
   const sockets = new Set<Socket>();
@@ -65,8 +69,9 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
   const proxy: RedisProxy = {
     url: '',
     port: 0,
-    hold() {
+    hold(only) {
       held = true;
+      holdOnly = only;
     },
     release() {
       held = false;
@@ -115,7 +120,7 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
     };
     upstream.on('data', (chunk: Buffer) => {
       pending.push(chunk);
-      if (held) waiting.push(flush);
+      if (held && (!holdOnly || holdOnly(conn))) waiting.push(flush);
       else flush();
     });
 
@@ -130,6 +135,7 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
         const copy = Buffer.from(raw);
         chain = chain.then(async () => {
           for (const a of args) seen.add(a);
+          if (args.length === 3 && args[0]!.toLowerCase() === 'client' && args[1]!.toLowerCase() === 'setname') conn.name = args[2];
           const hook = proxy.onCommand;
           if (hook) await hook(args, conn);
           upstream.write(copy);

@@ -109,7 +109,7 @@ describe('chat replica resilience', () => {
   });
 
   it('a consumer too slow to read is closed with 4008 instead of growing memory', async () => {
-    const s = await replica('slow', { MAX_BUFFERED_BYTES: String(64 * 1024) });
+    const s = await replica('slow', { MAX_BUFFERED_BYTES: String(64 * 1024), REPLY_MAX_BYTES: String(32 * 1024) });
     const slow = await connect(s, 'sloth');
     const fast = await connect(s, 'hare');
     await slow.join('slow');

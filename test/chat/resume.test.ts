@@ -18,7 +18,7 @@ const clients: TestClient[] = [];
 
 const env = (id: string) =>
   chatEnv(redis.url, id, {
-    RATE_LIMIT_MESSAGES: '10000',
+    RATE_LIMIT_MESSAGES: '10000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000',
     MAX_FRAMES_PER_SEC: '1000',
     ROOM_LOG_MAXLEN: '100',
     RECOVERY_MAX: '60',

@@ -18,7 +18,7 @@ const clients: TestClient[] = [];
 const proxies: RedisProxy[] = [];
 
 async function replica(id: string, extra: Record<string, string> = {}): Promise<RunningService> {
-  const s = await startService('chat', chatEnv(redis.url, id, { RATE_LIMIT_MESSAGES: '1000', ...extra }));
+  const s = await startService('chat', chatEnv(redis.url, id, { RATE_LIMIT_MESSAGES: '1000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', ...extra }));
   services.push(s);
   return s;
 }
@@ -67,7 +67,10 @@ describe('chat replica subscriber connection', () => {
   it('a replica whose Redis answers late at start (a join subscribing before the connection is ready) still subscribes every room and turns ready', async () => {
     const proxy = await startRedisProxy(redis.port);
     proxies.push(proxy);
-    proxy.hold(); // commands reach Redis, replies wait: every connection stays in 'connect'
+    // commands reach Redis, replies to the SUBSCRIBER connection wait: it stays in 'connect'.
+    // (The main connection answers: a handshake needs Redis — budgets and revocations — and is
+    // refused with 503 without it.)
+    proxy.hold((conn) => conn.name === 'aurora-subscriber');
     const s = await replica('cold', { REDIS_URL: proxy.url });
     const early = await connect(s, 'early');
     early.send({ type: 'join', room: 'cold' });

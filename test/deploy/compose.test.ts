@@ -42,6 +42,9 @@ describe('docker-compose.yml', () => {
     const cmd: string[] = services.redis!.command;
     expect(cmd[cmd.indexOf('--appendonly') + 1]).toBe('yes');
     expect(cmd[cmd.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    // a bound (Redis refuses writes at it instead of growing until the host kills it)
+    expect(cmd).toContain('--maxmemory');
+    expect(cmd[cmd.indexOf('--maxmemory') + 1]).toMatch(/^[1-9]\d*(mb|gb)$/);
     expect(services.redis!.volumes).toContain(`redis-data:${cmd[cmd.indexOf('--dir') + 1]}`);
     expect(services.redis!.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
     expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['mongo-data', 'redis-data']));

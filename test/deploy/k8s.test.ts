@@ -12,6 +12,9 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../services/shared/config.js';
 import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
+import { Registry } from 'prom-client';
+import { createRedisMemoryGauges } from '../../services/chat/redis-memory.js';
+import { createIngestMetrics } from '../../services/ingestion/metrics.js';
 import {
   K8S_DIR,
   NAMESPACE,
@@ -49,6 +52,19 @@ const statefulSets = all.filter((o) => o.kind === 'StatefulSet');
 const workloads = [...deployments, ...statefulSets];
 const appDeployment = (svc: string) => find(objects, 'Deployment', svc)!;
 
+/** A Redis memory size (`1536mb`, `1gb`, bytes): Redis units, k/m/g = 1000^n, kb/mb/gb = 1024^n. */
+function redisBytes(v: string): number {
+  const m = /^(\d+)(k|kb|m|mb|g|gb)?$/i.exec(v)!;
+  const unit = { k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[m[2]?.toLowerCase() as 'k'] ?? 1;
+  return Number(m[1]) * unit;
+}
+/** A Kubernetes quantity of memory (`2Gi`, `512Mi`, `1G`). */
+function k8sBytes(v: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|K|M|G)?$/.exec(v)!;
+  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 }[m[2] as 'Ki'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
 /** The environment a container of `workload` sees, as the kubelet assembles it (envFrom in order, then env). */
 function containerEnv(container: Obj, secretData: Record<string, string>, podName: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -79,6 +95,7 @@ describe('k8s/ manifests', () => {
     for (const { file, obj } of [...objects, { file: 'k8s/examples/secret.example.yaml', obj: secretExample }]) {
       const key = `${obj.apiVersion}/${obj.kind}`;
       if (obj.apiVersion === 'keda.sh/v1alpha1' && obj.kind === 'ScaledObject') continue;
+      if (obj.apiVersion === 'monitoring.coreos.com/v1' && obj.kind === 'PrometheusRule') continue;
       const Model = VALIDATORS[key];
       expect(Model, `${file}: no validator for ${key} — add one or check it by hand`).toBeDefined();
       expect(() => new Model!(obj).validate(), `${file} ${key} ${obj.metadata?.name}`).not.toThrow();
@@ -204,11 +221,60 @@ describe('k8s/ manifests', () => {
     const args: string[] = mainContainer(redis).args;
     expect(args[args.indexOf('--appendonly') + 1]).toBe('yes');
     expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    // A bound below the container's memory limit, with room for the AOF rewrite's fork and
+    // fragmentation: Redis refuses writes (OOM) before the kubelet kills it.
+    const maxmemory = redisBytes(args[args.indexOf('--maxmemory') + 1]!);
+    const limit = k8sBytes(mainContainer(redis).resources.limits.memory);
+    expect(maxmemory).toBeGreaterThan(0);
+    expect(maxmemory).toBeLessThanOrEqual(limit * 0.8);
     const dataDir = args[args.indexOf('--dir') + 1];
     const claim = redis.spec.volumeClaimTemplates[0];
     expect(mainContainer(redis).volumeMounts).toContainEqual({ name: claim.metadata.name, mountPath: dataDir });
     expect(mainContainer(find(objects, 'StatefulSet', 'mongo')!).image).toMatch(/^mongo:7/);
     expect(find(objects, 'StatefulSet', 'mongo')!.spec.volumeClaimTemplates).toHaveLength(1);
+  });
+
+  it('a PrometheusRule alerts on Redis memory over 80 % of maxmemory and on dead letters, using metrics the services export', () => {
+    const rules = all.filter((o) => o.kind === 'PrometheusRule');
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]!;
+    // No schema for the CRD in kubernetes-models: its structure by hand (monitoring.coreos.com/v1).
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(typeof rule.metadata.name).toBe('string');
+    expect(Object.keys(rule.spec)).toEqual(['groups']);
+    const groupNames = rule.spec.groups.map((g: Obj) => g.name);
+    expect(new Set(groupNames).size).toBe(groupNames.length);
+    const alerts = new Map<string, Obj>();
+    for (const g of rule.spec.groups) {
+      expect(typeof g.name).toBe('string');
+      expect(Array.isArray(g.rules) && g.rules.length > 0, `group ${g.name} has rules`).toBe(true);
+      for (const r of g.rules) {
+        for (const key of Object.keys(r)) expect(['alert', 'expr', 'for', 'labels', 'annotations'], `rule key ${key}`).toContain(key);
+        expect(typeof r.alert).toBe('string');
+        expect(typeof r.expr).toBe('string');
+        if (r.for !== undefined) expect(r.for).toMatch(/^\d+[smh]$/);
+        expect(['warning', 'critical']).toContain(r.labels?.severity);
+        expect(typeof r.annotations?.summary).toBe('string');
+        // balanced brackets: the cheapest PromQL syntax check without a parser
+        for (const [open, close] of [['(', ')'], ['{', '}'], ['[', ']']])
+          expect(r.expr.split(open).length, `${r.alert}: ${open}${close}`).toBe(r.expr.split(close).length);
+        alerts.set(r.alert, r);
+      }
+    }
+    const memory = [...alerts.values()].find((r) => /aurora_redis_used_memory_bytes/.test(r.expr) && /> 0\.8\s*$/.test(r.expr.trim()))!;
+    expect(memory, 'an alert at 80 % of maxmemory').toBeDefined();
+    expect(memory.expr).toMatch(/aurora_redis_maxmemory_bytes/);
+    const dead = [...alerts.values()].find((r) => /ingest_dead_letter_entries/.test(r.expr))!;
+    expect(dead.expr.trim()).toMatch(/> 0$/);
+    expect(dead.for).toBe('5m');
+    expect(dead.labels.severity).toBe('warning');
+    // every metric an alert names is one the code registers
+    const registry = new Registry();
+    createRedisMemoryGauges(registry, {} as never, {} as never);
+    createIngestMetrics(registry);
+    const exported = new Set(registry.getMetricsAsArray().map((m) => m.name));
+    for (const r of alerts.values())
+      for (const name of r.expr.match(/\b(?:aurora|ingest)_[a-z_]+\b/g) ?? []) expect(exported.has(name), `${r.alert}: ${name}`).toBe(true);
   });
 
   it('the app images are exactly the three images.sh builds', () => {

@@ -84,7 +84,7 @@ beforeAll(async () => {
   const common = { REDIS_URL: redis.url, JWT_SECRET, ALLOWED_ORIGINS: ORIGIN, LOG_LEVEL: 'warn', PARTITIONS: '2' };
   users = await startService('users', { ...common, SQLITE_PATH: join(dir, 'aurora.db'), BCRYPT_COST: '4' });
   // This test is about delivery and storage, not abuse limits: lift the per-user and per-socket rates.
-  const chatEnv = { ...common, RATE_LIMIT_MESSAGES: '1000', MAX_FRAMES_PER_SEC: '10000', SHUTDOWN_DRAIN_MS: '200' };
+  const chatEnv = { ...common, RATE_LIMIT_MESSAGES: '1000', USER_SEND_MAX_MESSAGES: '1000000', USER_SEND_MAX_BYTES: '1073741824', ROOM_CREATE_MAX: '1000000', HANDSHAKE_MAX_PER_USER: '10000000', HANDSHAKE_MAX_PER_IP: '10000000', MAX_FRAMES_PER_SEC: '10000', SHUTDOWN_DRAIN_MS: '200' };
   [chatA, chatB] = await Promise.all([
     startService('chat', { ...chatEnv, REPLICA_ID: 'chat-a' }, { waitReady: true }),
     startService('chat', { ...chatEnv, REPLICA_ID: 'chat-b' }, { waitReady: true }),

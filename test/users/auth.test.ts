@@ -57,13 +57,22 @@ describe('login', () => {
     expect(res.json.expiresIn).toBeLessThanOrEqual(600);
   });
 
-  it('issues an HS256 JWT with sub = user id, name = username and exp = now + ACCESS_TOKEN_TTL_SEC', async () => {
+  it('issues an HS256 JWT with sub = user id, name = username, sid = the session, iss/aud and exp = now + ACCESS_TOKEN_TTL_SEC', async () => {
     const user = await h.register('dave');
     const { token } = await h.login('dave');
     const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
     expect(header.alg).toBe('HS256');
     const verified = verifyAccessToken(TEST_JWT_SECRET, token);
-    expect(verified).toEqual({ ok: true, user: { id: user.id, name: 'dave' }, exp: expect.any(Number) });
+    expect(verified).toEqual({ ok: true, user: { id: user.id, name: 'dave' }, exp: expect.any(Number), sid: expect.stringMatching(/^[\w-]{22}$/) });
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    expect(payload).toMatchObject({ iss: 'aurorachat', aud: 'aurorachat' });
+    // A token of another issuer or audience, right secret, is refused.
+    for (const scope of [{ issuer: 'staging' }, { audience: 'another-app' }]) {
+      const other = signAccessToken(TEST_JWT_SECRET, { id: user.id, name: 'dave' }, 600, scope).token;
+      expect(verifyAccessToken(TEST_JWT_SECRET, other).ok).toBe(false);
+      const res = await h.call('GET', '/api/me', { token: other });
+      expect(res.status).toBe(401);
+    }
     const exp = (verified as { exp: number }).exp;
     expect(Math.abs(exp - (Math.floor(Date.now() / 1000) + 600))).toBeLessThan(30);
   });

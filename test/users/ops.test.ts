@@ -12,8 +12,10 @@ import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { DEFAULT_PASSWORD, errorCode, startUsers, type UsersHarness } from './harness.js';
 
+// connect-src: the page itself and the chat origin /config.json derives from the Host used here
+// (PUBLIC_WS_URL unset: ws://<host>:8080), nothing else (services/users/web.ts).
 const CSP =
-  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  "default-src 'self'; connect-src 'self' ws://127.0.0.1:8080; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 let redis: TestRedis;
 let h: UsersHarness;

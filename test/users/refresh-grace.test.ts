@@ -1,8 +1,9 @@
 // The refresh-token reuse grace window (REFRESH_REUSE_GRACE_SEC, default 30): a refresh whose
 // response was lost, two browser tabs refreshing with the one token they share in
 // localStorage, or a rotation whose successor failed to save must not log the user out.
-// Re-presenting a token spent less than the window ago yields a fresh pair in the same family
-// and revokes nothing; after the window, reuse revokes the family as before.
+// Re-presenting a token spent less than the window ago ONCE yields the same successor pair as
+// its first rotation (idempotent: the family never forks) and revokes nothing; a second
+// re-presentation, or one after the window, revokes the family and ends the session.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, startUsers, type LoginBody, type UsersHarness } from './harness.js';
 
@@ -20,7 +21,7 @@ const refresh = (harness: UsersHarness, refreshToken: string) =>
   harness.call<LoginBody>('POST', '/api/auth/refresh', { body: { refreshToken } });
 
 describe('refresh reuse within the grace window', () => {
-  it('a refresh whose response was lost can be retried: a fresh working pair, and nothing is revoked', async () => {
+  it('a refresh whose response was lost can be retried: the SAME pair again, working, and nothing is revoked', async () => {
     const user = await h.register('lost_response');
     const login = await h.login('lost_response');
     const lost = await refresh(h, login.refreshToken); // the client never saw this answer
@@ -29,24 +30,43 @@ describe('refresh reuse within the grace window', () => {
     const retry = await refresh(h, login.refreshToken);
     expect(retry.status, retry.text).toBe(200);
     expect(retry.json.user).toEqual({ id: user.id, username: 'lost_response' });
+    // Idempotent: byte-identical tokens, so the family never forks.
+    expect(retry.json.refreshToken).toBe(lost.json.refreshToken);
+    expect(retry.json.token).toBe(lost.json.token);
     expect(retry.json.refreshToken).not.toBe(login.refreshToken);
-    expect(retry.json.refreshToken).not.toBe(lost.json.refreshToken);
     expect((await h.call('GET', '/api/me', { token: retry.json.token })).status).toBe(200);
 
-    // The session goes on from the retry's token; the lost answer's token was not revoked either.
+    // The session goes on from the one successor.
     const next = await refresh(h, retry.json.refreshToken);
     expect(next.status).toBe(200);
-    expect((await refresh(h, lost.json.refreshToken)).status).toBe(200);
+    expect((await h.call('GET', '/api/me', { token: next.json.token })).status).toBe(200);
   });
 
-  it('two tabs refreshing at once with one shared token both get a working session', async () => {
+  it('two tabs refreshing at once with one shared token both get the same working pair', async () => {
     await h.register('two_tabs');
     const login = await h.login('two_tabs');
     const [a, b] = await Promise.all([refresh(h, login.refreshToken), refresh(h, login.refreshToken)]);
     expect([a.status, b.status]).toEqual([200, 200]);
-    expect(a.json.refreshToken).not.toBe(b.json.refreshToken);
+    expect(a.json.refreshToken).toBe(b.json.refreshToken);
+    expect(a.json.token).toBe(b.json.token);
     expect((await refresh(h, a.json.refreshToken)).status).toBe(200);
-    expect((await refresh(h, b.json.refreshToken)).status).toBe(200);
+  });
+
+  it('a second re-presentation within the window is theft: the family is revoked, its newest token and access tokens too', async () => {
+    await h.register('replayed_twice');
+    const login = await h.login('replayed_twice');
+    const first = await refresh(h, login.refreshToken);
+    const second = await refresh(h, login.refreshToken); // one retry: honoured
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await refresh(h, login.refreshToken); // a replay: nobody honest needs this
+    expect(third.status).toBe(401);
+    expect(errorCode(third)).toBe('invalid_refresh_token');
+    const newest = await refresh(h, first.json.refreshToken);
+    expect(newest.status).toBe(401);
+    // The session's access tokens stop working at once, not when they expire.
+    const me = await h.call('GET', '/api/me', { token: first.json.token });
+    expect(me.status).toBe(401);
+    expect((await h.call('GET', '/api/me', { token: login.token })).status).toBe(401);
   });
 
   it('the grace pair stays in the same family: logging out with one ends the other', async () => {
@@ -56,6 +76,7 @@ describe('refresh reuse within the grace window', () => {
     const second = await refresh(h, login.refreshToken);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect((await h.call('POST', '/api/auth/logout', { body: { refreshToken: second.json.refreshToken } })).status).toBe(204);
+    expect((await h.call('GET', '/api/me', { token: first.json.token })).status).toBe(401);
     const after = await refresh(h, first.json.refreshToken);
     expect(after.status).toBe(401);
     expect(errorCode(after)).toBe('invalid_refresh_token');

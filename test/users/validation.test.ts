@@ -137,7 +137,7 @@ describe('query and path parameters', () => {
   });
 
   it('history rejects a `before` that is not a message id with 400 invalid_id', async () => {
-    for (const before of ['abc', '1-', '-1', '1.5-0', '1-0-0', '1700000000000', '17000000000000000-0']) {
+    for (const before of ['abc', '1-', '-1', '1.5-0', '1-0-0', '1700000000000', '17000000000000000-0', '1700000000000-1234567890123456789', '1700000000000-9999999999999999999', '1700000000000-9007199254740992', '9007199254740992-0', '1700000000000-99999999999999999999']) {
       const res = await h.call('GET', `/api/rooms/general/messages?before=${encodeURIComponent(before)}`, { token });
       expect(res.status, before).toBe(400);
       expect(errorCode(res)).toBe('invalid_id');
