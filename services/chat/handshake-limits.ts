@@ -16,7 +16,7 @@ import type { Config } from '../shared/config.js';
 import { hitFixedWindow, ipBucket, retryAfterSec } from '../shared/fixed-window.js';
 import type { Keys } from '../shared/keys.js';
 
-/** The budget check gives up after this (503): an upgrade never hangs on a stalled Redis. */
+/** The handshake's Redis checks (budget, revoked session) give up after this (503): an upgrade never hangs on a stalled Redis. */
 export const HANDSHAKE_BUDGET_TIMEOUT_MS = 3_000;
 
 export type HandshakeVerdict =

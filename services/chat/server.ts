@@ -27,7 +27,7 @@ import { PubSubProbe } from './probe.js';
 import { CloseCode, SUBPROTOCOL, parseSubprotocols } from './protocol.js';
 import { createSendScript } from './send-script.js';
 import { createTypingScript } from './typing.js';
-import { createHandshakeLimits } from './handshake-limits.js';
+import { HANDSHAKE_BUDGET_TIMEOUT_MS, createHandshakeLimits } from './handshake-limits.js';
 import { clientIp } from '../shared/fixed-window.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -48,9 +48,6 @@ function reject(socket: Duplex, status: number, message: string, headers: Record
   }
   socket.destroy();
 }
-
-/** Redis checks made during a handshake give up after this (the upgrade is refused with 503). */
-const HANDSHAKE_REDIS_TIMEOUT_MS = 3_000;
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -178,7 +175,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
       }
       const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.TRUST_PROXY);
       const budget = handshakeBudget(verified.user.id, ip);
-      Promise.all([budget, withDeadline(isSessionRevoked(redis, keys, verified.sid), HANDSHAKE_REDIS_TIMEOUT_MS)]).then(
+      Promise.all([budget, withDeadline(isSessionRevoked(redis, keys, verified.sid), HANDSHAKE_BUDGET_TIMEOUT_MS)]).then(
         ([verdict, revoked]) => {
           if (socket.destroyed) return;
           if (!verdict.ok) {

@@ -75,6 +75,24 @@ async function expectConnected(c: Client, timeout = 20_000) {
   await c.page.locator('#conn[data-state="connected"]').waitFor({ timeout });
 }
 
+/**
+ * Connected AND the room on screen joined on the current connection: a send typed before its
+ * `joined` waits in the outbox and leaves only after it (tests that freeze a connection need
+ * the send to leave on it).
+ */
+async function expectJoinedHere(c: Client) {
+  await expectConnected(c);
+  const title = (await c.page.locator('#room-title').textContent()) ?? '';
+  const room = title.replace(/^#\s*/, '').trim();
+  await waitFor(
+    () => {
+      const hello = c.received.map((f) => f.type).lastIndexOf('hello');
+      return hello >= 0 && c.received.slice(hello).some((f) => f.type === 'joined' && f.room === room);
+    },
+    { timeoutMs: 20_000, what: `${c.name} joined ${room} on its current connection` },
+  );
+}
+
 async function sendViaUi(c: Client, text: string) {
   const box = c.page.locator('#composer-input');
   await box.fill(text);
@@ -537,7 +555,7 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
   });
 
   it('a connection that goes silent is noticed by the app-level ping; a send lost in it is resent with the same cid, once', async () => {
-    await expectConnected(alice);
+    await expectJoinedHere(alice);
     const hellosBefore = alice.hellos.length;
     // Freeze alice's open connection (no close, no data either way): like a laptop waking
     // from sleep on another network. Her send leaves the browser and is lost.
@@ -563,7 +581,7 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
   });
 
   it('a send whose ack is lost is neither duplicated nor left pending after reconnect', async () => {
-    await expectConnected(alice);
+    await expectJoinedHere(alice);
     const hellosBefore = alice.hellos.length;
     // Requests still reach the replica but nothing comes back: the message is stored, the ack lost.
     proxies.aliceA!.silenceOpen('down');
