@@ -502,6 +502,9 @@ export class Connection implements FanoutMember {
     }
     if (this.closed) return;
     this.sid = v.sid;
+    // A revocation published while the check above was in flight found this socket still on its
+    // old session: look once more now that `sid` is the new one.
+    if (await withTimeout(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) return this.endSession();
     this.exp = v.exp;
     this.armExpiry();
     this.sendJson({ type: 'authed', exp: v.exp });

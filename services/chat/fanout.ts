@@ -158,8 +158,8 @@ export class Fanout {
 
   /**
    * Subscribes a replica-wide control channel for the replica's life, re-subscribed on every
-   * 'ready'; `onResubscribed` runs after each RE-subscription (what was published while the
-   * subscriber was down is lost: the owner re-reads its state then).
+   * 'ready'; `onResubscribed` runs after each subscription made on a 'ready' (what was published
+   * while the subscriber was down is lost: the owner re-reads its state then).
    */
   async subscribeControl(channel: string, handlers: { onMessage: (payload: string) => void; onResubscribed?: () => void }): Promise<void> {
     this.controls.set(channel, handlers);
@@ -259,7 +259,9 @@ export class Fanout {
     this.sub
       .subscribe(...channels)
       .then(() => {
-        if (epoch > 1) for (const c of this.controls.values()) c.onResubscribed?.();
+        // Every (re-)subscription, the first too: a replica that started before Redis admitted
+        // sockets unchecked (server.ts) before its first subscription.
+        for (const c of this.controls.values()) c.onResubscribed?.();
         return this.recover(epoch, rooms);
       })
       .catch((err: Error) => {

@@ -2,7 +2,10 @@
 // refresh-token theft publishes the session id on one channel; every socket of that session
 // closes with 4001 at once, on every replica. A replica whose subscriber was reconnecting missed
 // the publish, so after every re-subscription it re-checks the sessions of its sockets against
-// the revoked set in Redis (one pipeline) — a missed revocation costs a reconnect, not 15 min.
+// the revoked set in Redis (one pipeline) — a missed revocation costs a reconnect, not 15 min —
+// and so it does when the main connection is ready again (handshakes admitted while Redis was
+// down skipped their check). A socket accepted while its revocation was being published is
+// checked once more right after it joined the local set (server.ts accept).
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -31,6 +34,9 @@ export class Revocations {
         onResubscribed: () => void this.recheck(),
       })
       .catch((err: Error) => this.log.error({ err: err.message }, 'revocation channel subscribe failed'));
+    // The main connection's outage is when handshakes were admitted unchecked (server.ts), and
+    // the subscriber may have stayed up through it: re-check when it is back too.
+    this.redis.on('ready', () => void this.recheck());
   }
 
   /** Re-reads the revoked set for every local session (after a subscriber outage). */

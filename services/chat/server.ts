@@ -212,6 +212,14 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
     connections.add(conn);
     perUser.set(user.id, (perUser.get(user.id) ?? 0) + 1);
     conn.start();
+    // A revocation published between the handshake's check and this line found no socket to
+    // close: check once more now that the socket is in `connections` (revocations.ts).
+    if (sid !== undefined && redis.status === 'ready') {
+      isSessionRevoked(redis, keys, sid).then(
+        (revoked) => revoked && conn.endSession(),
+        () => {},
+      );
+    }
   }
 
   // Heartbeat (ws README, "How to detect and close broken connections").

@@ -343,16 +343,17 @@ export class IngestWorker {
     const release = this.holdInHand(batch);
     let acking = false;
     try {
-      if (messages.length > 0) {
-        // Rarely non-empty: each same-id message alone, after the first of its id is stored.
-        for (const part of [messages, ...sameIdLater.map((m) => [m])]) {
-          const { rejected, conflicts } = await this.insert(part, batch, part === messages ? ISOLATE_AFTER_FAILURES : 0);
+      const storeParts = async (parts: ChatMessage[][], isolateAfter: number) => {
+        for (const part of parts) {
+          if (part.length === 0) continue;
+          const { rejected, conflicts } = await this.insert(part, batch, isolateAfter);
           for (const m of conflicts) poison.push(idConflict(entryOf.get(m)!, m));
           for (const r of rejected) {
             poison.push({ entry: entryOf.get(r.message)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
           }
         }
-      }
+      };
+      await storeParts([messages], ISOLATE_AFTER_FAILURES);
       // Delivered too often: maybe it kills workers, maybe only restarts and claims counted.
       // The rest of the batch is stored by now; try it alone once before giving up on it.
       for (const { entry, message } of suspects) {
@@ -371,6 +372,12 @@ export class IngestWorker {
           reason: `delivered ${entry.deliveries} times (INGEST_MAX_DELIVERIES=${config.INGEST_MAX_DELIVERIES}); alone, store rejected: ${errorMessage(rejected[0]!.err)}`,
         });
       }
+
+      // Rarely non-empty: each message whose id another message of this batch had, alone, after
+      // the first of its id went to the store (from `messages` or the suspects): the store then
+      // says whether it holds this one (a duplicate) or another (a conflict, dead-lettered).
+      // Never skipped: the whole batch is acked below.
+      await storeParts(sameIdLater.map((m) => [m]), 0);
 
       if (poison.length > 0) {
         await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));

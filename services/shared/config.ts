@@ -63,8 +63,8 @@ export const envSchema = z.object({
    * Failed logins for one username from ALL IPs together that cost nothing; each further attempt
    * must wait 1 s, 2 s, 4 s … (at most LOGIN_ACCOUNT_MAX_DELAY_SEC) after the previous failure.
    * Failures are forgotten LOGIN_WINDOW_SEC after the last one, and a successful login resets
-   * them: credential stuffing from many IPs is slowed to a crawl, the real user is never locked
-   * out for longer than the delay cap.
+   * them: credential stuffing from many IPs is slowed to a crawl. A network the user signed in
+   * from before (30 days) skips this delay, so an ongoing attack cannot lock the real user out.
    */
   LOGIN_ACCOUNT_FREE_FAILURES: int(20, 1, 1_000_000),
   LOGIN_ACCOUNT_MAX_DELAY_SEC: int(300, 1, 86_400),

@@ -60,6 +60,8 @@ export function keysFor(partitions: number) {
     loginFailures: (username: string, ip: string) => `${KEY_ROOT}:login-fail:${username.toLowerCase()}:${ip}`,
     /** Failed logins per username from all IPs: hash {f: failures, t: last failure ms} (users/lua/login-account.lua). */
     loginAccountFailures: (username: string) => `${KEY_ROOT}:login-account:${username.toLowerCase()}`,
+    /** A client network (IP or IPv6 /64) this username signed in from: skips the per-account delay. */
+    loginKnownClient: (username: string, ip: string) => `${KEY_ROOT}:login-known:${username.toLowerCase()}:${ip}`,
     /** Login attempts per client IP (any username), fixed window. */
     loginAttemptsPerIp: (ip: string) => `${KEY_ROOT}:login-ip:${ip}`,
     /** Registration attempts per client IP, fixed window. */

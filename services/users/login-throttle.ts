@@ -14,8 +14,11 @@
 //    LOGIN_ACCOUNT_FREE_FAILURES failures every attempt must wait 1 s, 2 s, 4 s … (capped at
 //    LOGIN_ACCOUNT_MAX_DELAY_SEC) after the previous failure; earlier ones get 429 with
 //    Retry-After at once (no request is held open). A refused attempt does not lengthen the
-//    delay and a success resets it, so the real user waits at most the cap, never a lockout;
-//    the failures are forgotten LOGIN_WINDOW_SEC after the last one.
+//    delay and a success resets it; the failures are forgotten LOGIN_WINDOW_SEC after the last
+//    one. An attacker who keeps failing could still take every slot as it opens and so keep the
+//    real user out for as long as the attack lasts — hence the exemption: a client network
+//    (IP, IPv6 /64) this username signed in from within KNOWN_CLIENT_TTL_SEC skips the account
+//    delay (budget 1 still applies to it), as OWASP's "device cookie" advice does for lockouts.
 //
 // If Redis does not answer, logins fail closed (503): no throttle means free brute force.
 // A per-IP budget over all usernames (ip-limits.ts) is checked before these.
@@ -26,6 +29,9 @@ import { ApiError } from './errors.js';
 import { hitFixedWindow, ipBucket, retryAfterSec } from './ip-limits.js';
 
 const LOGIN_ACCOUNT_LUA = readFileSync(new URL('./lua/login-account.lua', import.meta.url), 'utf8');
+
+/** A network a username signed in from skips the per-account delay for this long (30 days). */
+export const KNOWN_CLIENT_TTL_SEC = 30 * 86_400;
 
 type LoginAccountCommand = (key: string, freeFailures: number, maxDelayMs: number, forgetAfterSec: number) => Promise<number>;
 
@@ -38,7 +44,7 @@ export interface LoginThrottle {
 
 export function createLoginThrottle(
   redis: Redis,
-  keys: Pick<Keys, 'loginFailures' | 'loginAccountFailures'>,
+  keys: Pick<Keys, 'loginFailures' | 'loginAccountFailures' | 'loginKnownClient'>,
   opts: { maxFailures: number; windowSec: number; accountFreeFailures: number; accountMaxDelaySec: number },
 ): LoginThrottle {
   redis.defineCommand('auroraLoginAccount', { numberOfKeys: 1, lua: LOGIN_ACCOUNT_LUA });
@@ -63,6 +69,7 @@ export function createLoginThrottle(
       // Last, so an attempt refused above never takes (and delays) one of the account's slots.
       let waitMs: number;
       try {
+        if ((await redis.exists(keys.loginKnownClient(username, ipBucket(ip)))) === 1) return;
         waitMs = Number(
           await loginAccount(keys.loginAccountFailures(username), opts.accountFreeFailures, opts.accountMaxDelaySec * 1000, opts.windowSec),
         );
@@ -78,7 +85,12 @@ export function createLoginThrottle(
     },
     async succeeded(username, ip) {
       try {
-        await redis.del(keys.loginFailures(username, ipBucket(ip)), keys.loginAccountFailures(username));
+        // Two commands: the keys are in different slots on a Redis Cluster (one DEL would be CROSSSLOT).
+        await Promise.all([
+          redis.del(keys.loginFailures(username, ipBucket(ip))),
+          redis.del(keys.loginAccountFailures(username)),
+          redis.set(keys.loginKnownClient(username, ipBucket(ip)), '1', 'EX', KNOWN_CLIENT_TTL_SEC),
+        ]);
       } catch {
         // The login itself succeeded; stale counters only expire later.
       }

@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import type { RunningService } from '../helpers/service.js';
 import {
+  INGEST_GROUP,
   addRawEntry,
   deadLetters,
   drafts,
@@ -121,5 +122,37 @@ describe('a different message under an already stored id', { timeout: 60_000 }, 
     await settled();
     const stored = await storedMessages(store, ROOM);
     for (const m of later) expect(stored.some((s) => s.id === m.id)).toBe(true);
+  });
+});
+
+describe('a same-id pair delivered too often (suspects)', { timeout: 60_000 }, () => {
+  it('still stores the first and dead-letters the second: nothing of the batch is acked unseen', async () => {
+    const own = await startRedis();
+    const dir = tempDir();
+    let w: RunningService | undefined;
+    try {
+      const client = own.client();
+      const a: ChatMessage = { id: '9100000000000-0', room: ROOM, user: { id: 'u_erin', name: 'erin' }, text: 'first', ts: 9100000000000, cid: 'c-e' };
+      const b: ChatMessage = { ...a, user: { id: 'u_frank', name: 'frank' }, text: 'second, acked to frank', cid: 'c-f' };
+      await client.xgroup('CREATE', keys.ingestStream(0), INGEST_GROUP, '0', 'MKSTREAM');
+      const ida = await addRawEntry(client, keys, 0, ingestEntryFields(a));
+      const idb = await addRawEntry(client, keys, 0, ingestEntryFields(b));
+      // A worker that read them and died, over and over: both are past INGEST_MAX_DELIVERIES.
+      await client.xreadgroup('GROUP', INGEST_GROUP, 'dead-worker', 'COUNT', 10, 'STREAMS', keys.ingestStream(0), '>');
+      await client.xclaim(keys.ingestStream(0), INGEST_GROUP, 'dead-worker', 0, ida, idb, 'RETRYCOUNT', 10);
+      w = await startWorker({ redisUrl: own.url, dbPath: dir.dbPath, partitions: PARTITIONS, consumer: 'w9', extra: { INGEST_CLAIM_IDLE_MS: '100', INGEST_MAX_DELIVERIES: '5', INGEST_TRIM_INTERVAL_MS: '100' } });
+      await waitFor(async () => (await totalPending(client, keys)) === 0 && (await totalLength(client, keys)) === 0, { timeoutMs: 20_000, what: 'both acked and trimmed' });
+      const st = await openStore(dir.dbPath);
+      try {
+        expect((await storedMessages(st, ROOM)).map((m) => m.cid)).toEqual(['c-e']);
+      } finally {
+        await st.close();
+      }
+      expect((await deadLetters(client, keys.deadLetter(0))).map((d) => d.cid)).toEqual(['c-f']);
+    } finally {
+      await w?.stop('SIGKILL');
+      await own.stop();
+      dir.cleanup();
+    }
   });
 });

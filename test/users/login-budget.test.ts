@@ -73,6 +73,18 @@ describe('per-account login budget (all IPs)', () => {
     }
   });
 
+  it('a network the user signed in from before skips the delay: an ongoing attack cannot lock the real user out', async () => {
+    await h.register('besieged');
+    const home = '198.51.100.7';
+    expect((await login('besieged', DEFAULT_PASSWORD, home)).status).toBe(200);
+    // The attack: failures from many IPs, then one at every slot as it opens.
+    for (let i = 0; i < FREE; i++) expect((await login('besieged', 'wrong-password')).status).toBe(401);
+    expectRefused(await login('besieged', DEFAULT_PASSWORD), 1); // a new network waits
+    // From home, at once, with the right password — and a wrong one there is still counted per IP.
+    expect((await login('besieged', DEFAULT_PASSWORD, home)).status).toBe(200);
+    expect((await login('besieged', 'wrong-password', home)).status).toBe(401);
+  });
+
   it('a refused attempt does not lengthen the delay, which runs out in real time; a successful login then resets the budget', async () => {
     await h.register('patient');
     for (let i = 0; i < FREE; i++) expect((await login('patient', 'wrong-password')).status).toBe(401);
