@@ -411,6 +411,13 @@ function onFrame(f) {
   }
 }
 
+/** What each send limit means to the user (the `limit` of a rate_limited error). */
+const RATE_LIMIT_REASONS = {
+  room: 'you are sending too fast',
+  account: 'you have sent a lot in the last minute, across all rooms',
+  new_rooms: 'you have started many new rooms this hour',
+};
+
 function handleError(f) {
   const msg = f.message || f.code || 'error';
   const p = f.ref ? store.state.outbox.get(f.ref) : null;
@@ -420,9 +427,8 @@ function handleError(f) {
     switch (f.code) {
       case 'rate_limited': {
         const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
-        // The account-wide budget and the new-room cap say so in their message (a room unused
-        // for a long time counts as new): show it, not a generic "too fast".
-        const why = /account-wide|new rooms/.test(f.message || '') ? f.message : 'you are sending too fast';
+        // The server names the limit that refused the send (protocol.ts, `limit`).
+        const why = RATE_LIMIT_REASONS[f.limit] || RATE_LIMIT_REASONS.room;
         store.markFailed(p.cid, `${why} — try again in ${secs} s`);
         composer.showError(`Slow down: you can send again in ${secs} s.`, { autoHideMs: secs * 1000 + 500 });
         return;

@@ -27,11 +27,12 @@ import type { ChatUser } from '../shared/message.js';
 import { compareIds } from '../shared/ids.js';
 import { mayAccessRoom } from '../shared/rooms.js';
 import { isSessionRevoked } from '../shared/sessions.js';
+import { withTimeout } from '../shared/timeout.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import type { Fanout, FanoutMember, PublishedFrame } from './fanout.js';
 import { joinedFrame, joinedOverhead, membersJson, mergeLive, readBacklog, type BufferedFrame } from './join.js';
 import type { Presence } from './presence.js';
-import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode } from './protocol.js';
+import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
 import { rateLimitMessage, type SendScript } from './send-script.js';
 import type { TypingScript } from './typing.js';
 import { SocketWriter, textFrame } from './wire.js';
@@ -87,6 +88,8 @@ export interface ChatContext {
   presence: Presence;
   send: SendScript;
   typing: TypingScript;
+  /** Revoked on this replica's revocation channel within the last minute (revocations.ts). */
+  recentlyRevoked: (sid: string | undefined) => boolean;
   metrics: ConnectionMetrics;
 }
 
@@ -107,15 +110,8 @@ interface RoomState {
   typingTimer?: NodeJS.Timeout | undefined;
 }
 
-function withTimeout<T>(p: Promise<T>, ms = REDIS_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`redis call timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+/** Every Redis call of a frame handler: a stalled Redis fails the frame with `internal`. */
+const redisCall = <T>(p: Promise<T>): Promise<T> => withTimeout(p, REDIS_TIMEOUT_MS);
 
 export class Connection implements FanoutMember {
   readonly rooms = new Map<string, RoomState>();
@@ -236,10 +232,10 @@ export class Connection implements FanoutMember {
     this.writeText(json);
   }
 
-  private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): void {
+  private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): void {
     this.ctx.metrics.errors.inc({ code });
     this.ctx.metrics.framesOut.inc();
-    this.writeText(errorFrame(code, message, ref, retryAfterMs));
+    this.writeText(errorFrame(code, message, ref, retryAfterMs, limit));
   }
 
   private strike(): void {
@@ -356,7 +352,7 @@ export class Connection implements FanoutMember {
   }
 
   private async publishTyping(room: string, state: RoomState, active: boolean): Promise<void> {
-    const result = await withTimeout(this.ctx.typing(room, this.user, active));
+    const result = await redisCall(this.ctx.typing(room, this.user, active));
     switch (result.kind) {
       case 'published':
         state.typing = { active, at: Date.now() };
@@ -409,7 +405,7 @@ export class Connection implements FanoutMember {
       // nothing to recover — answered at once (members only), no room log read.
       if (!this.joinAllowed()) return;
       this.chargeJoinLeave();
-      const members = await withTimeout(this.ctx.presence.members(room));
+      const members = await redisCall(this.ctx.presence.members(room));
       if (this.closed || !this.rooms.has(room)) return;
       this.sendText(joinedFrame(room, [], true, membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2)));
       return;
@@ -425,16 +421,16 @@ export class Connection implements FanoutMember {
     let presenceJoined = false;
     try {
       // 1. subscribe (resolves once Redis confirmed it); live frames now go to state.buffer
-      await withTimeout(this.ctx.fanout.add(room, this));
+      await redisCall(this.ctx.fanout.add(room, this));
       if (this.closed) return;
       // 2. presence (announces a new member) and the member list
       presenceJoined = true;
-      const members = await withTimeout(this.ctx.presence.join(room, this.user));
+      const members = await redisCall(this.ctx.presence.join(room, this.user));
       // 3. the backlog, bounded
       //    and the reply within REPLY_MAX_BYTES: the members take at most half, the messages the rest
       const membersList = membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2);
       const budget = this.ctx.config.REPLY_MAX_BYTES - joinedOverhead(room, membersList);
-      const backlog = await withTimeout(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since, budget));
+      const backlog = await redisCall(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since, budget));
       if (this.closed || this.rooms.get(room) !== state) return;
       this.ctx.fanout.seen(room, backlog.lastId);
       this.sendText(joinedFrame(room, backlog.json, backlog.recovered, membersList));
@@ -461,7 +457,7 @@ export class Connection implements FanoutMember {
     if (state?.typingTimer) clearTimeout(state.typingTimer);
     this.rooms.delete(room);
     this.ctx.fanout.remove(room, this);
-    await withTimeout(this.ctx.presence.leave(room, this.user)).catch((err: Error) =>
+    await redisCall(this.ctx.presence.leave(room, this.user)).catch((err: Error) =>
       this.log.warn({ err: err.message, room }, 'presence leave failed'),
     );
   }
@@ -470,7 +466,7 @@ export class Connection implements FanoutMember {
     if (!this.rooms.has(room)) return this.sendError('not_joined', `join ${room} first`, cid);
     let result;
     try {
-      result = await withTimeout(this.ctx.send(room, this.user, text, cid));
+      result = await redisCall(this.ctx.send(room, this.user, text, cid));
     } catch (err) {
       this.log.error({ err: (err as Error).message, room }, 'send script failed');
       return this.sendError('internal', 'message not accepted (storage unavailable), retry with the same cid', cid);
@@ -482,7 +478,7 @@ export class Connection implements FanoutMember {
         return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts, duplicate: true });
       case 'rate_limited':
         this.ctx.metrics.rateLimited.inc();
-        return this.sendError('rate_limited', rateLimitMessage(result.scope, this.ctx.config), cid, result.retryAfterMs);
+        return this.sendError('rate_limited', rateLimitMessage(result.scope, this.ctx.config), cid, result.retryAfterMs, result.scope);
       case 'overloaded':
         return this.sendError('overloaded', 'the server is busy, retry later', cid);
     }
@@ -497,14 +493,12 @@ export class Connection implements FanoutMember {
     const v = verifyAccessToken(this.ctx.config.JWT_SECRET, token, tokenScope(this.ctx.config));
     if (!v.ok) return this.sendError('bad_request', v.reason === 'expired' ? 'token expired' : 'invalid token');
     if (v.user.id !== this.user.id) return this.sendError('forbidden', 'token belongs to another user');
-    if (await withTimeout(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) {
+    // A revocation published while this check is in flight is in the replica's recent record.
+    if ((await redisCall(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) || this.ctx.recentlyRevoked(v.sid)) {
       return this.sendError('bad_request', 'this session has ended; sign in again');
     }
     if (this.closed) return;
     this.sid = v.sid;
-    // A revocation published while the check above was in flight found this socket still on its
-    // old session: look once more now that `sid` is the new one.
-    if (await withTimeout(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) return this.endSession();
     this.exp = v.exp;
     this.armExpiry();
     this.sendJson({ type: 'authed', exp: v.exp });

@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { hitFixedWindow, ipBucket, retryAfterSec } from '../shared/fixed-window.js';
 import type { Keys } from '../shared/keys.js';
+import { withTimeout } from '../shared/timeout.js';
 
 /** The handshake's Redis checks (budget, revoked session) give up after this (503): an upgrade never hangs on a stalled Redis. */
 export const HANDSHAKE_BUDGET_TIMEOUT_MS = 3_000;
@@ -33,23 +34,18 @@ export function createHandshakeLimits(
 ): HandshakeLimits {
   const windowSec = config.HANDSHAKE_WINDOW_SEC;
   return async (userId, ip) => {
-    let timer: NodeJS.Timeout | undefined;
     let user: { count: number; ttl: number };
     let net: { count: number; ttl: number };
     try {
-      [user, net] = await Promise.race([
+      [user, net] = await withTimeout(
         Promise.all([
           hitFixedWindow(redis, keys.handshakesPerUser(userId), windowSec),
           hitFixedWindow(redis, keys.handshakesPerIp(ipBucket(ip)), windowSec),
         ]),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+        timeoutMs,
+      );
     } catch {
       return { ok: false, status: 503, message: 'try again shortly', why: 'handshake budget: redis' };
-    } finally {
-      clearTimeout(timer);
     }
     if (user.count > config.HANDSHAKE_MAX_PER_USER) {
       const retryAfter = retryAfterSec(user.ttl, windowSec);

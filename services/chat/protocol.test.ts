@@ -50,5 +50,6 @@ describe('protocol v1 frame validation', () => {
     expect(parseSubprotocols('aurora.v1, bearer.')).toBeNull();
     expect(parseSubprotocols(undefined)).toBeNull();
     expect(JSON.parse(errorFrame('rate_limited', 'slow', 'c', 500))).toEqual({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'c', retryAfterMs: 500 });
+    expect(JSON.parse(errorFrame('rate_limited', 'slow', 'c', 500, 'account'))).toEqual({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'c', retryAfterMs: 500, limit: 'account' });
   });
 });

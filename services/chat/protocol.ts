@@ -16,7 +16,7 @@ export const BEARER_PREFIX = 'bearer.';
  * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
  * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
  * | not_joined    | send/typing in a room this socket has not joined                      |
- * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap ("too many new rooms"), per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs) |
+ * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs). A refused `send` also names the limit in `limit`: `room`, `account` or `new_rooms` |
  * | forbidden     | someone else's DM room; an `auth` token for another user             |
  * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG; retry later (a socket whose frames queue up behind Redis is not refused: its reading is paused — TCP backpressure) |
  * | internal      | Redis failed or timed out; the message was not accepted              |
@@ -154,10 +154,14 @@ export function parseClientFrame(raw: string): ParseResult {
 }
 
 /** Serializes an error frame (never a stack trace). */
-export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): string {
+/** Which send limit refused a send (`limit` of a rate_limited error; see the table above). */
+export type SendLimit = 'room' | 'account' | 'new_rooms';
+
+export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): string {
   const o: Record<string, unknown> = { type: 'error', code, message };
   if (ref !== undefined) o.ref = ref;
   if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
+  if (limit !== undefined) o.limit = limit;
   return JSON.stringify(o);
 }
 

@@ -42,24 +42,22 @@ export function createRedisMemoryGauges(registry: Registry, redis: Redis, log: L
     }).finally(() => setImmediate(() => (pending = undefined)));
     return pending;
   };
+  const gauge = (name: string, help: string, field: string) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const v = (await read())?.[field];
+        if (v !== undefined) this.set(v);
+      },
+    });
   return {
-    used: new Gauge({
-      name: 'aurora_redis_used_memory_bytes',
-      help: 'Redis used_memory (INFO memory), read when scraped',
-      registers: [registry],
-      async collect() {
-        const v = (await read())?.used_memory;
-        if (v !== undefined) this.set(v);
-      },
-    }),
-    max: new Gauge({
-      name: 'aurora_redis_maxmemory_bytes',
-      help: 'Redis maxmemory (0 = unlimited); writes fail with OOM (noeviction) once used_memory reaches it',
-      registers: [registry],
-      async collect() {
-        const v = (await read())?.maxmemory;
-        if (v !== undefined) this.set(v);
-      },
-    }),
+    used: gauge('aurora_redis_used_memory_bytes', 'Redis used_memory (INFO memory), read when scraped', 'used_memory'),
+    max: gauge(
+      'aurora_redis_maxmemory_bytes',
+      'Redis maxmemory (0 = unlimited); writes fail with OOM (noeviction) once used_memory reaches it',
+      'maxmemory',
+    ),
   };
 }

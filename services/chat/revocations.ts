@@ -5,7 +5,7 @@
 // the revoked set in Redis (one pipeline) — a missed revocation costs a reconnect, not 15 min —
 // and so it does when the main connection is ready again (handshakes admitted while Redis was
 // down skipped their check). A socket accepted while its revocation was being published is
-// checked once more right after it joined the local set (server.ts accept).
+// checked against the revocations this replica heard recently (no second Redis call).
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -18,7 +18,13 @@ export interface SessionSocket {
   endSession(): void;
 }
 
+/** How long a revocation heard on the channel is remembered locally (see recentlyRevoked). */
+const RECENT_MS = 60_000;
+
 export class Revocations {
+  /** sid -> when it was revoked: closes the race of a socket accepted during its publish. */
+  private readonly recent = new Map<string, number>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -51,7 +57,25 @@ export class Revocations {
     }
   }
 
+  /**
+   * True for a session revoked on the channel within RECENT_MS. A handshake or an in-band `auth`
+   * whose Redis check answered "not revoked" just before the publish arrived checks this too:
+   * the publish found no socket of that session to close yet.
+   */
+  recentlyRevoked(sid: string | undefined): boolean {
+    return sid !== undefined && this.recent.has(sid);
+  }
+
   private end(sids: Set<string>): void {
+    const now = Date.now();
+    for (const [sid, at] of this.recent) {
+      if (now - at < RECENT_MS) break; // insertion order is time order
+      this.recent.delete(sid);
+    }
+    for (const sid of sids) {
+      this.recent.delete(sid);
+      this.recent.set(sid, now);
+    }
     let closed = 0;
     for (const s of this.sockets()) {
       if (s.sid !== undefined && sids.has(s.sid)) {

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
+import type { SendLimit } from './protocol.js';
 
 const SEND_LUA = readFileSync(new URL('./lua/send.lua', import.meta.url), 'utf8');
 
@@ -17,7 +18,7 @@ export type SendResult =
    * scope: `room` = the per-user-per-room limit, `account` = the account-wide message/byte
    * budget, `new_rooms` = the cap on rooms one account may create per window.
    */
-  | { kind: 'rate_limited'; retryAfterMs: number; scope: 'room' | 'account' | 'new_rooms' }
+  | { kind: 'rate_limited'; retryAfterMs: number; scope: SendLimit }
   | { kind: 'overloaded'; backlog: number };
 
 type SendCommand = (
@@ -32,7 +33,7 @@ export function messageFrameHead(room: string, user: ChatUser, text: string, cid
 
 /** The text of a send's `rate_limited` error: says which limit, so a user (or client) knows what to wait for. */
 export function rateLimitMessage(
-  scope: 'room' | 'account' | 'new_rooms',
+  scope: SendLimit,
   config: Pick<Config, 'USER_SEND_MAX_MESSAGES' | 'USER_SEND_MAX_BYTES' | 'USER_SEND_WINDOW_MS' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC'>,
 ): string {
   switch (scope) {

@@ -17,6 +17,7 @@ import { closeRedis, createRedis } from '../shared/redis.js';
 import type { ShutdownStep } from '../shared/lifecycle.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { isSessionRevoked } from '../shared/sessions.js';
+import { withTimeout } from '../shared/timeout.js';
 import { Revocations } from './revocations.js';
 import { Connection } from './connection.js';
 import { Fanout } from './fanout.js';
@@ -47,16 +48,6 @@ function reject(socket: Duplex, status: number, message: string, headers: Record
     );
   }
   socket.destroy();
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, rejectIt) => {
-      timer = setTimeout(() => rejectIt(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export interface ChatServer {
@@ -93,10 +84,12 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   });
   const presence = new Presence(redis, keys, log, config);
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
+  const revocations = new Revocations(redis, keys, fanout, () => connections, log);
   const ctx = {
     config, log, keys, redis, fanout, presence, metrics,
     send: createSendScript(redis, keys, config),
     typing: createTypingScript(redis, keys, config),
+    recentlyRevoked: (sid: string | undefined) => revocations.recentlyRevoked(sid),
   };
 
   const ops: Ops = {
@@ -175,7 +168,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
       }
       const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.TRUST_PROXY);
       const budget = handshakeBudget(verified.user.id, ip);
-      Promise.all([budget, withDeadline(isSessionRevoked(redis, keys, verified.sid), HANDSHAKE_BUDGET_TIMEOUT_MS)]).then(
+      Promise.all([budget, withTimeout(isSessionRevoked(redis, keys, verified.sid), HANDSHAKE_BUDGET_TIMEOUT_MS)]).then(
         ([verdict, revoked]) => {
           if (socket.destroyed) return;
           if (!verdict.ok) {
@@ -213,13 +206,8 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
     perUser.set(user.id, (perUser.get(user.id) ?? 0) + 1);
     conn.start();
     // A revocation published between the handshake's check and this line found no socket to
-    // close: check once more now that the socket is in `connections` (revocations.ts).
-    if (sid !== undefined && redis.status === 'ready') {
-      isSessionRevoked(redis, keys, sid).then(
-        (revoked) => revoked && conn.endSession(),
-        () => {},
-      );
-    }
+    // close; the replica remembers it (revocations.ts).
+    if (revocations.recentlyRevoked(sid)) conn.endSession();
   }
 
   // Heartbeat (ws README, "How to detect and close broken connections").
@@ -241,7 +229,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   presence.start();
   probe.start();
-  new Revocations(redis, keys, fanout, () => connections, log).start();
+  revocations.start();
 
   async function drain(): Promise<void> {
     draining = true;
