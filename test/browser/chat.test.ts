@@ -613,12 +613,23 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
 
   it('rate_limited and too_long are shown to the user, not swallowed', async () => {
     await openRoom(alice, 'flood');
-    // Over the limit (30 per 10 s per user per room): the server refuses and says when to retry.
+    // Over the limit (30 at once, then one per 333 ms per user per room): the server refuses and
+    // says when to retry. The composer's notice lasts as long as that wait — about a second —
+    // so it is watched for from before the flood, not looked for after it.
+    const slowDownShown = alice.page.waitForFunction(
+      // A function, not a string: the page's CSP forbids eval. (No DOM types in this tsconfig.)
+      () => {
+        const box = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('#composer-error');
+        return /Slow down: you can send again in \d+ s/.test(box?.textContent ?? '');
+      },
+      undefined,
+      { timeout: 30_000, polling: 50 },
+    );
     for (let i = 1; i <= 40; i++) await sendViaUi(alice, `flood ${i}`);
     const failed = alice.page.locator('#message-list .msg.failed');
     await failed.first().waitFor({ timeout: 20_000 });
     await expectContainsText(failed.first().locator('.msg-status'), /too fast — try again in \d+ s/);
-    await expectContainsText(alice.page.locator('#composer-error'), /Slow down: you can send again in \d+ s/);
+    await slowDownShown;
     await shot(alice, 'rate-limited.png');
 
     // Too long: refused with a clear message, the text stays in the box.

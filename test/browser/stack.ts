@@ -64,6 +64,11 @@ export async function startStack(
       MAX_FRAMES_PER_SEC: '200',
       RATE_LIMIT_MESSAGES: '30',
       RATE_LIMIT_WINDOW_MS: '10000',
+      // The browser tests prove the per-room limit (its wording, its countdown); alice sends more
+      // than the default account-wide budget over a run, which would otherwise refuse first.
+      USER_SEND_MAX_MESSAGES: '100000',
+      USER_SEND_MAX_BYTES: '1073741824',
+      ROOM_CREATE_MAX: '100000',
       PRESENCE_TTL_SEC: '6',
       SHUTDOWN_DRAIN_MS: '500',
       ...chatEnv,
