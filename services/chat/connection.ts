@@ -24,16 +24,19 @@ import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { ChatUser } from '../shared/message.js';
-import { compareIds } from '../shared/ids.js';
 import { mayAccessRoom } from '../shared/rooms.js';
 import { isSessionRevoked } from '../shared/sessions.js';
 import { withTimeout } from '../shared/timeout.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
-import type { Fanout, FanoutMember, PublishedFrame } from './fanout.js';
-import { joinedFrame, joinedOverhead, membersJson, mergeLive, readBacklog, type BufferedFrame } from './join.js';
+import { acceptChange, REDIS_TIMEOUT_MS, type ChangeFrame } from './changes.js';
+import type { EventScript } from './event-script.js';
+import { logIdOf, type Fanout, type FanoutMember, type PublishedFrame } from './fanout.js';
+import { authedFrame, errorFrame, helloFrame, joinedFrame, joinedOverhead, leftFrame, membersJson, pongFrame } from './frames.js';
+import { readBacklog } from './join.js';
+import { LiveGate } from './live-gate.js';
 import type { Presence } from './presence.js';
-import { CloseCode, errorFrame, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
-import { rateLimitMessage, type SendScript } from './send-script.js';
+import { CloseCode, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
+import type { SendScript } from './send-script.js';
 import type { TypingScript } from './typing.js';
 import { SocketWriter, textFrame } from './wire.js';
 
@@ -65,8 +68,6 @@ export const TYPING_MIN_INTERVAL_MS = 2_000;
  * true/false must not bypass the throttle: each forwarded frame fans out to every member).
  */
 export const TYPING_FORWARD_INTERVAL_MS = 1_000;
-/** A Redis call taking longer than this fails the frame with `internal`. */
-const REDIS_TIMEOUT_MS = 5_000;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
 const SLOW_CONSUMER_GRACE_MS = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -87,6 +88,8 @@ export interface ChatContext {
   fanout: Fanout;
   presence: Presence;
   send: SendScript;
+  /** Edits, deletes and reactions (event-script.ts). */
+  event: EventScript;
   typing: TypingScript;
   /** Revoked on this replica's revocation channel within the last minute (revocations.ts). */
   recentlyRevoked: (sid: string | undefined) => boolean;
@@ -94,15 +97,8 @@ export interface ChatContext {
 }
 
 interface RoomState {
-  /** Non-null while a join reads the backlog: live frames wait here. */
-  buffer: BufferedFrame[] | null;
-  /**
-   * After a join: the last message id the client already has. A frame PUBLISHed before the
-   * backlog read can still be in flight on the subscriber connection after the flush; such
-   * frames (id <= cutoff) are dropped. Pub/sub delivers a room's frames in id order, so the
-   * first newer message clears it and later deliveries skip the comparison.
-   */
-  cutoff?: string | undefined;
+  /** Holds live frames while a join reads the backlog, then merges by id (live-gate.ts). */
+  gate: LiveGate;
   /** The last typing frame forwarded for this room (throttle). */
   typing?: { active: boolean; at: number } | undefined;
   /** The latest flag received within the forward interval; sent at its end if it changed. */
@@ -158,12 +154,7 @@ export class Connection implements FanoutMember {
     this.ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     this.ws.on('close', () => this.cleanup());
     this.armExpiry();
-    this.sendJson({
-      type: 'hello',
-      user: { id: this.user.id, name: this.user.name },
-      replica: this.ctx.config.replicaId,
-      heartbeatMs: this.ctx.config.HEARTBEAT_MS,
-    });
+    this.sendText(helloFrame(this.user, this.ctx.config.replicaId, this.ctx.config.HEARTBEAT_MS));
   }
 
   /** Fan-out entry point: `data` is the WebSocket frame, built once per message per replica. */
@@ -172,15 +163,7 @@ export class Connection implements FanoutMember {
     if (!state) return;
     // Typing goes to the others; our own presence is already in `joined`'s member list.
     if ((frame.type === 'typing' || frame.type === 'presence') && frame.user?.id === this.user.id) return;
-    if (state.buffer) {
-      state.buffer.push({ data, id: frame.type === 'message' ? frame.id : undefined });
-      return;
-    }
-    if (state.cutoff !== undefined && frame.type === 'message' && typeof frame.id === 'string') {
-      if (compareIds(frame.id, state.cutoff) <= 0) return;
-      state.cutoff = undefined;
-    }
-    this.write(data);
+    if (state.gate.admit({ data, id: logIdOf(frame), meta: undefined })) this.write(data);
   }
 
   /** Closes with `code` (idempotent); frames queued before it still go out first. */
@@ -220,10 +203,6 @@ export class Connection implements FanoutMember {
 
   private writeText(text: string): void {
     this.write(textFrame(Buffer.from(text, 'utf8')));
-  }
-
-  private sendJson(o: unknown): void {
-    this.sendText(JSON.stringify(o));
   }
 
   /** A frame already serialized (joined: assembled from per-message JSON, join.ts). */
@@ -274,7 +253,7 @@ export class Connection implements FanoutMember {
     const parsed = parseClientFrame(text);
     if (overBudget) {
       this.ctx.metrics.framesIn.inc({ type: 'over_budget' });
-      const ref = parsed.ok ? (parsed.frame.type === 'send' ? parsed.frame.cid : undefined) : parsed.error.ref;
+      const ref = parsed.ok ? cidOf(parsed.frame) : parsed.error.ref;
       this.sendError('rate_limited', 'too many frames per second', ref, this.budgetWindow + 1000 - now);
       this.strike();
       return;
@@ -289,7 +268,7 @@ export class Connection implements FanoutMember {
     this.ctx.metrics.framesIn.inc({ type: frame.type });
     if (frame.type === 'ping') {
       // Answered at once, not behind queued sends: it measures the socket, not Redis.
-      this.sendJson({ type: 'pong', t: frame.t ?? Date.now() });
+      this.sendText(pongFrame(frame.t ?? Date.now()));
       return;
     }
     if (++this.queued >= PAUSE_QUEUED_FRAMES && !this.ws.isPaused) this.ws.pause();
@@ -297,7 +276,7 @@ export class Connection implements FanoutMember {
       .then(() => (this.closed ? undefined : this.handle(frame)))
       .catch((err: unknown) => {
         this.log.error({ err, type: frame.type }, 'frame handler failed');
-        this.sendError('internal', 'internal error', frame.type === 'send' ? frame.cid : undefined);
+        this.sendError('internal', 'internal error', cidOf(frame));
       })
       .finally(() => {
         if (--this.queued <= RESUME_QUEUED_FRAMES && this.ws.isPaused && !this.closing) this.ws.resume();
@@ -313,10 +292,13 @@ export class Connection implements FanoutMember {
           this.chargeJoinLeave();
           await this.leaveRoom(frame.room);
         }
-        this.sendJson({ type: 'left', room: frame.room });
+        this.sendText(leftFrame(frame.room));
         return;
       case 'send':
-        return this.sendMessage(frame.room, frame.text, frame.cid);
+      case 'edit':
+      case 'delete':
+      case 'react':
+        return this.change(frame);
       case 'typing': {
         const state = this.rooms.get(frame.room);
         if (!state) return this.sendError('not_joined', `join ${frame.room} first`);
@@ -407,7 +389,7 @@ export class Connection implements FanoutMember {
       this.chargeJoinLeave();
       const members = await redisCall(this.ctx.presence.members(room));
       if (this.closed || !this.rooms.has(room)) return;
-      this.sendText(joinedFrame(room, [], true, membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2)));
+      this.sendText(joinedFrame(room, [], [], true, membersJson(members, this.ctx.config.REPLY_MAX_BYTES / 2)));
       return;
     }
     if (this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
@@ -416,11 +398,12 @@ export class Connection implements FanoutMember {
     if (!this.joinAllowed()) return;
     if (this.everJoined.has(room) || this.everJoined.size >= EVER_JOINED_CAP) this.chargeJoinLeave();
     else this.everJoined.add(room);
-    const state: RoomState = { buffer: [] };
+    const state: RoomState = { gate: new LiveGate() };
+    state.gate.hold();
     this.rooms.set(room, state);
     let presenceJoined = false;
     try {
-      // 1. subscribe (resolves once Redis confirmed it); live frames now go to state.buffer
+      // 1. subscribe (resolves once Redis confirmed it); live frames now wait in the gate
       await redisCall(this.ctx.fanout.add(room, this));
       if (this.closed) return;
       // 2. presence (announces a new member) and the member list
@@ -433,12 +416,9 @@ export class Connection implements FanoutMember {
       const backlog = await redisCall(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since, budget));
       if (this.closed || this.rooms.get(room) !== state) return;
       this.ctx.fanout.seen(room, backlog.lastId);
-      this.sendText(joinedFrame(room, backlog.json, backlog.recovered, membersList));
+      this.sendText(joinedFrame(room, backlog.json, backlog.eventJson, backlog.recovered, membersList));
       // 4. flush live frames the backlog did not already contain
-      const cutoff = backlog.messages.at(-1)?.id ?? (backlog.recovered ? since : undefined);
-      const live = mergeLive(cutoff, state.buffer!);
-      state.buffer = null;
-      state.cutoff = live.findLast((f) => f.id !== undefined)?.id ?? cutoff;
+      const live = state.gate.release(backlog.newestId ?? (backlog.recovered ? since : undefined));
       for (const f of live) this.write(f.data);
       if (live.length > 0) this.ctx.metrics.framesOut.inc(live.length);
     } catch (err) {
@@ -462,26 +442,13 @@ export class Connection implements FanoutMember {
     );
   }
 
-  private async sendMessage(room: string, text: string, cid: string): Promise<void> {
-    if (!this.rooms.has(room)) return this.sendError('not_joined', `join ${room} first`, cid);
-    let result;
-    try {
-      result = await redisCall(this.ctx.send(room, this.user, text, cid));
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, room }, 'send script failed');
-      return this.sendError('internal', 'message not accepted (storage unavailable), retry with the same cid', cid);
-    }
-    switch (result.kind) {
-      case 'ok':
-        return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts });
-      case 'duplicate':
-        return this.sendJson({ type: 'ack', cid, id: result.id, ts: result.ts, duplicate: true });
-      case 'rate_limited':
-        this.ctx.metrics.rateLimited.inc();
-        return this.sendError('rate_limited', rateLimitMessage(result.scope, this.ctx.config), cid, result.retryAfterMs, result.scope);
-      case 'overloaded':
-        return this.sendError('overloaded', 'the server is busy, retry later', cid);
-    }
+  /** send, edit, delete, react: one script call each (changes.ts), answered with an ack or an error. */
+  private async change(frame: ChangeFrame): Promise<void> {
+    if (!this.rooms.has(frame.room)) return this.sendError('not_joined', `join ${frame.room} first`, frame.cid);
+    const outcome = await acceptChange(this.ctx, this.user, frame);
+    if (outcome.rateLimited) this.ctx.metrics.rateLimited.inc();
+    if (outcome.error) this.ctx.metrics.errors.inc({ code: outcome.error });
+    this.sendText(outcome.frame);
   }
 
   /** The session was revoked (logout, refresh theft): closed as an expired token would be. */
@@ -501,7 +468,7 @@ export class Connection implements FanoutMember {
     this.sid = v.sid;
     this.exp = v.exp;
     this.armExpiry();
-    this.sendJson({ type: 'authed', exp: v.exp });
+    this.sendText(authedFrame(v.exp));
   }
 
   private armExpiry(): void {
@@ -522,4 +489,9 @@ export class Connection implements FanoutMember {
     for (const room of [...this.rooms.keys()]) void this.leaveRoom(room);
     this.onClosed(this);
   }
+}
+
+/** The client's id of a frame that carries one (echoed as `ref` in errors). */
+function cidOf(frame: ClientFrame): string | undefined {
+  return 'cid' in frame ? frame.cid : undefined;
 }

@@ -10,7 +10,7 @@ import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
 import { Fanout, publishedFrameOf, type FanoutMember, type FanoutOptions } from './fanout.js';
-import { messageFrameHead } from './send-script.js';
+import { messageFrameHead } from './frames.js';
 import { textFramePayload } from './wire.js';
 
 const keys = keysFor(1);

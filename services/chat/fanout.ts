@@ -13,8 +13,8 @@
 // subscribed room are SUBSCRIBEd again (ioredis's own autoResubscribe is off: it only restores
 // what it recorded, and a connection reset before the first 'ready' records nothing). Messages
 // published while the connection was down are recovered from the room log: each room remembers
-// the last message id delivered here; once the SUBSCRIBE is confirmed, live frames of the room
-// are held back, XRANGE lastId + COUNT RECOVERY_MAX+2 reads what was missed (from lastId
+// the last entry id (message or event) delivered here; once the SUBSCRIBE is confirmed, live
+// frames of the room are held back (live-gate.ts, the same hold-and-merge a join uses), XRANGE lastId + COUNT RECOVERY_MAX+2 reads what was missed (from lastId
 // itself, inclusive: one atomic read that also proves the capped log still holds it — trimmed
 // away means more was missed than the log keeps, a gap; 1012), it is delivered
 // through the normal path (one Buffer per message, byte-identical to the published frame),
@@ -29,9 +29,9 @@ import type { Counter, Histogram } from 'prom-client';
 import { compareIds, idTime, isMessageId } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { messageFromLogEntry } from '../shared/message.js';
+import { logEntryFrame } from './frames.js';
+import { LiveGate } from './live-gate.js';
 import { CloseCode } from './protocol.js';
-import { messageFrameHead } from './send-script.js';
 import { textFrame } from './wire.js';
 
 /** The fields of a published frame the replica looks at (it forwards the bytes verbatim). */
@@ -52,23 +52,21 @@ export interface FanoutMember {
   close(code: number, reason: string): void;
 }
 
-interface Held {
-  data: Buffer;
-  frame: PublishedFrame;
+/** The room log id a frame carries: messages and events have one (presence and typing do not). */
+export function logIdOf(frame: PublishedFrame): string | undefined {
+  return (frame.type === 'message' || frame.type === 'event') && isMessageId(frame.id) ? frame.id : undefined;
 }
 
 interface RoomSub {
   members: Set<FanoutMember>;
   subscribed: boolean;
   op: Promise<void>;
-  /** Highest message id delivered here (or, before the first, the log's head at the first join). */
+  /** Highest log id delivered here (or, before the first, the log's head at the first join). */
   lastId?: string | undefined;
-  /** Non-null while missed messages are read back after a re-subscribe: live frames wait here. */
-  held: Held[] | null;
+  /** Holds live frames while missed entries are read back after a re-subscribe. */
+  gate: LiveGate<PublishedFrame>;
   /** The id recovery reads after (lastId when the re-subscribe began). */
   recoverFrom?: string | undefined;
-  /** After a recovery: live messages at or before it came from the log already (dropped). */
-  cutoff?: string | undefined;
 }
 
 export interface FanoutMetrics {
@@ -97,28 +95,25 @@ export const RECOVERY_TIMEOUT_MS = 5_000;
 
 type StreamEntry = [id: string, fields: string[]];
 
-/** A room log entry as the `message` frame send.lua publishes, byte for byte. */
-export function messageFrameOf(room: string, [id, fields]: StreamEntry): string {
-  const m = messageFromLogEntry(room, id, fields);
-  return `${messageFrameHead(room, m.user, m.text, m.cid)}"id":"${id}","ts":${m.ts}}`;
-}
-
 const MESSAGE_HEAD = '{"type":"message",';
-const MESSAGE_TAIL = /^,"ts":(\d{1,16})}$/;
+const EVENT_HEAD = '{"type":"event",';
+const FRAME_TAIL = /^,"ts":(\d{1,16})}$/;
 
 /**
- * The fields fan-out needs from a published frame. A `message` frame is made by send.lua as
- * messageFrameHead + `"id":"<id>","ts":<ts>}`, so its id and ts are read from its end without
- * parsing the text (they are last, and a `"` inside the text is always escaped); anything else
- * (typing, presence, or an unexpected shape) is JSON-parsed. Throws on a frame without a type.
+ * The fields fan-out needs from a published frame. `message` and `event` frames are made by the
+ * scripts as a head + `"id":"<id>","ts":<ts>}` (frames.ts), so their id and ts are read from the
+ * end without parsing the text (they are last, and a `"` inside the text is always escaped);
+ * anything else (typing, presence, or an unexpected shape) is JSON-parsed. Throws on a frame
+ * without a type.
  */
 export function publishedFrameOf(payload: string): PublishedFrame {
-  if (payload.startsWith(MESSAGE_HEAD)) {
-    const at = payload.lastIndexOf(',"id":"');
-    const end = at < 0 ? -1 : payload.indexOf('"', at + 7);
-    const id = end < 0 ? '' : payload.slice(at + 7, end);
-    const tail = end < 0 ? null : MESSAGE_TAIL.exec(payload.slice(end + 1));
-    if (tail && isMessageId(id)) return { type: 'message', id, ts: Number(tail[1]) };
+  const type = payload.startsWith(MESSAGE_HEAD) ? 'message' : payload.startsWith(EVENT_HEAD) ? 'event' : null;
+  if (type !== null) {
+    const at = payload.lastIndexOf('"id":"');
+    const end = at < 0 ? -1 : payload.indexOf('"', at + 6);
+    const id = end < 0 ? '' : payload.slice(at + 6, end);
+    const tail = end < 0 ? null : FRAME_TAIL.exec(payload.slice(end + 1));
+    if (tail && isMessageId(id)) return { type, id, ts: Number(tail[1]) };
   }
   const frame = JSON.parse(payload) as PublishedFrame;
   if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') throw new Error('no type');
@@ -170,7 +165,7 @@ export class Fanout {
   add(room: string, member: FanoutMember): Promise<void> {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { members: new Set(), subscribed: false, op: Promise.resolve(), held: null };
+      r = { members: new Set(), subscribed: false, op: Promise.resolve(), gate: new LiveGate() };
       this.rooms.set(room, r);
       this.channelRoom.set(this.keys.roomChannel(room), room);
     }
@@ -245,8 +240,8 @@ export class Fanout {
       // stay subscribed with no state (see the comment on the write below). A member that
       // joins meanwhile re-subscribes through add() once that UNSUBSCRIBE resolved.
       if (r.members.size === 0) continue;
-      if (r.held === null) {
-        r.held = [];
+      if (!r.gate.holding) {
+        r.gate.hold();
         r.recoverFrom = r.lastId;
       }
       rooms.push([room, r]);
@@ -274,9 +269,9 @@ export class Fanout {
   private async recover(epoch: number, rooms: [string, RoomSub][]): Promise<void> {
     const todo: [string, RoomSub, string][] = [];
     for (const [room, r] of rooms) {
-      if (r.held === null || this.rooms.get(room) !== r) continue;
+      if (!r.gate.holding || this.rooms.get(room) !== r) continue;
       if (r.members.size === 0) {
-        r.held = null;
+        r.gate.drop();
         continue;
       }
       if (r.recoverFrom !== undefined) {
@@ -285,9 +280,7 @@ export class Fanout {
       }
       // No baseline: no join of this room has read the log yet, and each such join reads it
       // after its SUBSCRIBE — nothing here to recover; release the held frames.
-      const held = r.held;
-      r.held = null;
-      for (const h of held) this.route(room, r, h.data, h.frame);
+      for (const h of r.gate.release(undefined)) this.route(room, r, h.data, h.meta);
     }
     if (todo.length === 0) return;
     let results: ([Error | null, unknown] | undefined)[];
@@ -299,7 +292,7 @@ export class Fanout {
       for (const [room, , from] of todo) pipe.xrange(this.keys.roomLog(room), from, '+', 'COUNT', this.opts.recoveryMax + 2);
       // Raced against a timer: on a stalled (half-open) main connection the read never settles,
       // and every live frame of these rooms would wait in `held` for ever. A late reply is
-      // ignored (the rooms were resynced, held is null).
+      // ignored (the rooms were resynced, nothing is held).
       const ms = this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
@@ -313,7 +306,7 @@ export class Fanout {
     if (epoch !== this.epoch) return; // reconnected again meanwhile: that round recovers (held frames kept)
     let recovered = 0;
     todo.forEach(([room, r, from], i) => {
-      if (r.held === null || this.rooms.get(room) !== r) return;
+      if (!r.gate.holding || this.rooms.get(room) !== r) return;
       const [err, value] = results[i] ?? [new Error('no reply'), null];
       if (err) return this.resync(room, r, `recovery read failed: ${err.message}`);
       let entries = value as StreamEntry[];
@@ -327,24 +320,22 @@ export class Fanout {
       // Framed (once each, as live) before anything is delivered: past the byte bound nothing
       // is, the room resyncs instead (a member would get all of it in one turn).
       const maxBytes = this.opts.recoveryMaxBytes ?? Number.POSITIVE_INFINITY;
-      const frames: Buffer[] = [];
+      const frames: { data: Buffer; frame: PublishedFrame }[] = [];
       let bytes = 0;
-      for (const e of entries) {
-        const frame = textFrame(Buffer.from(messageFrameOf(room, e), 'utf8'));
-        bytes += frame.length;
+      for (const [id, fields] of entries) {
+        const { json, entry } = logEntryFrame(room, id, fields);
+        const data = textFrame(Buffer.from(json, 'utf8'));
+        bytes += data.length;
         if (bytes > maxBytes) return this.resync(room, r, 'more than REPLY_MAX_BYTES missed');
-        frames.push(frame);
+        frames.push({ data, frame: { type: 'kind' in entry ? 'event' : 'message', id, ts: idTime(id) } });
       }
-      entries.forEach((e, j) => {
-        this.deliver(room, r, frames[j]!, { type: 'message', id: e[0], ts: idTime(e[0]) }, false);
-        r.lastId = e[0];
-      });
+      for (const { data, frame } of frames) {
+        this.deliver(room, r, data, frame, false);
+        r.lastId = frame.id;
+      }
       recovered += entries.length;
-      const held = r.held;
-      r.held = null;
       r.recoverFrom = undefined;
-      r.cutoff = r.lastId;
-      for (const h of held) this.route(room, r, h.data, h.frame);
+      for (const h of r.gate.release(r.lastId)) this.route(room, r, h.data, h.meta);
     });
     if (recovered > 0) this.log.info({ recovered, rooms: todo.length }, 'delivered messages missed during the subscriber outage');
   }
@@ -352,7 +343,7 @@ export class Fanout {
   /** Live delivery could not be made gap-free: the room's local sockets reconnect and resume. */
   private resync(room: string, r: RoomSub, why: string): void {
     this.log.warn({ room, members: r.members.size, why }, 'closing room members with 1012 to resume');
-    r.held = null;
+    r.gate.drop();
     r.recoverFrom = undefined;
     for (const m of [...r.members]) {
       try {
@@ -389,24 +380,15 @@ export class Fanout {
       return;
     }
     const data = textFrame(bytes);
-    if (state.held) {
-      // Bounded: a room this busy during a slow recovery resumes through 1012 instead.
-      if (state.held.length >= this.opts.recoveryMax) return this.resync(room, state, 'more than RECOVERY_MAX live frames held during recovery');
-      state.held.push({ data, frame });
-      return;
-    }
-    this.route(room, state, data, frame);
+    // Bounded: a room this busy during a slow recovery resumes through 1012 instead.
+    if (state.gate.heldCount >= this.opts.recoveryMax) return this.resync(room, state, 'more than RECOVERY_MAX live frames held during recovery');
+    if (state.gate.admit({ data, id: logIdOf(frame), meta: frame })) this.route(room, state, data, frame);
   }
 
-  /** Live path: drops messages a recovery already delivered, tracks the last id, delivers. */
+  /** Live path (after the gate): tracks the last log id, delivers. */
   private route(room: string, state: RoomSub, data: Buffer, frame: PublishedFrame): void {
-    if (frame.type === 'message' && isMessageId(frame.id)) {
-      if (state.cutoff !== undefined) {
-        if (compareIds(frame.id, state.cutoff) <= 0) return;
-        state.cutoff = undefined;
-      }
-      if (state.lastId === undefined || compareIds(frame.id, state.lastId) > 0) state.lastId = frame.id;
-    }
+    const id = logIdOf(frame);
+    if (id !== undefined && (state.lastId === undefined || compareIds(id, state.lastId) > 0)) state.lastId = id;
     this.deliver(room, state, data, frame, true);
   }
 
@@ -419,7 +401,7 @@ export class Fanout {
       }
     }
     this.metrics.framesOut.inc(state.members.size);
-    if (live && frame.type === 'message' && typeof frame.ts === 'number') {
+    if (live && (frame.type === 'message' || frame.type === 'event') && typeof frame.ts === 'number') {
       this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - frame.ts) / 1000);
     }
   }

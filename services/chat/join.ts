@@ -1,7 +1,9 @@
-// Reading a room's recent messages for `join` (DESIGN.md: "Join must be race-free").
-// The caller (connection.ts) subscribes first and buffers live frames; this module reads the
-// room log with a bounded XRANGE/XREVRANGE; mergeLive() then drops buffered messages the backlog
-// already holds, so the client sees every message once and in id order.
+// Reading a room's recent entries — messages and the events that changed them — for `join`
+// (DESIGN.md: "Join must be race-free"). The caller (connection.ts) subscribes first and holds
+// live frames (live-gate.ts); this module reads the room log with a bounded XRANGE/XREVRANGE;
+// the gate then drops held frames the backlog already holds, so the client sees every entry
+// once and in id order. Events count like messages (JOIN_HISTORY, RECOVERY_MAX, bytes): a resume
+// with `since` replays the edits, deletes and reactions it missed.
 //
 // Resume with `since`: the log still holds `since` when first id <= since <= last id; then every
 // entry after it is returned with recovered:true — when there are at most RECOVERY_MAX of them
@@ -20,7 +22,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { compareIds } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
-import { messageFromLogEntry, type ChatMessage, type ChatUser } from '../shared/message.js';
+import { isRoomEvent, logEntryOf, type ChatMessage, type RoomEvent } from '../shared/message.js';
+import { logEntryFrame } from './frames.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -29,6 +32,11 @@ export interface Backlog {
   messages: ChatMessage[];
   /** JSON.stringify of each message, same order: the `joined` frame is assembled from these. */
   json: string[];
+  /** The events among the entries, oldest first, and their frames (joined.events). */
+  events: RoomEvent[];
+  eventJson: string[];
+  /** The newest entry picked (message or event): what the client has after this reply. */
+  newestId?: string | undefined;
   recovered: boolean;
   /** The room log's newest id when it was read (undefined: empty log); Fanout's baseline. */
   lastId?: string | undefined;
@@ -37,10 +45,14 @@ export interface Backlog {
 /** Entries per XRANGE/XREVRANGE of a join: a read holds at most this many beyond the byte bound. */
 export const READ_CHUNK = 50;
 
-/** Messages picked newest first, with their JSON and its bytes (one comma each included). */
+/** A message as `joined.messages` carries it: the log's fields, and the thread count a reply had. */
+function joinedMessageJson(m: ChatMessage, replyCount: number | undefined): string {
+  return JSON.stringify(replyCount === undefined ? m : { ...m, replyCount });
+}
+
+/** Entries picked newest first, with their JSON and its bytes (one comma each included). */
 class Picked {
-  readonly messages: ChatMessage[] = [];
-  readonly json: string[] = [];
+  private readonly picked: { id: string; message?: ChatMessage; event?: RoomEvent; json: string }[] = [];
   private bytes = 0;
   constructor(
     private readonly room: string,
@@ -48,28 +60,43 @@ class Picked {
     private readonly maxBytes: number,
   ) {}
 
+  get count(): number {
+    return this.picked.length;
+  }
+
   /** Adds entries (newest first); false as soon as one does not fit (count or bytes). */
   add(entries: StreamEntry[]): boolean {
     for (const [id, fields] of entries) {
-      if (this.messages.length >= this.maxCount) return false;
-      const m = messageFromLogEntry(this.room, id, fields);
-      const j = JSON.stringify(m);
-      const b = Buffer.byteLength(j, 'utf8') + 1;
+      if (this.picked.length >= this.maxCount) return false;
+      const record = logEntryOf(this.room, id, fields);
+      const e = record.entry;
+      const json = isRoomEvent(e) ? logEntryFrame(this.room, id, fields).json : joinedMessageJson(e, record.replyCount);
+      const b = Buffer.byteLength(json, 'utf8') + 1;
       if (this.bytes + b > this.maxBytes) return false;
       this.bytes += b;
-      this.messages.push(m);
-      this.json.push(j);
+      this.picked.push(isRoomEvent(e) ? { id, event: e, json } : { id, message: e, json });
     }
     return true;
   }
 
   oldestId(): string | undefined {
-    return this.messages.at(-1)?.id;
+    return this.picked.at(-1)?.id;
   }
 
   /** Oldest first, as `joined` carries them. */
   backlog(recovered: boolean, lastId: string | undefined): Backlog {
-    return { messages: this.messages.reverse(), json: this.json.reverse(), recovered, lastId };
+    const b: Backlog = { messages: [], json: [], events: [], eventJson: [], newestId: this.picked[0]?.id, recovered, lastId };
+    for (let i = this.picked.length - 1; i >= 0; i--) {
+      const p = this.picked[i]!;
+      if (p.message) {
+        b.messages.push(p.message);
+        b.json.push(p.json);
+      } else {
+        b.events.push(p.event!);
+        b.eventJson.push(p.json);
+      }
+    }
+    return b;
   }
 }
 
@@ -88,10 +115,10 @@ export async function readBacklog(
     let lastId: string | undefined;
     let from = '+';
     for (;;) {
-      const want = Math.max(1, Math.min(READ_CHUNK, config.JOIN_HISTORY - picked.messages.length));
+      const want = Math.max(1, Math.min(READ_CHUNK, config.JOIN_HISTORY - picked.count));
       const rev = (await redis.xrevrange(log, from, '-', 'COUNT', want)) as StreamEntry[];
       if (from === '+') lastId = rev[0]?.[0];
-      if (!picked.add(rev) || rev.length < want || picked.messages.length >= config.JOIN_HISTORY) break;
+      if (!picked.add(rev) || rev.length < want || picked.count >= config.JOIN_HISTORY) break;
       from = `(${picked.oldestId()!}`;
     }
     return picked.backlog(false, lastId);
@@ -139,51 +166,3 @@ export async function readBacklog(
   }
 }
 
-/**
- * The `joined` frame, assembled from the backlog's per-message JSON (no second serialization of
- * the messages). `members` is the JSON of the member list (see membersJson).
- */
-export function joinedFrame(room: string, json: readonly string[], recovered: boolean, members: string): string {
-  return `${joinedHead(room)}${json.join(',')}${joinedTail(recovered, members)}`;
-}
-
-const joinedHead = (room: string) => `{"type":"joined","room":${JSON.stringify(room)},"messages":[`;
-const joinedTail = (recovered: boolean, members: string) => `],"recovered":${recovered},"members":${members}}`;
-
-/** Bytes of a `joined` frame apart from its messages (recovered:false, the longer one). */
-export function joinedOverhead(room: string, members: string): number {
-  return Buffer.byteLength(joinedHead(room), 'utf8') + Buffer.byteLength(joinedTail(false, members), 'utf8');
-}
-
-/**
- * The member list as JSON, at most `maxBytes` of it (a huge room's list is already capped at
- * MEMBER_LIST_MAX entries; this keeps a reply under REPLY_MAX_BYTES with long names too).
- */
-export function membersJson(members: readonly ChatUser[], maxBytes: number): string {
-  const parts: string[] = [];
-  let bytes = 2;
-  for (const m of members) {
-    const j = JSON.stringify({ id: m.id, name: m.name });
-    const b = Buffer.byteLength(j, 'utf8') + 1;
-    if (bytes + b > maxBytes) break;
-    bytes += b;
-    parts.push(j);
-  }
-  return `[${parts.join(',')}]`;
-}
-
-export interface BufferedFrame {
-  data: Buffer;
-  /** Message id for `message` frames; undefined for presence/typing. */
-  id?: string;
-}
-
-/**
- * Live frames buffered during the backlog read, minus messages at or before `cutoff` (the
- * backlog's last id, or `since` when the backlog was empty but complete). Presence and typing
- * frames have no id and always pass.
- */
-export function mergeLive(cutoff: string | undefined, buffered: BufferedFrame[]): BufferedFrame[] {
-  if (cutoff === undefined) return buffered;
-  return buffered.filter((f) => f.id === undefined || compareIds(f.id, cutoff) > 0);
-}

@@ -57,9 +57,6 @@ function uniqueMembers(raw: string[]): ChatUser[] {
   return members;
 }
 
-export function presenceFrame(room: string, event: 'join' | 'leave', user: ChatUser): string {
-  return JSON.stringify({ type: 'presence', room, event, user: { id: user.id, name: user.name } });
-}
 
 export class Presence {
   /** room -> userId -> local socket count and name */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseClientFrame, parseSubprotocols, errorFrame } from './protocol.js';
+import { parseClientFrame, parseSubprotocols } from './protocol.js';
+import { errorFrame } from './frames.js';
 
 const err = (raw: string) => {
   const r = parseClientFrame(raw);

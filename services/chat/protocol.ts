@@ -2,7 +2,7 @@
 // client frame into a typed ClientFrame (a discriminated union on `type`) or a ProtocolError
 // with its stable code, and the one table of error and close codes. Nothing here throws.
 import { isMessageId } from '../shared/ids.js';
-import { CID_RE, MAX_TEXT_CHARS } from '../shared/message.js';
+import { CID_RE, isEmoji, MAX_TEXT_CHARS } from '../shared/message.js';
 import { isValidRoom } from '../shared/rooms.js';
 
 export const SUBPROTOCOL = 'aurora.v1';
@@ -15,9 +15,11 @@ export const BEARER_PREFIX = 'bearer.';
  * | bad_request   | unparseable JSON, binary frame, unknown type, missing/ill-typed field, empty text, bad token in `auth` |
  * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
  * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
- * | not_joined    | send/typing in a room this socket has not joined                      |
+ * | not_joined    | send/typing/edit/delete/react in a room this socket has not joined    |
+ * | not_found     | edit/delete/react of a message that is unknown, deleted, or older than MESSAGE_CHANGE_WINDOW_SEC; a `replyTo` that is none of those or not a top-level message |
+ * | limit_reached | a reaction that would put more than MAX_REACTION_EMOJI (20) different emoji on one message |
  * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs). A refused `send` also names the limit in `limit`: `room`, `account` or `new_rooms` |
- * | forbidden     | someone else's DM room; an `auth` token for another user             |
+ * | forbidden     | someone else's DM room; an `auth` token for another user; an edit of someone else's message, a delete of someone else's message |
  * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG; retry later (a socket whose frames queue up behind Redis is not refused: its reading is paused — TCP backpressure) |
  * | internal      | Redis failed or timed out; the message was not accepted              |
  */
@@ -26,6 +28,8 @@ export type ErrorCode =
   | 'invalid_room'
   | 'too_long'
   | 'not_joined'
+  | 'not_found'
+  | 'limit_reached'
   | 'rate_limited'
   | 'forbidden'
   | 'overloaded'
@@ -58,7 +62,10 @@ export const CloseCode = {
 export type ClientFrame =
   | { type: 'join'; room: string; since?: string }
   | { type: 'leave'; room: string }
-  | { type: 'send'; room: string; text: string; cid: string }
+  | { type: 'send'; room: string; text: string; cid: string; replyTo?: string }
+  | { type: 'edit'; room: string; id: string; text: string; cid: string }
+  | { type: 'delete'; room: string; id: string; cid: string }
+  | { type: 'react'; room: string; id: string; emoji: string; on: boolean; cid: string }
   | { type: 'typing'; room: string; active: boolean }
   | { type: 'ping'; t?: number | string }
   | { type: 'auth'; token: string };
@@ -94,6 +101,22 @@ export function toWellFormed(text: string): string {
   return (text as unknown as { toWellFormed(): string }).toWellFormed();
 }
 
+function cidOf(f: Record<string, unknown>): string | ParseResult {
+  if (typeof f.cid !== 'string') return bad('missing field: cid');
+  if (!CID_RE.test(f.cid)) return bad('cid must match [A-Za-z0-9_-]{1,64}');
+  return f.cid;
+}
+
+function textOf(f: Record<string, unknown>, ref: string): string | ParseResult {
+  if (typeof f.text !== 'string') return bad('missing field: text', ref);
+  if (f.text.trim().length === 0) return bad('text must not be empty', ref);
+  if (f.text.length > MAX_TEXT_CHARS) return refuse('too_long', `text over ${MAX_TEXT_CHARS} characters`, ref);
+  // A lone UTF-16 surrogate (valid as a JSON escape) has no UTF-8 form: Redis would store
+  // U+FFFD while the live frame kept the escape — one id, two texts. Normalised here, once,
+  // so live, log, store and history all carry the same text.
+  return toWellFormed(f.text);
+}
+
 /** Validates one text frame. `raw` is the frame as received (ws gives Buffers). */
 export function parseClientFrame(raw: string): ParseResult {
   let o: unknown;
@@ -119,17 +142,33 @@ export function parseClientFrame(raw: string): ParseResult {
       return { ok: true, frame: { type: 'leave', room } };
     }
     case 'send': {
-      if (typeof f.cid !== 'string') return bad('missing field: cid');
-      if (!CID_RE.test(f.cid)) return bad('cid must match [A-Za-z0-9_-]{1,64}');
-      const room = roomOf(f, ref);
+      const c = cidOf(f);
+      if (typeof c !== 'string') return c;
+      const room = roomOf(f, c);
       if (typeof room !== 'string') return room;
-      if (typeof f.text !== 'string') return bad('missing field: text', ref);
-      if (f.text.trim().length === 0) return bad('text must not be empty', ref);
-      if (f.text.length > MAX_TEXT_CHARS) return refuse('too_long', `text over ${MAX_TEXT_CHARS} characters`, ref);
-      // A lone UTF-16 surrogate (valid as a JSON escape) has no UTF-8 form: Redis would store
-      // U+FFFD while the live frame kept the escape — one id, two texts. Normalised here, once,
-      // so live, log, store and history all carry the same text.
-      return { ok: true, frame: { type: 'send', room, text: toWellFormed(f.text), cid: f.cid } };
+      const text = textOf(f, c);
+      if (typeof text !== 'string') return text;
+      if (f.replyTo === undefined || f.replyTo === null) return { ok: true, frame: { type: 'send', room, text, cid: c } };
+      if (!isMessageId(f.replyTo)) return bad('replyTo must be a message id <ms>-<seq>', c);
+      return { ok: true, frame: { type: 'send', room, text, cid: c, replyTo: f.replyTo } };
+    }
+    case 'edit':
+    case 'delete':
+    case 'react': {
+      const c = cidOf(f);
+      if (typeof c !== 'string') return c;
+      const room = roomOf(f, c);
+      if (typeof room !== 'string') return room;
+      if (!isMessageId(f.id)) return bad('id must be a message id <ms>-<seq>', c);
+      if (f.type === 'delete') return { ok: true, frame: { type: 'delete', room, id: f.id, cid: c } };
+      if (f.type === 'edit') {
+        const text = textOf(f, c);
+        if (typeof text !== 'string') return text;
+        return { ok: true, frame: { type: 'edit', room, id: f.id, text, cid: c } };
+      }
+      if (!isEmoji(f.emoji)) return bad('emoji must be one emoji', c);
+      if (typeof f.on !== 'boolean') return bad('missing field: on (boolean)', c);
+      return { ok: true, frame: { type: 'react', room, id: f.id, emoji: f.emoji, on: f.on, cid: c } };
     }
     case 'typing': {
       const room = roomOf(f, ref);
@@ -153,17 +192,8 @@ export function parseClientFrame(raw: string): ParseResult {
   }
 }
 
-/** Serializes an error frame (never a stack trace). */
 /** Which send limit refused a send (`limit` of a rate_limited error; see the table above). */
 export type SendLimit = 'room' | 'account' | 'new_rooms';
-
-export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): string {
-  const o: Record<string, unknown> = { type: 'error', code, message };
-  if (ref !== undefined) o.ref = ref;
-  if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
-  if (limit !== undefined) o.limit = limit;
-  return JSON.stringify(o);
-}
 
 /** Parses the offered subprotocols: `aurora.v1` must be among them, plus one `bearer.<JWT>`. */
 export function parseSubprotocols(header: string | undefined): { token: string } | null {

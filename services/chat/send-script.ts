@@ -1,15 +1,16 @@
 // The send path's one Redis round trip: lua/send.lua registered once per client with
 // defineCommand (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache),
-// sends batched per event-loop turn, and the reply turned into a typed result. See the script
-// header for KEYS/ARGV.
-import { readFileSync } from 'node:fs';
+// sends batched per event-loop turn (scripts.ts), and the reply turned into a typed result. See
+// the script header for KEYS/ARGV.
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
+import { messageFrameHead } from './frames.js';
 import type { SendLimit } from './protocol.js';
+import { corkPerTurn, luaWithLimits } from './scripts.js';
 
-const SEND_LUA = readFileSync(new URL('./lua/send.lua', import.meta.url), 'utf8');
+const SEND_LUA = luaWithLimits('send');
 
 export type SendResult =
   | { kind: 'ok'; id: string; ts: number }
@@ -19,17 +20,17 @@ export type SendResult =
    * budget, `new_rooms` = the cap on rooms one account may create per window.
    */
   | { kind: 'rate_limited'; retryAfterMs: number; scope: SendLimit }
-  | { kind: 'overloaded'; backlog: number };
+  | { kind: 'overloaded'; backlog: number }
+  /** replyTo is unknown, deleted or older than the change window; or it is a reply itself. */
+  | { kind: 'bad_parent'; reason: 'not_found' | 'not_top_level' };
 
 type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string,
+  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string,
   ...argv: (string | number)[]
 ) => Promise<[string, string | number, number?]>;
 
-/** The `message` frame up to the id: the script appends `"id":"..","ts":..}`. */
-export function messageFrameHead(room: string, user: ChatUser, text: string, cid: string): string {
-  return `{"type":"message","room":${JSON.stringify(room)},"user":${JSON.stringify({ id: user.id, name: user.name })},"text":${JSON.stringify(text)},"cid":${JSON.stringify(cid)},`;
-}
+/** keys.thread's argument when a script names no thread: a key of the right slot, never touched. */
+export const NO_THREAD = '-';
 
 /** The text of a send's `rate_limited` error: says which limit, so a user (or client) knows what to wait for. */
 export function rateLimitMessage(
@@ -46,33 +47,17 @@ export function rateLimitMessage(
   }
 }
 
-export type SendScript = (room: string, user: ChatUser, text: string, cid: string) => Promise<SendResult>;
+export type SendScript = (room: string, user: ChatUser, text: string, cid: string, replyTo?: string) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
-  redis.defineCommand('auroraSend', { numberOfKeys: 6, lua: SEND_LUA });
+  redis.defineCommand('auroraSend', { numberOfKeys: 8, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
-  // The sends of one event-loop turn — from every socket — leave in ONE write: the connection's
-  // socket is corked at a turn's first send and uncorked at setImmediate, when Node writes all
-  // of it in one writev and Redis reads it in one go, instead of a write and a read per send.
-  // With many sockets each sending a little that doubled the acked sends/s of a replica at
-  // saturation (`npm run bench -- capacity`); at low rates a turn holds one send. Each send
-  // stays an ordinary command, in call order, with ioredis's own retry and NOSCRIPT handling.
-  let corked = false;
-  const corkForThisTurn = () => {
-    if (corked || redis.status !== 'ready') return;
-    const stream = redis.stream;
-    corked = true;
-    stream.cork();
-    setImmediate(() => {
-      corked = false;
-      stream.uncork();
-    });
-  };
+  const corkForThisTurn = corkPerTurn(redis);
   const call = (...args: Parameters<SendCommand>) => {
     corkForThisTurn();
     return run(...args);
   };
-  return async (room, user, text, cid) => {
+  return async (room, user, text, cid, replyTo) => {
     const reply = await call(
       keys.sendIdempotency(room, user.id, cid),
       keys.sendRate(room, user.id),
@@ -80,6 +65,8 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       keys.ingestStreamOfRoom(room),
       keys.userSendBudget(room, user.id),
       keys.userRoomCreates(room, user.id),
+      keys.messageIndex(room),
+      keys.thread(room, replyTo ?? NO_THREAD),
       keys.roomChannel(room),
       room,
       user.id,
@@ -91,13 +78,15 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       config.IDEMPOTENCY_TTL_SEC,
       config.INGEST_MAX_BACKLOG,
       config.ROOM_LOG_MAXLEN,
-      messageFrameHead(room, user, text, cid),
+      messageFrameHead(room, user, text, cid, replyTo),
       config.ROOM_LOG_IDLE_TTL_SEC,
       config.USER_SEND_MAX_MESSAGES,
       config.USER_SEND_MAX_BYTES,
       config.USER_SEND_WINDOW_MS,
       config.ROOM_CREATE_MAX,
       config.ROOM_CREATE_WINDOW_SEC,
+      config.MESSAGE_CHANGE_WINDOW_SEC,
+      replyTo ?? '',
     );
     switch (reply[0]) {
       case 'ok':
@@ -112,6 +101,9 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
         return { kind: 'rate_limited', retryAfterMs: Number(reply[1]), scope: 'new_rooms' };
       case 'overloaded':
         return { kind: 'overloaded', backlog: Number(reply[1]) };
+      case 'not_found':
+      case 'not_top_level':
+        return { kind: 'bad_parent', reason: reply[0] as 'not_found' | 'not_top_level' };
       default:
         throw new Error(`unexpected send script reply: ${String(reply[0])}`);
     }

@@ -26,6 +26,7 @@ import { createRedisMemoryGauges } from './redis-memory.js';
 import { Presence } from './presence.js';
 import { PubSubProbe } from './probe.js';
 import { CloseCode, SUBPROTOCOL, parseSubprotocols } from './protocol.js';
+import { createEventScript } from './event-script.js';
 import { createSendScript } from './send-script.js';
 import { createTypingScript } from './typing.js';
 import { HANDSHAKE_BUDGET_TIMEOUT_MS, createHandshakeLimits } from './handshake-limits.js';
@@ -88,6 +89,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   const ctx = {
     config, log, keys, redis, fanout, presence, metrics,
     send: createSendScript(redis, keys, config),
+    event: createEventScript(redis, keys, config),
     typing: createTypingScript(redis, keys, config),
     recentlyRevoked: (sid: string | undefined) => revocations.recentlyRevoked(sid),
   };

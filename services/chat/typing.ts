@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
+import { typingFrame } from './frames.js';
 
 const TYPING_LUA = readFileSync(new URL('./lua/typing.lua', import.meta.url), 'utf8');
 
@@ -34,7 +35,7 @@ export function createTypingScript(
   redis.defineCommand('auroraTyping', { numberOfKeys: 2, lua: TYPING_LUA });
   const run = (redis as unknown as { auroraTyping: TypingCommand }).auroraTyping.bind(redis);
   return async (room, user, active) => {
-    const payload = JSON.stringify({ type: 'typing', room, user: { id: user.id, name: user.name }, active });
+    const payload = typingFrame(room, user, active);
     const reply = Number(
       await run(keys.typingThrottle(room, user.id), keys.presence(room), keys.roomChannel(room), intervalMs, config.PRESENCE_EVENTS_MAX_MEMBERS, payload),
     );

@@ -143,6 +143,11 @@ export const envSchema = z.object({
   ROOM_LOG_MAXLEN: int(5000, 10, 10_000_000),
   /** Idle expiry of a room log, renewed by every send (history then comes from the store). */
   ROOM_LOG_IDLE_TTL_SEC: int(7 * 86_400, 60, 365 * 86_400),
+  /**
+   * How long a message can be edited, deleted, reacted to or replied to. Redis keeps each room's
+   * message index (id → author, ~25 bytes a message) for this long; older messages are history.
+   */
+  MESSAGE_CHANGE_WINDOW_SEC: int(30 * 86_400, 60, 365 * 86_400),
   JOIN_HISTORY: int(50, 0, 500),
   RECOVERY_MAX: int(500, 1, 500),
   IDEMPOTENCY_TTL_SEC: int(600, 1, 86_400),

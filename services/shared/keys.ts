@@ -48,6 +48,17 @@ export function keysFor(partitions: number) {
     userSendBudget: (room: string, userId: string) => `${tag(p(room))}:user-send:${userId}`,
     /** Rooms a user created (first send into a room without a log), fixed window; per (user, partition) like userSendBudget. */
     userRoomCreates: (room: string, userId: string) => `${tag(p(room))}:room-create:${userId}`,
+    /**
+     * The room's change index (event.lua, send.lua): a STREAM whose entry ids are the ids of the
+     * room's messages of the last MESSAGE_CHANGE_WINDOW_SEC (trimmed with MINID), fields `u`
+     * (author) and, for a reply, `p` (its parent). A deleted message's entry is removed. It is
+     * how the scripts know a message exists and who wrote it, whatever the room log still holds.
+     */
+    messageIndex: (room: string) => `${tag(p(room))}:msgs:${room}`,
+    /** One message's reactions (event.lua): HASH `<emoji>` → count, `<emoji>\n<uid>` → 1, `#` → emoji in use. */
+    reactions: (room: string, id: string) => `${tag(p(room))}:reactions:${room}:${id}`,
+    /** One thread's live counters (send.lua, event.lua): HASH c → replies not deleted. */
+    thread: (room: string, parentId: string) => `${tag(p(room))}:thread:${room}:${parentId}`,
     /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */
     presence: (room: string) => `${tag(p(room))}:presence:${room}`,
     /** Lex index of the presence entries (score 0, same members): a user's entries by ZRANGEBYLEX `[uid|`. */

@@ -1,7 +1,17 @@
-// A chat message as it travels: the send script writes it as flat field/value pairs to the room
-// log (read back by replicas with messageFromLogEntry) and to the ingest stream (parsed by the
-// workers with parseIngestEntry). This file is the one definition of both formats; send.lua
-// writes the same field names.
+// What travels on a room log: MESSAGES and the EVENTS that change them (edit, delete, react —
+// DESIGN.md "Wave 2 — Room events"). Both are entries of the same room log (their stream id is
+// their id) and of the partition's ingest stream. This file is the one definition of both
+// entry formats: the Lua scripts (send.lua, event.lua) write the same field names, replicas read
+// the room log with logEntryOf, workers read the ingest stream with parseIngestEntry.
+//
+// Room log fields (a frame can be rebuilt from them byte for byte: chat/frames.ts):
+//   message  uid name text cid [re <parent id> rc <parent's reply count after it>]
+//   event    ev <kind> uid name cid tg <target id>
+//              edit:   text
+//              delete: [re <parent id> rc <parent's reply count after it>]  (the target was a reply)
+//              react:  emoji on <1|0> n <count of this emoji after it>
+// Ingest stream fields: `room <room> id <id>` then the same fields (rc and n are live-only hints
+// and are not needed by the store: it recounts from what it holds).
 import { isMessageId, idTime } from './ids.js';
 import { fieldRecord } from './redis.js';
 import { isValidRoom } from './rooms.js';
@@ -21,34 +31,144 @@ export interface ChatMessage {
   ts: number;
   /** The sender's client message id (idempotency key). */
   cid: string;
+  /** A reply in a thread: the id of its top-level parent message in the same room. */
+  replyTo?: string;
+}
+
+export type EventKind = 'edit' | 'delete' | 'react';
+export const EVENT_KINDS: readonly EventKind[] = ['edit', 'delete', 'react'];
+
+interface EventBase {
+  /** The event's own room log id (after its target's). */
+  id: string;
+  room: string;
+  /** Who made the change. */
+  user: ChatUser;
+  ts: number;
+  cid: string;
+  /** The message changed. */
+  target: string;
+}
+
+/** A change to a message, appended to the room log after it. */
+export type RoomEvent =
+  | (EventBase & { kind: 'edit'; text: string })
+  | (EventBase & { kind: 'delete'; replyTo?: string })
+  | (EventBase & { kind: 'react'; emoji: string; on: boolean });
+
+export type LogEntry = ChatMessage | RoomEvent;
+
+export function isRoomEvent(e: LogEntry): e is RoomEvent {
+  return 'kind' in e;
 }
 
 export const MAX_TEXT_CHARS = 4000;
 export const CID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Different emoji on one message (Discord and Slack cap it near 20 too). */
+export const MAX_REACTION_EMOJI = 20;
+/** UTF-16 code units of one reaction: a single emoji grapheme, ZWJ sequences and flags included. */
+export const MAX_EMOJI_CHARS = 32;
 
-/** Field/value list in the order the send script writes it: room id uid name text cid. */
+const EMOJI_RE = /^(?:\p{Extended_Pictographic}|\p{Emoji_Presentation}|\p{Regional_Indicator}|\p{Emoji_Modifier}|[\u200d\ufe0f\u20e3#*0-9])+$/u;
+const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/**
+ * One emoji (one grapheme made of emoji code points: 👍, 👍🏽, 🇫🇷, 👩‍💻, 1️⃣), not arbitrary
+ * text: reactions are shown as small chips and counted by exact string.
+ */
+export function isEmoji(s: unknown): s is string {
+  if (typeof s !== 'string' || s.length === 0 || s.length > MAX_EMOJI_CHARS) return false;
+  if (!EMOJI_RE.test(s) || /^[#*0-9]+$/.test(s)) return false;
+  let graphemes = 0;
+  for (const _ of segmenter.segment(s)) if (++graphemes > 1) return false;
+  return true;
+}
+
+/** Field/value list of a message in the ingest stream: room id uid name text cid [re]. */
 export function ingestEntryFields(m: ChatMessage): string[] {
-  return ['room', m.room, 'id', m.id, 'uid', m.user.id, 'name', m.user.name, 'text', m.text, 'cid', m.cid];
+  const f = ['room', m.room, 'id', m.id, 'uid', m.user.id, 'name', m.user.name, 'text', m.text, 'cid', m.cid];
+  if (m.replyTo !== undefined) f.push('re', m.replyTo);
+  return f;
+}
+
+/** Field/value list of an event in the ingest stream (tests and tools; event.lua writes the same). */
+export function ingestEventFields(e: RoomEvent): string[] {
+  const f = ['room', e.room, 'id', e.id, 'ev', e.kind, 'uid', e.user.id, 'name', e.user.name, 'cid', e.cid, 'tg', e.target];
+  if (e.kind === 'edit') f.push('text', e.text);
+  if (e.kind === 'delete' && e.replyTo !== undefined) f.push('re', e.replyTo);
+  if (e.kind === 'react') f.push('emoji', e.emoji, 'on', e.on ? '1' : '0');
+  return f;
 }
 
 /** Parses one ingest stream entry's field list; a string result is the reason it is poison. */
-export function parseIngestEntry(fields: readonly string[]): ChatMessage | string {
+export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
   const f = fieldRecord(fields);
   if (!isValidRoom(f.room)) return 'invalid room';
   if (!isMessageId(f.id)) return 'invalid message id';
   if (!f.uid) return 'missing uid';
   if (typeof f.name !== 'string' || f.name.length === 0) return 'missing name';
+  if (typeof f.cid !== 'string') return 'missing cid';
+  const user = { id: f.uid, name: f.name };
+  if (f.ev !== undefined) {
+    if (!isMessageId(f.tg)) return 'invalid event target';
+    const base = { id: f.id, room: f.room, user, ts: idTime(f.id), cid: f.cid, target: f.tg };
+    switch (f.ev) {
+      case 'edit':
+        if (typeof f.text !== 'string' || f.text.length === 0) return 'missing text';
+        if (f.text.length > MAX_TEXT_CHARS) return 'text too long';
+        return { ...base, kind: 'edit', text: f.text };
+      case 'delete':
+        if (f.re !== undefined && !isMessageId(f.re)) return 'invalid reply parent';
+        return f.re === undefined ? { ...base, kind: 'delete' } : { ...base, kind: 'delete', replyTo: f.re };
+      case 'react':
+        if (!isEmoji(f.emoji)) return 'invalid emoji';
+        if (f.on !== '1' && f.on !== '0') return 'invalid reaction flag';
+        return { ...base, kind: 'react', emoji: f.emoji, on: f.on === '1' };
+      default:
+        return 'unknown event kind';
+    }
+  }
   if (typeof f.text !== 'string' || f.text.length === 0) return 'missing text';
   if (f.text.length > MAX_TEXT_CHARS) return 'text too long';
-  if (typeof f.cid !== 'string') return 'missing cid';
-  return { id: f.id, room: f.room, user: { id: f.uid, name: f.name }, text: f.text, ts: idTime(f.id), cid: f.cid };
+  if (f.re !== undefined && !isMessageId(f.re)) return 'invalid reply parent';
+  const m: ChatMessage = { id: f.id, room: f.room, user, text: f.text, ts: idTime(f.id), cid: f.cid };
+  if (f.re !== undefined) m.replyTo = f.re;
+  return m;
 }
 
+/** A room log entry as read by a replica: the entry and the live-only counts it carries. */
+export type LogRecord =
+  | { entry: ChatMessage; replyCount?: number }
+  | { entry: RoomEvent; replyCount?: number; count?: number };
+
 /**
- * A room log entry as a message. send.lua writes the room log with fields uid name text cid;
- * the entry's own id is the message id (and its ms part the timestamp).
+ * A room log entry (its id and field list, as XRANGE returns it). The entry's own id is the
+ * message or event id (and its ms part the timestamp).
  */
-export function messageFromLogEntry(room: string, id: string, fields: readonly string[]): ChatMessage {
+export function logEntryOf(room: string, id: string, fields: readonly string[]): LogRecord {
   const f = fieldRecord(fields);
-  return { id, room, user: { id: f.uid ?? '', name: f.name ?? '' }, text: f.text ?? '', ts: idTime(id), cid: f.cid ?? '' };
+  const user = { id: f.uid ?? '', name: f.name ?? '' };
+  const ts = idTime(id);
+  const cid = f.cid ?? '';
+  const rc = f.rc === undefined ? undefined : Number(f.rc);
+  if (f.ev !== undefined) {
+    const base = { id, room, user, ts, cid, target: f.tg ?? '' };
+    if (f.ev === 'edit') return { entry: { ...base, kind: 'edit', text: f.text ?? '' } };
+    if (f.ev === 'react') {
+      return { entry: { ...base, kind: 'react', emoji: f.emoji ?? '', on: f.on === '1' }, count: Number(f.n ?? 0) };
+    }
+    return f.re === undefined
+      ? { entry: { ...base, kind: 'delete' } }
+      : { entry: { ...base, kind: 'delete', replyTo: f.re }, ...(rc === undefined ? {} : { replyCount: rc }) };
+  }
+  const m: ChatMessage = { id, room, user, text: f.text ?? '', ts, cid };
+  if (f.re !== undefined) m.replyTo = f.re;
+  return rc === undefined ? { entry: m } : { entry: m, replyCount: rc };
+}
+
+/** A room log entry that is a message (wave-1 callers that only know messages). */
+export function messageFromLogEntry(room: string, id: string, fields: readonly string[]): ChatMessage {
+  const { entry } = logEntryOf(room, id, fields);
+  if (isRoomEvent(entry)) throw new Error(`room log entry ${id} is an event, not a message`);
+  return entry;
 }

@@ -116,6 +116,16 @@ export class TestClient {
     );
   }
 
+  /** Sends a frame carrying `cid` (send, edit, delete, react) and waits for ITS ack or error (a retry's, not the first one's). */
+  async request(o: { cid: string } & Record<string, unknown>): Promise<Frame> {
+    const from = this.frames.length;
+    this.send(o);
+    return waitFor(
+      () => this.frames.slice(from).find((f) => (f.type === 'ack' && f.cid === o.cid) || (f.type === 'error' && f.ref === o.cid)),
+      { timeoutMs: 10_000, intervalMs: 10, what: `ack for ${o.cid}` },
+    );
+  }
+
   close(): Promise<number> {
     if (this.closeCode === null) this.ws.close();
     return this.closed;

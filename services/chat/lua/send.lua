@@ -8,6 +8,9 @@ KEYS[4]  ingest stream     keys.ingestStreamOfRoom(room)            STREAM read 
 KEYS[5]  user send budget  keys.userSendBudget(room, userId)        STRING integer messages*2^32 + text bytes, fixed window (PEXPIRE)
 KEYS[6]  user room creates keys.userRoomCreates(room, userId)       STRING counter, fixed window (EXPIRE)
          KEYS[5] and KEYS[6] are per (user, partition) — the room's {p} tag keeps the script single-slot.
+KEYS[7]  message index     keys.messageIndex(room)                  STREAM id = message id, u = author, p = parent (lib/limits.lua)
+KEYS[8]  thread counters   keys.thread(room, replyTo)               HASH c = replies not deleted (a placeholder key of the
+                                                                    same slot when the message is not a reply: never touched)
 
 ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
 ARGV[2]  room
@@ -32,6 +35,10 @@ ARGV[15] USER_SEND_MAX_BYTES    (UTF-8 bytes of text, same window)
 ARGV[16] USER_SEND_WINDOW_MS
 ARGV[17] ROOM_CREATE_MAX        (sends into a room without a log, per ROOM_CREATE_WINDOW_SEC)
 ARGV[18] ROOM_CREATE_WINDOW_SEC
+ARGV[19] MESSAGE_CHANGE_WINDOW_SEC: the index keeps this much; its entries are what edit,
+         delete, react and replyTo can target (event.lua)
+ARGV[20] replyTo: the parent message id, '' for a top-level message. The parent must be in the
+         index (not deleted, inside the change window) and top-level (threads are one level).
 
 Returns one of:
   {'ok', id, ts}            accepted: logged, queued for ingestion, published
@@ -41,14 +48,18 @@ Returns one of:
   {'room_rate', retryAfterMs} this send would create a room and the user created ROOM_CREATE_MAX
                             rooms in the window; nothing written
   {'overloaded', backlog}   the ingest stream holds more than INGEST_MAX_BACKLOG entries; nothing written
+  {'not_found'}             replyTo is not a message of the index (unknown, deleted, too old); nothing written
+  {'not_top_level'}         replyTo is itself a reply; nothing written
 
 Order: idempotency first (a retry of an accepted message gets its ack even when the user is now
-rate limited), then the room rate limit, the account budget, the ingest backlog, the
+rate limited), then the reply's parent, the room rate limit, the account budget, the ingest backlog, the
 room-creation cap, then the writes — a refused send leaves no record and charges no budget. The budgets
 are fixed windows costing the accepted path two commands (an INCRBY that checks and charges,
 an EXPIRE of the room log moved before the XADD that also tells a new room) because the send
 path's speed must not drop; a burst at a window boundary can reach 2x the budget, never more.
-Time comes from Redis TIME so every replica shares one clock.
+A reply bumps its thread's counter and carries the new count in its frame ("replyCount", before
+"id") and in the log (`rc`), so every client shows an absolute count, not a sum of deltas.
+The rate limit and budget functions are in lib/limits.lua (shared with event.lua).
 ]]
 
 local existing = redis.call('GET', KEYS[1])
@@ -56,50 +67,26 @@ if existing then
   return {'dup', existing, tonumber(string.match(existing, '^(%d+)-'))}
 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[7])
-local window = tonumber(ARGV[8])
-
--- Per-user-per-room rate, GCRA (generic cell rate algorithm): one number, the theoretical
--- arrival time `tat` of the next send. Up to RATE_LIMIT_MESSAGES at once, then one per
--- window/limit; a send is refused while it would push `tat` more than a window ahead. Two
--- commands (GET now, SET on acceptance) where a sliding-window log took four and a ZSET.
-local interval = window / limit
-local tat = tonumber(redis.call('GET', KEYS[2])) or now
-if tat < now then tat = now end
-local nextTat = tat + interval
-if nextTat - now > window then
-  return {'rate', math.max(1, math.ceil(nextTat - now - window))}
+local now = now_ms()
+local windowMs = tonumber(ARGV[19]) * 1000
+local replyTo = ARGV[20]
+if replyTo ~= '' then
+  -- MINID trimming is approximate (whole nodes): the age is checked exactly here.
+  if tonumber(string.match(replyTo, '^(%d+)-')) + windowMs <= now then return {'not_found'} end
+  local parent = index_get(KEYS[7], replyTo)
+  if not parent then return {'not_found'} end
+  if parent.p then return {'not_top_level'} end
 end
 
--- Account-wide budget: the per-room limit alone lets one user fill Redis through many rooms.
--- ONE integer holds both counters, messages * 2^32 + bytes (bytes per window < 2^32 by the
--- config bound, messages < 2^20: exact in Lua's doubles), so the accepted path pays one INCRBY.
--- It is charged first and refunded on any refusal below (invisible: the script is atomic).
-local SHIFT = 4294967296
-local charge = SHIFT + string.len(ARGV[5])
-local chargeArg = string.format('%.0f', charge)
-local total = redis.call('INCRBY', KEYS[5], chargeArg)
-local fresh = total == charge -- the first send of a window: the key was just created
-local function refund()
-  if fresh then redis.call('DEL', KEYS[5]) else redis.call('DECRBY', KEYS[5], chargeArg) end
-end
-if math.floor(total / SHIFT) > tonumber(ARGV[14]) or total % SHIFT > tonumber(ARGV[15]) then
-  refund()
-  local retry = redis.call('PTTL', KEYS[5])
-  if retry == -1 then
-    -- never expected (the window is set with the key), but never lock a user out forever
-    redis.call('PEXPIRE', KEYS[5], ARGV[16])
-    retry = tonumber(ARGV[16])
-  end
-  if retry < 1 then retry = 1 end
-  return {'user_rate', retry}
-end
+local nextTat, rateRetry = rate_check(KEYS[2], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
+if not nextTat then return {'rate', rateRetry} end
+
+local budget, budgetRetry = budget_charge(KEYS[5], string.len(ARGV[5]), ARGV[14], ARGV[15], ARGV[16])
+if not budget then return {'user_rate', budgetRetry} end
 
 local backlog = redis.call('XLEN', KEYS[4])
 if backlog > tonumber(ARGV[10]) then
-  refund()
+  budget_refund(budget)
   return {'overloaded', backlog}
 end
 
@@ -108,7 +95,7 @@ end
 -- (An existing room is never refused after this point, so the renewal never outlives a refusal.)
 local creating = redis.call('EXPIRE', KEYS[3], ARGV[13]) == 0
 if creating and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(ARGV[17]) then
-  refund()
+  budget_refund(budget)
   local retry = redis.call('PTTL', KEYS[6])
   if retry == -1 then
     redis.call('EXPIRE', KEYS[6], ARGV[18])
@@ -118,21 +105,48 @@ if creating and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(ARGV[17]
   return {'room_rate', retry}
 end
 
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
-  'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+local id, replyCount
+if replyTo == '' then
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
+    'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+else
+  replyCount = redis.call('HINCRBY', KEYS[8], 'c', 1)
+  redis.call('PEXPIREAT', KEYS[8], tonumber(string.match(replyTo, '^(%d+)-')) + windowMs)
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
+    'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6], 're', replyTo, 'rc', replyCount)
+end
 local ts = tonumber(string.match(id, '^(%d+)-'))
 
--- Field order is message.ts ingestEntryFields: room id uid name text cid.
-redis.call('XADD', KEYS[4], '*',
-  'room', ARGV[2], 'id', id, 'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+-- The index entry that lets this message be edited, deleted, reacted to (and, top-level, replied
+-- to) for the change window; MINID ~ drops whole nodes older than it. pcall: an explicit id must
+-- be above the index's last one, which only a Redis clock that went back can break — then this
+-- message is not changeable, and the send (already logged) still succeeds.
+local minId = string.format('%.0f', now - windowMs) .. '-0'
+if replyTo == '' then
+  redis.pcall('XADD', KEYS[7], 'MINID', '~', minId, id, 'u', ARGV[3])
+else
+  redis.pcall('XADD', KEYS[7], 'MINID', '~', minId, id, 'u', ARGV[3], 'p', replyTo)
+end
+redis.call('EXPIRE', KEYS[7], ARGV[19])
+
+-- Field order is message.ts ingestEntryFields: room id uid name text cid [re].
+if replyTo == '' then
+  redis.call('XADD', KEYS[4], '*',
+    'room', ARGV[2], 'id', id, 'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+else
+  redis.call('XADD', KEYS[4], '*',
+    'room', ARGV[2], 'id', id, 'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6], 're', replyTo)
+end
 
 redis.call('SET', KEYS[1], id, 'EX', ARGV[9])
-redis.call('SET', KEYS[2], string.format('%.3f', nextTat), 'PX', math.max(1, math.ceil(nextTat - now)))
-if fresh then redis.call('PEXPIRE', KEYS[5], ARGV[16]) end
+rate_commit(KEYS[2], now, nextTat)
+budget_commit(budget, ARGV[16])
 if creating then
   redis.call('EXPIRE', KEYS[3], ARGV[13])
   if redis.call('INCR', KEYS[6]) == 1 then redis.call('EXPIRE', KEYS[6], ARGV[18]) end
 end
 
-redis.call('PUBLISH', ARGV[1], ARGV[12] .. '"id":"' .. id .. '","ts":' .. ts .. '}')
+local tail = '"id":"' .. id .. '","ts":' .. ts .. '}'
+if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
+redis.call('PUBLISH', ARGV[1], ARGV[12] .. tail)
 return {'ok', id, ts}

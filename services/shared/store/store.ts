@@ -12,13 +12,20 @@
 //   under a stored (room, id) — an id Redis handed out twice after losing the tail of a room log
 //   — is not a duplicate: it is returned in `conflicts` (nothing written for it) so the caller
 //   can dead-letter it instead of dropping it silently.
+// - applyEvents is idempotent per (room, event id) AND independent of arrival order (a claimed
+//   batch can bring an event before the message it changes, or an old event after a newer one):
+//   a message's text/editedAt/deleted come from the newest edit/delete applied (its id is the
+//   message's `version`; an event at or below it changes nothing, an event whose message is not
+//   stored yet takes effect when it is); a delete is final; reactions are per (message, emoji,
+//   user), each keeping the id of the newest toggle applied; replyCount/lastReplyAt count the
+//   replies stored and not deleted, recounted from the rows (never incremented blindly).
 // - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
 // - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
 //   gets `ok`; the other sees `reused` with the winner's `usedAt`.
 // - Methods reject (never hang forever) when the backing database is unreachable; callers
 //   retry. ping() is the readiness check.
 import { randomBytes } from 'node:crypto';
-import type { ChatMessage } from '../message.js';
+import type { ChatMessage, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 
 export interface User {
@@ -76,6 +83,37 @@ export function sameMessage(stored: { userId: string; cid: string }, incoming: C
   return stored.userId === incoming.user.id && stored.cid === incoming.cid;
 }
 
+export interface ApplyResult {
+  /** Events stored for the first time. */
+  applied: number;
+  /** Events already stored (redelivery): nothing changed. */
+  duplicates: number;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** The viewer is among those who reacted. */
+  me: boolean;
+}
+
+/**
+ * A message as history shows it: its current state after every event applied. Optional fields
+ * are absent when empty (no edit, not deleted, no reactions, no replies).
+ */
+export interface HistoryMessage extends ChatMessage {
+  /** ms of the newest edit applied. */
+  editedAt?: number;
+  /** A tombstone: `text` is '' (attachments gone too); the author and ts stay. */
+  deleted?: true;
+  /** Ordered by the oldest current reaction with that emoji; absent on a deleted message. */
+  reactions?: Reaction[];
+  /** Replies stored and not deleted (top-level messages only). */
+  replyCount?: number;
+  /** ts of the newest reply stored and not deleted. */
+  lastReplyAt?: number;
+}
+
 export class DuplicateUsernameError extends Error {
   constructor(username: string) {
     super(`username already taken: ${username}`);
@@ -105,11 +143,22 @@ export interface Store {
   refreshTokenFamily(tokenHash: string): Promise<string | null>;
 
   // messages
+  /** Messages and thread replies (`replyTo`); a new reply recounts its parent's replies. */
   insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult>;
-  /** Up to `limit` messages immediately before `beforeId` (the newest when undefined), oldest first. */
-  messagesBefore(room: string, beforeId: string | undefined, limit: number): Promise<ChatMessage[]>;
-  /** Up to `limit` messages immediately after `afterId`, oldest first. */
-  messagesAfter(room: string, afterId: string, limit: number): Promise<ChatMessage[]>;
+  /** Edits, deletes and reactions; idempotent and order-independent (see above). */
+  applyEvents(events: readonly RoomEvent[]): Promise<ApplyResult>;
+  /**
+   * Up to `limit` TOP-LEVEL messages (replies live in their thread) immediately before
+   * `beforeId` (the newest when undefined), oldest first, in their current state; `viewerId`
+   * decides each reaction's `me`.
+   */
+  messagesBefore(room: string, beforeId: string | undefined, limit: number, viewerId?: string): Promise<HistoryMessage[]>;
+  /** Up to `limit` top-level messages immediately after `afterId`, oldest first, current state. */
+  messagesAfter(room: string, afterId: string, limit: number, viewerId?: string): Promise<HistoryMessage[]>;
+  /** One message (top-level or reply) in its current state, or null when not stored. */
+  getMessage(room: string, id: string, viewerId?: string): Promise<HistoryMessage | null>;
+  /** Up to `limit` replies to `parentId` after `afterId` (from the first when undefined), oldest first. */
+  repliesAfter(room: string, parentId: string, afterId: string | undefined, limit: number, viewerId?: string): Promise<HistoryMessage[]>;
 
   // rooms
   /**

@@ -1,0 +1,198 @@
+// Every frame a chat replica sends to a client: the ServerFrame union (the protocol's server
+// side, DESIGN.md "WebSocket protocol v1" and "Wave 2 — Room events") and the one builder of
+// each. The replica, the Lua scripts' tests and the browser client's tests all use this module.
+//
+// `message` and `event` frames are built in two halves because their id is only known inside
+// the script that appends them: the replica serialises the HEAD (everything up to the comma
+// before the script-made fields), the script appends the TAIL — optional counts it computed
+// (`replyCount`, `count`, the parent of a deleted reply) and then `"id":"<id>","ts":<ms>}` — and
+// PUBLISHes the string, which every replica forwards verbatim. id and ts are always last so
+// fan-out reads them from the end without parsing the text (fanout.ts publishedFrameOf).
+// logEntryFrame rebuilds the same bytes from a room log entry (join replay, subscriber recovery).
+import { isRoomEvent, logEntryOf, type ChatMessage, type ChatUser, type RoomEvent } from '../shared/message.js';
+import type { ErrorCode, SendLimit } from './protocol.js';
+
+export interface MessageFrame {
+  type: 'message';
+  room: string;
+  user: ChatUser;
+  text: string;
+  cid: string;
+  /** A thread reply: its top-level parent. */
+  replyTo?: string;
+  /** The parent's reply count with this reply (set with replyTo). */
+  replyCount?: number;
+  id: string;
+  ts: number;
+}
+
+interface EventFrameBase {
+  type: 'event';
+  room: string;
+  /** Who made the change. */
+  user: ChatUser;
+  /** The message changed. */
+  target: string;
+  cid: string;
+  id: string;
+  ts: number;
+}
+
+/** A change to a message; clients apply it by `target` (each carries the resulting state). */
+export type EventFrame =
+  | (EventFrameBase & { kind: 'edit'; text: string })
+  /** When the target was a reply: its parent and the parent's reply count without it. */
+  | (EventFrameBase & { kind: 'delete'; replyTo?: string; replyCount?: number })
+  /** `count`: how many users have this emoji on the target after the change. */
+  | (EventFrameBase & { kind: 'react'; emoji: string; on: boolean; count: number });
+
+export type ServerFrame =
+  | { type: 'hello'; user: ChatUser; replica: string; heartbeatMs: number }
+  | { type: 'pong'; t: number | string }
+  /**
+   * `messages`: the room's recent messages (or those after `since`), oldest first, replies
+   * included; `events`: the events among them, as event frames, oldest first — applied after
+   * the messages (an event always follows its target).
+   */
+  | { type: 'joined'; room: string; messages: ChatMessage[]; events: EventFrame[]; recovered: boolean; members: ChatUser[] }
+  | { type: 'left'; room: string }
+  /** A send or a change was accepted (`duplicate`: accepted before under this cid). */
+  | { type: 'ack'; cid: string; id: string; ts: number; duplicate?: true }
+  /** A reaction that was already as asked (on when on, off when off): nothing appended. */
+  | { type: 'ack'; cid: string; unchanged: true }
+  | { type: 'authed'; exp: number }
+  | { type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number; limit?: SendLimit }
+  | MessageFrame
+  | EventFrame
+  | { type: 'presence'; room: string; event: 'join' | 'leave'; user: ChatUser }
+  | { type: 'typing'; room: string; user: ChatUser; active: boolean };
+
+const userJson = (user: ChatUser) => JSON.stringify({ id: user.id, name: user.name });
+
+/** The `message` frame up to the script-made tail (see above). */
+export function messageFrameHead(room: string, user: ChatUser, text: string, cid: string, replyTo?: string): string {
+  const reply = replyTo === undefined ? '' : `"replyTo":${JSON.stringify(replyTo)},`;
+  return `{"type":"message","room":${JSON.stringify(room)},"user":${userJson(user)},"text":${JSON.stringify(text)},"cid":${JSON.stringify(cid)},${reply}`;
+}
+
+/** What an event frame's head needs from the change (no id yet: the script assigns it). */
+export type EventHeadInput =
+  | { kind: 'edit'; target: string; text: string }
+  | { kind: 'delete'; target: string }
+  | { kind: 'react'; target: string; emoji: string; on: boolean };
+
+/** The `event` frame up to the script-made tail. */
+export function eventFrameHead(room: string, user: ChatUser, cid: string, e: EventHeadInput): string {
+  let body = '';
+  if (e.kind === 'edit') body = `"text":${JSON.stringify(e.text)},`;
+  if (e.kind === 'react') body = `"emoji":${JSON.stringify(e.emoji)},"on":${e.on},`;
+  return `{"type":"event","kind":"${e.kind}","room":${JSON.stringify(room)},"user":${userJson(user)},"target":${JSON.stringify(e.target)},${body}"cid":${JSON.stringify(cid)},`;
+}
+
+/** Script-computed fields, in the order the scripts append them. */
+export interface TailCounts {
+  replyTo?: string | undefined;
+  replyCount?: number | undefined;
+  count?: number | undefined;
+}
+
+/** The tail the scripts append (their Lua twin: send.lua, event.lua). */
+export function frameTail(counts: TailCounts, id: string, ts: number): string {
+  let s = '';
+  if (counts.replyTo !== undefined) s += `"replyTo":${JSON.stringify(counts.replyTo)},`;
+  if (counts.replyCount !== undefined) s += `"replyCount":${counts.replyCount},`;
+  if (counts.count !== undefined) s += `"count":${counts.count},`;
+  return `${s}"id":"${id}","ts":${ts}}`;
+}
+
+/** A room log entry as the frame its script published, byte for byte (join replay, recovery). */
+export function logEntryFrame(room: string, id: string, fields: readonly string[]): { json: string; entry: ChatMessage | RoomEvent } {
+  const record = logEntryOf(room, id, fields);
+  const e = record.entry;
+  if (!isRoomEvent(e)) {
+    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ replyCount: record.replyCount }, id, e.ts);
+    return { json, entry: e };
+  }
+  const head = eventFrameHead(room, e.user, e.cid, e);
+  const counts: TailCounts =
+    e.kind === 'delete'
+      ? { replyTo: e.replyTo, replyCount: 'replyCount' in record ? record.replyCount : undefined }
+      : e.kind === 'react'
+        ? { count: 'count' in record ? (record.count ?? 0) : 0 }
+        : {};
+  return { json: head + frameTail(counts, id, e.ts), entry: e };
+}
+
+export function helloFrame(user: ChatUser, replica: string, heartbeatMs: number): string {
+  return JSON.stringify({ type: 'hello', user: { id: user.id, name: user.name }, replica, heartbeatMs });
+}
+
+export function pongFrame(t: number | string): string {
+  return JSON.stringify({ type: 'pong', t });
+}
+
+export function leftFrame(room: string): string {
+  return JSON.stringify({ type: 'left', room });
+}
+
+export function ackFrame(cid: string, id: string, ts: number, duplicate = false): string {
+  return JSON.stringify(duplicate ? { type: 'ack', cid, id, ts, duplicate: true } : { type: 'ack', cid, id, ts });
+}
+
+export function unchangedAckFrame(cid: string): string {
+  return JSON.stringify({ type: 'ack', cid, unchanged: true });
+}
+
+export function authedFrame(exp: number): string {
+  return JSON.stringify({ type: 'authed', exp });
+}
+
+/** An error frame (never a stack trace). */
+export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): string {
+  const o: Record<string, unknown> = { type: 'error', code, message };
+  if (ref !== undefined) o.ref = ref;
+  if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
+  if (limit !== undefined) o.limit = limit;
+  return JSON.stringify(o);
+}
+
+export function presenceFrame(room: string, event: 'join' | 'leave', user: ChatUser): string {
+  return JSON.stringify({ type: 'presence', room, event, user: { id: user.id, name: user.name } });
+}
+
+export function typingFrame(room: string, user: ChatUser, active: boolean): string {
+  return JSON.stringify({ type: 'typing', room, user: { id: user.id, name: user.name }, active });
+}
+
+/**
+ * The `joined` frame, assembled from per-entry JSON (join.ts serialises each message and event
+ * once). `members` is the JSON of the member list (membersJson).
+ */
+export function joinedFrame(room: string, messages: readonly string[], events: readonly string[], recovered: boolean, members: string): string {
+  return `${joinedHead(room)}${messages.join(',')}],"events":[${events.join(',')}${joinedTail(recovered, members)}`;
+}
+
+const joinedHead = (room: string) => `{"type":"joined","room":${JSON.stringify(room)},"messages":[`;
+const joinedTail = (recovered: boolean, members: string) => `],"recovered":${recovered},"members":${members}}`;
+
+/** Bytes of a `joined` frame apart from its messages and events (recovered:false, the longer one). */
+export function joinedOverhead(room: string, members: string): number {
+  return Buffer.byteLength(joinedHead(room), 'utf8') + Buffer.byteLength(`],"events":[`, 'utf8') + Buffer.byteLength(joinedTail(false, members), 'utf8');
+}
+
+/**
+ * The member list as JSON, at most `maxBytes` of it (a huge room's list is already capped at
+ * MEMBER_LIST_MAX entries; this keeps a reply under REPLY_MAX_BYTES with long names too).
+ */
+export function membersJson(members: readonly ChatUser[], maxBytes: number): string {
+  const parts: string[] = [];
+  let bytes = 2;
+  for (const m of members) {
+    const j = userJson(m);
+    const b = Buffer.byteLength(j, 'utf8') + 1;
+    if (bytes + b > maxBytes) break;
+    bytes += b;
+    parts.push(j);
+  }
+  return `[${parts.join(',')}]`;
+}
