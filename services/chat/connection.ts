@@ -1,22 +1,19 @@
-// One WebSocket connection: its user and token expiry, the rooms it joined (with the live-frame
-// buffer used while a join reads the backlog), its frame budget and abuse strikes. Frames of one
-// socket are handled one after another (a small queue), so a user's sends are acked and
-// published in the order they were typed and a send right after a join waits for the join.
-// (One send in flight per socket is also what keeps a user's order through a script-cache
-// flush or a reconnect; throughput comes from batching the sends of ALL sockets per turn,
-// send-script.ts.)
+// One WebSocket connection: its user and token expiry, the rooms it joined (with the live gate
+// that holds live frames while a join reads the backlog, live-gate.ts), its frame budget and abuse
+// strikes. Frames of one socket are handled one after another (a small queue), so a user's sends
+// and changes are acked and published in the order they were typed and a send right after a join
+// waits for the join. (One send in flight per socket is also what keeps a user's order through a
+// script-cache flush or a reconnect; throughput comes from batching the script calls of ALL
+// sockets per turn, scripts.ts.) What a send, edit, delete or react does is changes.ts.
 // Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
 // Cost bounds per socket: every frame (refused and malformed ones included) is charged to the
 // MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
-// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is forwarded at most once per
-// TYPING_FORWARD_INTERVAL_MS per room whatever the flag (changes within it are coalesced into one
-// trailing update at its end), and with an unchanged flag at most once per TYPING_MIN_INTERVAL_MS
-// — then typing.ts allows one per USER per room per second over all sockets and drops it in
-// rooms over PRESENCE_EVENTS_MAX_MEMBERS; every reply is bounded by REPLY_MAX_BYTES and no
+// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is coalesced per room (typing-throttle.ts)
+// and then throttled per user (typing.ts); every reply is bounded by REPLY_MAX_BYTES and no
 // frame is written that would take the send buffer past MAX_BUFFERED_BYTES (4008 instead);
-// a join of a room the socket is already in is
-// answered at once — `joined` with no messages, recovered:true, the members — without reading
-// the room log (the socket has been receiving the room live all along).
+// a join of a room the socket is already in is answered at once — `joined` with no messages,
+// recovered:true, the members — without reading the room log (the socket has been receiving the
+// room live all along).
 import { WebSocket, type RawData } from 'ws';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
@@ -38,6 +35,7 @@ import type { Presence } from './presence.js';
 import { CloseCode, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
 import type { SendScript } from './send-script.js';
 import type { TypingScript } from './typing.js';
+import { RoomTyping } from './typing-throttle.js';
 import { SocketWriter, textFrame } from './wire.js';
 
 /** Malformed frames tolerated within ABUSE_WINDOW_MS before the socket is closed with 1008. */
@@ -61,13 +59,6 @@ export const JOIN_LEAVE_MAX = 10;
 export const JOIN_LEAVE_WINDOW_MS = 10_000;
 /** Rooms remembered per socket to tell first joins from re-joins; past this every join is charged. */
 const EVER_JOINED_CAP = 1000;
-/** A typing frame with the same `active` as the last forwarded one is dropped within this. */
-export const TYPING_MIN_INTERVAL_MS = 2_000;
-/**
- * At most one typing frame per room is forwarded within this, whatever the flag (alternating
- * true/false must not bypass the throttle: each forwarded frame fans out to every member).
- */
-export const TYPING_FORWARD_INTERVAL_MS = 1_000;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
 const SLOW_CONSUMER_GRACE_MS = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -99,11 +90,8 @@ export interface ChatContext {
 interface RoomState {
   /** Holds live frames while a join reads the backlog, then merges by id (live-gate.ts). */
   gate: LiveGate;
-  /** The last typing frame forwarded for this room (throttle). */
-  typing?: { active: boolean; at: number } | undefined;
-  /** The latest flag received within the forward interval; sent at its end if it changed. */
-  typingPending?: boolean | undefined;
-  typingTimer?: NodeJS.Timeout | undefined;
+  /** This socket's typing indicator in the room, coalesced (typing-throttle.ts). */
+  typing: RoomTyping;
 }
 
 /** Every Redis call of a frame handler: a stalled Redis fails the frame with `internal`. */
@@ -302,67 +290,13 @@ export class Connection implements FanoutMember {
       case 'typing': {
         const state = this.rooms.get(frame.room);
         if (!state) return this.sendError('not_joined', `join ${frame.room} first`);
-        // Throttle (a typing indicator is a hint; every forwarded one fans out to all members):
-        // within TYPING_FORWARD_INTERVAL_MS of the last forwarded frame only the latest flag is
-        // kept, and sent when the interval ends if it differs; the same flag again within
-        // TYPING_MIN_INTERVAL_MS is dropped silently. On top of this per-socket coalescing,
-        // typing.ts throttles per user per room over all sockets (Redis) and drops typing in big
-        // rooms.
-        const now = Date.now();
-        const last = state.typing;
-        if (state.typingTimer) {
-          // A trailing update is already scheduled (this socket's interval, or the user's
-          // window held by another socket): it will carry this latest flag.
-          state.typingPending = frame.active;
-          return;
-        }
-        if (last && now - last.at < TYPING_FORWARD_INTERVAL_MS) {
-          state.typingPending = frame.active;
-          state.typingTimer ??= setTimeout(() => this.typingWindowEnded(frame.room, state), last.at + TYPING_FORWARD_INTERVAL_MS - now);
-          return;
-        }
-        // Past the interval: this frame is the latest state, a pending one is stale.
-        state.typingPending = undefined;
-        if (last && last.active === frame.active && now - last.at < TYPING_MIN_INTERVAL_MS) return;
-        return this.publishTyping(frame.room, state, frame.active);
+        return state.typing.offer(frame.active);
       }
       case 'auth':
         return this.reauth(frame.token);
       case 'ping':
         return;
     }
-  }
-
-  private async publishTyping(room: string, state: RoomState, active: boolean): Promise<void> {
-    const result = await redisCall(this.ctx.typing(room, this.user, active));
-    switch (result.kind) {
-      case 'published':
-        state.typing = { active, at: Date.now() };
-        return;
-      case 'big_room':
-        // Reaches nobody; remembered as sent so this socket asks Redis at most once an interval.
-        state.typing = { active, at: Date.now() };
-        return;
-      case 'throttled':
-        // Another socket of this user used the window: retry the latest flag when it ends.
-        if (this.closed || this.rooms.get(room) !== state) return;
-        state.typingPending = active;
-        state.typingTimer ??= setTimeout(() => this.typingWindowEnded(room, state), result.retryInMs);
-        return;
-    }
-  }
-
-  /** The trailing typing update, queued behind this socket's frames (their order is kept). */
-  private typingWindowEnded(room: string, state: RoomState): void {
-    state.typingTimer = undefined;
-    this.queue = this.queue
-      .then(async () => {
-        const pending = state.typingPending;
-        state.typingPending = undefined;
-        if (this.closed || this.rooms.get(room) !== state || pending === undefined || pending === state.typing?.active) return;
-        await this.publishTyping(room, state, pending);
-      })
-      .catch((err: unknown) => this.log.warn({ err, room }, 'typing update failed'));
   }
 
   /** Charges one join/leave to its budget. */
@@ -398,7 +332,16 @@ export class Connection implements FanoutMember {
     if (!this.joinAllowed()) return;
     if (this.everJoined.has(room) || this.everJoined.size >= EVER_JOINED_CAP) this.chargeJoinLeave();
     else this.everJoined.add(room);
-    const state: RoomState = { gate: new LiveGate() };
+    const state: RoomState = {
+      gate: new LiveGate(),
+      typing: new RoomTyping({
+        publish: (active) => redisCall(this.ctx.typing(room, this.user, active)),
+        enqueue: (job) => {
+          this.queue = this.queue.then(job).catch((err: unknown) => this.log.warn({ err, room }, 'typing update failed'));
+        },
+        alive: () => !this.closed && this.rooms.get(room) === state,
+      }),
+    };
     state.gate.hold();
     this.rooms.set(room, state);
     let presenceJoined = false;
@@ -434,7 +377,7 @@ export class Connection implements FanoutMember {
 
   private async leaveRoom(room: string): Promise<void> {
     const state = this.rooms.get(room);
-    if (state?.typingTimer) clearTimeout(state.typingTimer);
+    state?.typing.stop();
     this.rooms.delete(room);
     this.ctx.fanout.remove(room, this);
     await redisCall(this.ctx.presence.leave(room, this.user)).catch((err: Error) =>
