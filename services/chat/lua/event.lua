@@ -92,13 +92,18 @@ elseif kind == 'delete' then
   redis.call('XDEL', KEYS[6], target)
   redis.call('DEL', KEYS[7])
   if entry.p then
-    -- the thread's live counter, if it still exists (it expires with its parent's window)
-    local c = 0
-    if redis.call('EXISTS', KEYS[8]) == 1 then c = redis.call('HINCRBY', KEYS[8], 'c', -1) end
-    if c < 0 then c = 0 end
-    for _, v in ipairs({ 're', entry.p, 'rc', c }) do table.insert(log, v) end
+    -- The thread's live counter outlives every reply that can still be deleted (send.lua); only
+    -- a Redis that lost it (data loss) has none: then the frame names the parent without a
+    -- count rather than a wrong one, and the store recounts.
+    table.insert(log, 're'); table.insert(log, entry.p)
     table.insert(ingest, 're'); table.insert(ingest, entry.p)
-    tail = '"replyTo":"' .. entry.p .. '","replyCount":' .. c .. ','
+    tail = '"replyTo":"' .. entry.p .. '",'
+    if redis.call('EXISTS', KEYS[8]) == 1 then
+      local c = redis.call('HINCRBY', KEYS[8], 'c', -1)
+      if c < 0 then c = 0 end
+      table.insert(log, 'rc'); table.insert(log, c)
+      tail = tail .. '"replyCount":' .. c .. ','
+    end
   end
 else
   local n

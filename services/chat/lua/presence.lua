@@ -80,10 +80,12 @@ end
 
 -- Publishes the event unless the room is too big for per-member events; 1 if published.
 -- `size` counts the user's own entry (before a leave removed it), so a user's join and leave
--- are announced alike.
+-- are announced alike. The frame is frames.ts presenceFrame's, key for key in its order
+-- (cjson.encode of a table would order keys at random); strings are escaped by cjson.
 local function announce(event, uid, name, size)
   if size > eventsMax then return 0 end
-  redis.call('PUBLISH', channel, cjson.encode({ type = 'presence', room = room, event = event, user = { id = uid, name = name } }))
+  redis.call('PUBLISH', channel, '{"type":"presence","room":' .. cjson.encode(room) .. ',"event":"' .. event
+    .. '","user":{"id":' .. cjson.encode(uid) .. ',"name":' .. cjson.encode(name) .. '}}')
   return 1
 end
 

@@ -110,8 +110,10 @@ if replyTo == '' then
   id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
     'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
 else
+  -- Lives as long as its newest reply can still be deleted (a reply's own change window), so a
+  -- delete of any reply finds the counter it lowers.
   replyCount = redis.call('HINCRBY', KEYS[8], 'c', 1)
-  redis.call('PEXPIREAT', KEYS[8], tonumber(string.match(replyTo, '^(%d+)-')) + windowMs)
+  redis.call('PEXPIRE', KEYS[8], windowMs)
   id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
     'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6], 're', replyTo, 'rc', replyCount)
 end
