@@ -9,8 +9,11 @@ import { createRedis } from '../shared/redis.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
+import { compareIds } from '../shared/ids.js';
+import { createEventScript } from './event-script.js';
 import { Fanout, publishedFrameOf, type FanoutMember, type FanoutOptions } from './fanout.js';
 import { messageFrameHead } from './frames.js';
+import { createSendScript } from './send-script.js';
 import { textFramePayload } from './wire.js';
 
 const keys = keysFor(1);
@@ -198,6 +201,78 @@ describe('Fanout', () => {
     expect(m.got).toEqual([]);
     expect(m.closes).toEqual([1012]);
   }, 30_000);
+});
+
+describe('Fanout recovery of events', () => {
+  /** Calls of XRANGE Redis has executed so far (INFO commandstats). */
+  const xrangeCalls = async () => Number(/cmdstat_xrange:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+
+  it('a subscriber recovery delivers missed EVENT frames byte-identical to the live ones, in log order with messages, each once', async () => {
+    const subProxy = await proxy();
+    const mainProxy = await proxy();
+    const { fanout: f, sub: s } = await ownFanout({ subUrl: subProxy.url, mainUrl: mainProxy.url, recoveryMax: 50 });
+    const room = 'events-recovery';
+    // the frames as published live, straight from Redis: what every other replica forwarded
+    const watcher = redis.client();
+    extraClients.push(watcher);
+    const live: string[] = [];
+    watcher.on('message', (_ch: string, payload: string) => void live.push(payload));
+    await watcher.subscribe(keys.roomChannel(room));
+    const scriptConfig = loadConfig('chat', { RATE_LIMIT_MESSAGES: '100', RATE_LIMIT_WINDOW_MS: '60000' });
+    const send = createSendScript(admin, keys, scriptConfig);
+    const event = createEventScript(admin, keys, scriptConfig);
+    const alice = { id: 'alice', name: 'Alice "A" é' };
+    const bob = { id: 'bob', name: 'Bob' };
+    const id = (res: { kind: string; id?: string }) => {
+      if (res.kind !== 'ok' || !res.id) throw new Error(`not accepted: ${JSON.stringify(res)}`);
+      return res.id;
+    };
+
+    const m = closable();
+    await f.add(room, m);
+    f.seen(room, undefined); // the join read an empty log
+    id(await send(room, alice, 'before the outage', 'c0'));
+    await waitFor(() => m.got.length === 1, { what: 'the live message' });
+
+    // missed while the subscriber is out: only the room log has them
+    await subProxy.down();
+    await waitFor(() => s.status !== 'ready', { what: 'subscriber down' });
+    const target = id(await send(room, bob, 'target', 'c1'));
+    id(await event(room, bob, 'e1', { kind: 'edit', target, text: 'target, edited' }));
+    id(await event(room, alice, 'e2', { kind: 'react', target, emoji: '👍', on: true }));
+    const reply = id(await send(room, alice, 'a reply', 'c2', target));
+    id(await send(room, bob, 'another reply', 'c3', target));
+    id(await event(room, alice, 'e3', { kind: 'delete', target: reply }));
+
+    // written just before the recovery read reaches Redis: in the read AND held live (must arrive
+    // once); then the read's reply is held, and what is written meanwhile is only held live
+    let raced = false;
+    mainProxy.onCommand = async (args) => {
+      if (raced || args[0]?.toLowerCase() !== 'xrange') return;
+      raced = true;
+      id(await event(room, bob, 'e4', { kind: 'react', target, emoji: '👍', on: true }));
+      mainProxy.hold();
+    };
+    const readsBefore = await xrangeCalls();
+    await subProxy.up();
+    await waitFor(async () => raced && (await xrangeCalls()) > readsBefore, { what: 'the recovery read executed', timeoutMs: 15_000 });
+    id(await event(room, bob, 'e5', { kind: 'edit', target, text: 'edited again' }));
+    id(await event(room, alice, 'e6', { kind: 'react', target, emoji: '👍', on: false }));
+    id(await event(room, bob, 'e7', { kind: 'delete', target }));
+    mainProxy.onCommand = null;
+    mainProxy.release();
+
+    // a live message after the recovery: once it is in, everything before it is
+    id(await send(room, alice, 'after the recovery', 'c4'));
+    await watcher.ping();
+    await waitFor(() => m.got.at(-1) === live.at(-1), { what: 'the last live message delivered', timeoutMs: 15_000 });
+    expect(m.closes).toEqual([]);
+    expect(live).toHaveLength(12);
+    expect(m.got).toEqual(live);
+    const frames = m.got.map((g) => JSON.parse(g) as { type: string; kind?: string; id: string });
+    expect(frames.map((x) => x.kind ?? x.type)).toEqual(['message', 'message', 'edit', 'react', 'message', 'message', 'delete', 'react', 'edit', 'react', 'delete', 'message']);
+    expect(frames.map((x) => x.id)).toEqual(frames.map((x) => x.id).sort(compareIds));
+  }, 40_000);
 });
 
 describe('publishedFrameOf', () => {

@@ -54,7 +54,7 @@ export type ServerFrame =
    * included; `events`: the events among them, as event frames, oldest first — applied after
    * the messages (an event always follows its target).
    */
-  | { type: 'joined'; room: string; messages: ChatMessage[]; events: EventFrame[]; recovered: boolean; members: ChatUser[] }
+  | { type: 'joined'; room: string; messages: (ChatMessage & { replyCount?: number })[]; events: EventFrame[]; recovered: boolean; members: ChatUser[] }
   | { type: 'left'; room: string }
   /** A send or a change was accepted (`duplicate`: accepted before under this cid). */
   | { type: 'ack'; cid: string; id: string; ts: number; duplicate?: true }

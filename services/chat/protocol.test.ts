@@ -53,4 +53,49 @@ describe('protocol v1 frame validation', () => {
     expect(JSON.parse(errorFrame('rate_limited', 'slow', 'c', 500))).toEqual({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'c', retryAfterMs: 500 });
     expect(JSON.parse(errorFrame('rate_limited', 'slow', 'c', 500, 'account'))).toEqual({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'c', retryAfterMs: 500, limit: 'account' });
   });
+
+  it('parses edit, delete and react of a message id, and send with replyTo', () => {
+    expect(parseClientFrame('{"type":"send","room":"r","text":"hi","cid":"c1","replyTo":"12-3"}')).toEqual({
+      ok: true,
+      frame: { type: 'send', room: 'r', text: 'hi', cid: 'c1', replyTo: '12-3' },
+    });
+    expect(parseClientFrame('{"type":"send","room":"r","text":"hi","cid":"c1","replyTo":null}')).toEqual({ ok: true, frame: { type: 'send', room: 'r', text: 'hi', cid: 'c1' } });
+    expect(parseClientFrame('{"type":"edit","room":"r","id":"12-3","text":"fixed","cid":"e1"}')).toEqual({
+      ok: true,
+      frame: { type: 'edit', room: 'r', id: '12-3', text: 'fixed', cid: 'e1' },
+    });
+    expect(parseClientFrame('{"type":"delete","room":"dm:a:b","id":"12-3","cid":"d1"}')).toEqual({ ok: true, frame: { type: 'delete', room: 'dm:a:b', id: '12-3', cid: 'd1' } });
+    for (const emoji of ['👍', '👍🏽', '🇫🇷', '👩‍💻', '❤️', '1️⃣']) {
+      for (const on of [true, false]) {
+        expect(parseClientFrame(JSON.stringify({ type: 'react', room: 'r', id: '12-3', emoji, on, cid: 'r1' }))).toEqual({
+          ok: true,
+          frame: { type: 'react', room: 'r', id: '12-3', emoji, on, cid: 'r1' },
+        });
+      }
+    }
+    // an edit's text is normalised like a send's
+    expect(parseClientFrame('{"type":"edit","room":"r","id":"1-0","text":"a\\ud800","cid":"e"}')).toMatchObject({ ok: true, frame: { text: 'a\ufffd' } });
+  });
+
+  it('refuses malformed edit, delete, react and replyTo with the right code, echoing the cid', () => {
+    const base = { room: 'r', id: '12-3', cid: 'c9' };
+    const e = (o: object) => err(JSON.stringify(o));
+    expect(e({ type: 'send', room: 'r', text: 'x', cid: 'c9', replyTo: 'abc' })).toMatchObject({ code: 'bad_request', ref: 'c9', strike: true });
+    expect(e({ type: 'send', room: 'r', text: 'x', cid: 'c9', replyTo: 5 })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+    for (const type of ['edit', 'delete', 'react']) {
+      expect(e({ type, room: 'r', text: 'x', emoji: '👍', on: true, cid: 'c9' })).toMatchObject({ code: 'bad_request', ref: 'c9' }); // no id
+      expect(e({ type, ...base, id: '12', text: 'x', emoji: '👍', on: true })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+      expect(e({ type, ...base, id: `${2 ** 53}-0`, text: 'x', emoji: '👍', on: true })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+      expect(e({ type, ...base, cid: undefined, text: 'x', emoji: '👍', on: true }).code).toBe('bad_request'); // no cid
+      expect(e({ type, ...base, room: 'Nope!', text: 'x', emoji: '👍', on: true })).toMatchObject({ code: 'invalid_room', ref: 'c9', strike: false });
+    }
+    expect(e({ type: 'edit', ...base })).toMatchObject({ code: 'bad_request', ref: 'c9' }); // no text
+    expect(e({ type: 'edit', ...base, text: '   ' })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+    expect(e({ type: 'edit', ...base, text: 'x'.repeat(4001) })).toMatchObject({ code: 'too_long', ref: 'c9', strike: false });
+    for (const emoji of [undefined, '', 'lol', ':+1:', '👍👍', '1', '#', 'a👍', '👍 ', 42]) {
+      expect(e({ type: 'react', ...base, emoji, on: true })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+    }
+    expect(e({ type: 'react', ...base, emoji: '👍' })).toMatchObject({ code: 'bad_request', ref: 'c9' }); // no on
+    expect(e({ type: 'react', ...base, emoji: '👍', on: 'yes' })).toMatchObject({ code: 'bad_request', ref: 'c9' });
+  });
 });

@@ -3,10 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
-import { parseIngestEntry } from '../shared/message.js';
+import { parseIngestEntry, type ChatUser } from '../shared/message.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { waitFor } from '../../test/helpers/ports.js';
-import { createSendScript, rateLimitMessage, type SendScript } from './send-script.js';
+import { createEventScript } from './event-script.js';
+import { frameTail, logEntryFrame, messageFrameHead } from './frames.js';
+import { createSendScript, NO_THREAD, rateLimitMessage, type SendResult, type SendScript } from './send-script.js';
 
 let redis: TestRedis;
 let r: Redis;
@@ -236,5 +238,107 @@ describe('send.lua account-wide budgets', () => {
     const accepted = kinds.filter((k) => k === 'ok').length;
     expect(accepted).toBeLessThanOrEqual(Math.floor(defaults.USER_SEND_MAX_BYTES / 4000));
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('send.lua replies and the message index', () => {
+  const generous = loadConfig('chat', { PARTITIONS: '4', RATE_LIMIT_MESSAGES: '1000', RATE_LIMIT_WINDOW_MS: '3600000', USER_SEND_MAX_MESSAGES: '1000' });
+  const WINDOW_MS = generous.MESSAGE_CHANGE_WINDOW_SEC * 1000;
+  const bob = { id: 'bob', name: 'Bob' };
+  const sendG = () => createSendScript(r, keys, generous);
+  const ok = (res: SendResult) => {
+    if (res.kind !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(res)}`);
+    return res;
+  };
+  const logFields = async (room: string, id: string) => ((await r.xrange(keys.roomLog(room), id, id)) as [string, string[]][])[0]![1];
+
+  /** Sends and checks that the published frame, the frame rebuilt from the log and the ingest entry agree. */
+  async function sent(s: SendScript, room: string, user: ChatUser, text: string, cid: string, replyTo?: string, replyCount?: number) {
+    const got: string[] = [];
+    const listener = (_ch: string, payload: string) => void got.push(payload);
+    sub.on('message', listener);
+    await sub.subscribe(keys.roomChannel(room));
+    try {
+      const res = ok(await s(room, user, text, cid, replyTo));
+      await sub.ping(); // answered after the script's PUBLISH reached this connection
+      expect(got).toHaveLength(1);
+      expect(got[0]).toBe(messageFrameHead(room, user, text, cid, replyTo) + frameTail({ replyCount }, res.id, res.ts));
+      const rebuilt = logEntryFrame(room, res.id, await logFields(room, res.id));
+      expect(rebuilt.json).toBe(got[0]);
+      const message = { id: res.id, room, user, text, ts: res.ts, cid, ...(replyTo === undefined ? {} : { replyTo }) };
+      expect(rebuilt.entry).toEqual(message);
+      const [[, ingest]] = (await r.xrevrange(keys.ingestStreamOfRoom(room), '+', '-', 'COUNT', 1)) as [[string, string[]]];
+      expect(parseIngestEntry(ingest)).toEqual(message);
+      expect(JSON.parse(got[0]!)).toEqual({ type: 'message', ...message, ...(replyCount === undefined ? {} : { replyCount }) });
+      return res;
+    } finally {
+      sub.off('message', listener);
+      await sub.unsubscribe();
+    }
+  }
+
+  it('a reply carries replyTo in its frame and the absolute replyCount (frame, log `rc`); the log rebuilds every frame byte for byte', async () => {
+    const s = sendG();
+    const room = 'replies';
+    const parent = await sent(s, room, alice, 'parent "q" é', 'p');
+    const r1 = await sent(s, room, bob, 'first', 'q1', parent.id, 1);
+    const r2 = await sent(s, room, alice, 'second', 'q2', parent.id, 2);
+    expect(await logFields(room, r1.id)).toEqual(['uid', 'bob', 'name', 'Bob', 'text', 'first', 'cid', 'q1', 're', parent.id, 'rc', '1']);
+    expect(await r.hget(keys.thread(room, parent.id), 'c')).toBe('2');
+    // the thread counter lives as long as its newest reply can be deleted (a change window from it)
+    const expiresAt = Number(await r.call('PEXPIRETIME', keys.thread(room, parent.id)));
+    expect(expiresAt).toBeGreaterThanOrEqual(r2.ts + WINDOW_MS - 5);
+    expect(expiresAt).toBeLessThanOrEqual(r2.ts + WINDOW_MS + 5);
+    // a top-level send names a placeholder thread key and never touches it
+    expect(await r.exists(keys.thread(room, NO_THREAD))).toBe(0);
+  });
+
+  it('every send adds an index entry (id = message id, u = author, p = parent of a reply) that expires within the change window', async () => {
+    const s = sendG();
+    const room = 'index';
+    const parent = ok(await s(room, alice, 'top', 'p'));
+    const reply = ok(await s(room, bob, 'reply', 'q', parent.id));
+    expect(await r.xrange(keys.messageIndex(room), '-', '+')).toEqual([
+      [parent.id, ['u', 'alice']],
+      [reply.id, ['u', 'bob', 'p', parent.id]],
+    ]);
+    const ttl = await r.ttl(keys.messageIndex(room));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(generous.MESSAGE_CHANGE_WINDOW_SEC);
+  });
+
+  it('refuses a reply to a reply (not_top_level), to an unknown, deleted or too old message (not_found), writing nothing', async () => {
+    const s = sendG();
+    const event = createEventScript(r, keys, generous);
+    const room = 'bad-parents';
+    const old = `${Date.now() - WINDOW_MS - 60_000}-0`;
+    await r.xadd(keys.messageIndex(room), old, 'u', 'alice'); // still indexed, but out of the window
+    const parent = ok(await s(room, alice, 'top', 'p'));
+    const reply = ok(await s(room, bob, 'reply', 'q', parent.id));
+    const gone = ok(await s(room, alice, 'gone', 'g'));
+    expect((await event(room, alice, 'd', { kind: 'delete', target: gone.id })).kind).toBe('ok');
+    const state = async (cid: string, parentId: string) => ({
+      log: await r.xrange(keys.roomLog(room), '-', '+'),
+      ingest: await r.xlen(keys.ingestStreamOfRoom(room)),
+      index: await r.xrange(keys.messageIndex(room), '-', '+'),
+      idem: await r.get(keys.sendIdempotency(room, 'bob', cid)),
+      rate: await r.get(keys.sendRate(room, 'bob')),
+      budget: await r.get(keys.userSendBudget(room, 'bob')),
+      thread: await r.hgetall(keys.thread(room, parentId)),
+    });
+    const cases: [string, 'not_found' | 'not_top_level'][] = [
+      [reply.id, 'not_top_level'],
+      [`${Date.now()}-999`, 'not_found'],
+      [gone.id, 'not_found'],
+      [old, 'not_found'],
+    ];
+    for (const [i, [parentId, reason]] of cases.entries()) {
+      const before = await state(`x${i}`, parentId);
+      expect(await s(room, bob, 'nope', `x${i}`, parentId)).toEqual({ kind: 'bad_parent', reason });
+      expect(await state(`x${i}`, parentId)).toEqual(before);
+    }
+    // the parent's own thread still takes replies
+    expect(ok(await s(room, bob, 'fine', 'y', parent.id))).toBeTruthy();
+    expect(await r.hget(keys.thread(room, parent.id), 'c')).toBe('2');
   });
 });

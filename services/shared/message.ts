@@ -70,6 +70,8 @@ export const MAX_REACTION_EMOJI = 20;
 export const MAX_EMOJI_CHARS = 32;
 
 const EMOJI_RE = /^(?:\p{Extended_Pictographic}|\p{Emoji_Presentation}|\p{Regional_Indicator}|\p{Emoji_Modifier}|[\u200d\ufe0f\u20e3#*0-9])+$/u;
+/** Joiners, variation selectors and keycap marks alone draw nothing: a reaction needs a base. */
+const VISIBLE_BASE_RE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|[#*0-9]\ufe0f?\u20e3/u;
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 
 /**
@@ -78,7 +80,7 @@ const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
  */
 export function isEmoji(s: unknown): s is string {
   if (typeof s !== 'string' || s.length === 0 || s.length > MAX_EMOJI_CHARS) return false;
-  if (!EMOJI_RE.test(s) || /^[#*0-9]+$/.test(s)) return false;
+  if (!EMOJI_RE.test(s) || !VISIBLE_BASE_RE.test(s) || /^\u200d|\u200d$/.test(s)) return false;
   let graphemes = 0;
   for (const _ of segmenter.segment(s)) if (++graphemes > 1) return false;
   return true;

@@ -57,7 +57,7 @@ local windowEnd = tonumber(string.match(target, '^(%d+)-')) + tonumber(ARGV[21])
 if windowEnd <= now then return {'not_found'} end
 local entry = index_get(KEYS[6], target)
 if not entry then return {'not_found'} end
-if (entry.p or '') ~= ARGV[23] then return {'bad_parent'} end
+if kind == 'delete' and (entry.p or '') ~= ARGV[23] then return {'bad_parent'} end
 if kind ~= 'react' and entry.u ~= uid then return {'forbidden'} end
 
 local emoji = ARGV[9]
