@@ -6,9 +6,12 @@
 //   npx tsx scripts/dead-letters.ts redrive <dead-letter-id>... | --all [--reason-contains S]
 //   npx tsx scripts/dead-letters.ts export [--delete] [--reason-contains S] > dead-letters.jsonl
 //
+// A dead letter is a message or a room event (edit, delete, react: field `ev`).
+//
 // `list` prints, per partition, the count and the oldest N entries. `redrive` XADDs each
-// selected entry's ORIGINAL fields (exactly message.ts ingestEntryFields: room id uid name text
-// cid; reason/entryId/stream/deliveries and anything else stripped) back to its partition's
+// selected entry's ORIGINAL fields (exactly message.ts ingestEntryFields — room id uid name text
+// cid [re] — or ingestEventFields for an event; reason/entryId/stream/deliveries and anything
+// else stripped) back to its partition's
 // ingest stream and XDELs it from the dead-letter stream, atomically per entry
 // (dead-letters.lua). A dead letter whose original fields do not parse with parseIngestEntry is
 // refused and left in place: a worker would only dead-letter it again. A dead-letter id may be
@@ -22,7 +25,9 @@
 // (services/ingestion/dead-letter.ts): re-drive and export are the only ways out.
 //
 // Re-driving is safe to repeat: the store is idempotent by (room, id), so re-driving a message
-// that was in fact stored (e.g. a dead letter copied twice by a crash) stores nothing new.
+// that was in fact stored (e.g. a dead letter copied twice by a crash) stores nothing new; the
+// same holds for an event (by room and event id), and an event re-driven long after newer ones
+// changes nothing they decided (the store applies events in id order, not arrival order).
 //
 // Reads REDIS_URL and PARTITIONS through loadConfig('ingestion'); never prints the URL.
 // Exit codes: 0 done, 1 some selected dead letters were not re-driven (refused / not found /
@@ -31,7 +36,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../services/shared/config.js';
 import { keysFor, type Keys } from '../services/shared/keys.js';
-import { ingestEntryFields, parseIngestEntry } from '../services/shared/message.js';
+import { ingestEntryFields, ingestEventFields, isRoomEvent, parseIngestEntry } from '../services/shared/message.js';
 import { fieldRecord } from '../services/shared/redis.js';
 
 const USAGE =
@@ -136,9 +141,12 @@ async function list(redis: Redis, keys: Keys, limit: number, out: Out): Promise<
       const d = parseDeadLetter(p, dlId, flat);
       const original = fieldRecord(d.original);
       const text = original.text;
+      // An event names its kind and target; a reaction shows its emoji in place of a text.
+      const event = original.ev === undefined ? '' : `  event=${show(original.ev)}  target=${original.tg ?? '-'}`;
+      const preview = original.emoji !== undefined && original.ev !== undefined ? `  emoji=${show(original.emoji)}` : '';
       out(
         `  ${dlId}  reason=${show(d.reason)}  entry=${d.entryId || '-'}  room=${show(original.room)}` +
-          `  id=${original.id ?? '-'}  text=${show(text === undefined ? undefined : text.slice(0, TEXT_PREVIEW_CHARS))}` +
+          `  id=${original.id ?? '-'}${event}  text=${show(text === undefined ? undefined : text.slice(0, TEXT_PREVIEW_CHARS))}${preview}` +
           (d.deliveries !== undefined ? `  deliveries=${d.deliveries}` : ''),
       );
     }
@@ -163,16 +171,16 @@ async function redriveOne(redis: Redis, keys: Keys, d: DeadLetter, tally: Tally,
     return;
   }
   const ingest = keys.ingestStream(d.partition);
-  const newId = (await redis.eval(REDRIVE_LUA, 2, keys.deadLetter(d.partition), ingest, d.dlId, ...ingestEntryFields(parsed))) as
-    | string
-    | null;
+  const fields = isRoomEvent(parsed) ? ingestEventFields(parsed) : ingestEntryFields(parsed);
+  const newId = (await redis.eval(REDRIVE_LUA, 2, keys.deadLetter(d.partition), ingest, d.dlId, ...fields)) as string | null;
   if (newId === null) {
     tally.missing++;
     out(`not found ${name}: gone before it could be re-driven`);
     return;
   }
   tally.redriven++;
-  out(`redriven ${name} -> ${ingest} ${newId}  room=${show(parsed.room)}  id=${parsed.id}`);
+  const what = isRoomEvent(parsed) ? `  ${parsed.kind} of ${parsed.target}` : '';
+  out(`redriven ${name} -> ${ingest} ${newId}  room=${show(parsed.room)}  id=${parsed.id}${what}`);
 }
 
 async function redriveIds(redis: Redis, keys: Keys, ids: { partition?: number; id: string }[], out: Out): Promise<Tally> {

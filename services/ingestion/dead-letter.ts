@@ -2,15 +2,15 @@
 // acked: a crash between the two may copy one twice into the dead-letter stream, never lose it.
 // A dead-letter entry holds `reason`, `entryId` (the ingest entry's id), `stream` and
 // `deliveries`, then the original field/value pairs unchanged (so it can be re-driven with
-// XADD after a fix).
+// XADD after a fix). The original may be a message or an event (field `ev`, message.ts).
 //
-// Dead-letter streams are NEVER trimmed: every entry in them is an acked message the store does
-// not hold, so a cap would silently drop acked messages in a flood. They leave only when an
+// Dead-letter streams are NEVER trimmed: every entry in them is an acked message (or event) the
+// store does not hold, so a cap would silently drop acked messages in a flood. They leave only when an
 // operator re-drives or exports them (scripts/dead-letters.ts); their size is the gauge
 // ingest_dead_letter_entries, which k8s/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
-import type { ChatMessage } from '../shared/message.js';
+import type { LogEntry, RoomEvent } from '../shared/message.js';
 import type { DeadLetterKind } from './metrics.js';
 import { throwOnPipelineError, type IngestEntry } from './streams.js';
 
@@ -40,11 +40,23 @@ export async function deadLetter(redis: Redis, keys: Keys, poison: readonly Pois
 }
 
 /** A message whose (room, id) the store already holds for ANOTHER message (author or cid differ). */
-export function idConflict(entry: IngestEntry, m: ChatMessage): Poison {
+export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
   return {
     entry,
     kind: 'id_conflict',
     reason: `id_conflict: a different message is stored under ${m.room} ${m.id} (Redis reused the id after losing the room log's tail); this one (user ${m.user.id}, cid ${m.cid}) was not stored`,
+  };
+}
+
+/**
+ * An event whose (room, id) an EARLIER, different event of the same batch has (another author or
+ * cid): the store keeps one event per id, so this one would be taken for a redelivery and lost.
+ */
+export function eventIdConflict(entry: IngestEntry, e: RoomEvent, first: RoomEvent): Poison {
+  return {
+    entry,
+    kind: 'id_conflict',
+    reason: `id_conflict: another event (user ${first.user.id}, cid ${first.cid}) came first under ${e.room} ${e.id} (Redis reused the id after losing the room log's tail); this ${e.kind} (user ${e.user.id}, cid ${e.cid}) was not applied`,
   };
 }
 

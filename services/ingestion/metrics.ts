@@ -18,9 +18,15 @@ export function createIngestMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    applySeconds: new Histogram({
+      name: 'ingest_apply_seconds',
+      help: 'Duration of one successful store.applyEvents call (edits, deletes, reactions)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
     persistLagSeconds: new Histogram({
       name: 'ingest_persist_lag_seconds',
-      help: 'Time from a message id (its send time) to its storage, per newly stored message',
+      help: 'Time from an entry id (its send time) to its storage, per newly stored message or newly applied event',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
@@ -28,6 +34,22 @@ export function createIngestMetrics(registry: Registry) {
     duplicates: new Counter({
       name: 'ingest_messages_duplicate_total',
       help: 'Redelivered messages the store already held (recognised by room + id)',
+      registers,
+    }),
+    eventsApplied: new Counter({
+      name: 'ingest_events_applied_total',
+      help: 'Room events (edit, delete, react) newly applied to the store',
+      registers,
+    }),
+    eventDuplicates: new Counter({
+      name: 'ingest_events_duplicate_total',
+      help: 'Redelivered room events the store already held (recognised by room + event id): nothing changed',
+      registers,
+    }),
+    eventsStored: new Counter({
+      name: 'ingest_events_stored_total',
+      help: 'Room events the store took, newly applied or already held, per kind',
+      labelNames: ['kind'] as const,
       registers,
     }),
     deadLettered: new Counter({
@@ -38,7 +60,7 @@ export function createIngestMetrics(registry: Registry) {
     }),
     idConflicts: new Counter({
       name: 'ingest_id_conflicts_total',
-      help: 'Messages dead-lettered because a DIFFERENT message is stored under their (room, id): Redis reused an id after losing the tail of a room log',
+      help: 'Messages (or events) dead-lettered because a DIFFERENT one holds their (room, id): Redis reused an id after losing the tail of a room log',
       registers,
     }),
     deadLetterEntries: new Gauge({
@@ -53,7 +75,7 @@ export function createIngestMetrics(registry: Registry) {
     }),
     storeFailures: new Counter({
       name: 'ingest_store_failures_total',
-      help: 'Failed store writes (the batch is retried with backoff, not acked)',
+      help: 'Failed store writes of messages or events (the batch is retried with backoff, not acked)',
       registers,
     }),
     loopErrors: new Counter({

@@ -1,36 +1,47 @@
 // The ingestion loop: one consumer of the group keys.INGEST_GROUP over the ingest stream of
-// every partition. At-least-once delivery from Redis + an idempotent store (room + id) gives
-// exactly-once storage; the rules that make that hold:
+// every partition. An entry is a MESSAGE or an EVENT that changes one (edit, delete, react:
+// message.ts); a batch mixes both. At-least-once delivery from Redis + an idempotent store
+// (messages by room + id, events by room + event id, applied order-independently: store.ts)
+// gives exactly-once storage; the rules that make that hold:
 //
-// - XACK only after the store write (and the dead-letter XADD for poison) succeeded.
+// - XACK only after every store write of the batch (its messages, then its events: batch.ts
+//   sorts, store-writes.ts writes) and the dead-letter XADD for poison succeeded.
 // - While a batch is in hand (read, not yet acked) a timer resets its idle time (XCLAIM
 //   JUSTID, every INGEST_CLAIM_IDLE_MS / 3) so other workers do not claim it, however long a
 //   store call or a backoff takes.
-// - A failing store write is retried in place, with capped exponential backoff and jitter, for
-//   as long as the store is unavailable (ping fails, or the error says down/locked/full:
-//   store-errors.ts). When the batch failed ISOLATE_AFTER_FAILURES times in a row while the
-//   store answers, the data is the problem: the batch is bisected down to single messages, the
-//   rest is stored, and only a message the store rejects on its own is dead-lettered
-//   (reason `store rejected: <error>`). A rejected message never stalls its partition.
+// - A failing store write (messages or events alike) is retried in place, with capped
+//   exponential backoff and jitter, for as long as the store is unavailable (ping fails, or the
+//   error says down/locked/full: store-errors.ts). When the write failed ISOLATE_AFTER_FAILURES
+//   times in a row while the store answers, the data is the problem: it is bisected down to
+//   single entries, the rest is stored, and only an entry the store rejects on its own is
+//   dead-lettered (reason `store rejected: <error>`). A rejected entry never stalls its partition.
+// - The same entry twice in one batch is written once. A different message under an id the
+//   batch already had goes to the store alone, which says which one it holds (the other is
+//   dead-lettered as id_conflict); a different EVENT under such an id is dead-lettered at once
+//   (the store would take it for a redelivery of the first).
+// - An event may reach the store before the message it changes (a claimed or re-read entry
+//   comes after newer ones): the store keeps it and it takes effect when the message lands.
 // - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);
 //   entries of dead consumers are taken over by claimer.ts every so often.
-// - A poison entry (unparseable or invalid) is copied to the dead-letter stream and acked with
-//   its batch: it never blocks later entries. An entry delivered more than
-//   INGEST_MAX_DELIVERIES times is only a suspect (restarts and claims raise the count too): it
-//   is inserted alone once, and dead-lettered only if the store rejects it.
+// - A poison entry (unparseable or invalid: bad target id, unknown event kind, not an emoji...)
+//   is copied to the dead-letter stream and acked with its batch: it never blocks later entries.
+//   An entry delivered more than INGEST_MAX_DELIVERIES times is only a suspect (restarts and
+//   claims raise the count too): it is written alone once, and dead-lettered only if the store
+//   rejects it.
 // - stop(): no new reads; the batch in hand is finished and acked (within SHUTDOWN_DRAIN_MS,
 //   after which it is left pending for another worker to claim).
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { INGEST_GROUP, type Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { parseIngestEntry, type ChatMessage } from '../shared/message.js';
-import { sameMessage, type InsertResult, type Store } from '../shared/store/store.js';
+import type { Store } from '../shared/store/store.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { sortBatch } from './batch.js';
 import { claimIdlePage, removeIdleConsumers } from './claimer.js';
-import { deadLetter, idConflict, type Poison } from './dead-letter.js';
+import { deadLetter } from './dead-letter.js';
 import type { IngestMetrics } from './metrics.js';
-import { errorMessage, isStoreUnavailable } from './store-errors.js';
+import { errorMessage } from './store-errors.js';
+import { BatchWriter } from './store-writes.js';
 import {
   ackEntries,
   ensureGroups,
@@ -43,23 +54,6 @@ import {
 
 /** Consumers idle this many claim-idle periods with nothing pending are removed from the group. */
 const CONSUMER_EXPIRY_FACTOR = 10;
-
-/** Failed writes of one batch in a row (store answering ping) before it is split to find the culprit. */
-export const ISOLATE_AFTER_FAILURES = 3;
-
-/** A message the store refused on its own while it accepted writes. */
-interface Rejected {
-  message: ChatMessage;
-  err: unknown;
-}
-
-interface InsertOutcome {
-  inserted: number;
-  duplicates: number;
-  /** Different messages under an already stored (room, id): never dropped, dead-lettered. */
-  conflicts: ChatMessage[];
-  rejected: Rejected[];
-}
 
 export interface WorkerDeps {
   config: Pick<
@@ -103,11 +97,18 @@ export class IngestWorker {
   /** The previous batch's XACK, awaited before the next one (one ack round trip in flight). */
   private ackInFlight: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
-  private storeWriteFailed = false;
   private nextClaimAt = 0;
   private readonly logLimit = new Map<string, number>();
+  private readonly writer: BatchWriter;
 
   constructor(private readonly deps: WorkerDeps) {
+    this.writer = new BatchWriter({
+      store: deps.store,
+      metrics: deps.metrics,
+      log: deps.log,
+      maxDeliveries: deps.config.INGEST_MAX_DELIVERIES,
+      retry: (what, inHand, fn, onFailure) => this.retry(what, inHand, fn, onFailure),
+    });
     this.consumer = deps.config.INGEST_CONSUMER ?? deps.config.replicaId;
     const { streams, partitionOf } = ingestStreams(deps.keys);
     this.streams = streams;
@@ -123,7 +124,7 @@ export class IngestWorker {
 
   /** For /readyz: false while the last store write failed. */
   storeWritesOk(): boolean {
-    return !this.storeWriteFailed;
+    return this.writer.storeWritesOk();
   }
 
   /** Stops reading, finishes and acks the batch in hand; gives up on it after SHUTDOWN_DRAIN_MS. */
@@ -300,84 +301,16 @@ export class IngestWorker {
       });
   }
 
-  /** Stores what it can, dead-letters the poison, then acks the whole batch. */
+  /** Stores what it can (messages, then events), dead-letters the poison, then acks the whole batch. */
   private async process(batch: IngestEntry[]): Promise<void> {
-    const { metrics, config, log } = this.deps;
+    const { metrics, log } = this.deps;
     metrics.batchSize.observe(batch.length);
-    const poison: Poison[] = [];
-    const messages: ChatMessage[] = [];
-    const suspects: { entry: IngestEntry; message: ChatMessage }[] = [];
-    const entryOf = new Map<ChatMessage, IngestEntry>();
-    const seen = new Map<string, ChatMessage>();
-    const sameIdLater: ChatMessage[] = [];
-    for (const entry of batch) {
-      if (entry.fields === null) {
-        poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
-        continue;
-      }
-      const parsed = parseIngestEntry(entry.fields);
-      if (typeof parsed === 'string') {
-        poison.push({ entry, kind: 'invalid', reason: parsed });
-        continue;
-      }
-      const key = `${parsed.room}\n${parsed.id}`;
-      const first = seen.get(key);
-      if (first) {
-        // The same message twice in one batch is stored once. ANOTHER message under the same id
-        // (Redis reused an id after losing a log's tail) must not vanish as a "duplicate": it
-        // goes to the store after the batch, which tells which one it holds (conflicts below).
-        if (!sameMessage({ userId: first.user.id, cid: first.cid }, parsed)) {
-          sameIdLater.push(parsed);
-          entryOf.set(parsed, entry);
-        }
-        continue;
-      }
-      seen.set(key, parsed);
-      if (entry.deliveries > config.INGEST_MAX_DELIVERIES) suspects.push({ entry, message: parsed });
-      else {
-        messages.push(parsed);
-        entryOf.set(parsed, entry);
-      }
-    }
-
+    const sorted = sortBatch(batch, this.deps.config.INGEST_MAX_DELIVERIES);
+    const { poison } = sorted;
     const release = this.holdInHand(batch);
     let acking = false;
     try {
-      const storeParts = async (parts: ChatMessage[][], isolateAfter: number) => {
-        for (const part of parts) {
-          if (part.length === 0) continue;
-          const { rejected, conflicts } = await this.insert(part, batch, isolateAfter);
-          for (const m of conflicts) poison.push(idConflict(entryOf.get(m)!, m));
-          for (const r of rejected) {
-            poison.push({ entry: entryOf.get(r.message)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
-          }
-        }
-      };
-      await storeParts([messages], ISOLATE_AFTER_FAILURES);
-      // Delivered too often: maybe it kills workers, maybe only restarts and claims counted.
-      // The rest of the batch is stored by now; try it alone once before giving up on it.
-      for (const { entry, message } of suspects) {
-        const { rejected, conflicts } = await this.insert([message], batch, 0);
-        if (conflicts.length > 0) {
-          poison.push(idConflict(entry, message));
-          continue;
-        }
-        if (rejected.length === 0) {
-          log.info({ entryId: entry.id, stream: entry.stream, deliveries: entry.deliveries }, 'entry over INGEST_MAX_DELIVERIES stored on its own');
-          continue;
-        }
-        poison.push({
-          entry,
-          kind: 'max_deliveries',
-          reason: `delivered ${entry.deliveries} times (INGEST_MAX_DELIVERIES=${config.INGEST_MAX_DELIVERIES}); alone, store rejected: ${errorMessage(rejected[0]!.err)}`,
-        });
-      }
-
-      // Rarely non-empty: each message whose id another message of this batch had, alone, after
-      // the first of its id went to the store (from `messages` or the suspects): the store then
-      // says whether it holds this one (a duplicate) or another (a conflict, dead-lettered).
-      // Never skipped: the whole batch is acked below.
-      await storeParts(sameIdLater.map((m) => [m]), 0);
+      await this.writer.writeBatch(sorted, batch);
 
       if (poison.length > 0) {
         await this.retry('dead-letter', batch, () => deadLetter(this.deps.redis, this.deps.keys, poison));
@@ -419,93 +352,6 @@ export class IngestWorker {
     }, this.touchEveryMs);
     timer.unref();
     return () => clearInterval(timer);
-  }
-
-  /**
-   * Stores `messages`, retrying with backoff while the store is unavailable. Once `isolateAfter`
-   * attempts in a row failed with an error about the data while the store answers ping, the
-   * messages are bisected: every part the store takes is stored, and a single message the
-   * store refuses on its own is returned as rejected (not stored, for the caller to dead-letter).
-   */
-  private async insert(messages: ChatMessage[], batch: IngestEntry[], isolateAfter: number): Promise<InsertOutcome> {
-    const { metrics, log } = this.deps;
-    let failures = 0;
-    let lastErr: unknown = null;
-    const outcome = await this.retry(
-      'store',
-      batch,
-      async (): Promise<InsertOutcome> => {
-        if (failures >= isolateAfter && !isStoreUnavailable(lastErr) && (await this.storeAnswers())) {
-          if (failures > 0) log.warn({ messages: messages.length, failures, err: errorMessage(lastErr) }, 'store keeps rejecting the batch while it is up; splitting it');
-          return this.isolate(messages);
-        }
-        return { ...(await this.timedInsert(messages)), rejected: [] };
-      },
-      (err) => {
-        failures++;
-        lastErr = err;
-        this.storeWriteFailed = true;
-        metrics.storeFailures.inc();
-      },
-    );
-    if (this.storeWriteFailed) log.info('store writes succeed again');
-    this.storeWriteFailed = false;
-    for (const r of outcome.rejected) {
-      log.warn({ room: r.message.room, id: r.message.id, err: errorMessage(r.err) }, 'store rejected a message on its own');
-    }
-    if (outcome.duplicates === 0 && outcome.rejected.length === 0 && outcome.conflicts.length === 0) {
-      // Send-to-stored time; batches with redeliveries are skipped (their age says nothing).
-      const now = Date.now();
-      for (const m of messages) metrics.persistLagSeconds.observe(Math.max(0, now - m.ts) / 1000);
-    }
-    return outcome;
-  }
-
-  /**
-   * Bisects `messages` until every part is stored or is one message the store refuses. Throws
-   * (back to the retry loop, nothing concluded) on an error that says the store is unavailable.
-   */
-  private async isolate(messages: readonly ChatMessage[]): Promise<InsertOutcome> {
-    const out: InsertOutcome = { inserted: 0, duplicates: 0, conflicts: [], rejected: [] };
-    const pass = async (part: readonly ChatMessage[]): Promise<void> => {
-      try {
-        const r = await this.timedInsert(part);
-        out.inserted += r.inserted;
-        out.duplicates += r.duplicates;
-        out.conflicts.push(...r.conflicts);
-        return;
-      } catch (err) {
-        if (isStoreUnavailable(err) || !(await this.storeAnswers())) throw err;
-        if (part.length === 1) {
-          out.rejected.push({ message: part[0]!, err });
-          return;
-        }
-      }
-      const mid = Math.ceil(part.length / 2);
-      await pass(part.slice(0, mid));
-      await pass(part.slice(mid));
-    };
-    await pass(messages);
-    return out;
-  }
-
-  private async timedInsert(messages: readonly ChatMessage[]): Promise<InsertResult> {
-    const { store, metrics } = this.deps;
-    const started = performance.now();
-    const r = await store.insertMessages(messages);
-    metrics.insertSeconds.observe((performance.now() - started) / 1000);
-    metrics.inserted.inc(r.inserted);
-    if (r.duplicates > 0) metrics.duplicates.inc(r.duplicates);
-    return r;
-  }
-
-  private async storeAnswers(): Promise<boolean> {
-    try {
-      await this.deps.store.ping();
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /**

@@ -1,13 +1,21 @@
 // The signed-in part of the REST API served from the store: user search (to start a DM), the
-// room list (public rooms + the caller's DMs) and history pages. Every route here requires a
-// bearer token and is charged to the caller's request budget (`auth`, built in app.ts).
-import { Router, type RequestHandler } from 'express';
+// room list (public rooms + the caller's DMs), history pages and thread pages. Every route here
+// requires a bearer token and is charged to the caller's request budget (`auth`, built in app.ts).
+// Messages are served in their current state (edits, deletes, reactions and reply counts the
+// ingestion workers applied: store.ts HistoryMessage), each reaction's `me` for the caller.
+import { Router, type RequestHandler, type Response } from 'express';
 import { mayAccessRoom } from '../shared/rooms.js';
-import type { ChatMessage } from '../shared/message.js';
 import type { Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
-import { parseHistoryQuery, parseRoomParam, parseSearchQuery, SEARCH_MAX_RESULTS } from './validation.js';
+import {
+  parseHistoryQuery,
+  parseMessageIdParam,
+  parseRepliesQuery,
+  parseRoomParam,
+  parseSearchQuery,
+  SEARCH_MAX_RESULTS,
+} from './validation.js';
 
 /** The room list is bounded; a user with more DMs than this sees the most recent ones. */
 const ROOMS_LIST_LIMIT = 200;
@@ -17,7 +25,7 @@ const ROOMS_LIST_LIMIT = 200;
  * paging always moves. A page of 200 messages of 4,000 escaped control characters would be
  * ~4.8 MB; the client pages on while hasMore is true.
  */
-export function fitPage(page: ChatMessage[], maxBytes: number): ChatMessage[] {
+export function fitPage<T>(page: T[], maxBytes: number): T[] {
   let bytes = 2;
   let i = page.length;
   while (i > 0) {
@@ -27,6 +35,32 @@ export function fitPage(page: ChatMessage[], maxBytes: number): ChatMessage[] {
     i--;
   }
   return i === 0 ? page : page.slice(i);
+}
+
+/**
+ * The OLDEST messages of `page` whose JSON fits in `maxBytes` after `used` bytes (a thread pages
+ * forward, so the next page starts after the last one kept) — at least one, so paging moves.
+ */
+export function fitPageForward<T>(page: T[], maxBytes: number, used = 2): T[] {
+  let bytes = used;
+  let i = 0;
+  while (i < page.length) {
+    const size = Buffer.byteLength(JSON.stringify(page[i])) + 1;
+    if (bytes + size > maxBytes && i > 0) break;
+    bytes += size;
+    i++;
+  }
+  return i === page.length ? page : page.slice(0, i);
+}
+
+/** The room of the path, refused with 403 when it is a DM of two other users. */
+function roomFor(res: Response, param: unknown): string {
+  // Express has already percent-decoded the parameter, so `dm%3Aa%3Ab` arrives as `dm:a:b`.
+  const room = parseRoomParam(param);
+  if (!mayAccessRoom(authedUser(res).id, room)) {
+    throw new ApiError('forbidden', 'this direct-message room belongs to two other users');
+  }
+  return room;
 }
 
 export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: RequestHandler; historyMaxBytes: number }): Router {
@@ -50,17 +84,35 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
   router
     .route('/api/rooms/:room/messages')
     .get(auth, async (req, res) => {
-      // Express has already percent-decoded the parameter, so `dm%3Aa%3Ab` arrives as `dm:a:b`.
-      const room = parseRoomParam(req.params.room);
-      if (!mayAccessRoom(authedUser(res).id, room)) {
-        throw new ApiError('forbidden', 'this direct-message room belongs to two other users');
-      }
+      const room = roomFor(res, req.params.room);
       const { before, limit } = parseHistoryQuery(req);
-      // One extra row tells whether older messages exist without a second query.
-      const page = await store.messagesBefore(room, before, limit + 1);
+      // One extra row tells whether older messages exist without a second query. Top-level
+      // messages only: replies are in their thread, counted on their parent.
+      const page = await store.messagesBefore(room, before, limit + 1, authedUser(res).id);
       const newest = page.length > limit ? page.slice(page.length - limit) : page;
       const messages = fitPage(newest, historyMaxBytes);
       res.json({ messages, hasMore: page.length > limit || messages.length < newest.length });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD']));
+
+  router
+    .route('/api/rooms/:room/messages/:id/replies')
+    .get(auth, async (req, res) => {
+      const room = roomFor(res, req.params.room);
+      const id = parseMessageIdParam(req.params.id);
+      const { after, limit } = parseRepliesQuery(req);
+      const viewer = authedUser(res).id;
+      const parent = await store.getMessage(room, id, viewer);
+      // A reply has no thread of its own (threads are one level deep, as in Slack).
+      if (parent === null || parent.replyTo !== undefined) {
+        throw new ApiError('not_found', parent === null ? 'no such message in this room' : 'this message is a reply, not a thread');
+      }
+      // Oldest first, paging forward; one extra row tells whether more replies follow.
+      const page = await store.repliesAfter(room, id, after, limit + 1, viewer);
+      const oldest = page.length > limit ? page.slice(0, limit) : page;
+      const used = Buffer.byteLength(JSON.stringify({ parent, replies: [], hasMore: false }));
+      const replies = fitPageForward(oldest, historyMaxBytes, used);
+      res.json({ parent, replies, hasMore: page.length > limit || replies.length < oldest.length });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 

@@ -91,11 +91,38 @@ export interface HistoryQuery {
   limit: number;
 }
 
-export function parseHistoryQuery(req: Request): HistoryQuery {
-  const before = queryValue(req, 'before');
-  if (before !== undefined && !isMessageId(before)) {
-    throw new ApiError('invalid_id', 'before must be a message id like 1700000000000-0');
+/** A message id given in the path (`/messages/:id/...`). */
+export function parseMessageIdParam(id: unknown): string {
+  if (!isMessageId(id)) throw new ApiError('invalid_id', 'the message id in the path must be like 1700000000000-0');
+  return id;
+}
+
+/** An optional message-id query parameter (`before`, `after`). */
+function idQuery(req: Request, name: string): string | undefined {
+  const id = queryValue(req, name);
+  if (id !== undefined && !isMessageId(id)) {
+    throw new ApiError('invalid_id', `${name} must be a message id like 1700000000000-0`);
   }
+  return id;
+}
+
+export function parseHistoryQuery(req: Request): HistoryQuery {
+  return { before: idQuery(req, 'before'), limit: parseLimit(req) };
+}
+
+export interface RepliesQuery {
+  /** Replies after this id; from the first reply when undefined. */
+  after: string | undefined;
+  limit: number;
+}
+
+/** `?after=<id>&limit=<1..200>` of a thread page (the same limit rule as history). */
+export function parseRepliesQuery(req: Request): RepliesQuery {
+  return { after: idQuery(req, 'after'), limit: parseLimit(req) };
+}
+
+/** `limit`: 1 or more, default HISTORY_DEFAULT_LIMIT; above HISTORY_MAX_LIMIT it is capped, not refused. */
+function parseLimit(req: Request): number {
   const rawLimit = queryValue(req, 'limit');
   let limit = HISTORY_DEFAULT_LIMIT;
   if (rawLimit !== undefined) {
@@ -104,5 +131,5 @@ export function parseHistoryQuery(req: Request): HistoryQuery {
     }
     limit = Math.min(Number(rawLimit), HISTORY_MAX_LIMIT);
   }
-  return { before, limit };
+  return limit;
 }

@@ -3,7 +3,6 @@
 // `list` names it with its reason, and after the trigger is dropped `redrive --all` puts it back
 // on its ingest stream, where the worker stores it exactly once. Unparseable dead letters are
 // refused and left in place; bad usage is one line and a non-zero exit.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -12,6 +11,7 @@ import type { Store } from '../../services/shared/store/index.js';
 import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
 import {
   POISON_REASON,
+  deadLettersTool,
   drafts,
   exactlyOnceProblems,
   keysFor,
@@ -60,37 +60,8 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-interface ToolRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `scripts/dead-letters.ts <args>` as its own process against the test Redis. */
-function tool(...args: string[]): Promise<ToolRun> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'test',
-        REDIS_URL: redis.url,
-        PARTITIONS: String(PARTITIONS),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.once('error', reject);
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const tool = (...args: string[]) => deadLettersTool({ redisUrl: redis.url, partitions: PARTITIONS }, ...args);
 
 async function deadLetterIds(partition: number): Promise<string[]> {
   const rows = (await redis.client().xrange(keys.deadLetter(partition), '-', '+')) as [string, string[]][];

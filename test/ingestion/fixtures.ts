@@ -1,7 +1,8 @@
-// Shared by the ingestion end-to-end tests and bench/ingest.bench.ts: write messages to the
-// ingest streams the way the chat send script does (room log XADD first, its id becomes the
-// message id, then the ingest entry with message.ts ingestEntryFields), start worker processes,
-// and read back what the store holds.
+// Shared by the ingestion end-to-end tests and bench/ingest.bench.ts: write messages and room
+// events to the ingest streams the way the chat scripts do (room log XADD first, its id becomes
+// the entry's id, then the ingest entry with message.ts ingestEntryFields / ingestEventFields),
+// start worker processes, and read back what the store holds.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,17 +13,29 @@ import { compareIds } from '../../services/shared/ids.js';
 import { INGEST_GROUP, keysFor, type Keys } from '../../services/shared/keys.js';
 import { createLogger } from '../../services/shared/logger.js';
 import { fieldRecord } from '../../services/shared/redis.js';
-import { ingestEntryFields, type ChatMessage } from '../../services/shared/message.js';
+import {
+  ingestEntryFields,
+  ingestEventFields,
+  isRoomEvent,
+  type ChatMessage,
+  type EventKind,
+  type LogEntry,
+  type RoomEvent,
+} from '../../services/shared/message.js';
 import { createStore, type Store } from '../../services/shared/store/index.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 /**
- * The send script's two stream writes, minus rate limit / idempotency / publish: XADD to the
- * room log (its id is the message id), then XADD the ingest entry. ARGV is ingestEntryFields
- * with an empty id; ARGV[4] is the id's value slot.
+ * The send and event scripts' two stream writes, minus rate limit / idempotency / authorisation
+ * / publish: XADD to the room log (its id is the entry's id), then XADD the ingest entry. ARGV
+ * is ingestEntryFields or ingestEventFields with an empty id: ARGV[4] is the id's value slot,
+ * and the room log gets the fields after `room <room> id <id>` (the live-only counts rc and n,
+ * which the store does not read, are left out).
  */
 const PRODUCE_LUA = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 5000, '*', 'uid', ARGV[6], 'name', ARGV[8], 'text', ARGV[10], 'cid', ARGV[12])
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 5000, '*', unpack(fields))
 ARGV[4] = id
 redis.call('XADD', KEYS[2], '*', unpack(ARGV))
 return id`;
@@ -33,24 +46,54 @@ export interface Draft {
   name?: string;
   text?: string;
   cid?: string;
+  /** A thread reply to this (stored or produced) top-level message. */
+  replyTo?: string;
+}
+
+/** An event on a message already produced (`target` is its id). */
+export interface EventDraft {
+  room: string;
+  kind: EventKind;
+  target: string;
+  uid?: string;
+  name?: string;
+  cid?: string;
+  /** edit */
+  text?: string;
+  /** delete of a reply: its parent */
+  replyTo?: string;
+  /** react */
+  emoji?: string;
+  on?: boolean;
 }
 
 /** Writes the drafts in order (pipelined in chunks); returns the messages with their ids. */
 export async function produce(redis: Redis, keys: Keys, drafts: readonly Draft[], chunk = 500): Promise<ChatMessage[]> {
-  const out: ChatMessage[] = [];
+  return (await produceEntries(redis, keys, drafts, chunk)) as ChatMessage[];
+}
+
+/** Writes message and event drafts in the order given (one room log each); returns them with their ids. */
+export async function produceEntries(
+  redis: Redis,
+  keys: Keys,
+  drafts: readonly (Draft | EventDraft)[],
+  chunk = 500,
+): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
   for (let i = 0; i < drafts.length; i += chunk) {
-    const part = drafts.slice(i, i + chunk).map(toMessage);
+    const part = drafts.slice(i, i + chunk).map((d) => ('kind' in d ? toEvent(d) : toMessage(d)));
     const pipeline = redis.pipeline();
-    for (const m of part) {
-      pipeline.eval(PRODUCE_LUA, 2, keys.roomLog(m.room), keys.ingestStreamOfRoom(m.room), ...ingestEntryFields(m));
+    for (const e of part) {
+      const fields = isRoomEvent(e) ? ingestEventFields(e) : ingestEntryFields(e);
+      pipeline.eval(PRODUCE_LUA, 2, keys.roomLog(e.room), keys.ingestStreamOfRoom(e.room), ...fields);
     }
     const results = (await pipeline.exec()) ?? [];
     results.forEach(([err, id], j) => {
       if (err) throw err;
-      const m = part[j]!;
-      m.id = String(id);
-      m.ts = Number(m.id.split('-')[0]);
-      out.push(m);
+      const e = part[j]!;
+      e.id = String(id);
+      e.ts = Number(e.id.split('-')[0]);
+      out.push(e);
     });
   }
   return out;
@@ -58,7 +101,7 @@ export async function produce(redis: Redis, keys: Keys, drafts: readonly Draft[]
 
 let cidSeq = 0;
 function toMessage(d: Draft): ChatMessage {
-  return {
+  const m: ChatMessage = {
     id: '',
     room: d.room,
     user: { id: d.uid ?? 'u1', name: d.name ?? 'alice' },
@@ -66,6 +109,15 @@ function toMessage(d: Draft): ChatMessage {
     ts: 0,
     cid: d.cid ?? `c${++cidSeq}`,
   };
+  if (d.replyTo !== undefined) m.replyTo = d.replyTo;
+  return m;
+}
+
+function toEvent(d: EventDraft): RoomEvent {
+  const base = { id: '', room: d.room, user: { id: d.uid ?? 'u1', name: d.name ?? 'alice' }, ts: 0, cid: d.cid ?? `e${++cidSeq}`, target: d.target };
+  if (d.kind === 'edit') return { ...base, kind: 'edit', text: d.text ?? `edited ${cidSeq}` };
+  if (d.kind === 'react') return { ...base, kind: 'react', emoji: d.emoji ?? '👍', on: d.on ?? true };
+  return d.replyTo === undefined ? { ...base, kind: 'delete' } : { ...base, kind: 'delete', replyTo: d.replyTo };
 }
 
 /** `count` drafts spread round-robin over `rooms`. */
@@ -176,6 +228,22 @@ export async function totalPending(redis: Redis, keys: Keys): Promise<number> {
   return n;
 }
 
+/**
+ * True when the group has been handed every entry ever added to every ingest stream and has
+ * acked them all (last-delivered-id = the stream's last-generated-id, nothing pending): the
+ * end of a run whose entries were all written up front, whoever stored them.
+ */
+export async function allAcked(redis: Redis, keys: Keys): Promise<boolean> {
+  for (const stream of keys.allIngestStreams()) {
+    const info = fieldRecord(((await redis.xinfo('STREAM', stream).catch(() => null)) as string[] | null) ?? []);
+    const groups = ((await redis.xinfo('GROUPS', stream).catch(() => [])) as string[][]).map((g) => fieldRecord(g));
+    const group = groups.find((g) => g.name === INGEST_GROUP);
+    if (info['last-generated-id'] === undefined) continue; // never written
+    if (!group || group['last-delivered-id'] !== info['last-generated-id'] || Number(group.pending) !== 0) return false;
+  }
+  return true;
+}
+
 export async function totalLength(redis: Redis, keys: Keys): Promise<number> {
   let n = 0;
   for (const stream of keys.allIngestStreams()) n += await redis.xlen(stream);
@@ -196,17 +264,64 @@ export const POISON_REASON = 'rejected by test trigger';
  * every insert of a message whose text starts with 'poison'. Returns the function that lifts it.
  */
 export function rejectPoisonInStore(dbPath: string): () => void {
-  const exec = (sql: string) => {
-    const db = new Database(dbPath);
-    try {
-      db.exec(sql);
-    } finally {
-      db.close();
-    }
-  };
+  const exec = (sql: string) => execSql(dbPath, sql);
   exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON messages WHEN NEW.text LIKE 'poison%'
         BEGIN SELECT RAISE(ABORT, '${POISON_REASON}'); END`);
   return () => exec('DROP TRIGGER reject_poison');
+}
+
+/**
+ * A store that is up but refuses particular EVENTS: a trigger aborts the insert of any event
+ * whose cid starts with 'poison' (store-sqlite-schema.ts: every applied event is a row of
+ * `events`). Returns the function that lifts it.
+ */
+export function rejectPoisonEventsInStore(dbPath: string): () => void {
+  const exec = (sql: string) => execSql(dbPath, sql);
+  exec(`CREATE TRIGGER reject_poison_events BEFORE INSERT ON events WHEN NEW.cid LIKE 'poison%'
+        BEGIN SELECT RAISE(ABORT, '${POISON_REASON}'); END`);
+  return () => exec('DROP TRIGGER reject_poison_events');
+}
+
+export interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scripts/dead-letters.ts <args>` as its own process against a test Redis. */
+export function deadLettersTool(env: { redisUrl: string; partitions: number }, ...args: string[]): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        REDIS_URL: env.redisUrl,
+        PARTITIONS: String(env.partitions),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs SQL on the shared SQLite file from this process (the workers have it open too: WAL). */
+function execSql(dbPath: string, sql: string): void {
+  const db = new Database(dbPath);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
 }
 
 export { keysFor, INGEST_GROUP };

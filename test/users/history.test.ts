@@ -1,10 +1,10 @@
-// History, rooms and user search served from the store. Messages are seeded straight into the
-// service's SQLite file from this process (WAL lets both open it), the way the ingestion
-// workers would write them.
+// History, rooms and user search served from the store. Messages and room events are seeded
+// straight into the service's SQLite file from this process (WAL lets both open it), the way
+// the ingestion workers would write them. Threads have their own file: threads.test.ts.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareIds } from '../../services/shared/ids.js';
-import type { ChatMessage } from '../../services/shared/message.js';
+import type { ChatMessage, RoomEvent } from '../../services/shared/message.js';
 import { dmRoomName } from '../../services/shared/rooms.js';
 import { createStore } from '../../services/shared/store/index.js';
 import type { Store } from '../../services/shared/store/store.js';
@@ -19,6 +19,9 @@ const tokens: Record<string, string> = {};
 let dmRoom: string;
 
 const BASE = 1_700_000_000_000;
+/** `changes`: three top-level messages changed by events, and a thread of three replies. */
+const CH = BASE + 7000;
+const chId = (i: number) => `${CH + i}-0`;
 /** 237 messages in `lobby`: several per millisecond, with seq 9, 10, 11 so string order would be wrong. */
 const lobby: ChatMessage[] = [];
 for (let i = 0; i < 237; i++) {
@@ -45,7 +48,42 @@ beforeAll(async () => {
     { id: `${BASE + 5001}-0`, room: dmRoom, user: { id: bob.id, name: 'bob' }, text: 'hi alice', ts: BASE + 5001, cid: 'dm2' },
     { id: `${BASE + 9000}-0`, room: 'general', user: { id: carol.id, name: 'carol' }, text: 'hello all', ts: BASE + 9000, cid: 'g1' },
   ]);
+  await seedChanges();
 });
+
+async function seedChanges(): Promise<void> {
+  const who = { alice, bob, carol };
+  const m = (i: number, by: keyof typeof who, text: string, replyTo?: number): ChatMessage => ({
+    id: chId(i), room: 'changes', user: { id: who[by].id, name: by }, text, ts: CH + i, cid: `ch${i}`,
+    ...(replyTo === undefined ? {} : { replyTo: chId(replyTo) }),
+  });
+  const ev = (i: number, by: keyof typeof who, target: number) => ({
+    id: chId(i), room: 'changes', user: { id: who[by].id, name: by }, ts: CH + i, cid: `ev${i}`, target: chId(target),
+  });
+  const react = (i: number, by: keyof typeof who, target: number, emoji: string, on = true): RoomEvent => ({ ...ev(i, by, target), kind: 'react', emoji, on });
+  await store.insertMessages([
+    m(0, 'alice', 'helo wrold'),
+    m(1, 'bob', 'my password is hunter2'),
+    m(2, 'alice', 'lunch?'),
+    m(3, 'bob', 'yes', 2),
+    m(4, 'carol', 'me too', 2),
+    m(5, 'alice', 'oops, wrong thread', 2),
+  ]);
+  // Applied out of order and in two calls: the state comes from the ids, not the arrival.
+  const events: RoomEvent[] = [
+    { ...ev(10, 'alice', 0), kind: 'edit', text: 'hello world' },
+    react(11, 'alice', 0, '👍'),
+    react(12, 'bob', 0, '👍'),
+    react(13, 'bob', 0, '🎉'),
+    react(14, 'bob', 0, '🎉', false),
+    react(15, 'carol', 0, '🎉'),
+    react(16, 'alice', 1, '👀'),
+    { ...ev(17, 'bob', 1), kind: 'delete' },
+    { ...ev(18, 'alice', 5), kind: 'delete', replyTo: chId(2) },
+  ];
+  await store.applyEvents(events.slice(4).reverse());
+  await store.applyEvents(events.slice(0, 4));
+}
 afterAll(async () => {
   await store?.close();
   await h?.stop();
@@ -127,6 +165,41 @@ describe('GET /api/rooms/:room/messages', () => {
     expect(res.text).not.toContain('psst');
   });
 
+  it("shows each message's current state: edited text and editedAt, a tombstone, reactions, the thread's count; replies stay in their thread", async () => {
+    const res = await history('changes', '');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      hasMore: false,
+      messages: [
+        {
+          id: chId(0), room: 'changes', user: { id: alice.id, name: 'alice' }, text: 'hello world', ts: CH, cid: 'ch0',
+          editedAt: CH + 10,
+          // 👍 first: its oldest current reaction (alice's) is older than carol's 🎉; bob took his 🎉 back
+          reactions: [{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: false }],
+        },
+        // a tombstone keeps who and when, nothing of what (its 👀 gone too)
+        { id: chId(1), room: 'changes', user: { id: bob.id, name: 'bob' }, text: '', ts: CH + 1, cid: 'ch1', deleted: true },
+        // three replies, one deleted: two counted, the newest kept is carol's
+        { id: chId(2), room: 'changes', user: { id: alice.id, name: 'alice' }, text: 'lunch?', ts: CH + 2, cid: 'ch2', replyCount: 2, lastReplyAt: CH + 4 },
+      ],
+    });
+    expect(res.text).not.toContain('hunter2');
+    expect(res.text).not.toContain('helo wrold');
+  });
+
+  it('marks `me` for the caller: the same page differs per user', async () => {
+    const reactionsFor = async (user: string) => (await history('changes', '', user)).json.messages[0].reactions;
+    expect(await reactionsFor('alice')).toEqual([{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: false }]);
+    expect(await reactionsFor('bob')).toEqual([{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: false }]);
+    expect(await reactionsFor('carol')).toEqual([{ emoji: '👍', count: 2, me: false }, { emoji: '🎉', count: 1, me: true }]);
+  });
+
+  it('pages top-level messages only: `before` and `limit` step over thread replies', async () => {
+    const res = await history('changes', `?before=${chId(5)}&limit=2`);
+    expect(res.json.messages.map((m: ChatMessage) => m.id)).toEqual([chId(1), chId(2)]);
+    expect(res.json.hasMore).toBe(true);
+  });
+
   it('requires a bearer token', async () => {
     const res = await h.call('GET', '/api/rooms/general/messages');
     expect(res.status).toBe(401);
@@ -140,6 +213,7 @@ describe('GET /api/rooms', () => {
     expect(res.status).toBe(200);
     expect(res.json.rooms).toEqual([
       { name: 'general', lastMessageAt: BASE + 9000, messageCount: 1 },
+      { name: 'changes', lastMessageAt: CH + 5, messageCount: 6 },
       { name: dmRoom, lastMessageAt: BASE + 5001, messageCount: 2 },
       { name: 'lobby', lastMessageAt: lobby[lobby.length - 1]!.ts, messageCount: lobby.length },
     ]);
@@ -149,7 +223,7 @@ describe('GET /api/rooms', () => {
     const forBob = await h.call('GET', '/api/rooms', { token: tokens.bob });
     expect(forBob.json.rooms.map((r: { name: string }) => r.name)).toContain(dmRoom);
     const forCarol = await h.call('GET', '/api/rooms', { token: tokens.carol });
-    expect(forCarol.json.rooms.map((r: { name: string }) => r.name)).toEqual(['general', 'lobby']);
+    expect(forCarol.json.rooms.map((r: { name: string }) => r.name)).toEqual(['general', 'changes', 'lobby']);
   });
 
   it('requires a bearer token', async () => {
