@@ -5,7 +5,7 @@
 -- KEYS[1]  the partition's dead-letter stream (keys.deadLetter(p))
 -- KEYS[2]  the partition's ingest stream (keys.ingestStream(p))
 -- ARGV[1]  the dead-letter entry id
--- ARGV[2..] the original ingest fields, in message.ts ingestEntryFields order
+-- ARGV[2..] the original ingest fields, in message.ts ingestEntryFields (a message) or ingestEventFields (an event) order
 --           (room id uid name text cid), already checked with parseIngestEntry
 -- Returns  the new ingest entry id, or false when the dead letter is gone (someone else
 --          re-drove or deleted it in between): nothing is written then.

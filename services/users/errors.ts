@@ -14,7 +14,7 @@ export const ERROR_STATUS = {
   invalid_field: 400, // another field missing or of the wrong type (message names it)
   invalid_query: 400, // user search without a usable `query`
   invalid_room: 400, // not a public room name nor a canonical DM name
-  invalid_id: 400, // `before` is not a message id `<ms>-<seq>`
+  invalid_id: 400, // `before`, `after` or a message id in the path is not a message id `<ms>-<seq>`
   invalid_limit: 400, // `limit` is not a positive integer
   bad_request: 400, // anything else the HTTP layer rejected (bad percent-encoding...)
   unauthorized: 401, // no, malformed or invalid bearer token
