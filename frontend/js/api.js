@@ -211,6 +211,12 @@ export function createApi({ base = '', storage = window.localStorage, onSignedOu
       if (before) q.set('before', before);
       return authed('GET', `/api/rooms/${encodeURIComponent(room)}/messages?${q}`);
     },
+    /** A thread: its parent and a page of replies after `after`, oldest first. */
+    replies(room, id, { after, limit = 50 } = {}) {
+      const q = new URLSearchParams({ limit: String(limit) });
+      if (after) q.set('after', after);
+      return authed('GET', `/api/rooms/${encodeURIComponent(room)}/messages/${encodeURIComponent(id)}/replies?${q}`);
+    },
     async config() {
       return raw('GET', '/config.json');
     },

@@ -1,9 +1,13 @@
 // Wiring: session → chat. Decides between the sign-in screen and the chat, connects the socket
-// to the store, turns server frames into state, sends with an outbox (optimistic, same cid on
-// every resend), pages older history, and renders what changed.
+// to the store, turns server frames into state, hands sends (sender.js) and changes to messages
+// (changes.js) their acks and errors, pages older history, and renders what changed.
 import { createApi, ApiError } from './api.js';
-import { ChatSocket, overloadedRetryDelay } from './socket.js';
+import { ChatSocket } from './socket.js';
 import { createStore } from './store.js';
+import { createSender } from './sender.js';
+import { createChanges } from './changes.js';
+import { createOutboxPersistence } from './outbox-persist.js';
+import { createRoomListSync } from './room-list-sync.js';
 import { DEFAULT_ROOM, isValidRoom, dmMembers } from './rooms.js';
 import { $, setText } from './ui/dom.js';
 import { mountAuth } from './ui/auth.js';
@@ -12,16 +16,12 @@ import { mountMessages } from './ui/messages.js';
 import { mountComposer } from './ui/composer.js';
 import { mountStatus } from './ui/status.js';
 import { mountMembers, renderTyping } from './ui/members.js';
+import { createMessageActions } from './ui/message-actions.js';
+import { mountThread } from './ui/thread.js';
+import { mountDrawer } from './ui/drawer.js';
 import { toast } from './ui/toast.js';
 
-const ACK_TIMEOUT_MS = 15_000;
-const ROOM_LIST_EVERY_MS = 30_000;
-const MAX_AUTO_DMS = 20; // direct messages joined automatically (most recent first)
 const NAMES_KEY = 'aurora.names';
-// Unsent messages are kept across reloads and re-sent with their cid. The server remembers a
-// cid for IDEMPOTENCY_TTL_SEC (10 min by default); older ones are shown as failed instead, so
-// a retry is the user's choice.
-const OUTBOX_MAX_AGE_MS = 5 * 60_000;
 
 const store = createStore();
 const api = createApi({
@@ -33,10 +33,11 @@ const api = createApi({
     ),
 });
 let socket = null;
-let roomListTimer = 0;
 let typingTimer = 0;
-const ackTimers = new Map();
-const overloadTimers = new Map(); // cid -> timer of the next re-send after `overloaded`
+const getSocket = () => socket;
+const outboxStore = createOutboxPersistence({ store });
+const changes = createChanges({ store, getSocket });
+const roomList = createRoomListSync({ store, api, getSocket, saveRooms, saveNames });
 
 const auth = mountAuth({
   async onSubmit(mode, username, password) {
@@ -47,10 +48,19 @@ const auth = mountAuth({
   },
 });
 const sidebar = mountSidebar({ store, api, onSelect: selectRoom, onLogout: logout });
-const messages = mountMessages({ store, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: (cid) => store.discard(cid) });
-const composer = mountComposer({ onSend: send, onTyping: sendTyping });
+const actions = createMessageActions({ store, changes, onOpenThread: (room, id) => store.openThread(room, id) });
+const discard = (cid) => store.discard(cid);
+const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard });
+const composer = mountComposer({
+  onSend: send,
+  onTyping: sendTyping,
+  onEditLast: () => !!store.state.current && actions.editLast($('message-list'), store.state.current, null, $('composer-input')),
+});
+const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ? thread.composer : composer) });
+const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
 const members = mountMembers({ store });
+const drawer = mountDrawer();
 
 // --- rendering ------------------------------------------------------------------------------
 
@@ -62,13 +72,15 @@ store.subscribe((topics) => {
     renderHeader();
   }
   if (all || topics.has('current') || topics.has('outbox') || (cur && topics.has('messages:' + cur))) messages.render();
+  const tr = thread.room;
+  if (all || topics.has('thread') || topics.has('rooms') || topics.has('outbox') || (tr && topics.has('messages:' + tr))) thread.render();
   if (all || topics.has('current') || (cur && topics.has('members:' + cur))) {
     members.render();
     renderHeader();
   }
   if (all || topics.has('current') || (cur && topics.has('typing:' + cur))) updateTyping();
   if (all || topics.has('connection')) status.render(store.state.connection);
-  if (topics.has('outbox')) saveOutbox();
+  if (topics.has('outbox')) outboxStore.save();
 });
 
 function renderHeader() {
@@ -122,45 +134,11 @@ function saveRooms() {
   localStorage.setItem(joinedKey(), JSON.stringify(joined));
   localStorage.setItem(`aurora.current.${store.state.me.id}`, store.state.current || DEFAULT_ROOM);
 }
-function outboxKey() {
-  return `aurora.outbox.${store.state.me.id}`;
-}
-// Every tab of the same user shares this key: each tab read-modify-writes it by cid, replacing
-// only the entries it owns (sent or restored by it) and keeping the other tabs' entries.
-let ownedCids = new Set();
-const FOREIGN_OUTBOX_MAX_AGE_MS = 24 * 60 * 60_000; // a closed tab's leftovers are dropped after this
-function readStoredOutbox() {
-  try {
-    const items = JSON.parse(localStorage.getItem(outboxKey()) || '[]');
-    return Array.isArray(items) ? items.filter((it) => it && typeof it.cid === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-function saveOutbox() {
-  if (!store.state.me) return;
-  const mine = [...store.state.outbox.values()].map(({ cid, room, text, state, error, createdAt }) => ({ cid, room, text, state, error, createdAt }));
-  const mineCids = new Set(mine.map((it) => it.cid));
-  const others = readStoredOutbox().filter(
-    (it) => !mineCids.has(it.cid) && !ownedCids.has(it.cid) && Date.now() - (Number(it.createdAt) || 0) < FOREIGN_OUTBOX_MAX_AGE_MS,
-  );
-  ownedCids = mineCids;
-  const items = [...others, ...mine];
-  if (items.length) localStorage.setItem(outboxKey(), JSON.stringify(items));
-  else localStorage.removeItem(outboxKey());
-}
 function restoreOutbox() {
-  ownedCids = new Set();
-  for (const it of readStoredOutbox()) {
-    if (!it || typeof it.cid !== 'string' || !isValidRoom(it.room) || typeof it.text !== 'string') continue;
-    const p = store.addPending(it.room, it.text, it.cid);
-    p.createdAt = Number(it.createdAt) || Date.now();
-    if (it.state === 'failed') store.markFailed(it.cid, it.error || 'not delivered');
-    else if (Date.now() - p.createdAt > OUTBOX_MAX_AGE_MS) store.markFailed(it.cid, 'not sent before the page was closed');
-    if (!store.room(it.room).joined) {
-      store.setJoined(it.room, true);
-      if (socket) socket.join(it.room);
-    }
+  for (const room of outboxStore.restore()) {
+    if (store.room(room).joined) continue;
+    store.setJoined(room, true);
+    if (socket) socket.join(room);
   }
 }
 
@@ -251,18 +229,15 @@ async function startChat(user) {
   const last = localStorage.getItem(`aurora.current.${user.id}`);
   selectRoom(last && rooms.includes(last) ? last : DEFAULT_ROOM, { focusComposer: true });
   socket.start();
-  refreshRoomList();
-  roomListTimer = setInterval(refreshRoomList, ROOM_LIST_EVERY_MS);
+  roomList.start();
 }
 
 function endChat(message) {
   if (socket) socket.stop();
   socket = null;
-  clearInterval(roomListTimer);
-  for (const t of ackTimers.values()) clearTimeout(t);
-  ackTimers.clear();
-  for (const t of overloadTimers.values()) clearTimeout(t);
-  overloadTimers.clear();
+  roomList.stop();
+  sender.stop();
+  changes.stop();
   store.reset();
   $('app').hidden = true;
   document.body.classList.remove('sidebar-open');
@@ -271,62 +246,9 @@ function endChat(message) {
 
 async function logout() {
   if (socket) socket.stop();
-  if (store.state.me) localStorage.removeItem(outboxKey()); // signing out drops unsent messages
+  outboxStore.forget(); // signing out drops unsent messages
   await api.logout();
   endChat('You have signed out.');
-}
-
-async function refreshRoomList() {
-  try {
-    const res = await api.rooms();
-    const list = res.rooms || [];
-    store.setRoomList(list);
-    joinDirectMessages(list);
-    await learnDmNames(list);
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401) return; // retried next time
-  }
-}
-
-const activityTime = (item) =>
-  typeof item.lastMessageAt === 'number' ? item.lastMessageAt : Date.parse(item.lastMessageAt || '') || 0;
-
-/** Someone may have written to us: join our DM rooms so their messages arrive live (the
- *  server delivers only to sockets that joined), most recently active first. */
-function joinDirectMessages(list) {
-  if (!socket) return;
-  const dms = list
-    .filter((item) => item && dmMembers(item.name))
-    .sort((a, b) => activityTime(b) - activityTime(a))
-    .slice(0, MAX_AUTO_DMS);
-  let added = false;
-  for (const item of dms) {
-    const r = store.room(item.name);
-    if (r.joined) continue;
-    store.setJoined(item.name, true);
-    socket.join(item.name);
-    added = true;
-  }
-  if (added) saveRooms();
-}
-
-/** DM rooms from /api/rooms carry ids only: find the partner's name in the latest messages. */
-async function learnDmNames(rooms) {
-  const me = store.state.me;
-  for (const item of rooms) {
-    const pair = dmMembers(item.name);
-    if (!pair || !me) continue;
-    const partner = pair[0] === me.id ? pair[1] : pair[0];
-    if (store.state.names.has(partner)) continue;
-    try {
-      const res = await api.history(item.name, { limit: 50 });
-      const m = (res.messages || []).find((x) => x.user && x.user.id === partner);
-      if (m) store.rememberName(partner, m.user.name);
-    } catch {
-      /* keep the generic label */
-    }
-  }
-  saveNames();
 }
 
 // --- rooms ----------------------------------------------------------------------------------
@@ -338,9 +260,10 @@ function selectRoom(name, { focusComposer = false } = {}) {
     store.setJoined(name, true);
     socket.join(name);
   }
+  if (store.state.thread && store.state.thread.room !== name) store.closeThread();
   store.setCurrent(name);
   saveRooms();
-  closeSidebar();
+  drawer.close();
   if (focusComposer) composer.focus();
 }
 
@@ -350,7 +273,7 @@ $('room-leave').addEventListener('click', () => {
   socket.leave(cur);
   store.removeRoom(cur);
   selectRoom(DEFAULT_ROOM, { focusComposer: true });
-  refreshRoomList();
+  roomList.refresh();
 });
 
 async function loadOlder(name) {
@@ -374,27 +297,25 @@ function onFrame(f) {
   switch (f.type) {
     case 'joined':
       store.applyJoined(f, { canTrimCurrent: messages.atBottom });
-      flushOutbox(f.room);
+      sender.flush(f.room);
+      changes.flush(f.room);
       return;
     case 'message': {
       // The room on screen is trimmed too while the reader is at the bottom (bounded memory).
       const m = store.applyMessage(f, { canTrimCurrent: messages.atBottom });
-      if (m && f.room === store.state.current && (!store.state.me || m.user.id !== store.state.me.id)) {
+      if (m && !m.replyTo && f.room === store.state.current && (!store.state.me || m.user.id !== store.state.me.id)) {
         announce(m);
         messages.noteIncoming();
       }
       if (m && dmMembers(f.room)) saveNames();
       return;
     }
-    case 'ack': {
-      clearTimeout(ackTimers.get(f.cid));
-      ackTimers.delete(f.cid);
-      clearTimeout(overloadTimers.get(f.cid));
-      overloadTimers.delete(f.cid);
-      const p = store.applyAck(f);
-      if (p && p.room === store.state.current) composer.clearError();
+    case 'ack':
+      if (!changes.onAck(f)) sender.onAck(f);
       return;
-    }
+    case 'event':
+      store.applyEvent(f);
+      return;
     case 'typing':
       store.applyTyping(f);
       return;
@@ -411,59 +332,9 @@ function onFrame(f) {
   }
 }
 
-/** What each send limit means to the user (the `limit` of a rate_limited error). */
-const RATE_LIMIT_REASONS = {
-  room: 'you are sending too fast',
-  account: 'you have sent a lot in the last minute, across all rooms',
-  new_rooms: 'you have started many new rooms this hour',
-};
-
 function handleError(f) {
   const msg = f.message || f.code || 'error';
-  const p = f.ref ? store.state.outbox.get(f.ref) : null;
-  if (p) {
-    clearTimeout(ackTimers.get(p.cid));
-    ackTimers.delete(p.cid);
-    switch (f.code) {
-      case 'rate_limited': {
-        const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
-        // The server names the limit that refused the send (protocol.ts, `limit`).
-        const why = RATE_LIMIT_REASONS[f.limit] || RATE_LIMIT_REASONS.room;
-        store.markFailed(p.cid, `${why} — try again in ${secs} s`);
-        composer.showError(`Slow down: you can send again in ${secs} s.`, { autoHideMs: secs * 1000 + 500 });
-        return;
-      }
-      case 'too_long':
-        store.markFailed(p.cid, 'message too long (4,000 characters at most)');
-        composer.showError(msg);
-        return;
-      case 'overloaded': {
-        // The server asks us to come back later: keep it pending and resend (same cid) with a
-        // per-message exponential backoff (capped at 30 s) that honours retryAfterMs.
-        const retries = p.overloadedRetries || 0;
-        const p2 = store.markPending(p.cid);
-        if (p2) {
-          p2.overloadedRetries = retries + 1;
-          p2.note = 'Server busy — retrying…';
-          clearTimeout(overloadTimers.get(p2.cid));
-          overloadTimers.set(
-            p2.cid,
-            setTimeout(() => {
-              overloadTimers.delete(p2.cid);
-              resend(p2);
-            }, overloadedRetryDelay(retries, Number(f.retryAfterMs))),
-          );
-        }
-        return;
-      }
-      case 'not_joined':
-        if (socket) socket.join(p.room); // flushOutbox runs again on `joined`
-        return;
-      default:
-        store.markFailed(p.cid, msg);
-        return;
-    }
-  }
+  if (sender.onError(f) || changes.onError(f)) return;
   if (f.ref && store.state.rooms.has(f.ref)) {
     store.setRoomError(f.ref, msg);
     toast(`${roomLabel(store, f.ref)}: ${msg}`, { kind: 'error' });
@@ -485,84 +356,22 @@ function handleError(f) {
 
 // --- sending --------------------------------------------------------------------------------
 
-/** A client message id: the idempotency key the server dedups resends by. */
-function newCid() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 function send(text) {
-  const room = store.state.current;
-  if (!room || !socket) return false;
-  const p = store.addPending(room, text, newCid());
-  resend(p);
+  if (!sender.send(store.state.current, text)) return false;
   messages.scrollToBottom();
   queueMicrotask(() => messages.scrollToBottom());
   return true;
 }
 
-/** Sends (or re-sends, same cid) one outbox entry if the room is live; else it waits. */
-function resend(p) {
-  if (!socket || !store.state.outbox.has(p.cid)) return;
-  const r = store.state.rooms.get(p.room);
-  if (!r || !r.live) return; // flushOutbox sends it once the room is (re)joined
-  if (!socket.send({ type: 'send', room: p.room, text: p.text, cid: p.cid })) return;
-  store.markSent(p.cid);
-  clearTimeout(ackTimers.get(p.cid));
-  ackTimers.set(
-    p.cid,
-    setTimeout(() => {
-      ackTimers.delete(p.cid);
-      // Connected but unanswered: let the user retry (the same cid keeps it single).
-      if (socket && socket.connected) store.markFailed(p.cid, 'no answer from the server');
-    }, ACK_TIMEOUT_MS),
-  );
-}
-
-/** After (re)joining a room: send everything still pending there, oldest first. */
-function flushOutbox(room) {
-  for (const p of store.pendingIn(room)) if (p.state === 'pending' && !overloadTimers.has(p.cid)) resend(p);
-}
-
 function retrySend(cid) {
-  clearTimeout(overloadTimers.get(cid));
-  overloadTimers.delete(cid);
-  const p = store.markPending(cid);
-  if (p) resend(p);
-  composer.focus();
+  const p = sender.retry(cid);
+  (p && p.replyTo ? thread.composer : composer).focus();
 }
 
 function sendTyping(room, active) {
   if (socket && room) socket.send({ type: 'typing', room, active });
 }
 
-// --- small-screen drawer ------------------------------------------------------------------
-
-function openSidebar() {
-  document.body.classList.add('sidebar-open');
-  $('scrim').hidden = false;
-  $('sidebar-open').setAttribute('aria-expanded', 'true');
-  const cur = document.querySelector('.room-btn[aria-current="page"]') || $('join-input');
-  cur.focus();
-}
-function closeSidebar() {
-  if (!document.body.classList.contains('sidebar-open')) return;
-  document.body.classList.remove('sidebar-open');
-  $('scrim').hidden = true;
-  $('sidebar-open').setAttribute('aria-expanded', 'false');
-}
-$('sidebar-open').addEventListener('click', openSidebar);
-$('sidebar-close').addEventListener('click', () => {
-  closeSidebar();
-  $('sidebar-open').focus();
-});
-$('scrim').addEventListener('click', closeSidebar);
-document.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Escape' && document.body.classList.contains('sidebar-open')) {
-    closeSidebar();
-    $('sidebar-open').focus();
-  }
-});
 // Coming back to the tab clears the unread count of the room on screen.
 document.addEventListener('visibilitychange', () => {
   if (!document.hidden && store.state.current) store.setCurrent(store.state.current);

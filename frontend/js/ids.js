@@ -26,3 +26,25 @@ export function compareIds(a, b) {
 export function idTime(id) {
   return parse(id).ms;
 }
+
+/** Inserts `id` into `ids` (ascending) unless present; appending is the common case. */
+export function insertSorted(ids, id) {
+  if (ids.length === 0 || compareIds(ids[ids.length - 1], id) < 0) {
+    ids.push(id);
+    return;
+  }
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareIds(ids[mid], id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (ids[lo] !== id) ids.splice(lo, 0, id);
+}
+
+/** A client message id: the idempotency key the server dedups resends by. */
+export function newCid() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -356,7 +356,9 @@ export class ChatSocket {
     // The connection this `joined` belongs to may have been replaced while history loaded: a
     // stale frame must not land after (and over) the newer connection's own `joined`.
     if (ws !== this.ws || this.stopped) return;
-    this.onFrame({ ...frame, messages: [...filled, ...messages], gap });
+    // `stale`: the edits and deletes made during the gap to what we held are gone from the
+    // room log too; the store drops those messages so that history pages them in again.
+    this.onFrame({ ...frame, messages: [...filled, ...messages], gap, stale: true });
   }
 
   // --- liveness and auth timers -------------------------------------------------------------

@@ -1,8 +1,12 @@
 // Client state: the signed-in user, rooms (joined or merely listed), each room's messages by id
-// (deduplicated, kept in numeric id order), older-history paging state, members, typing users,
-// and the outbox of sends by cid (pending → sent on ack, or failed with a reason). The store
-// knows nothing about the network or the DOM; it mutates and tells subscribers what changed.
-import { compareIds, idTime } from './ids.js';
+// (deduplicated; the timeline's top-level ids kept in numeric id order, thread replies filed
+// under their parent), older-history paging state, members, typing users, and the outbox of
+// sends by cid (pending → sent on ack, or failed with a reason). Events that change messages,
+// threads and this client's unconfirmed changes are in store-events.js. The store knows nothing
+// about the network or the DOM; it mutates and tells subscribers what changed.
+import { compareIds, insertSorted } from './ids.js';
+import { normalizeMessage } from './message-state.js';
+import { createEventOps } from './store-events.js';
 
 // Rooms are trimmed to this many messages: always when not on screen, and the room on screen
 // too while its view is at the bottom (scrolling up pages the dropped ones in from REST again).
@@ -23,7 +27,9 @@ export function createStore() {
     rooms: new Map(),
     current: null,
     connection: { state: 'idle' },
-    outbox: new Map(), // cid -> { cid, room, text, state: 'pending'|'failed', error, createdAt }
+    outbox: new Map(), // cid -> { cid, room, text, replyTo, state: 'pending'|'failed', error, createdAt }
+    changes: new Map(), // cid -> an edit/delete/react of ours not confirmed yet (store-events.js)
+    thread: null, // { room, parent } of the open thread panel
     names: new Map(), // user id -> username (for DM titles)
   };
   let changed = new Set();
@@ -52,8 +58,11 @@ export function createStore() {
         lastMessageAt: null,
         messageCount: null,
         unread: 0,
-        msgs: new Map(),
-        ids: [], // sorted ascending (numeric id order)
+        msgs: new Map(), // id -> message (message-state.js), timeline and thread replies alike
+        ids: [], // the timeline: top-level ids, sorted ascending (numeric id order)
+        threads: new Map(), // parent id -> { ids (replies, ascending), hasMore, loaded, loading, error, after }
+        orphans: new Map(), // target id -> events that arrived before their message
+        orphanCount: 0,
         // Newest id received from the room's stream itself (`message`, `joined`, gap fill): the
         // `since` of a resume. Acks do not move it: an ack can overtake an older message by
         // someone else that this client has not received yet.
@@ -70,36 +79,21 @@ export function createStore() {
     return r;
   }
 
-  function insertId(r, id) {
-    const ids = r.ids;
-    if (ids.length === 0 || compareIds(ids[ids.length - 1], id) < 0) {
-      ids.push(id);
-      return;
-    }
-    let lo = 0;
-    let hi = ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareIds(ids[mid], id) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    ids.splice(lo, 0, id);
-  }
-
-  /** Adds one message if new; returns true when it was added. */
+  /** Adds one message (or thread reply) if new; returns true when it was added. */
   function addMessage(r, m) {
-    if (!m || typeof m.id !== 'string' || r.msgs.has(m.id)) return false;
+    if (!m || typeof m.id !== 'string') return false;
+    if (r.msgs.has(m.id)) {
+      // Our own reply, added on its ack: its frame still brings the parent's new count.
+      if (typeof m.replyTo === 'string') events.countReply(r, m.replyTo, m.id, m.replyCount, m.ts);
+      return false;
+    }
     const user = userOf(m.user) || { id: '?', name: 'unknown' };
-    const msg = {
-      id: m.id,
-      room: r.name,
-      user,
-      text: String(m.text ?? ''),
-      ts: typeof m.ts === 'number' ? m.ts : idTime(m.id),
-      cid: m.cid || null,
-    };
+    const msg = normalizeMessage(m, r.name, user);
     r.msgs.set(msg.id, msg);
-    insertId(r, msg.id);
+    // A reply frame's replyCount is its parent's count with it (frames.ts).
+    if (msg.replyTo) events.addReply(r, msg, m.replyCount);
+    else insertSorted(r.ids, msg.id);
+    events.adoptOrphans(r, msg);
     state.names.set(user.id, user.name);
     const at = msg.ts;
     if (!r.lastMessageAt || at > r.lastMessageAt) r.lastMessageAt = at;
@@ -124,8 +118,11 @@ export function createStore() {
     if (r.ids.length <= MAX_MESSAGES_PER_ROOM || (r.name === state.current && !canTrimCurrent)) return;
     const drop = r.ids.splice(0, r.ids.length - MAX_MESSAGES_PER_ROOM);
     for (const id of drop) r.msgs.delete(id);
+    events.dropThreadsOf(r);
     r.hasMore = true;
   }
+
+  const { internal: events, ops: eventOps } = createEventOps({ state, room, emit, addMessage, advanceHead });
 
   return {
     state,
@@ -134,11 +131,14 @@ export function createStore() {
       return () => listeners.delete(fn);
     },
     room,
+    ...eventOps,
     reset() {
       state.me = null;
       state.rooms.clear();
       state.current = null;
       state.outbox.clear();
+      state.changes.clear();
+      state.thread = null;
       emit('all');
     },
     setMe(user) {
@@ -165,6 +165,8 @@ export function createStore() {
     removeRoom(name) {
       state.rooms.delete(name);
       for (const [cid, p] of state.outbox) if (p.room === name) state.outbox.delete(cid);
+      for (const [cid, c] of state.changes) if (c.room === name) state.changes.delete(cid);
+      if (state.thread && state.thread.room === name) state.thread = null;
       emit('rooms');
     },
     /** Rooms from GET /api/rooms: adds/updates activity, keeps joined state. */
@@ -203,9 +205,11 @@ export function createStore() {
       r.joined = true;
       r.live = true;
       r.error = null;
-      if (frame.gap && frame.messages.length) {
-        // History between what we had and what we got could not be fetched: drop the older
-        // part so that scrolling up pages it in again, instead of showing a silent hole.
+      if ((frame.gap || frame.stale) && frame.messages.length) {
+        // History between what we had and what we got could not be fetched (gap), or the
+        // events that changed what we hold are gone from the room log (stale): drop the older
+        // part so that scrolling up pages it in again, in its current state, instead of
+        // showing a silent hole or an edit that never happened.
         const oldest = frame.messages[0].id;
         r.ids = r.ids.filter((id) => {
           if (compareIds(id, oldest) < 0) {
@@ -214,13 +218,15 @@ export function createStore() {
           }
           return true;
         });
+        events.dropThreadsOf(r);
         r.hasMore = true;
       }
       let added = 0;
       for (const m of frame.messages) {
-        if (addMessage(r, m)) added++;
+        if (addMessage(r, m) && m && !m.replyTo) added++;
         if (m) advanceHead(r, m.id);
       }
+      eventOps.applyJoinedEvents(r, frame.events);
       r.members = new Map();
       for (const u of Array.isArray(frame.members) ? frame.members : []) {
         const user = userOf(u);
@@ -241,12 +247,16 @@ export function createStore() {
       const r = room(frame.room);
       advanceHead(r, frame.id);
       if (!addMessage(r, frame)) return null;
-      if (frame.room !== state.current || document.hidden) {
-        if (!state.me || r.msgs.get(frame.id).user.id !== state.me.id) r.unread += 1;
-      }
       const stored = r.msgs.get(frame.id) || null;
+      // Thread replies live in their thread: not unread in the room (as in Slack).
+      if (!stored.replyTo && (frame.room !== state.current || document.hidden)) {
+        if (!state.me || stored.user.id !== state.me.id) r.unread += 1;
+      }
       trim(r, canTrimCurrent);
       emit('messages:' + r.name);
+      // Its author stopped typing (addMessage cleared them): the indicator goes with the message,
+      // not a second later with their trailing typing:false.
+      emit('typing:' + r.name);
       emit('rooms');
       return stored;
     },
@@ -300,8 +310,8 @@ export function createStore() {
     },
 
     // --- outbox -------------------------------------------------------------------------------
-    addPending(name, text, cid) {
-      const p = { cid, room: name, text, state: 'pending', error: null, createdAt: Date.now(), sentAt: 0 };
+    addPending(name, text, cid, replyTo = null) {
+      const p = { cid, room: name, text, replyTo, state: 'pending', error: null, createdAt: Date.now(), sentAt: 0 };
       state.outbox.set(cid, p);
       emit('outbox');
       return p;
@@ -322,6 +332,7 @@ export function createStore() {
         text: p.text,
         ts: typeof frame.ts === 'number' ? frame.ts : undefined,
         cid: p.cid,
+        replyTo: p.replyTo || undefined,
       });
       emit('outbox');
       emit('messages:' + p.room);
@@ -349,8 +360,9 @@ export function createStore() {
       state.outbox.delete(cid);
       emit('outbox');
     },
-    pendingIn(name) {
-      return [...state.outbox.values()].filter((p) => p.room === name);
+    /** Unsent messages of the timeline (replyTo null) or of one thread. */
+    pendingIn(name, replyTo = null) {
+      return [...state.outbox.values()].filter((p) => p.room === name && (p.replyTo || null) === replyTo);
     },
   };
 }

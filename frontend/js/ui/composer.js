@@ -1,17 +1,20 @@
-// The message box: Enter sends, Shift+Enter adds a line, a counter appears near the length
-// limit, and typing notifications are throttled (at most one `typing:true` per 2 s while
-// keys keep coming; `typing:false` on send, on blur, after a pause, or when emptied).
+// A message box (the room's, and the thread panel's): Enter sends, Shift+Enter adds a line, Up
+// arrow in an empty box edits your last message, a counter appears near the length limit, and
+// typing notifications are throttled (at most one `typing:true` per 2 s while keys keep
+// coming; `typing:false` on send, on blur, after a pause, or when emptied).
 import { $, setText } from './dom.js';
 import { MAX_TEXT_CHARS } from '../rooms.js';
 
 const TYPING_EVERY_MS = 2_000;
 const TYPING_IDLE_MS = 4_000;
 
-export function mountComposer({ onSend, onTyping }) {
-  const form = $('composer');
-  const input = $('composer-input');
-  const count = $('composer-count');
-  const error = $('composer-error');
+const MAIN_IDS = { form: 'composer', input: 'composer-input', count: 'composer-count', error: 'composer-error' };
+
+export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onEditLast = () => false }) {
+  const form = $(ids.form);
+  const input = $(ids.input);
+  const count = $(ids.count);
+  const error = $(ids.error);
   let typingRoom = null;
   let lastTypingAt = 0;
   let idleTimer = 0;
@@ -51,6 +54,8 @@ export function mountComposer({ onSend, onTyping }) {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       form.requestSubmit();
+    } else if (ev.key === 'ArrowUp' && !input.value && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
+      if (onEditLast()) ev.preventDefault();
     }
   });
 
@@ -90,6 +95,7 @@ export function mountComposer({ onSend, onTyping }) {
     focus() {
       input.focus();
     },
+    input,
     showError,
     clearError,
   };

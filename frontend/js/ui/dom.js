@@ -36,3 +36,20 @@ export function clear(el) {
 export function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
+
+/**
+ * Makes `list`'s children exactly `wanted` (elements, in order), moving or inserting only what
+ * differs and removing the rest: elements that stay are neither rebuilt nor re-inserted.
+ */
+export function reconcile(list, wanted) {
+  let cursor = list.firstChild;
+  for (const el of wanted) {
+    if (el === cursor) cursor = cursor.nextSibling;
+    else list.insertBefore(el, cursor);
+  }
+  while (cursor) {
+    const next = cursor.nextSibling;
+    list.removeChild(cursor);
+    cursor = next;
+  }
+}

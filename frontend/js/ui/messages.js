@@ -1,16 +1,18 @@
-// The message list of the current room. Keyed reconciliation: each message (by id), pending
-// send (by cid and state) and day divider gets one element that is reused across renders, so
-// live messages append without rebuilding the list and older history prepends while the
-// visible messages stay where they are. Consecutive messages by the same author within a few
-// minutes are grouped. Every piece of user text goes through textContent.
+// The message list of the current room (top-level messages; replies are in the thread panel).
+// Keyed reconciliation: each message (by id), pending send (by cid and state) and day divider
+// gets one element that is reused across renders — patched in place when the message changes
+// (message-item.js) — so live messages append without rebuilding the list and older history
+// prepends while the visible messages stay where they are. Consecutive messages by the same
+// author within a few minutes are grouped. Every piece of user text goes through textContent.
 import { $, h, setText } from './dom.js';
-import { formatTime, formatFull, formatDay, dayKey, initials, avatarClass } from './format.js';
+import { formatDay, dayKey } from './format.js';
+import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
 
 const GROUP_MS = 5 * 60_000;
 const NEAR_BOTTOM_PX = 80;
 const LOAD_OLDER_PX = 200;
 
-export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
+export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard }) {
   const scroller = $('messages');
   const list = $('message-list');
   const loadOlderBtn = $('load-older');
@@ -21,6 +23,7 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
   let oldestShown = null; // oldest message id on screen: when it changes, history was prepended
   let jumpBtn = null;
   const days = new WeakMap(); // message -> dayKey(ts)
+  actions.attach(list, { roomOf: () => shownRoom, composer: $('composer-input') });
 
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
 
@@ -64,54 +67,13 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
     hideJump();
   }
 
-  function messageEl(m, own) {
-    const time = h('time', { className: 'msg-time', text: formatTime(m.ts), attrs: { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts) } });
-    return h(
-      'li',
-      { className: 'msg' + (own ? ' own' : ''), attrs: { 'data-id': m.id, 'data-author': m.user.name } },
-      h('span', { className: `avatar ${avatarClass(m.user.id)}`, text: initials(m.user.name), attrs: { 'aria-hidden': 'true' } }),
-      h('span', { className: 'msg-gutter-time', text: formatTime(m.ts), attrs: { 'aria-hidden': 'true' } }),
-      h(
-        'div',
-        { className: 'msg-body' },
-        h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: m.user.name }), own ? h('span', { className: 'you-tag', text: 'you' }) : null, time),
-        h('p', { className: 'msg-text', text: m.text }),
-      ),
-    );
-  }
-
-  function pendingEl(p, me) {
-    const status =
-      p.state === 'failed'
-        ? h(
-            'div',
-            { className: 'msg-status failed', attrs: { role: 'alert' } },
-            h('span', { text: `Not delivered: ${p.error || 'unknown error'}` }),
-            h('button', { className: 'link-btn', text: 'Retry', attrs: { type: 'button' }, on: { click: () => onRetry(p.cid) } }),
-            h('button', { className: 'link-btn', text: 'Discard', attrs: { type: 'button' }, on: { click: () => onDiscard(p.cid) } }),
-          )
-        : h('div', { className: 'msg-status', text: p.note || 'Sending…' });
-    return h(
-      'li',
-      { className: `msg own ${p.state}`, attrs: { 'data-cid': p.cid, 'data-author': me.username } },
-      h('span', { className: `avatar ${avatarClass(me.id)}`, text: initials(me.username), attrs: { 'aria-hidden': 'true' } }),
-      h('span', { className: 'msg-gutter-time', text: '', attrs: { 'aria-hidden': 'true' } }),
-      h(
-        'div',
-        { className: 'msg-body' },
-        h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
-        h('p', { className: 'msg-text', text: p.text }),
-        status,
-      ),
-    );
-  }
-
   function render({ stickToBottom = false } = {}) {
     const name = store.state.current;
     const r = name ? store.state.rooms.get(name) : null;
     const me = store.state.me;
     if (!r || !me) return;
     if (name !== shownRoom) {
+      actions.cancelEdit();
       shownRoom = name;
       cache = new Map();
       oldestShown = null;
@@ -133,6 +95,7 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
       }
       el.classList.toggle('continued', grouped);
       wanted.push([key, el]);
+      return el;
     };
     for (const id of r.ids) {
       const m = r.msgs.get(id);
@@ -144,12 +107,14 @@ export function mountMessages({ store, onLoadOlder, onRetry, onDiscard }) {
         prev = null;
       }
       const grouped = !!prev && prev.userId === m.user.id && m.ts - prev.ts < GROUP_MS;
-      push(`m:${id}`, () => messageEl(m, m.user.id === me.id), grouped);
+      const o = { own: m.user.id === me.id, inThread: false, editing: actions.isEditing(name, id) };
+      const el = push(`m:${id}`, () => buildMessageItem(store.view(name, id), m.rev, o), grouped);
+      if (isStale(el, m.rev)) patchMessageItem(el, store.view(name, id), m.rev, o);
       prev = { userId: m.user.id, ts: m.ts, day };
     }
     for (const p of store.pendingIn(name)) {
       const grouped = !!prev && prev.userId === me.id;
-      push(`p:${p.cid}:${p.state}:${p.error || ''}:${p.note || ''}`, () => pendingEl(p, me), grouped);
+      push(`p:${p.cid}:${p.state}:${p.error || ''}:${p.note || ''}`, () => pendingItem(p, me, { onRetry, onDiscard }), grouped);
       prev = { userId: me.id, ts: Date.now(), day: prev ? prev.day : '' };
     }
 

@@ -1,0 +1,122 @@
+// One message as an element, shared by the timeline (messages.js) and the thread panel
+// (thread.js): built once per message id and PATCHED in place when its state moves (an edit, a
+// delete, a reaction, a new reply), so a list never rebuilds and an open inline editor survives
+// a reaction arriving on the message it edits. The buttons carry `data-action`; one delegated
+// handler per list (message-actions.js) acts on them. User text only through textContent.
+import { h } from './dom.js';
+import { formatTime, formatFull, initials, avatarClass } from './format.js';
+import { reactionsEl } from './reactions.js';
+
+const rendered = new WeakMap(); // li -> rev it shows
+
+/**
+ * @param view   store.view(): the message with own unconfirmed changes laid over it
+ * @param o.own      the signed-in user wrote it
+ * @param o.inThread shown in the thread panel (no "reply in thread", no reply summary)
+ */
+export function buildMessageItem(view, rev, o) {
+  const li = h(
+    'li',
+    { className: 'msg' + (o.own ? ' own' : ''), attrs: { 'data-id': view.id, 'data-author': view.user.name } },
+    h('span', { className: `avatar ${avatarClass(view.user.id)}`, text: initials(view.user.name), attrs: { 'aria-hidden': 'true' } }),
+    h('span', { className: 'msg-gutter-time', text: formatTime(view.ts), attrs: { 'aria-hidden': 'true' } }),
+    h(
+      'div',
+      { className: 'msg-body' },
+      h(
+        'div',
+        { className: 'msg-head' },
+        h('span', { className: 'msg-author', text: view.user.name }),
+        o.own ? h('span', { className: 'you-tag', text: 'you' }) : null,
+        h('time', { className: 'msg-time', text: formatTime(view.ts), attrs: { datetime: new Date(view.ts).toISOString(), title: formatFull(view.ts) } }),
+      ),
+      h('div', { className: 'msg-line' }),
+    ),
+  );
+  patchMessageItem(li, view, rev, o);
+  return li;
+}
+
+/** Whether `li` shows an older state than `rev`. */
+export const isStale = (li, rev) => rendered.get(li) !== rev;
+
+/** Brings `li` up to date with `view` (o.editing: leave the inline editor where it is). */
+export function patchMessageItem(li, view, rev, o) {
+  rendered.set(li, rev);
+  const body = li.querySelector('.msg-body');
+  li.classList.toggle('deleted', view.deleted);
+  li.classList.toggle('change-pending', view.pending !== null);
+  if (!o.editing || view.deleted) {
+    const line = body.querySelector('.msg-line') || body.querySelector('.msg-editor');
+    line.replaceWith(lineEl(view));
+  }
+  // The parts under the text, in this order, rebuilt together (each is small).
+  for (const el of body.querySelectorAll(':scope > .msg-change, :scope > .reactions, :scope > .thread-summary')) el.remove();
+  if (view.pending) body.appendChild(h('div', { className: 'msg-status msg-change', text: view.pending === 'delete' ? 'Deleting…' : 'Saving…' }));
+  if (view.reactions.length) body.appendChild(reactionsEl(view.reactions));
+  if (!o.inThread && view.replyCount > 0) body.appendChild(summaryEl(view));
+  const actions = li.querySelector(':scope > .msg-actions');
+  if (actions) actions.remove();
+  if (!view.deleted && view.pending !== 'delete') li.appendChild(actionsEl(o));
+}
+
+/** The text line: text and "(edited)", or the tombstone of a deleted message. */
+export function lineEl(view) {
+  if (view.deleted) return h('div', { className: 'msg-line' }, h('p', { className: 'msg-tombstone', text: 'message deleted' }));
+  return h(
+    'div',
+    { className: 'msg-line' },
+    h('p', { className: 'msg-text', text: view.text }),
+    view.editedAt ? h('span', { className: 'msg-edited', text: '(edited)', attrs: { title: `Edited ${formatFull(view.editedAt)}` } }) : null,
+  );
+}
+
+function summaryEl(view) {
+  const n = view.replyCount;
+  return h(
+    'button',
+    { className: 'thread-summary link-btn', attrs: { type: 'button', 'data-action': 'reply', 'aria-label': `${n} ${n === 1 ? 'reply' : 'replies'}, open the thread` } },
+    h('span', { className: 'thread-count', text: `${n} ${n === 1 ? 'reply' : 'replies'}` }),
+    view.lastReplyAt ? h('span', { className: 'thread-last', text: `Last reply ${formatTime(view.lastReplyAt)}` }) : null,
+  );
+}
+
+function actionsEl(o) {
+  const btn = (action, icon, label) =>
+    h('button', { className: 'msg-action', text: icon, attrs: { type: 'button', 'data-action': action, 'aria-label': label, title: label } });
+  return h(
+    'div',
+    { className: 'msg-actions', attrs: { role: 'toolbar', 'aria-label': 'Message actions' } },
+    btn('react', '☺', 'Add reaction'),
+    o.inThread ? null : btn('reply', '💬', 'Reply in thread'),
+    o.own ? btn('edit', '✎', 'Edit message') : null,
+    o.own ? btn('delete', '🗑', 'Delete message') : null,
+  );
+}
+
+/** An unsent message of mine (outbox entry): "Sending…", or why it failed with Retry/Discard. */
+export function pendingItem(p, me, { onRetry, onDiscard }) {
+  const status =
+    p.state === 'failed'
+      ? h(
+          'div',
+          { className: 'msg-status failed', attrs: { role: 'alert' } },
+          h('span', { text: `Not delivered: ${p.error || 'unknown error'}` }),
+          h('button', { className: 'link-btn', text: 'Retry', attrs: { type: 'button' }, on: { click: () => onRetry(p.cid) } }),
+          h('button', { className: 'link-btn', text: 'Discard', attrs: { type: 'button' }, on: { click: () => onDiscard(p.cid) } }),
+        )
+      : h('div', { className: 'msg-status', text: p.note || 'Sending…' });
+  return h(
+    'li',
+    { className: `msg own ${p.state}`, attrs: { 'data-cid': p.cid, 'data-author': me.username } },
+    h('span', { className: `avatar ${avatarClass(me.id)}`, text: initials(me.username), attrs: { 'aria-hidden': 'true' } }),
+    h('span', { className: 'msg-gutter-time', text: '', attrs: { 'aria-hidden': 'true' } }),
+    h(
+      'div',
+      { className: 'msg-body' },
+      h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
+      h('p', { className: 'msg-text', text: p.text }),
+      status,
+    ),
+  );
+}
