@@ -1,7 +1,10 @@
 // Unit tests of the browser client's state for messages that change (issue 13): events applied
 // by version (idempotent, any order), thread replies and their counts, own changes laid over the
 // confirmed state until acked or rolled back. Plain ES modules, loaded as they are served.
+// Every server frame here is made by services/chat/frames.ts, the builders the replica and the
+// scripts use: the client is tested against the frames the server really sends.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ackFrame, eventFrameHead, frameTail, messageFrameHead, unchangedAckFrame, type EventHeadInput } from '../../services/chat/frames.js';
 
 const load = (p: string): Promise<any> => import(new URL(`../../frontend/js/${p}`, import.meta.url).href);
 
@@ -19,23 +22,21 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
   const me = { id: 'u1', username: 'alice' };
   const alice = { id: 'u1', name: 'alice' };
   const bob = { id: 'u2', name: 'bob' };
-  const ev = (id: string, kind: string, target: string, extra: Record<string, unknown> = {}, user = bob) => ({
-    type: 'event',
-    kind,
-    room: 'general',
-    user,
-    target,
-    cid: `e-${id}`,
-    id,
-    ts: Number(id.split('-')[0]),
-    ...extra,
-  });
+  /** An `event` frame as event.lua publishes it (head by the replica, counts and id by the script). */
+  const ev = (id: string, kind: string, target: string, extra: Record<string, any> = {}, user = bob) => {
+    const change = (kind === 'edit' ? { kind, target, text: extra.text } : kind === 'react' ? { kind, target, emoji: extra.emoji, on: extra.on } : { kind, target }) as EventHeadInput;
+    const head = eventFrameHead('general', user, extra.cid ?? `e-${id}`, change);
+    return JSON.parse(head + frameTail({ replyTo: extra.replyTo, replyCount: extra.replyCount, count: extra.count }, id, Number(id.split('-')[0])));
+  };
   const fresh = () => {
     const s = storeMod.createStore();
     s.setMe(me);
     return s;
   };
   const view = (s: any, id: string) => s.view('general', id);
+  /** A `message` frame as send.lua publishes it. */
+  const live = (m: ReturnType<typeof msg> & { replyTo?: string; replyCount?: number }) =>
+    JSON.parse(messageFrameHead(m.room, m.user, m.text, m.cid, m.replyTo) + frameTail({ replyCount: m.replyCount }, m.id, m.ts));
 
   it('applies edit, delete and react events idempotently: a repeat or a replay changes nothing', () => {
     const s = fresh();
@@ -121,14 +122,14 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
     expect(s.thread('general', '10-0').ids).toEqual(['11-0', '12-0']);
     expect(view(s, '10-0')).toMatchObject({ replyCount: 2, lastReplyAt: 12 });
     // Live: a new reply bumps the count (a repeat does not), a reply's delete lowers it.
-    s.applyMessage({ type: 'message', ...reply('13-0', 3) });
-    s.applyMessage({ type: 'message', ...reply('13-0', 3) });
+    s.applyMessage(live(reply('13-0', 3)));
+    s.applyMessage(live(reply('13-0', 3)));
     expect(view(s, '10-0').replyCount).toBe(3);
     s.applyEvent(ev('14-0', 'delete', '13-0', { replyTo: '10-0', replyCount: 2 }));
     expect(view(s, '10-0')).toMatchObject({ replyCount: 2, lastReplyAt: 12 });
     expect(view(s, '13-0')).toMatchObject({ deleted: true });
     // An older frame's count arriving late does not undo it; replies never count as unread.
-    s.applyMessage({ type: 'message', ...reply('12-0', 2) });
+    s.applyMessage(live(reply('12-0', 2)));
     s.applyEvent(ev('13-5', 'react', '12-0', { emoji: '👍', on: true, count: 1 }));
     expect(view(s, '10-0').replyCount).toBe(2);
     expect(r.unread).toBe(0);
@@ -141,9 +142,9 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
     s.addPending('general', 'me too', 'c-reply', '10-0');
     expect(s.pendingIn('general')).toEqual([]);
     expect(s.pendingIn('general', '10-0').map((p: any) => p.cid)).toEqual(['c-reply']);
-    s.applyAck({ type: 'ack', cid: 'c-reply', id: '11-0', ts: 11 });
+    s.applyAck(JSON.parse(ackFrame('c-reply', '11-0', 11)));
     expect(s.thread('general', '10-0').ids).toEqual(['11-0']);
-    s.applyMessage({ type: 'message', ...msg('11-0', 'me too', alice, 'c-reply'), replyTo: '10-0', replyCount: 1 });
+    s.applyMessage(live({ ...msg('11-0', 'me too', alice, 'c-reply'), replyTo: '10-0', replyCount: 1 }));
     expect(view(s, '10-0')).toMatchObject({ replyCount: 1, lastReplyAt: 11 });
     expect(s.state.rooms.get('general').ids).toEqual(['10-0']);
   });
@@ -166,7 +167,7 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
     s.addChange({ cid: 'c-edit', kind: 'edit', room: 'general', target: '10-0', text: 'mine, fixed' });
     expect(view(s, '10-0')).toMatchObject({ text: 'mine, fixed', pending: 'edit' });
     expect(s.pendingChanges('general').map((c: any) => c.cid)).toEqual(['c-edit']);
-    s.ackChange({ type: 'ack', cid: 'c-edit', id: '30-0', ts: 30 });
+    s.ackChange(JSON.parse(ackFrame('c-edit', '30-0', 30)));
     expect(view(s, '10-0')).toMatchObject({ text: 'mine, fixed', pending: null, editedAt: 30 });
     s.applyEvent(ev('30-0', 'edit', '10-0', { text: 'mine, fixed', cid: 'c-edit' }, alice));
     expect(s.state.changes.size).toBe(0);
@@ -178,7 +179,7 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
     // React: counted at once; after the ack it holds until the event's absolute count lands.
     s.addChange({ cid: 'c-r1', kind: 'react', room: 'general', target: '20-0', emoji: '🎉', on: true });
     expect(view(s, '20-0').reactions).toEqual([{ emoji: '🎉', count: 1, me: true }]);
-    s.ackChange({ type: 'ack', cid: 'c-r1', id: '31-0', ts: 31 });
+    s.ackChange(JSON.parse(ackFrame('c-r1', '31-0', 31)));
     expect(view(s, '20-0').reactions).toEqual([{ emoji: '🎉', count: 1, me: true }]);
     s.applyEvent(ev('31-0', 'react', '20-0', { emoji: '🎉', on: true, count: 2, cid: 'c-r1' }, alice));
     expect(view(s, '20-0').reactions).toEqual([{ emoji: '🎉', count: 2, me: true }]);
@@ -190,16 +191,16 @@ describe('store.js: messages that change (events, threads, own changes)', () => 
     expect(view(s, '20-0').reactions).toEqual([{ emoji: '🎉', count: 2, me: true }]);
     // "unchanged": it already was so on the server; ours says so too, with no event to wait for.
     s.addChange({ cid: 'c-r3', kind: 'react', room: 'general', target: '10-0', emoji: '👀', on: true });
-    s.ackChange({ type: 'ack', cid: 'c-r3', unchanged: true });
+    s.ackChange(JSON.parse(unchangedAckFrame('c-r3')));
     expect(view(s, '10-0').reactions).toEqual([{ emoji: '👀', count: 1, me: true }]);
-    expect(s.ackChange({ type: 'ack', cid: 'not-a-change', id: '1-0', ts: 1 })).toBeNull();
+    expect(s.ackChange(JSON.parse(ackFrame('not-a-change', '1-0', 1)))).toBeNull();
   });
 
   it('a resume settles an acked reaction whose event it carried (or that came before it)', () => {
     const s = fresh();
     s.applyJoined({ room: 'general', messages: [msg('10-0')], events: [], recovered: true, members: [] });
     s.addChange({ cid: 'c-r', kind: 'react', room: 'general', target: '10-0', emoji: '👍', on: true });
-    s.ackChange({ type: 'ack', cid: 'c-r', id: '11-0', ts: 11 });
+    s.ackChange(JSON.parse(ackFrame('c-r', '11-0', 11)));
     s.applyJoined({
       room: 'general',
       messages: [],
