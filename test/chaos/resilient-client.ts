@@ -11,10 +11,15 @@
 //   connected socket leaves a send unanswered for too long (counted: it should not happen);
 // - records every ack (cid -> id, the replica that acked it) and every received message per
 //   room (deduplicated by id, duplicates and out-of-order arrivals counted), and every
-//   `joined` with recovered:false after a `since` (a gap this client did not fill).
+//   `joined` with recovered:false after a `since` (a gap this client did not fill);
+// - with `traffic` set, also edits, deletes, reacts and replies in threads (issue 13): each
+//   change is an outbox entry with its own cid, retried exactly like a send; every `message` and
+//   `event` frame (live or replayed by `joined`) feeds a per-room RoomModel (message-state.ts)
+//   and `since` is the newest entry seen, message or event.
 // Frames from a socket that is no longer the current one are ignored, as in the browser.
 import { WebSocket } from 'ws';
 import { compareIds } from '../../services/shared/ids.js';
+import { RoomModel, type AckedChange, type ChangeBody } from './message-state.js';
 
 export interface ResilientClientOptions {
   /** User id (also the display name); the token must be for this user. */
@@ -37,6 +42,8 @@ export interface ResilientClientOptions {
   joinTimeoutMs?: number;
   /** A send unanswered this long on a live socket is sent again (same cid) and counted. */
   ackTimeoutMs?: number;
+  /** What the sender makes next in a room (default: a new message); see message-state.ts nextChange. */
+  traffic?: (model: RoomModel, user: string, n: number) => ChangeBody;
 }
 
 export interface AckRecord {
@@ -46,6 +53,14 @@ export interface AckRecord {
   room: string;
   id: string;
   /** The replica whose socket delivered the (first) ack. */
+  replica: string;
+  at: number;
+  /** What was sent (text, thread parent). */
+  body: ChangeBody;
+}
+
+/** The ack of an edit, delete or reaction: `id` null when acked `unchanged` (nothing appended). */
+export interface ChangeAckRecord extends AckedChange {
   replica: string;
   at: number;
 }
@@ -77,6 +92,8 @@ export interface RoomRecord {
   joins: number;
   /** Joins with `since` answered recovered:true (a resume without gap). */
   resumes: number;
+  /** Every message and event received, as message state. */
+  model: RoomModel;
 }
 
 export interface GapRecord {
@@ -90,7 +107,7 @@ export interface GapRecord {
 interface OutboxEntry {
   cid: string;
   room: string;
-  text: string;
+  body: ChangeBody;
   state: 'queued' | 'inflight' | 'waiting';
   attempts: number;
   sentAt: number;
@@ -104,8 +121,15 @@ const jitter = (ceiling: number) => Math.floor(Math.random() * Math.max(1, ceili
 export class ResilientClient {
   readonly user: string;
   readonly rooms = new Map<string, RoomRecord>();
-  /** cid -> the first ack. */
+  /** cid -> the first ack (sends: messages and thread replies). */
   readonly acks = new Map<string, AckRecord>();
+  /** cid -> the first ack of an edit, delete or reaction. */
+  readonly changeAcks = new Map<string, ChangeAckRecord>();
+  /**
+   * Changes and replies refused `not_found` (their target deleted meanwhile: legitimate, and the
+   * test checks the target is deleted in the end).
+   */
+  readonly refused: { cid: string; body: ChangeBody }[] = [];
   /** cid acked again with a different id (idempotency broken). */
   readonly ackConflicts: string[] = [];
   readonly gaps: GapRecord[] = [];
@@ -155,9 +179,10 @@ export class ResilientClient {
       helloTimeoutMs: o.helloTimeoutMs ?? 5_000,
       joinTimeoutMs: o.joinTimeoutMs ?? 8_000,
       ackTimeoutMs: o.ackTimeoutMs ?? 10_000,
+      traffic: o.traffic ?? ((m, user, n) => ({ type: 'send', room: m.name, text: `${user} #${n}` })),
     };
     for (const name of o.rooms) {
-      this.rooms.set(name, { name, live: false, head: null, ids: [], receipts: new Map(), duplicates: 0, outOfOrder: 0, joins: 0, resumes: 0 });
+      this.rooms.set(name, { name, live: false, head: null, ids: [], receipts: new Map(), duplicates: 0, outOfOrder: 0, joins: 0, resumes: 0, model: new RoomModel(name) });
     }
   }
 
@@ -177,7 +202,7 @@ export class ResilientClient {
     this.sendTimer = setInterval(() => {
       const n = this.seq++;
       const room = rooms[n % rooms.length]!;
-      this.enqueue(room, `${this.user} #${n}`, `${this.user}-${n}`);
+      this.enqueueChange(this.opt.traffic(this.rooms.get(room)!.model, this.user, n), `${this.user}-${n}`);
     }, this.opt.sendIntervalMs);
   }
 
@@ -189,9 +214,19 @@ export class ResilientClient {
 
   /** Queues one send (it goes out when its room is live on the current connection). */
   enqueue(room: string, text: string, cid: string): void {
-    const e: OutboxEntry = { cid, room, text, state: 'queued', attempts: 0, sentAt: 0 };
+    this.enqueueChange({ type: 'send', room, text }, cid);
+  }
+
+  /** Queues one send, edit, delete or reaction; retried like a send until answered for good. */
+  enqueueChange(body: ChangeBody, cid: string): void {
+    const e: OutboxEntry = { cid, room: body.room, body, state: 'queued', attempts: 0, sentAt: 0 };
     this.outbox.set(cid, e);
     this.trySend(e);
+  }
+
+  /** Everything this client was acked, sends and changes, for message-state.ts ackedModel. */
+  accepted(): AckedChange[] {
+    return [...[...this.acks.values()].map((a) => ({ user: a.user, cid: a.cid, body: a.body, id: a.id })), ...this.changeAcks.values()];
   }
 
   /** Sends neither acked nor failed yet. */
@@ -243,10 +278,12 @@ export class ResilientClient {
 
   /** One line for failure messages and the run summary. */
   summary(): string {
-    const rooms = [...this.rooms.values()].map((r) => `${r.name}:${r.ids.length}(dup ${r.duplicates}, ooo ${r.outOfOrder})`).join(' ');
+    const rooms = [...this.rooms.values()]
+      .map((r) => `${r.name}:${r.ids.length}+${r.model.eventIds.size}ev(dup ${r.duplicates + r.model.duplicates}, ooo ${r.outOfOrder})`)
+      .join(' ');
     const errs = [...this.errors].map(([c, n]) => `${c}=${n}`).join(',') || 'none';
     return (
-      `${this.user} on ${this.replica ?? 'nothing'} acks=${this.acks.size} outbox=${this.outbox.size} ` +
+      `${this.user} on ${this.replica ?? 'nothing'} acks=${this.acks.size}+${this.changeAcks.size} refused=${this.refused.length} outbox=${this.outbox.size} ` +
       `conns=${this.connections.map((c) => c.replica).join('>')} resends=${this.resends} dupAcks=${this.duplicateAcks} ackTimeouts=${this.ackTimeouts} ` +
       `errors=${errs} gaps=${this.gaps.length} ${rooms}`
     );
@@ -322,6 +359,8 @@ export class ResilientClient {
         return this.joined(f);
       case 'message':
         return this.message(f);
+      case 'event':
+        return this.event(f);
       case 'ack':
         return this.ack(f);
       case 'error':
@@ -352,7 +391,14 @@ export class ResilientClient {
     } else if (pending?.since) {
       r.resumes++;
     }
-    for (const m of Array.isArray(f.messages) ? (f.messages as Frame[]) : []) this.record(r, m, 'joined');
+    // Messages and events interleave on the room log: applied in id order, as they were appended.
+    const messages = Array.isArray(f.messages) ? (f.messages as Frame[]) : [];
+    const events = Array.isArray(f.events) ? (f.events as Frame[]).map((e): Frame => ({ ...e, type: 'event' })) : [];
+    const entries = [...messages, ...events].sort((a, b) => compareIds(String(a.id), String(b.id)));
+    for (const m of entries) {
+      if (m.type === 'event') this.recordEvent(r, m);
+      else this.record(r, m, 'joined');
+    }
     r.live = true;
     r.joins++;
     this.joinRetries = 0;
@@ -365,12 +411,24 @@ export class ResilientClient {
     if (r) this.record(r, f, 'live');
   }
 
+  private event(f: Frame): void {
+    const r = this.rooms.get(f.room);
+    if (r) this.recordEvent(r, f);
+  }
+
+  /** An event moves `since` forward like a message; the model dedups and counts it. */
+  private recordEvent(r: RoomRecord, f: Frame): void {
+    if (!r.model.event(f)) return;
+    if (!r.head || compareIds(f.id, r.head) > 0) r.head = f.id;
+  }
+
   private record(r: RoomRecord, m: Frame, via: Receipt['via']): void {
     if (typeof m.id !== 'string') return;
     if (r.receipts.has(m.id)) {
       r.duplicates++;
       return;
     }
+    r.model.message(m);
     if (r.head && compareIds(m.id, r.head) < 0) r.outOfOrder++;
     else r.head = m.id;
     r.ids.push(m.id);
@@ -389,10 +447,15 @@ export class ResilientClient {
     const e = this.outbox.get(cid);
     const prev = this.acks.get(cid);
     if (f.duplicate === true) this.duplicateAcks++;
-    if (prev) {
+    if (e && e.body.type !== 'send') {
+      const id = f.unchanged === true ? null : String(f.id);
+      const before = this.changeAcks.get(cid);
+      if (before && before.id !== id) this.ackConflicts.push(`${cid}: ${before.id} then ${id}`);
+      if (!before) this.changeAcks.set(cid, { user: this.user, cid, body: e.body, id, replica: this.currentReplica ?? '?', at: Date.now() });
+    } else if (prev) {
       if (prev.id !== f.id) this.ackConflicts.push(`${cid}: ${prev.id} then ${String(f.id)}`);
     } else if (e) {
-      this.acks.set(cid, { user: this.user, cid, room: e.room, id: String(f.id), replica: this.currentReplica ?? '?', at: Date.now() });
+      this.acks.set(cid, { user: this.user, cid, room: e.room, id: String(f.id), replica: this.currentReplica ?? '?', at: Date.now(), body: e.body });
     }
     if (e) {
       if (e.timer) clearTimeout(e.timer);
@@ -434,6 +497,17 @@ export class ResilientClient {
         }, delay);
         return;
       }
+      case 'not_found':
+        // A change (or a thread reply) whose target was deleted meanwhile: answered for good.
+        if (e.body.type !== 'send' || e.body.replyTo !== undefined) {
+          if (e.timer) clearTimeout(e.timer);
+          this.refused.push({ cid: e.cid, body: e.body });
+          this.outbox.delete(e.cid);
+          return;
+        }
+        this.failed.push({ cid: e.cid, code, message: String(f.message) });
+        this.outbox.delete(e.cid);
+        return;
       case 'not_joined':
         e.state = 'queued'; // goes out again after the next `joined`
         this.rooms.get(e.room)!.live = false;
@@ -454,7 +528,7 @@ export class ResilientClient {
 
   private trySend(e: OutboxEntry): void {
     if (e.state !== 'queued' || !this.ready || !this.rooms.get(e.room)?.live) return;
-    if (!this.raw({ type: 'send', room: e.room, text: e.text, cid: e.cid })) return;
+    if (!this.raw({ ...e.body, cid: e.cid })) return;
     if (e.attempts > 0) this.resends++;
     e.attempts++;
     e.state = 'inflight';
@@ -547,7 +621,16 @@ export function spreadClients(
     origin,
     token,
     sendIntervalMs,
-  }: { prefix: string; urls: string[]; rooms: string[]; origin: string; token: (user: string) => string; sendIntervalMs?: number },
+    traffic,
+  }: {
+    prefix: string;
+    urls: string[];
+    rooms: string[];
+    origin: string;
+    token: (user: string) => string;
+    sendIntervalMs?: number;
+    traffic?: ResilientClientOptions['traffic'];
+  },
 ): ResilientClient[] {
   return Array.from({ length: count }, (_, i) => {
     const user = `${prefix}${i}`;
@@ -560,6 +643,7 @@ export function spreadClients(
       rooms: mine,
       origin,
       ...(sendIntervalMs ? { sendIntervalMs } : {}),
+      ...(traffic ? { traffic } : {}),
     });
   });
 }

@@ -1,6 +1,6 @@
 // The system the chaos tests break: a throwaway Redis, two chat replicas and one ingestion worker
-// writing SQLite in a temp dir, plus a store handle to read what was stored. stop() kills
-// whatever is still running and removes the temp dir.
+// writing SQLite in a temp dir (startWorker adds a replacement), plus a store handle to read
+// what was stored. stop() kills whatever is still running and removes the temp dir.
 import type { ChatMessage } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
 import { ORIGIN, chatEnv, tokenFor } from '../chat/client.js';
@@ -16,6 +16,7 @@ import {
   spreadClients,
   storeProblems,
   type ResilientClient,
+  type ResilientClientOptions,
 } from './resilient-client.js';
 
 export interface ChaosSystem {
@@ -24,6 +25,10 @@ export interface ChaosSystem {
   chatB: RunningService;
   worker: RunningService;
   store: Store;
+  /** The SQLite file the workers write. */
+  dbPath: string;
+  /** Another worker on the same streams and file (a replacement); stop() kills it too. */
+  startWorker(consumer: string, extra?: Record<string, string>): Promise<RunningService>;
   stop(): Promise<void>;
 }
 
@@ -33,13 +38,16 @@ export async function startChaosSystem(opts: {
   tmpPrefix: string;
   /** Extra env for both replicas (limits, PARTITIONS, LOG_LEVEL). */
   chat: Record<string, string>;
+  /** Extra env for the worker (e.g. a longer INGEST_BATCH_MS, so a batch stays in hand). */
+  worker?: Record<string, string>;
 }): Promise<ChaosSystem> {
   const redis = await startRedis({ appendonly: opts.appendonly ?? false });
   const tmp = tempDir(opts.tmpPrefix);
+  const partitions = Number(opts.chat.PARTITIONS ?? 1);
   const started = await Promise.allSettled([
     startService('chat', chatEnv(redis.url, 'chat-a', opts.chat), { waitReady: true, timeoutMs: 30_000 }),
     startService('chat', chatEnv(redis.url, 'chat-b', opts.chat), { waitReady: true, timeoutMs: 30_000 }),
-    startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions: Number(opts.chat.PARTITIONS ?? 1), consumer: 'w1', extra: { INGEST_BATCH_MS: '20', LOG_LEVEL: 'warn' } }),
+    startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions, consumer: 'w1', extra: { INGEST_BATCH_MS: '20', LOG_LEVEL: 'warn', ...opts.worker } }),
   ]);
   const services = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stopAll = async () => {
@@ -60,6 +68,12 @@ export async function startChaosSystem(opts: {
     chatB,
     worker,
     store,
+    dbPath: tmp.dbPath,
+    async startWorker(consumer, extra = {}) {
+      const w = await startWorker({ redisUrl: redis.url, dbPath: tmp.dbPath, partitions, consumer, extra: { INGEST_BATCH_MS: '20', LOG_LEVEL: 'info', ...extra } });
+      services.push(w);
+      return w;
+    },
     async stop() {
       await store.close();
       await stopAll();
@@ -68,13 +82,14 @@ export async function startChaosSystem(opts: {
 }
 
 /**
- * The load phase both fault tests start with: `count` browser-like clients spread over both
- * replicas (each in two of `rooms`), joined, sending every 40 ms, until every client has
- * `acks` acks and at least `minMs` passed. The caller stops them (client.stop()).
+ * The load phase the fault tests start with: `count` browser-like clients spread over both
+ * replicas (each in two of `rooms`), joined, sending every 40 ms (`traffic`: what each tick
+ * sends, new messages by default), until every client has `acks` message acks and at least
+ * `minMs` passed. The caller stops them (client.stop()).
  */
 export async function startLoad(
   sys: ChaosSystem,
-  opts: { count: number; prefix: string; rooms: string[]; acks: number; minMs: number },
+  opts: { count: number; prefix: string; rooms: string[]; acks: number; minMs: number; traffic?: ResilientClientOptions['traffic'] },
 ): Promise<ResilientClient[]> {
   const clients = spreadClients(opts.count, {
     prefix: opts.prefix,
@@ -83,6 +98,7 @@ export async function startLoad(
     origin: ORIGIN,
     token: (u) => tokenFor(u),
     sendIntervalMs: 40,
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
   });
   for (const c of clients) c.start();
   await waitFor(() => clients.every((c) => c.allLive), { timeoutMs: 15_000, what: 'every client joined' });

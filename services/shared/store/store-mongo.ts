@@ -5,8 +5,9 @@
 //   users          _id = user id; usernameLower unique (case-insensitive uniqueness)
 //   refresh_tokens _id = tokenHash (unique by construction); familyId; TTL on expiresAt with a
 //                  grace period, so an expired token still answers `expired` for a while
-//   messages       _id = `${room}|${id}`; {room, ms, seq} unique — the paging index, numeric order
 //   rooms          _id = room name; members (DM rooms only, multikey) for listRooms
+//   messages, events, changes, reactions, threads: store-mongo-schemas.ts (and
+//                  store-mongo-messages.ts, which reads and writes them)
 //
 // bufferCommands is off and serverSelectionTimeoutMS small, so with MongoDB down every call
 // rejects within seconds instead of queueing forever; callers retry.
@@ -15,17 +16,27 @@
 // in a second write after insertMany. Without multi-document transactions (a standalone
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
-import { createConnection, mongo, Schema, type Connection, type Model } from 'mongoose';
+import { createConnection, Schema, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../logger.js';
-import type { ChatMessage } from '../message.js';
-import { parseId } from '../ids.js';
+import type { ChatMessage, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM, dmMembers } from '../rooms.js';
+import { MongoMessages, type RoomBumps } from './store-mongo-messages.js';
+import {
+  changeSchema,
+  eventSchema,
+  isDuplicateKey,
+  messageSchema,
+  MESSAGE_WRITE_CONCERN,
+  reactionSchema,
+  threadSchema,
+} from './store-mongo-schemas.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
-  sameMessage,
+  type ApplyResult,
   type ConsumeRefreshResult,
+  type HistoryMessage,
   type InsertResult,
   type PublicUser,
   type RefreshTokenRecord,
@@ -42,7 +53,8 @@ export interface MongoStoreOptions {
 
 /** Expired tokens are deleted this long after expiry (until then they answer `expired`). */
 const TOKEN_GRACE_SEC = 7 * 86_400;
-const DUPLICATE_KEY = 11000;
+
+export { duplicateIndexes, MESSAGE_WRITE_CONCERN } from './store-mongo-schemas.js';
 
 interface UserDoc {
   _id: string;
@@ -59,18 +71,6 @@ interface TokenDoc {
   usedAt: Date | null;
   revokedAt: Date | null;
 }
-interface MessageDoc {
-  _id: string;
-  room: string;
-  ms: number;
-  seq: number;
-  id: string;
-  userId: string;
-  userName: string;
-  text: string;
-  ts: number;
-  cid: string;
-}
 interface RoomDoc {
   _id: string;
   lastMessageAt: number | null;
@@ -79,15 +79,6 @@ interface RoomDoc {
 }
 
 const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
-
-/**
- * Write concern of every write the ingestion worker's XACK depends on (messages and their room
- * counters): acknowledged by a majority of the replica set and journaled, so an acked stream
- * entry is on disk on most nodes, as SQLite's synchronous=FULL puts it on disk before the XACK.
- * Production runs MongoDB as a replica set (README); a standalone mongod accepts w:'majority'
- * as "this node, journaled" — it has no other members to wait for.
- */
-export const MESSAGE_WRITE_CONCERN = Object.freeze({ w: 'majority' as const, j: true });
 
 const userSchema = new Schema<UserDoc>(
   {
@@ -115,24 +106,6 @@ const tokenSchema = new Schema<TokenDoc>(
 tokenSchema.index({ familyId: 1 });
 tokenSchema.index({ expiresAt: 1 }, { expireAfterSeconds: TOKEN_GRACE_SEC });
 
-const messageSchema = new Schema<MessageDoc>(
-  {
-    _id: { type: String, required: true },
-    room: { type: String, required: true },
-    ms: { type: Number, required: true },
-    seq: { type: Number, required: true },
-    id: { type: String, required: true },
-    userId: { type: String, required: true },
-    userName: { type: String, required: true },
-    text: { type: String, required: true },
-    ts: { type: Number, required: true },
-    cid: { type: String, required: true },
-  },
-  // Every write of a message is majority + journaled (MESSAGE_WRITE_CONCERN).
-  { ...schemaOptions, collection: 'messages', writeConcern: MESSAGE_WRITE_CONCERN },
-);
-messageSchema.index({ room: 1, ms: 1, seq: 1 }, { unique: true });
-
 const roomSchema = new Schema<RoomDoc>(
   {
     _id: { type: String, required: true },
@@ -145,17 +118,20 @@ const roomSchema = new Schema<RoomDoc>(
 roomSchema.index({ members: 1 }, { sparse: true });
 roomSchema.index({ lastMessageAt: -1, _id: 1 });
 
-/** The write concern mongoose applies to a collection's writes (a test checks messages and rooms). */
-export function schemaWriteConcern(collection: 'messages' | 'rooms' | 'users' | 'refresh_tokens'): unknown {
-  const schema = { messages: messageSchema, rooms: roomSchema, users: userSchema, refresh_tokens: tokenSchema }[collection];
-  return schema.get('writeConcern');
-}
+const schemas = {
+  messages: messageSchema,
+  events: eventSchema,
+  changes: changeSchema,
+  reactions: reactionSchema,
+  threads: threadSchema,
+  rooms: roomSchema,
+  users: userSchema,
+  refresh_tokens: tokenSchema,
+};
 
-/** (ms, seq) of an id as exact JS numbers (Mongo stores doubles). */
-function idKey(id: string): { ms: number; seq: number } {
-  const { ms, seq } = parseId(id);
-  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`message id sequence too large to store: ${id}`);
-  return { ms, seq: Number(seq) };
+/** The write concern mongoose applies to a collection's writes (a test checks the durable ones). */
+export function schemaWriteConcern(collection: keyof typeof schemas): unknown {
+  return schemas[collection].get('writeConcern');
 }
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -172,53 +148,11 @@ const toToken = (d: TokenDoc): RefreshTokenRecord => ({
   familyId: d.familyId,
   expiresAt: d.expiresAt.getTime(),
 });
-const toMessage = (d: MessageDoc): ChatMessage => ({
-  id: d.id,
-  room: d.room,
-  user: { id: d.userId, name: d.userName },
-  text: d.text,
-  ts: d.ts,
-  cid: d.cid,
-});
 const toRoom = (d: RoomDoc): RoomInfo => ({
   name: d._id,
   lastMessageAt: d.lastMessageAt ?? null,
   messageCount: d.messageCount,
 });
-
-interface WriteErrorLike {
-  code?: number;
-  index?: number;
-  err?: { code?: number; index?: number };
-}
-
-/**
- * Indexes (into the inserted array) of documents refused as duplicates by an unordered
- * insertMany. Any other failure — a non-duplicate write error, a write concern error, a
- * network or server error — is rethrown: the batch is then retried as a whole.
- */
-export function duplicateIndexes(err: unknown, batchSize: number): Set<number> {
-  const e = err as { code?: number; writeErrors?: WriteErrorLike[] | WriteErrorLike; writeConcernError?: unknown };
-  if (e === null || typeof e !== 'object') throw err;
-  if (e.writeConcernError) throw err;
-  const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : null;
-  if (writeErrors && writeErrors.length > 0) {
-    const dup = new Set<number>();
-    for (const we of writeErrors) {
-      const code = we.code ?? we.err?.code;
-      const index = we.index ?? we.err?.index;
-      if (code !== DUPLICATE_KEY || typeof index !== 'number') throw err;
-      dup.add(index);
-    }
-    return dup;
-  }
-  // A lone duplicate-key server error can only be attributed when the batch had one document.
-  if (e.code === DUPLICATE_KEY && batchSize === 1) return new Set([0]);
-  throw err;
-}
-
-const isDuplicateKey = (err: unknown) =>
-  err instanceof mongo.MongoServerError && err.code === DUPLICATE_KEY;
 
 export async function openMongoStore(url: string, log: Logger, options: MongoStoreOptions = {}): Promise<Store> {
   const conn = createConnection(url, {
@@ -256,14 +190,14 @@ class MongoStore implements Store {
   private closed = false;
   private readonly users: Model<UserDoc>;
   private readonly tokens: Model<TokenDoc>;
-  private readonly messages: Model<MessageDoc>;
   private readonly rooms: Model<RoomDoc>;
+  private readonly messages: MongoMessages;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
     this.tokens = conn.model<TokenDoc>('RefreshToken', tokenSchema);
-    this.messages = conn.model<MessageDoc>('Message', messageSchema);
     this.rooms = conn.model<RoomDoc>('Room', roomSchema);
+    this.messages = new MongoMessages(conn, (bumps) => this.bumpRooms(bumps));
   }
 
   /** Creates the collections and indexes (idempotent) and the `general` room. */
@@ -373,91 +307,59 @@ class MongoStore implements Store {
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
     this.live();
-    if (messages.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
-    const docs: MessageDoc[] = messages.map((m) => ({
-      _id: `${m.room}|${m.id}`,
-      room: m.room,
-      ...idKey(m.id),
-      id: m.id,
-      userId: m.user.id,
-      userName: m.user.name,
-      text: m.text,
-      ts: m.ts,
-      cid: m.cid,
-    }));
-    let duplicates = new Set<number>();
-    try {
-      // lean: the documents are already in shape; skip hydration and validation
-      await this.messages.insertMany(docs, { ordered: false, lean: true });
-    } catch (err) {
-      duplicates = duplicateIndexes(err, docs.length);
-    }
-    // A taken _id is a redelivery of the same message, or another message under a reused id.
-    const conflicts: ChatMessage[] = [];
-    if (duplicates.size > 0) {
-      const ids = [...duplicates].map((i) => docs[i]!._id);
-      const stored = await this.messages
-        .find({ _id: { $in: ids } }, { userId: 1, cid: 1 })
-        .lean<Pick<MessageDoc, '_id' | 'userId' | 'cid'>[]>();
-      const byId = new Map(stored.map((d) => [d._id, d]));
-      for (const i of duplicates) {
-        const s = byId.get(docs[i]!._id);
-        if (s && !sameMessage(s, messages[i]!)) conflicts.push(messages[i]!);
-      }
-    }
-    const perRoom = new Map<string, { count: number; last: number }>();
-    docs.forEach((d, i) => {
-      if (duplicates.has(i)) return;
-      const r = perRoom.get(d.room);
-      if (r) {
-        r.count++;
-        if (d.ms > r.last) r.last = d.ms;
-      } else perRoom.set(d.room, { count: 1, last: d.ms });
-    });
-    if (perRoom.size > 0) {
-      await this.rooms.bulkWrite(
-        [...perRoom].map(([name, { count, last }]) => {
-          const members = dmMembers(name);
-          return {
-            updateOne: {
-              filter: { _id: name },
-              update: {
-                $inc: { messageCount: count },
-                $max: { lastMessageAt: last },
-                ...(members ? { $setOnInsert: { members } } : {}),
-              },
-              upsert: true,
+    return this.messages.insert(messages);
+  }
+
+  async applyEvents(events: readonly RoomEvent[]): Promise<ApplyResult> {
+    this.live();
+    return this.messages.apply(events);
+  }
+
+  async messagesBefore(room: string, beforeId: string | undefined, limit: number, viewerId?: string): Promise<HistoryMessage[]> {
+    this.live();
+    return this.messages.before(room, beforeId, limit, viewerId);
+  }
+
+  async messagesAfter(room: string, afterId: string, limit: number, viewerId?: string): Promise<HistoryMessage[]> {
+    this.live();
+    return this.messages.after(room, afterId, limit, viewerId);
+  }
+
+  async getMessage(room: string, id: string, viewerId?: string): Promise<HistoryMessage | null> {
+    this.live();
+    return this.messages.one(room, id, viewerId);
+  }
+
+  async repliesAfter(
+    room: string,
+    parentId: string,
+    afterId: string | undefined,
+    limit: number,
+    viewerId?: string,
+  ): Promise<HistoryMessage[]> {
+    this.live();
+    return this.messages.replies(room, parentId, afterId, limit, viewerId);
+  }
+
+  /** Moves room counters by the messages actually inserted (duplicates excluded). */
+  private async bumpRooms(bumps: RoomBumps): Promise<void> {
+    await this.rooms.bulkWrite(
+      [...bumps].map(([name, { count, last }]) => {
+        const members = dmMembers(name);
+        return {
+          updateOne: {
+            filter: { _id: name },
+            update: {
+              $inc: { messageCount: count },
+              $max: { lastMessageAt: last },
+              ...(members ? { $setOnInsert: { members } } : {}),
             },
-          };
-        }),
-        { ordered: false, writeConcern: MESSAGE_WRITE_CONCERN },
-      );
-    }
-    return { inserted: docs.length - duplicates.size, duplicates: duplicates.size - conflicts.length, conflicts };
-  }
-
-  async messagesBefore(room: string, beforeId: string | undefined, limit: number): Promise<ChatMessage[]> {
-    this.live();
-    if (limit <= 0) return [];
-    let filter: Record<string, unknown> = { room };
-    if (beforeId !== undefined) {
-      const { ms, seq } = idKey(beforeId);
-      filter = { room, $or: [{ ms: { $lt: ms } }, { ms, seq: { $lt: seq } }] };
-    }
-    const docs = await this.messages.find(filter).sort({ ms: -1, seq: -1 }).limit(limit).lean<MessageDoc[]>();
-    return docs.reverse().map(toMessage);
-  }
-
-  async messagesAfter(room: string, afterId: string, limit: number): Promise<ChatMessage[]> {
-    this.live();
-    if (limit <= 0) return [];
-    const { ms, seq } = idKey(afterId);
-    const docs = await this.messages
-      .find({ room, $or: [{ ms: { $gt: ms } }, { ms, seq: { $gt: seq } }] })
-      .sort({ ms: 1, seq: 1 })
-      .limit(limit)
-      .lean<MessageDoc[]>();
-    return docs.map(toMessage);
+            upsert: true,
+          },
+        };
+      }),
+      { ordered: false, writeConcern: MESSAGE_WRITE_CONCERN },
+    );
   }
 
   async listRooms(userId: string, limit: number): Promise<RoomInfo[]> {

@@ -1,19 +1,21 @@
 // The embedded store: one SQLite file through better-sqlite3 in WAL mode. better-sqlite3 is
 // synchronous; every method is an async function so a thrown SQLite error (closed, locked,
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
-// crash. Messages are keyed (room, ms, seq) with INTEGER columns, so the primary-key index
-// orders them numerically and paging is an index range scan.
+// crash. The schema is in store-sqlite-schema.ts, messages and room events in
+// store-sqlite-messages.ts; this file opens the database and keeps users, tokens and rooms.
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
-import type { ChatMessage } from '../message.js';
-import { parseId } from '../ids.js';
-import { DEFAULT_ROOM, dmMembers } from '../rooms.js';
+import type { ChatMessage, RoomEvent } from '../message.js';
+import { DEFAULT_ROOM } from '../rooms.js';
+import { SqliteMessages } from './store-sqlite-messages.js';
+import { migrate } from './store-sqlite-schema.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
-  sameMessage,
+  type ApplyResult,
   type ConsumeRefreshResult,
+  type HistoryMessage,
   type InsertResult,
   type PublicUser,
   type RefreshTokenRecord,
@@ -27,45 +29,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS users (
-  id            TEXT PRIMARY KEY,
-  username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
-  password_hash TEXT NOT NULL,
-  created_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-  token_hash TEXT PRIMARY KEY,
-  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  family_id  TEXT NOT NULL,
-  expires_at INTEGER NOT NULL,
-  used_at    INTEGER,
-  revoked_at INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
-CREATE TABLE IF NOT EXISTS messages (
-  room      TEXT NOT NULL,
-  ms        INTEGER NOT NULL,
-  seq       INTEGER NOT NULL,
-  id        TEXT NOT NULL,
-  user_id   TEXT NOT NULL,
-  user_name TEXT NOT NULL,
-  text      TEXT NOT NULL,
-  ts        INTEGER NOT NULL,
-  cid       TEXT NOT NULL,
-  PRIMARY KEY (room, ms, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rooms (
-  name            TEXT PRIMARY KEY,
-  last_message_at INTEGER,
-  message_count   INTEGER NOT NULL DEFAULT 0,
-  -- the two members of a DM room (NULL for a public room), so listRooms needs no name parsing
-  member_a        TEXT,
-  member_b        TEXT
-);
-CREATE INDEX IF NOT EXISTS rooms_member_a ON rooms(member_a) WHERE member_a IS NOT NULL;
-CREATE INDEX IF NOT EXISTS rooms_member_b ON rooms(member_b) WHERE member_b IS NOT NULL;
-`;
 
 interface UserRow {
   id: string;
@@ -80,15 +43,6 @@ interface TokenRow {
   expires_at: number;
   used_at: number | null;
   revoked_at: number | null;
-}
-interface MessageRow {
-  id: string;
-  room: string;
-  user_id: string;
-  user_name: string;
-  text: string;
-  ts: number;
-  cid: string;
 }
 interface RoomRow {
   name: string;
@@ -108,24 +62,11 @@ const toToken = (r: TokenRow): RefreshTokenRecord => ({
   familyId: r.family_id,
   expiresAt: r.expires_at,
 });
-const toMessage = (r: MessageRow): ChatMessage => ({
-  id: r.id,
-  room: r.room,
-  user: { id: r.user_id, name: r.user_name },
-  text: r.text,
-  ts: r.ts,
-  cid: r.cid,
-});
 const toRoom = (r: RoomRow): RoomInfo => ({
   name: r.name,
   lastMessageAt: r.last_message_at,
   messageCount: r.message_count,
 });
-
-function idKey(id: string): [number, number | bigint] {
-  const { ms, seq } = parseId(id);
-  return [ms, seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seq) : seq];
-}
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -145,7 +86,7 @@ export async function openSqliteStore(
     db.pragma('synchronous = FULL');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('foreign_keys = ON');
-    db.exec(SCHEMA);
+    migrate(db);
     db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)').run(DEFAULT_ROOM);
   } catch (err) {
     db.close();
@@ -158,10 +99,11 @@ export async function openSqliteStore(
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly s;
-  private readonly insertBatch;
+  private readonly messages: SqliteMessages;
   private readonly consume;
 
   constructor(private readonly db: Database.Database) {
+    this.messages = new SqliteMessages(db);
     this.s = {
       insertUser: db.prepare(
         'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -183,29 +125,6 @@ class SqliteStore implements Store {
       revokeFamily: db.prepare(
         'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
       ),
-      insertMessage: db.prepare(
-        `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      storedAuthor: db.prepare<[string, number, number | bigint], { user_id: string; cid: string }>(
-        'SELECT user_id, cid FROM messages WHERE room = ? AND ms = ? AND seq = ?',
-      ),
-      bumpRoom: db.prepare(
-        `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(name) DO UPDATE SET
-           message_count = message_count + excluded.message_count,
-           last_message_at = MAX(COALESCE(last_message_at, 0), excluded.last_message_at)`,
-      ),
-      newest: db.prepare<[string, number], MessageRow>(
-        'SELECT * FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT ?',
-      ),
-      before: db.prepare<[string, number, number | bigint, number], MessageRow>(
-        'SELECT * FROM messages WHERE room = ? AND (ms, seq) < (?, ?) ORDER BY ms DESC, seq DESC LIMIT ?',
-      ),
-      after: db.prepare<[string, number, number | bigint, number], MessageRow>(
-        'SELECT * FROM messages WHERE room = ? AND (ms, seq) > (?, ?) ORDER BY ms, seq LIMIT ?',
-      ),
       listRooms: db.prepare<[string, string, number], RoomRow>(
         `SELECT name, last_message_at, message_count FROM rooms
          WHERE member_a IS NULL OR member_a = ? OR member_b = ?
@@ -217,35 +136,6 @@ class SqliteStore implements Store {
       ),
       ping: db.prepare('SELECT 1'),
     };
-
-    // One transaction per batch: INSERT OR IGNORE reports per row whether it was new, and the
-    // room counters move by exactly the rows inserted, so a redelivered batch changes nothing.
-    this.insertBatch = db.transaction((messages: readonly ChatMessage[]): InsertResult => {
-      const perRoom = new Map<string, { count: number; last: number }>();
-      let inserted = 0;
-      const conflicts: ChatMessage[] = [];
-      for (const m of messages) {
-        const [ms, seq] = idKey(m.id);
-        const r = this.s.insertMessage.run(m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid);
-        if (r.changes === 0) {
-          // Taken: a redelivery of this message, or another message under a reused id.
-          const stored = this.s.storedAuthor.get(m.room, ms, seq);
-          if (stored && !sameMessage({ userId: stored.user_id, cid: stored.cid }, m)) conflicts.push(m);
-          continue;
-        }
-        inserted++;
-        const room = perRoom.get(m.room);
-        if (room) {
-          room.count++;
-          if (ms > room.last) room.last = ms;
-        } else perRoom.set(m.room, { count: 1, last: ms });
-      }
-      for (const [name, { count, last }] of perRoom) {
-        const members = dmMembers(name);
-        this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null);
-      }
-      return { inserted, duplicates: messages.length - inserted - conflicts.length, conflicts };
-    });
 
     this.consume = db.transaction((tokenHash: string, now: number): ConsumeRefreshResult => {
       const spent = this.s.spendToken.get(now, tokenHash, now);
@@ -307,22 +197,33 @@ class SqliteStore implements Store {
   }
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
-    if (messages.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
-    return this.insertBatch.immediate(messages);
+    return this.messages.insert(messages);
   }
 
-  async messagesBefore(room: string, beforeId: string | undefined, limit: number): Promise<ChatMessage[]> {
-    if (limit <= 0) return [];
-    const rows =
-      beforeId === undefined
-        ? this.s.newest.all(room, limit)
-        : this.s.before.all(room, ...idKey(beforeId), limit);
-    return rows.reverse().map(toMessage);
+  async applyEvents(events: readonly RoomEvent[]): Promise<ApplyResult> {
+    return this.messages.apply(events);
   }
 
-  async messagesAfter(room: string, afterId: string, limit: number): Promise<ChatMessage[]> {
-    if (limit <= 0) return [];
-    return this.s.after.all(room, ...idKey(afterId), limit).map(toMessage);
+  async messagesBefore(room: string, beforeId: string | undefined, limit: number, viewerId?: string): Promise<HistoryMessage[]> {
+    return this.messages.before(room, beforeId, limit, viewerId);
+  }
+
+  async messagesAfter(room: string, afterId: string, limit: number, viewerId?: string): Promise<HistoryMessage[]> {
+    return this.messages.after(room, afterId, limit, viewerId);
+  }
+
+  async getMessage(room: string, id: string, viewerId?: string): Promise<HistoryMessage | null> {
+    return this.messages.one(room, id, viewerId);
+  }
+
+  async repliesAfter(
+    room: string,
+    parentId: string,
+    afterId: string | undefined,
+    limit: number,
+    viewerId?: string,
+  ): Promise<HistoryMessage[]> {
+    return this.messages.replies(room, parentId, afterId, limit, viewerId);
   }
 
   async listRooms(userId: string, limit: number): Promise<RoomInfo[]> {

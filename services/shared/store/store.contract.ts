@@ -1,12 +1,14 @@
 // One behaviour suite for every Store implementation (store.ts lists the guarantees). Each
 // implementation's test file calls storeContract with a factory that opens a store on a fresh,
-// empty database and a cleanup that throws it away.
+// empty database and a cleanup that throws it away. Room events (edits, deletes, reactions,
+// threads) have their part in store.contract-events.ts.
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../message.js';
 import { compareIds } from '../ids.js';
 import { dmRoomName } from '../rooms.js';
 import { DuplicateUsernameError, type RefreshTokenRecord, type Store } from './store.js';
+import { eventsContract } from './store.contract-events.js';
 
 export function msg(room: string, id: string, text = `text ${id}`): ChatMessage {
   const ms = Number(id.split('-')[0]);
@@ -278,6 +280,8 @@ export function storeContract(
         expect(await store.messagesAfter('empty-room', '0-0', 10)).toEqual([]);
       });
     });
+
+    eventsContract(() => store);
 
     describe('rooms', () => {
       it('lists general even before any message, with zero messages', async () => {

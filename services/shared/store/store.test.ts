@@ -2,9 +2,9 @@
 // file per test), MongoDB when MONGO_URL points at a real server (a unique database per test,
 // dropped after). Plus what only SQLite can show here: the file's pragmas, the factory, a
 // locked database rejecting, and insert throughput.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { mongo } from 'mongoose';
@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from './index.js';
 import { openSqliteStore } from './store-sqlite.js';
 import { msg, storeContract } from './store.contract.js';
+import { ev } from './store.contract-events.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
 const log = pino({ level: 'silent' });
@@ -63,9 +64,14 @@ describe('SQLite store specifics', () => {
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
+      'changes',
+      'events',
       'messages',
+      'reaction_summary',
+      'reactions',
       'refresh_tokens',
       'rooms',
+      'threads',
       'users',
     ]);
     raw.close();
@@ -88,6 +94,48 @@ describe('SQLite store specifics', () => {
     expect(await b.findUserById(u.id)).toEqual(u);
     expect(await b.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
     await b.close();
+  });
+
+  it('opens a file written by the schema before room events, keeps its rows and upgrades it in place', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    // the tables exactly as the version before room events created them
+    old.exec(`
+      CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE refresh_tokens (token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, family_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL, used_at INTEGER, revoked_at INTEGER) WITHOUT ROWID;
+      CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+      CREATE TABLE messages (room TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL,
+        id TEXT NOT NULL, user_id TEXT NOT NULL, user_name TEXT NOT NULL, text TEXT NOT NULL,
+        ts INTEGER NOT NULL, cid TEXT NOT NULL, PRIMARY KEY (room, ms, seq)) WITHOUT ROWID;
+      CREATE TABLE rooms (name TEXT PRIMARY KEY, last_message_at INTEGER,
+        message_count INTEGER NOT NULL DEFAULT 0, member_a TEXT, member_b TEXT);
+      CREATE INDEX rooms_member_a ON rooms(member_a) WHERE member_a IS NOT NULL;
+      CREATE INDEX rooms_member_b ON rooms(member_b) WHERE member_b IS NOT NULL;
+    `);
+    const old1 = msg('general', '10-0', 'stored before the upgrade');
+    old.prepare('INSERT INTO messages VALUES (?, 10, 0, ?, ?, ?, ?, 10, ?)').run('general', old1.id, old1.user.id, old1.user.name, old1.text, old1.cid);
+    old.prepare("INSERT INTO rooms (name, last_message_at, message_count) VALUES ('general', 10, 1)").run();
+    old.close();
+
+    const store = await openSqliteStore(path, log);
+    expect(await store.messagesBefore('general', undefined, 10)).toEqual([old1]);
+    expect(await store.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
+    // the old message takes part in everything new: a reply, an edit, a reaction
+    await store.insertMessages([{ ...msg('general', '11-0'), replyTo: '10-0' }]);
+    await store.applyEvents([ev.edit('general', '12-0', '10-0', 'edited after the upgrade'), ev.react('general', '13-0', '10-0', '👍', true, old1.user)]);
+    expect(await store.messagesBefore('general', undefined, 10, old1.user.id)).toEqual([
+      { ...old1, text: 'edited after the upgrade', editedAt: 12, reactions: [{ emoji: '👍', count: 1, me: true }], replyCount: 1, lastReplyAt: 11 },
+    ]);
+    await store.close();
+    // and opening the upgraded file again is a no-op
+    const again = await openSqliteStore(path, log);
+    expect((await again.getMessage('general', '10-0'))?.replyCount).toBe(1);
+    await again.close();
   });
 
   it('rejects (does not hang or crash) while another connection holds the write lock, then recovers', async () => {
@@ -142,11 +190,12 @@ describe('SQLite store specifics', () => {
 // within its server-selection timeout when nothing answers, and it classifies insertMany
 // failures correctly (built from the driver's own error classes).
 describe('MongoDB adapter without a server', () => {
-  it('writes messages and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
+  it('writes messages, events, the state they change and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
     const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
     expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
-    expect(schemaWriteConcern('messages')).toEqual({ w: 'majority', j: true });
-    expect(schemaWriteConcern('rooms')).toEqual({ w: 'majority', j: true });
+    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms'] as const) {
+      expect(schemaWriteConcern(c), c).toEqual({ w: 'majority', j: true });
+    }
   });
 
   it('createStore with MONGO_URL set to an unreachable server rejects within the selection timeout', async () => {

@@ -1,0 +1,188 @@
+// The MongoDB store's message-side collections (messages, room events and the state they
+// leave), their indexes and write concern, and the classification of insertMany failures.
+// Users, tokens and rooms are in store-mongo.ts.
+//
+//   messages   _id = `${room}|${id}`; {room, ms, seq} unique; {room, replyMs, replySeq, ms, seq}
+//              pages both the room (replyMs null: top-level; documents written before threads
+//              have no replyMs and match null too) and a thread
+//   events     _id = `${room}|${id}`: one per room event, its key tells new from redelivered
+//   changes    _id = `${room}|${target}`: edit/delete state of a message; `v` is idSortKey of the
+//              newest edit/delete applied (the version), compared as a string
+//   reactions  _id = `${room}|${target}|${emoji}|${userId}`; `v` the newest toggle applied;
+//              {room, target, active} for a page's tallies
+//   threads    _id = `${room}|${parent}`: replyCount, lastReplyAt, recounted from the replies
+// The state collections are keyed by the message they change, never written into it: an event
+// may be stored before its message, and joining at read time makes arrival order irrelevant.
+import { mongo, Schema } from 'mongoose';
+import { parseId } from '../ids.js';
+
+const DUPLICATE_KEY = 11000;
+const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
+
+/**
+ * Write concern of every write the ingestion worker's XACK depends on (messages, events, the
+ * state they change and room counters): acknowledged by a majority of the replica set and
+ * journaled, so an acked stream entry is on disk on most nodes, as SQLite's synchronous=FULL
+ * puts it on disk before the XACK. Production runs MongoDB as a replica set (README); a
+ * standalone mongod accepts w:'majority' as "this node, journaled" — it has no other members
+ * to wait for.
+ */
+export const MESSAGE_WRITE_CONCERN = Object.freeze({ w: 'majority' as const, j: true });
+const durable = { ...schemaOptions, writeConcern: MESSAGE_WRITE_CONCERN };
+
+export interface MessageDoc {
+  _id: string;
+  room: string;
+  ms: number;
+  seq: number;
+  id: string;
+  userId: string;
+  userName: string;
+  text: string;
+  ts: number;
+  cid: string;
+  /** A thread reply: its parent's id parts (absent on a top-level message). */
+  replyMs?: number;
+  replySeq?: number;
+}
+export interface EventDoc {
+  _id: string;
+  room: string;
+  kind: string;
+  target: string;
+  userId: string;
+  cid: string;
+}
+export interface ChangeDoc {
+  _id: string;
+  room: string;
+  target: string;
+  v: string;
+  text?: string | null;
+  editedAt?: number | null;
+  deleted: boolean;
+}
+export interface ReactionDoc {
+  _id: string;
+  room: string;
+  target: string;
+  emoji: string;
+  userId: string;
+  active: boolean;
+  v: string;
+}
+export interface ThreadDoc {
+  _id: string;
+  replyCount: number;
+  lastReplyAt: number | null;
+}
+
+export const messageSchema = new Schema<MessageDoc>(
+  {
+    _id: { type: String, required: true },
+    room: { type: String, required: true },
+    ms: { type: Number, required: true },
+    seq: { type: Number, required: true },
+    id: { type: String, required: true },
+    userId: { type: String, required: true },
+    userName: { type: String, required: true },
+    text: { type: String, required: true },
+    ts: { type: Number, required: true },
+    cid: { type: String, required: true },
+    replyMs: { type: Number },
+    replySeq: { type: Number },
+  },
+  { ...durable, collection: 'messages' },
+);
+messageSchema.index({ room: 1, ms: 1, seq: 1 }, { unique: true });
+messageSchema.index({ room: 1, replyMs: 1, replySeq: 1, ms: 1, seq: 1 });
+
+export const eventSchema = new Schema<EventDoc>(
+  {
+    _id: { type: String, required: true },
+    room: { type: String, required: true },
+    kind: { type: String, required: true },
+    target: { type: String, required: true },
+    userId: { type: String, required: true },
+    cid: { type: String, required: true },
+  },
+  { ...durable, collection: 'events' },
+);
+
+// changes, reactions and threads are written through the driver (update pipelines guarded by
+// the version); the schemas declare the collections, their indexes and write concern.
+export const changeSchema = new Schema<ChangeDoc>(
+  {
+    _id: { type: String, required: true },
+    room: String,
+    target: String,
+    v: String,
+    text: { type: String, default: undefined },
+    editedAt: { type: Number, default: undefined },
+    deleted: Boolean,
+  },
+  { ...durable, collection: 'changes' },
+);
+
+export const reactionSchema = new Schema<ReactionDoc>(
+  {
+    _id: { type: String, required: true },
+    room: String,
+    target: String,
+    emoji: String,
+    userId: String,
+    active: Boolean,
+    v: String,
+  },
+  { ...durable, collection: 'reactions' },
+);
+reactionSchema.index({ room: 1, target: 1, active: 1 });
+
+export const threadSchema = new Schema<ThreadDoc>(
+  {
+    _id: { type: String, required: true },
+    replyCount: Number,
+    lastReplyAt: Number,
+  },
+  { ...durable, collection: 'threads' },
+);
+
+/** (ms, seq) of an id as exact JS numbers (Mongo stores doubles). */
+export function idKey(id: string): { ms: number; seq: number } {
+  const { ms, seq } = parseId(id);
+  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`message id sequence too large to store: ${id}`);
+  return { ms, seq: Number(seq) };
+}
+
+interface WriteErrorLike {
+  code?: number;
+  index?: number;
+  err?: { code?: number; index?: number };
+}
+
+/**
+ * Indexes (into the inserted array) of documents refused as duplicates by an unordered
+ * insertMany. Any other failure — a non-duplicate write error, a write concern error, a
+ * network or server error — is rethrown: the batch is then retried as a whole.
+ */
+export function duplicateIndexes(err: unknown, batchSize: number): Set<number> {
+  const e = err as { code?: number; writeErrors?: WriteErrorLike[] | WriteErrorLike; writeConcernError?: unknown };
+  if (e === null || typeof e !== 'object') throw err;
+  if (e.writeConcernError) throw err;
+  const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : null;
+  if (writeErrors && writeErrors.length > 0) {
+    const dup = new Set<number>();
+    for (const we of writeErrors) {
+      const code = we.code ?? we.err?.code;
+      const index = we.index ?? we.err?.index;
+      if (code !== DUPLICATE_KEY || typeof index !== 'number') throw err;
+      dup.add(index);
+    }
+    return dup;
+  }
+  // A lone duplicate-key server error can only be attributed when the batch had one document.
+  if (e.code === DUPLICATE_KEY && batchSize === 1) return new Set([0]);
+  throw err;
+}
+
+export const isDuplicateKey = (err: unknown) => err instanceof mongo.MongoServerError && err.code === DUPLICATE_KEY;

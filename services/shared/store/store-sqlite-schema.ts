@@ -1,0 +1,139 @@
+// The SQLite store's schema and its upgrade of files written by an older version. Every
+// statement is idempotent (IF NOT EXISTS, columns added only when PRAGMA table_info lacks
+// them), so opening a file of any earlier schema upgrades it in place and keeps its rows.
+//
+// Messages are keyed (room, ms, seq) with INTEGER columns, so the primary-key index orders them
+// numerically and paging is an index range scan. Changes made by room events live in their
+// own tables keyed by the message they change, never in the message row: an event may be
+// stored before its message (a claimed batch is not in id order), and a join at read time
+// makes the order of arrival irrelevant.
+import type Database from 'better-sqlite3';
+
+const TABLES = `
+CREATE TABLE IF NOT EXISTS users (
+  id            TEXT PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  family_id  TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE TABLE IF NOT EXISTS messages (
+  room      TEXT NOT NULL,
+  ms        INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  id        TEXT NOT NULL,
+  user_id   TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  text      TEXT NOT NULL,
+  ts        INTEGER NOT NULL,
+  cid       TEXT NOT NULL,
+  -- a thread reply: its top-level parent's id (NULL for a top-level message)
+  reply_ms  INTEGER,
+  reply_seq INTEGER,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rooms (
+  name            TEXT PRIMARY KEY,
+  last_message_at INTEGER,
+  message_count   INTEGER NOT NULL DEFAULT 0,
+  -- the two members of a DM room (NULL for a public room), so listRooms needs no name parsing
+  member_a        TEXT,
+  member_b        TEXT
+);
+CREATE INDEX IF NOT EXISTS rooms_member_a ON rooms(member_a) WHERE member_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_member_b ON rooms(member_b) WHERE member_b IS NOT NULL;
+-- Every room event applied once: its primary key tells a new event from a redelivery.
+CREATE TABLE IF NOT EXISTS events (
+  room       TEXT NOT NULL,
+  ms         INTEGER NOT NULL,
+  seq        INTEGER NOT NULL,
+  kind       TEXT NOT NULL,
+  target_ms  INTEGER NOT NULL,
+  target_seq INTEGER NOT NULL,
+  user_id    TEXT NOT NULL,
+  cid        TEXT NOT NULL,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+-- The edit/delete state of a message: (v_ms, v_seq) is the id of the newest edit or delete
+-- applied (the message's version); text is the edited text (NULL once deleted).
+CREATE TABLE IF NOT EXISTS changes (
+  room      TEXT NOT NULL,
+  ms        INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  v_ms      INTEGER NOT NULL,
+  v_seq     INTEGER NOT NULL,
+  text      TEXT,
+  edited_at INTEGER,
+  deleted   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+-- One row per (message, emoji, user), with the id of the newest toggle applied and its state.
+-- Rows switched off stay: their version keeps an older, redelivered "on" from reviving them.
+CREATE TABLE IF NOT EXISTS reactions (
+  room       TEXT NOT NULL,
+  target_ms  INTEGER NOT NULL,
+  target_seq INTEGER NOT NULL,
+  emoji      TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  active     INTEGER NOT NULL,
+  v_ms       INTEGER NOT NULL,
+  v_seq      INTEGER NOT NULL,
+  PRIMARY KEY (room, target_ms, target_seq, emoji, user_id)
+) WITHOUT ROWID;
+-- A message's reactions as history shows them, less the viewer's own flag: JSON
+-- [{"emoji","count"}] ordered by the oldest current reaction with each emoji. Recounted from the
+-- reactions rows whenever one of them is toggled, so a page reads one row per message however
+-- many people reacted (no row: no reactions).
+CREATE TABLE IF NOT EXISTS reaction_summary (
+  room      TEXT NOT NULL,
+  ms        INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  reactions TEXT NOT NULL,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+-- the viewer's own current reactions on a page (each reaction's "me")
+CREATE INDEX IF NOT EXISTS reactions_mine ON reactions(room, user_id, target_ms, target_seq) WHERE active = 1;
+-- A parent's thread counters, recounted from the reply rows on every reply insert or delete.
+CREATE TABLE IF NOT EXISTS threads (
+  room          TEXT NOT NULL,
+  parent_ms     INTEGER NOT NULL,
+  parent_seq    INTEGER NOT NULL,
+  reply_count   INTEGER NOT NULL,
+  last_reply_at INTEGER,
+  PRIMARY KEY (room, parent_ms, parent_seq)
+) WITHOUT ROWID;
+`;
+
+// After the column upgrade: these name columns an old messages table did not have.
+const INDEXES = `
+-- top-level paging without stepping over thread replies
+CREATE INDEX IF NOT EXISTS messages_top ON messages(room, ms, seq) WHERE reply_ms IS NULL;
+-- a thread, oldest first, and its recount
+CREATE INDEX IF NOT EXISTS messages_thread ON messages(room, reply_ms, reply_seq, ms, seq) WHERE reply_ms IS NOT NULL;
+`;
+
+/** Columns added after a table's first release: [table, column, declaration]. */
+const ADDED_COLUMNS: readonly [string, string, string][] = [
+  ['messages', 'reply_ms', 'INTEGER'],
+  ['messages', 'reply_seq', 'INTEGER'],
+];
+
+/** Creates what is missing and upgrades older files in place (one transaction). */
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(TABLES);
+    for (const [table, column, decl] of ADDED_COLUMNS) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+    }
+    db.exec(INDEXES);
+  }).immediate();
+}
