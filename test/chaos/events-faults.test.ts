@@ -15,7 +15,8 @@ import { ORIGIN, tokenFor } from '../chat/client.js';
 import { INGEST_GROUP, keysFor } from '../ingestion/fixtures.js';
 import { waitFor } from '../helpers/ports.js';
 import { ackedModel, nextChange, receiptProblems, storedStateProblems, viewProblems, type RoomModel } from './message-state.js';
-import { acksSince, missingCrossReplicaLive, ResilientClient } from './resilient-client.js';
+import { acksSince, missingCrossReplicaLive } from './delivery-checks.js';
+import { ResilientClient } from './resilient-client.js';
 import { startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['ef-alpha', 'ef-beta', 'ef-gamma'];

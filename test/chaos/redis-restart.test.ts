@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import type { TestRedis } from '../helpers/redis-server.js';
 import type { RunningService } from '../helpers/service.js';
-import { acksSince, missingCrossReplicaLive, type ResilientClient } from './resilient-client.js';
+import { acksSince, missingCrossReplicaLive } from './delivery-checks.js';
+import type { ResilientClient } from './resilient-client.js';
 import { drainAndCompare, startChaosSystem, startLoad, type ChaosSystem } from './system.js';
 
 const ROOMS = ['rr-alpha', 'rr-beta', 'rr-gamma'];

@@ -8,16 +8,9 @@ import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
 import { openStore, startWorker, storedMessages, tempDir } from '../ingestion/fixtures.js';
-import {
-  ackedByRoom,
-  deliveryProblems,
-  everyAckReceived,
-  sortIds,
-  spreadClients,
-  storeProblems,
-  type ResilientClient,
-  type ResilientClientOptions,
-} from './resilient-client.js';
+import { ackedByRoom, deliveryProblems, everyAckReceived, sortIds, storeProblems } from './delivery-checks.js';
+import type { ResilientClient, ResilientClientOptions } from './resilient-client.js';
+import { spreadClients } from './spread-clients.js';
 
 export interface ChaosSystem {
   redis: TestRedis;
