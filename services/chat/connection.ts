@@ -105,8 +105,14 @@ export class Connection implements FanoutMember {
   private exp: number;
   private expTimer: NodeJS.Timeout | null = null;
   private strikes: number[] = [];
-  private budgetWindow = 0;
-  private budgetUsed = 0;
+  /**
+   * The frame budget, a token bucket: MAX_FRAMES_PER_SEC tokens, refilled at that rate. A fixed
+   * one-second window started at a window's first frame punished a client sending well under the
+   * rate in bursts: a burst read late (the event loop busy for 20 ms) and the next one read on
+   * time fell into one window, and its frames became strikes (1008).
+   */
+  private tokens = Number.NaN;
+  private tokensAt = 0;
   private joinLeave: number[] = [];
   private readonly everJoined = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
@@ -220,14 +226,15 @@ export class Connection implements FanoutMember {
     // Every frame is charged to the budget — refused and malformed ones too, before anything
     // else is decided about it: an error reply costs the server as much as a pong.
     const now = Date.now();
-    if (now - this.budgetWindow >= 1000) {
-      this.budgetWindow = now;
-      this.budgetUsed = 0;
-    }
-    const overBudget = ++this.budgetUsed > this.ctx.config.MAX_FRAMES_PER_SEC;
+    const max = this.ctx.config.MAX_FRAMES_PER_SEC;
+    this.tokens = Number.isNaN(this.tokens) ? max : Math.min(max, this.tokens + ((now - this.tokensAt) * max) / 1000);
+    this.tokensAt = now;
+    const overBudget = this.tokens < 1;
+    if (!overBudget) this.tokens -= 1;
+    const retryAfterMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / max));
     if (isBinary) {
       this.ctx.metrics.framesIn.inc({ type: overBudget ? 'over_budget' : 'binary' });
-      if (overBudget) this.sendError('rate_limited', 'too many frames per second', undefined, this.budgetWindow + 1000 - now);
+      if (overBudget) this.sendError('rate_limited', 'too many frames per second', undefined, retryAfterMs);
       else this.sendError('bad_request', 'binary frames are not supported');
       this.strike();
       return;
@@ -242,7 +249,7 @@ export class Connection implements FanoutMember {
     if (overBudget) {
       this.ctx.metrics.framesIn.inc({ type: 'over_budget' });
       const ref = parsed.ok ? cidOf(parsed.frame) : parsed.error.ref;
-      this.sendError('rate_limited', 'too many frames per second', ref, this.budgetWindow + 1000 - now);
+      this.sendError('rate_limited', 'too many frames per second', ref, retryAfterMs);
       this.strike();
       return;
     }

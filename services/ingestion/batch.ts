@@ -2,7 +2,8 @@
 // events apart, each entry once per (room, id), and the entries delivered too often set aside.
 // Pure (no Redis, no store), so the worker's exactly-once rules read in one place: worker.ts.
 import { isRoomEvent, parseIngestEntry, type ChatMessage, type LogEntry, type RoomEvent } from '../shared/message.js';
-import { eventIdConflict, type Poison } from './dead-letter.js';
+import { sameEvent, sameMessage } from '../shared/store/store.js';
+import type { Poison } from './dead-letter.js';
 import type { IngestEntry } from './streams.js';
 
 export interface Sorted<T extends LogEntry> {
@@ -12,8 +13,8 @@ export interface Sorted<T extends LogEntry> {
   suspects: T[];
   /**
    * ANOTHER entry under an id this batch already had (Redis reused an id after losing a log's
-   * tail): each written alone after the rest, so the store says which one it holds. Always
-   * empty for events: see partitionBatch.
+   * tail): each written alone after the rest, so the store says which one it holds (this one
+   * is then a duplicate) or that it holds another (a conflict, dead-lettered).
    */
   sameIdLater: T[];
 }
@@ -26,9 +27,39 @@ export interface SortedBatch {
   entryOf: Map<LogEntry, IngestEntry>;
 }
 
-/** A second delivery of the same client operation, not a different entry under a reused id. */
-function sameOperation(a: LogEntry, b: LogEntry): boolean {
-  return a.user.id === b.user.id && a.cid === b.cid;
+/** A second delivery of the same entry, not a different one under a reused id: the store's own test. */
+function sameEntry(first: LogEntry, later: LogEntry): boolean {
+  if (isRoomEvent(first) && isRoomEvent(later)) {
+    return sameEvent({ kind: first.kind, target: first.target, userId: first.user.id, cid: first.cid }, later);
+  }
+  if (!isRoomEvent(first) && !isRoomEvent(later)) return sameMessage({ userId: first.user.id, cid: first.cid }, later);
+  return false;
+}
+
+/** Files `item` as the first of its (room, id) in the batch, or as a later one. */
+function place<T extends LogEntry>(
+  sorted: Sorted<T>,
+  seen: Map<string, T>,
+  item: T,
+  entry: IngestEntry,
+  maxDeliveries: number,
+  entryOf: Map<LogEntry, IngestEntry>,
+): void {
+  const key = `${item.room}\n${item.id}`;
+  const first = seen.get(key);
+  if (first) {
+    // The same entry twice in one batch is written once. ANOTHER one under the same id must
+    // not vanish as a "duplicate": the store, given it alone after the batch, tells which one
+    // it holds (conflicts are dead-lettered by the worker).
+    if (!sameEntry(first, item)) {
+      sorted.sameIdLater.push(item);
+      entryOf.set(item, entry);
+    }
+    return;
+  }
+  seen.set(key, item);
+  entryOf.set(item, entry);
+  (entry.deliveries > maxDeliveries ? sorted.suspects : sorted.fresh).push(item);
 }
 
 export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number): SortedBatch {
@@ -51,35 +82,8 @@ export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number):
       out.poison.push({ entry, kind: 'invalid', reason: parsed });
       continue;
     }
-    const key = `${parsed.room}\n${parsed.id}`;
-    if (isRoomEvent(parsed)) {
-      const first = seenEvents.get(key);
-      if (first) {
-        // The store takes one event per (room, id) and reports a second one as a redelivery, so
-        // a different event under the id of one already in this batch would vanish there: it is
-        // dead-lettered here instead (the first of the two is the one the store will hold).
-        if (!sameOperation(first, parsed)) out.poison.push(eventIdConflict(entry, parsed, first));
-        continue;
-      }
-      seenEvents.set(key, parsed);
-      out.entryOf.set(parsed, entry);
-      (entry.deliveries > maxDeliveries ? out.events.suspects : out.events.fresh).push(parsed);
-      continue;
-    }
-    const first = seenMessages.get(key);
-    if (first) {
-      // The same message twice in one batch is stored once. ANOTHER message under the same id
-      // must not vanish as a "duplicate": the store, given it alone after the batch, tells
-      // which one it holds (conflicts are dead-lettered by the worker).
-      if (!sameOperation(first, parsed)) {
-        out.messages.sameIdLater.push(parsed);
-        out.entryOf.set(parsed, entry);
-      }
-      continue;
-    }
-    seenMessages.set(key, parsed);
-    out.entryOf.set(parsed, entry);
-    (entry.deliveries > maxDeliveries ? out.messages.suspects : out.messages.fresh).push(parsed);
+    if (isRoomEvent(parsed)) place(out.events, seenEvents, parsed, entry, maxDeliveries, out.entryOf);
+    else place(out.messages, seenMessages, parsed, entry, maxDeliveries, out.entryOf);
   }
   return out;
 }

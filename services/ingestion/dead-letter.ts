@@ -10,7 +10,7 @@
 // ingest_dead_letter_entries, which k8s/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
-import type { LogEntry, RoomEvent } from '../shared/message.js';
+import { isRoomEvent, type LogEntry } from '../shared/message.js';
 import type { DeadLetterKind } from './metrics.js';
 import { throwOnPipelineError, type IngestEntry } from './streams.js';
 
@@ -39,24 +39,18 @@ export async function deadLetter(redis: Redis, keys: Keys, poison: readonly Pois
   throwOnPipelineError(await pipeline.exec());
 }
 
-/** A message whose (room, id) the store already holds for ANOTHER message (author or cid differ). */
-export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
-  return {
-    entry,
-    kind: 'id_conflict',
-    reason: `id_conflict: a different message is stored under ${m.room} ${m.id} (Redis reused the id after losing the room log's tail); this one (user ${m.user.id}, cid ${m.cid}) was not stored`,
-  };
-}
-
 /**
- * An event whose (room, id) an EARLIER, different event of the same batch has (another author or
- * cid): the store keeps one event per id, so this one would be taken for a redelivery and lost.
+ * A message or event whose (room, id) the store already holds for ANOTHER message (author or cid
+ * differ) or event (author, cid, kind or target differ): the store wrote nothing for it.
  */
-export function eventIdConflict(entry: IngestEntry, e: RoomEvent, first: RoomEvent): Poison {
+export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
+  const reused = `under ${m.room} ${m.id} (Redis reused the id after losing the room log's tail)`;
   return {
     entry,
     kind: 'id_conflict',
-    reason: `id_conflict: another event (user ${first.user.id}, cid ${first.cid}) came first under ${e.room} ${e.id} (Redis reused the id after losing the room log's tail); this ${e.kind} (user ${e.user.id}, cid ${e.cid}) was not applied`,
+    reason: isRoomEvent(m)
+      ? `id_conflict: a different event is stored ${reused}; this ${m.kind} of ${m.target} (user ${m.user.id}, cid ${m.cid}) was not applied`
+      : `id_conflict: a different message is stored ${reused}; this one (user ${m.user.id}, cid ${m.cid}) was not stored`,
   };
 }
 

@@ -21,7 +21,7 @@ export interface WriteResult<T> {
   written: number;
   /** Already held (redelivery): nothing changed. */
   duplicates: number;
-  /** Messages whose (room, id) holds a DIFFERENT message (never for events). */
+  /** Entries whose (room, id) holds a DIFFERENT message / event: nothing stored for them. */
   conflicts: T[];
 }
 
@@ -65,11 +65,13 @@ export function eventWriter(store: Store, metrics: IngestMetrics): Writer<RoomEv
       metrics.applySeconds.observe((performance.now() - started) / 1000);
       metrics.eventsApplied.inc(r.applied);
       if (r.duplicates > 0) metrics.eventDuplicates.inc(r.duplicates);
-      // The store reports totals only; per kind, what it took (applied or already held).
+      // The store reports totals only; per kind, what it took (applied or already held) — not
+      // the conflicts, which the caller dead-letters (counted there as id_conflict).
+      const refused = new Set<RoomEvent>(r.conflicts);
       const kinds = new Map<string, number>();
-      for (const e of events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+      for (const e of events) if (!refused.has(e)) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
       for (const [kind, n] of kinds) metrics.eventsStored.inc({ kind }, n);
-      return { written: r.applied, duplicates: r.duplicates, conflicts: [] };
+      return { written: r.applied, duplicates: r.duplicates, conflicts: r.conflicts };
     },
   };
 }
@@ -181,7 +183,7 @@ export class BatchWriter {
         });
       }
     }
-    // Rarely non-empty: each message whose id another message of this batch had, alone, after
+    // Rarely non-empty: each entry whose id another entry of this batch had, alone, after
     // the first of its id went to the store (fresh or suspect): the store then says whether it
     // holds this one (a duplicate) or another (a conflict, dead-lettered).
     for (const item of sorted.sameIdLater) collect(await this.write(writer, [item], batch, 0));

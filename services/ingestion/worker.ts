@@ -15,10 +15,12 @@
 //   times in a row while the store answers, the data is the problem: it is bisected down to
 //   single entries, the rest is stored, and only an entry the store rejects on its own is
 //   dead-lettered (reason `store rejected: <error>`). A rejected entry never stalls its partition.
-// - The same entry twice in one batch is written once. A different message under an id the
-//   batch already had goes to the store alone, which says which one it holds (the other is
-//   dead-lettered as id_conflict); a different EVENT under such an id is dead-lettered at once
-//   (the store would take it for a redelivery of the first).
+// - A message or event under an id the store holds for a DIFFERENT one (Redis reused the id
+//   after losing a log's tail) is returned by the store as a conflict, nothing written for it:
+//   it is dead-lettered as id_conflict and counted (ingest_id_conflicts_total), never dropped as
+//   a duplicate. The same entry twice in one batch is written once; a different message or
+//   event under an id the batch already had goes to the store alone after the rest, which says
+//   whether it holds this one (a duplicate) or another (a conflict).
 // - An event may reach the store before the message it changes (a claimed or re-read entry
 //   comes after newer ones): the store keeps it and it takes effect when the message lands.
 // - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);

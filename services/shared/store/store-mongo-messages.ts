@@ -5,10 +5,12 @@
 // Without multi-document transactions (a standalone mongod has none) every write here is
 // idempotent on its own, so a batch cut short by a crash is simply applied again:
 // - an event's effect is an update pipeline guarded by the version (`v`, idSortKey of the event
-//   id): the newest edit/toggle wins whatever the order, a delete wins over every edit. Effects
-//   are applied for EVERY event of a batch, redelivered ones included, and the event documents
-//   (which only count new vs duplicate) are written last — so a crash between the two leaves
-//   nothing unapplied;
+//   id): the newest edit/toggle wins whatever the order, a delete wins over every edit;
+// - an event's document is written FIRST: the unique _id claims (room, event id), so of two
+//   different events under one id (Redis reused it) exactly one is applied and the other is a
+//   conflict, even with two workers at once. Effects are then applied for every event that is
+//   not a conflict, redelivered ones included — so a crash between the claim and the effects
+//   leaves nothing unapplied: the redelivery (then counted as a duplicate) applies them;
 // - a thread's counters are recounted from the replies (never incremented) for every reply of
 //   a batch, new or redelivered, and after every delete of a reply. Two workers recounting one
 //   thread at once could each write a count from its own snapshot, so a recount reads again
@@ -33,7 +35,7 @@ import {
   type ReactionDoc,
   type ThreadDoc,
 } from './store-mongo-schemas.js';
-import { sameMessage, type ApplyResult, type HistoryMessage, type InsertResult } from './store.js';
+import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult } from './store.js';
 
 /** Room counters to move after an insert: count and newest ms of the messages inserted, per room. */
 export type RoomBumps = Map<string, { count: number; last: number }>;
@@ -191,12 +193,14 @@ export class MongoMessages {
   }
 
   async apply(events: readonly RoomEvent[]): Promise<ApplyResult> {
-    if (events.length === 0) return { applied: 0, duplicates: 0 };
+    if (events.length === 0) return { applied: 0, duplicates: 0, conflicts: [] };
+    const { held, conflicting } = await this.claimEvents(events);
+    const effective = events.filter((_, i) => !conflicting.has(i));
     const changeOps: mongo.AnyBulkWriteOperation<ChangeDoc>[] = [];
     const reactionOps: mongo.AnyBulkWriteOperation<ReactionDoc>[] = [];
     const parents = new Map<string, [string, string]>();
     const unknownParent: string[] = [];
-    for (const e of events) {
+    for (const e of effective) {
       const filter = { _id: docKey(e.room, e.target) };
       if (e.kind === 'react') {
         const _id = `${docKey(e.room, e.target)}|${e.emoji}|${e.user.id}`;
@@ -223,6 +227,16 @@ export class MongoMessages {
       }
     }
     for (const [room, parent] of parents.values()) await this.recountThread(room, parent);
+    const conflicts = [...conflicting].sort((a, b) => a - b).map((i) => events[i]!);
+    return { applied: events.length - held, duplicates: held - conflicts.length, conflicts };
+  }
+
+  /**
+   * Inserts the batch's event documents (the claim of each (room, event id)) and returns the
+   * indexes of the events whose id holds a DIFFERENT event (`conflicting`), and how many ids
+   * were already held (`held`: duplicates and conflicts).
+   */
+  private async claimEvents(events: readonly RoomEvent[]): Promise<{ held: number; conflicting: Set<number> }> {
     const docs: EventDoc[] = events.map((e) => ({
       _id: docKey(e.room, e.id),
       room: e.room,
@@ -231,13 +245,24 @@ export class MongoMessages {
       userId: e.user.id,
       cid: e.cid,
     }));
-    let duplicates = new Set<number>();
+    let taken = new Set<number>();
     try {
       await this.events.insertMany(docs, { ordered: false, lean: true });
     } catch (err) {
-      duplicates = duplicateIndexes(err, docs.length);
+      taken = duplicateIndexes(err, docs.length);
     }
-    return { applied: docs.length - duplicates.size, duplicates: duplicates.size };
+    const conflicting = new Set<number>();
+    if (taken.size === 0) return { held: 0, conflicting };
+    const ids = [...taken].map((i) => docs[i]!._id);
+    const stored = await this.events
+      .find({ _id: { $in: ids } }, { kind: 1, target: 1, userId: 1, cid: 1 })
+      .lean<Pick<EventDoc, '_id' | 'kind' | 'target' | 'userId' | 'cid'>[]>();
+    const byId = new Map(stored.map((d) => [d._id, d]));
+    for (const i of taken) {
+      const s = byId.get(docs[i]!._id);
+      if (s && !sameEvent(s, events[i]!)) conflicting.add(i);
+    }
+    return { held: taken.size, conflicting };
   }
 
   private async countReplies(room: string, parent: string): Promise<{ replyCount: number; lastReplyAt: number | null }> {

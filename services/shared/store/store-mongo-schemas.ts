@@ -5,7 +5,8 @@
 //   messages   _id = `${room}|${id}`; {room, ms, seq} unique; {room, replyMs, replySeq, ms, seq}
 //              pages both the room (replyMs null: top-level; documents written before threads
 //              have no replyMs and match null too) and a thread
-//   events     _id = `${room}|${id}`: one per room event, its key tells new from redelivered
+//   events     _id = `${room}|${id}`: one per room event, its key tells new from already held;
+//              kind, target, userId and cid tell a redelivery from another event under a reused id
 //   changes    _id = `${room}|${target}`: edit/delete state of a message; `v` is idSortKey of the
 //              newest edit/delete applied (the version), compared as a string
 //   reactions  _id = `${room}|${target}|${emoji}|${userId}`; `v` the newest toggle applied;

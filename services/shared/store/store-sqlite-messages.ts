@@ -12,7 +12,7 @@ import type { ChatMessage, RoomEvent } from '../message.js';
 import { parseId } from '../ids.js';
 import { dmMembers } from '../rooms.js';
 import { historyMessage, orderReactions } from './history.js';
-import { sameMessage, type ApplyResult, type HistoryMessage, type InsertResult, type Reaction } from './store.js';
+import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult, type Reaction } from './store.js';
 
 type Seq = number | bigint;
 
@@ -88,6 +88,9 @@ export class SqliteMessages {
       insertEvent: db.prepare(
         `INSERT OR IGNORE INTO events (room, ms, seq, kind, target_ms, target_seq, user_id, cid)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      storedEvent: db.prepare<[string, number, Seq], { kind: string; target: string; user_id: string; cid: string }>(
+        `SELECT kind, target_ms || '-' || target_seq AS target, user_id, cid FROM events WHERE room = ? AND ms = ? AND seq = ?`,
       ),
       // An edit moves the version forward only; nothing revives a deleted message.
       edit: db.prepare(
@@ -177,10 +180,19 @@ export class SqliteMessages {
       const threads = new ThreadSet();
       const reacted = new Map<string, [string, number, Seq]>();
       let applied = 0;
+      const conflicts: RoomEvent[] = [];
       for (const e of events) {
         const [ms, seq] = idKey(e.id);
         const [tMs, tSeq] = idKey(e.target);
-        if (this.s.insertEvent.run(e.room, ms, seq, e.kind, tMs, tSeq, e.user.id, e.cid).changes === 0) continue;
+        if (this.s.insertEvent.run(e.room, ms, seq, e.kind, tMs, tSeq, e.user.id, e.cid).changes === 0) {
+          // Taken: a redelivery (its effect is already in the state), or another event under a
+          // reused id, which must not change the state either but is reported, not swallowed.
+          const stored = this.s.storedEvent.get(e.room, ms, seq);
+          if (stored && !sameEvent({ kind: stored.kind, target: stored.target, userId: stored.user_id, cid: stored.cid }, e)) {
+            conflicts.push(e);
+          }
+          continue;
+        }
         applied++;
         if (e.kind === 'edit') this.s.edit.run(e.room, tMs, tSeq, ms, seq, e.text, e.ts);
         else if (e.kind === 'react') {
@@ -200,7 +212,7 @@ export class SqliteMessages {
       }
       threads.forEach((room, pMs, pSeq) => this.s.recountThread.run({ room, ms: pMs, seq: pSeq }));
       for (const [room, tMs, tSeq] of reacted.values()) this.summarise(room, tMs, tSeq);
-      return { applied, duplicates: events.length - applied };
+      return { applied, duplicates: events.length - applied - conflicts.length, conflicts };
     });
   }
 
@@ -210,7 +222,7 @@ export class SqliteMessages {
   }
 
   apply(events: readonly RoomEvent[]): ApplyResult {
-    if (events.length === 0) return { applied: 0, duplicates: 0 };
+    if (events.length === 0) return { applied: 0, duplicates: 0, conflicts: [] };
     return this.applyBatch.immediate(events);
   }
 

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS rooms (
 );
 CREATE INDEX IF NOT EXISTS rooms_member_a ON rooms(member_a) WHERE member_a IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_member_b ON rooms(member_b) WHERE member_b IS NOT NULL;
--- Every room event applied once: its primary key tells a new event from a redelivery.
+-- Every room event applied once: its primary key tells a new event from one already stored;
+-- kind, target, user_id and cid tell a redelivery (the same event) from ANOTHER event under an
+-- id Redis handed out twice (a conflict: reported, never applied).
 CREATE TABLE IF NOT EXISTS events (
   room       TEXT NOT NULL,
   ms         INTEGER NOT NULL,

@@ -61,24 +61,48 @@ export function eventsContract(getStore: () => Store): void {
     it('an edit replaces the text and sets editedAt; applying the batch again counts duplicates and changes nothing', async () => {
       await store().insertMessages([msg('lobby', '100-0', 'helo')]);
       const batch = [ev.edit('lobby', '101-0', '100-0', 'hello')];
-      expect(await store().applyEvents(batch)).toEqual({ applied: 1, duplicates: 0 });
+      expect(await store().applyEvents(batch)).toEqual({ applied: 1, duplicates: 0, conflicts: [] });
       const edited: HistoryMessage = { ...msg('lobby', '100-0'), text: 'hello', editedAt: 101 };
       expect(await store().messagesBefore('lobby', undefined, 10)).toEqual([edited]);
-      expect(await store().applyEvents(batch)).toEqual({ applied: 0, duplicates: 1 });
+      expect(await store().applyEvents(batch)).toEqual({ applied: 0, duplicates: 1, conflicts: [] });
       expect(await store().applyEvents([...batch, ev.edit('lobby', '102-0', '100-0', 'hello!'), ...batch])).toEqual({
         applied: 1,
         duplicates: 2,
+        conflicts: [],
       });
       expect(await one('lobby', '100-0')).toEqual({ ...edited, text: 'hello!', editedAt: 102 });
-      expect(await store().applyEvents([])).toEqual({ applied: 0, duplicates: 0 });
+      expect(await store().applyEvents([])).toEqual({ applied: 0, duplicates: 0, conflicts: [] });
       // an event is not a message: the room's counters do not move
       expect(await store().getRoom('lobby')).toEqual({ name: 'lobby', lastMessageAt: 100, messageCount: 1 });
+    });
+
+    it('a DIFFERENT event under a stored event id is a conflict, not a duplicate: returned, nothing applied', async () => {
+      await store().insertMessages([msg('lobby', '1500-0'), msg('lobby', '1500-1')]);
+      const edit = ev.edit('lobby', '1501-0', '1500-0', 'v1');
+      expect(await store().applyEvents([edit, edit])).toEqual({ applied: 1, duplicates: 1, conflicts: [] });
+      const before = await one('lobby', '1500-0');
+      // What Redis hands out after losing a log's tail: 1501-0 again, for something else.
+      const otherAuthor = ev.edit('lobby', '1501-0', '1500-0', 'hijacked', bob);
+      const otherCid: RoomEvent = { ...ev.edit('lobby', '1501-0', '1500-0', 'v1 again'), cid: 'another-cid' };
+      const otherKind = ev.del('lobby', '1501-0', '1500-0'); // same author and cid, still another event
+      const otherTarget = ev.edit('lobby', '1501-0', '1500-1', 'moved');
+      const fresh = ev.react('lobby', '1503-0', '1500-1', '🎉', true, bob);
+      const batch = [otherAuthor, edit, otherKind, fresh, otherTarget, otherCid];
+      const conflicts = [otherAuthor, otherKind, otherTarget, otherCid];
+      expect(await store().applyEvents(batch)).toEqual({ applied: 1, duplicates: 1, conflicts });
+      expect(await store().applyEvents(batch)).toEqual({ applied: 0, duplicates: 2, conflicts });
+      expect(await one('lobby', '1500-0')).toEqual(before); // not hijacked, not deleted
+      expect(await one('lobby', '1500-1')).toEqual({ ...msg('lobby', '1500-1'), reactions: [{ emoji: '🎉', count: 1, me: false }] });
+      // two different events with one id in the same batch: the first is applied, the second is a conflict
+      const second = ev.del('lobby', '1510-0', '1500-1', undefined, bob);
+      expect(await store().applyEvents([ev.edit('lobby', '1510-0', '1500-1', 'first'), second])).toEqual({ applied: 1, duplicates: 0, conflicts: [second] });
+      expect(await one('lobby', '1500-1')).toMatchObject({ text: 'first', editedAt: 1510, reactions: [{ emoji: '🎉', count: 1 }] });
     });
 
     it('an older edit arriving after a newer one changes nothing', async () => {
       await store().insertMessages([msg('lobby', '300-0')]);
       await store().applyEvents([ev.edit('lobby', '302-0', '300-0', 'newer')]);
-      expect(await store().applyEvents([ev.edit('lobby', '301-5', '300-0', 'older')])).toEqual({ applied: 1, duplicates: 0 });
+      expect(await store().applyEvents([ev.edit('lobby', '301-5', '300-0', 'older')])).toEqual({ applied: 1, duplicates: 0, conflicts: [] });
       expect(await one('lobby', '300-0')).toEqual({ ...msg('lobby', '300-0'), text: 'newer', editedAt: 302 });
     });
 
@@ -121,7 +145,7 @@ export function eventsContract(getStore: () => Store): void {
           ev.react('lobby', '504-0', '500-0', '👍', true, alice),
           ev.del('lobby', '505-0', '500-0'),
         ]),
-      ).toEqual({ applied: 4, duplicates: 0 });
+      ).toEqual({ applied: 4, duplicates: 0, conflicts: [] });
       expect(await one('lobby', '500-0', alice.id)).toEqual({ ...msg('lobby', '500-0'), text: '', deleted: true });
     });
 
@@ -176,7 +200,7 @@ export function eventsContract(getStore: () => Store): void {
       await store().insertMessages([msg('lobby', '800-0')]);
       const on = ev.react('lobby', '801-0', '800-0', '👍', true, alice);
       await store().applyEvents([on, ev.react('lobby', '802-0', '800-0', '👍', false, alice)]);
-      expect(await store().applyEvents([on])).toEqual({ applied: 0, duplicates: 1 });
+      expect(await store().applyEvents([on])).toEqual({ applied: 0, duplicates: 1, conflicts: [] });
       // a toggle older than the stored one, arriving late: stored as applied, no effect
       await store().applyEvents([ev.react('lobby', '811-0', '800-0', '❤️', true, bob)]);
       await store().applyEvents([ev.react('lobby', '810-0', '800-0', '❤️', false, bob)]);

@@ -19,12 +19,16 @@
 //   stored yet takes effect when it is); a delete is final; reactions are per (message, emoji,
 //   user), each keeping the id of the newest toggle applied; replyCount/lastReplyAt count the
 //   replies stored and not deleted, recounted from the rows (never incremented blindly).
+//   As with messages, "already stored" means the same event (same author, cid, kind and
+//   target); a DIFFERENT event under a stored (room, event id) — the same id reuse — is returned
+//   in `conflicts` with nothing applied for it, never counted as a duplicate.
 // - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
 // - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
 //   gets `ok`; the other sees `reused` with the winner's `usedAt`.
 // - Methods reject (never hang forever) when the backing database is unreachable; callers
 //   retry. ping() is the readiness check.
 import { randomBytes } from 'node:crypto';
+import { compareIds } from '../ids.js';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 
@@ -86,8 +90,32 @@ export function sameMessage(stored: { userId: string; cid: string }, incoming: C
 export interface ApplyResult {
   /** Events stored for the first time. */
   applied: number;
-  /** Events already stored (redelivery): nothing changed. */
+  /** Events already stored (redelivery): same room, id, author, cid, kind and target. */
   duplicates: number;
+  /**
+   * Events whose (room, id) is taken by a different event (another author, cid, kind or target):
+   * nothing applied for them, not counted as duplicates. Also the later of two different events
+   * with one id in the same batch.
+   */
+  conflicts: RoomEvent[];
+}
+
+/** What a store keeps of an event to tell a redelivery from another event under its id. */
+export interface StoredEventKey {
+  kind: string;
+  target: string;
+  userId: string;
+  cid: string;
+}
+
+/** True when `stored` and `incoming` are the same event (a redelivery), not an id reuse. */
+export function sameEvent(stored: StoredEventKey, incoming: RoomEvent): boolean {
+  return (
+    stored.userId === incoming.user.id &&
+    stored.cid === incoming.cid &&
+    stored.kind === incoming.kind &&
+    compareIds(stored.target, incoming.target) === 0
+  );
 }
 
 export interface Reaction {
