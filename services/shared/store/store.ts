@@ -18,7 +18,11 @@
 //   message's `version`; an event at or below it changes nothing, an event whose message is not
 //   stored yet takes effect when it is); a delete is final; reactions are per (message, emoji,
 //   user), each keeping the id of the newest toggle applied; replyCount/lastReplyAt count the
-//   replies stored and not deleted, recounted from the rows (never incremented blindly).
+//   replies stored and not deleted, recounted from the rows (never incremented blindly; on
+//   MongoDB two workers recounting one thread at once re-read until they agree, so a count can be
+//   stale for that moment). A delete wins whatever order events arrive in, and a deleted message
+//   shows no editedAt. Replies count in their room's messageCount/lastMessageAt; repliesAfter
+//   lists deleted replies as tombstones, while replyCount leaves them out.
 //   As with messages, "already stored" means the same event (same author, cid, kind and
 //   target); a DIFFERENT event under a stored (room, event id) — the same id reuse — is returned
 //   in `conflicts` with nothing applied for it, never counted as a duplicate.
