@@ -57,6 +57,9 @@ ensure_optional() {
   command -v shellcheck >/dev/null || apt_install shellcheck || say "shellcheck unavailable: its test will be skipped"
   # nginx runs deploy/nginx.conf in front of two chat replicas in test/deploy (the compose LB).
   command -v nginx >/dev/null || apt_install nginx-light || say "nginx unavailable: the load-balancer test will be skipped"
+  # An emoji font, so reactions and messages render emoji in Chromium instead of boxes (the
+  # formatting test checks which font was used when one is installed).
+  fc-list 2>/dev/null | grep -qi emoji || apt_install fonts-noto-color-emoji || say "no emoji font: the emoji font check will be skipped"
 }
 
 redis_pid=""

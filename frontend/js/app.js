@@ -20,18 +20,12 @@ import { createMessageActions } from './ui/message-actions.js';
 import { mountThread } from './ui/thread.js';
 import { mountDrawer } from './ui/drawer.js';
 import { toast } from './ui/toast.js';
+import { STRINGS, errorText } from './strings.js';
 
 const NAMES_KEY = 'aurora.names';
 
 const store = createStore();
-const api = createApi({
-  onSignedOut: (reason) =>
-    endChat(
-      reason === 'switched'
-        ? 'You signed in as another user in another tab. Please sign in again.'
-        : 'Your session has ended. Please sign in again.',
-    ),
-});
+const api = createApi({ onSignedOut: (reason) => endChat(reason === 'switched' ? STRINGS.auth.switchedUser : STRINGS.auth.sessionEnded) });
 let socket = null;
 let typingTimer = 0;
 const getSocket = () => socket;
@@ -60,7 +54,7 @@ const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ?
 const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
 const members = mountMembers({ store });
-const drawer = mountDrawer();
+const drawer = mountDrawer({ store });
 
 // --- rendering ------------------------------------------------------------------------------
 
@@ -91,12 +85,12 @@ function renderHeader() {
   const label = roomLabel(store, cur);
   setText($('room-title'), label);
   const parts = [];
-  if (isDm) parts.push(`Direct messages with ${dmName(store, cur)}`);
-  else if (r && r.members.size) parts.push(`${r.members.size} online`);
+  if (isDm) parts.push(STRINGS.chat.dmWith(dmName(store, cur)));
+  else if (r && r.members.size) parts.push(STRINGS.chat.online(r.members.size));
   setText($('room-sub'), parts.join(' · '));
   $('room-leave').hidden = cur === DEFAULT_ROOM;
-  setText($('room-leave'), isDm ? 'Close' : 'Leave');
-  document.title = `${label} · AuroraChat`;
+  setText($('room-leave'), isDm ? STRINGS.chat.close : STRINGS.chat.leave);
+  document.title = STRINGS.chat.title(label);
   composer.setRoom(cur, isDm ? dmName(store, cur) : `#${cur}`);
 }
 
@@ -168,7 +162,7 @@ async function boot() {
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.code === 'signed_out')) {
       $('boot').hidden = true;
-      auth.show({ message: 'Please sign in again.' });
+      auth.show({ message: STRINGS.auth.signInAgain });
       return;
     }
     // Network trouble: start with the stored user; the socket retries on its own.
@@ -248,7 +242,7 @@ async function logout() {
   if (socket) socket.stop();
   outboxStore.forget(); // signing out drops unsent messages
   await api.logout();
-  endChat('You have signed out.');
+  endChat(STRINGS.auth.signedOut);
 }
 
 // --- rooms ----------------------------------------------------------------------------------
@@ -333,11 +327,11 @@ function onFrame(f) {
 }
 
 function handleError(f) {
-  const msg = f.message || f.code || 'error';
   if (sender.onError(f) || changes.onError(f)) return;
+  const msg = errorText(f);
   if (f.ref && store.state.rooms.has(f.ref)) {
     store.setRoomError(f.ref, msg);
-    toast(`${roomLabel(store, f.ref)}: ${msg}`, { kind: 'error' });
+    toast(STRINGS.roomError(roomLabel(store, f.ref), msg), { kind: 'error' });
     if (f.code === 'forbidden' || f.code === 'invalid_room') {
       if (socket) socket.leave(f.ref);
       store.removeRoom(f.ref);
@@ -348,7 +342,7 @@ function handleError(f) {
   }
   if (f.code === 'rate_limited') {
     const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
-    composer.showError(`Slow down: you can send again in ${secs} s.`, { autoHideMs: secs * 1000 + 500 });
+    composer.showError(STRINGS.slowDown(secs), { autoHideMs: secs * 1000 + 500 });
     return;
   }
   toast(msg, { kind: 'error' });

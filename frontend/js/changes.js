@@ -4,11 +4,16 @@
 // rolls the change back and says why in a toast. Changes are not kept across a reload: unlike
 // an unsent message, nothing the user typed is lost but an edit's text, which stays on screen
 // until they see it roll back.
+// Changes count against the same per-room send limit as messages: during a rate-limit cooldown
+// (cooldown.js) they are held, still shown as "Saving…", and go out when it ends; a change
+// refused `rate_limited` is held the same way rather than rolled back.
 import { newCid } from './ids.js';
+import { cooldowns as sharedCooldowns } from './cooldown.js';
 import { overloadedRetryDelay } from './socket.js';
 import { toast } from './ui/toast.js';
 
 const ACK_TIMEOUT_MS = 15_000;
+const HOLD_MAX_WAIT_MS = 2 * 60_000; // a longer wait rolls back and says so (sender.js alike)
 
 const WHAT = { edit: 'Edit not saved', delete: 'Message not deleted', react: 'Reaction not saved' };
 
@@ -25,9 +30,10 @@ export function changeErrorText(kind, f) {
   return `${WHAT[kind] || 'Not saved'}: ${why || f.message || f.code || 'error'}`;
 }
 
-export function createChanges({ store, getSocket }) {
+export function createChanges({ store, getSocket, cooldowns = sharedCooldowns }) {
   const ackTimers = new Map(); // cid -> timer
   const retryTimers = new Map(); // cid -> timer of a resend after `overloaded`
+  const held = new Set(); // cids waiting for their room's cooldown to end
 
   function clearTimers(cid) {
     clearTimeout(ackTimers.get(cid));
@@ -52,6 +58,8 @@ export function createChanges({ store, getSocket }) {
     const socket = getSocket();
     const r = store.state.rooms.get(c.room);
     if (!socket || !r || !r.live || store.state.changes.get(c.cid) !== c || c.state !== 'pending') return;
+    if (cooldowns.remaining(c.room) > 0) return void held.add(c.cid);
+    held.delete(c.cid);
     if (!socket.send(frameOf(c))) return;
     store.markChangeSent(c.cid);
     clearTimeout(ackTimers.get(c.cid));
@@ -66,6 +74,15 @@ export function createChanges({ store, getSocket }) {
   }
 
   const make = (change) => send(store.addChange({ cid: newCid(), ...change }));
+
+  // A cooldown ended: send what it held, in the order the changes were made.
+  cooldowns.subscribe(() => {
+    if (!held.size) return;
+    for (const c of [...store.state.changes.values()]) {
+      if (held.has(c.cid)) send(c);
+    }
+    for (const cid of held) if (!store.state.changes.has(cid)) held.delete(cid);
+  });
 
   return {
     edit: (room, target, text) => make({ kind: 'edit', room, target, text }),
@@ -90,6 +107,9 @@ export function createChanges({ store, getSocket }) {
       const socket = getSocket();
       if (f.code === 'not_joined') {
         if (socket) socket.join(c.room); // flush runs again on `joined`
+      } else if (f.code === 'rate_limited' && (Number(f.retryAfterMs) || 1000) <= HOLD_MAX_WAIT_MS) {
+        cooldowns.start(f.limit === 'room' ? c.room : '*', Number(f.retryAfterMs) || 1000);
+        held.add(c.cid);
       } else if (f.code === 'overloaded') {
         const retries = c.overloadedRetries || 0;
         c.overloadedRetries = retries + 1;
@@ -108,6 +128,7 @@ export function createChanges({ store, getSocket }) {
     /** Sign-out: stop every timer (the store is reset by the caller). */
     stop() {
       for (const cid of [...ackTimers.keys(), ...retryTimers.keys()]) clearTimers(cid);
+      held.clear();
     },
   };
 }

@@ -44,6 +44,8 @@ export function createOutboxPersistence({ store, storage = localStorage }) {
         p.createdAt = Number(it.createdAt) || Date.now();
         if (it.state === 'failed') store.markFailed(it.cid, it.error || 'not delivered');
         else if (Date.now() - p.createdAt > OUTBOX_MAX_AGE_MS) store.markFailed(it.cid, 'not sent before the page was closed');
+        // Waiting out a rate limit: it keeps its turn (sender.js sends the queue one at a time).
+        else if (it.state === 'queued') store.markQueued(it.cid);
         rooms.add(it.room);
       }
       return rooms;

@@ -1,9 +1,10 @@
 // Client state: the signed-in user, rooms (joined or merely listed), each room's messages by id
 // (deduplicated; the timeline's top-level ids kept in numeric id order, thread replies filed
 // under their parent), older-history paging state, members, typing users, and the outbox of
-// sends by cid (pending → sent on ack, or failed with a reason). Events that change messages,
-// threads and this client's unconfirmed changes are in store-events.js. The store knows nothing
-// about the network or the DOM; it mutates and tells subscribers what changed.
+// sends by cid (pending → sent on ack, queued during a rate-limit cooldown, or failed with a
+// reason). Events that change messages, threads and this client's unconfirmed changes are in
+// store-events.js. The store knows nothing about the network or the DOM; it mutates and tells
+// subscribers what changed.
 import { compareIds, insertSorted } from './ids.js';
 import { normalizeMessage } from './message-state.js';
 import { createEventOps } from './store-events.js';
@@ -27,7 +28,7 @@ export function createStore() {
     rooms: new Map(),
     current: null,
     connection: { state: 'idle' },
-    outbox: new Map(), // cid -> { cid, room, text, replyTo, state: 'pending'|'failed', error, createdAt }
+    outbox: new Map(), // cid -> { cid, room, text, replyTo, state: 'pending'|'queued'|'failed', error, retryAt, createdAt } (in the order typed)
     changes: new Map(), // cid -> an edit/delete/react of ours not confirmed yet (store-events.js)
     thread: null, // { room, parent } of the open thread panel
     names: new Map(), // user id -> username (for DM titles)
@@ -339,11 +340,13 @@ export function createStore() {
       emit('rooms');
       return p;
     },
-    markFailed(cid, error) {
+    /** Not delivered, and why; `retryAt` (epoch ms): a retry before then would be refused too. */
+    markFailed(cid, error, retryAt = 0) {
       const p = state.outbox.get(cid);
       if (!p) return null;
       p.state = 'failed';
       p.error = error;
+      p.retryAt = retryAt;
       emit('outbox');
       return p;
     },
@@ -353,6 +356,18 @@ export function createStore() {
       p.state = 'pending';
       p.error = null;
       p.note = null;
+      p.retryAt = 0;
+      emit('outbox');
+      return p;
+    },
+    /** Held back by a rate-limit cooldown: sent by sender.js, in order, when it ends. */
+    markQueued(cid) {
+      const p = state.outbox.get(cid);
+      if (!p) return null;
+      p.state = 'queued';
+      p.error = null;
+      p.note = null;
+      p.retryAt = 0;
       emit('outbox');
       return p;
     },

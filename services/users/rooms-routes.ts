@@ -1,4 +1,4 @@
-// The signed-in part of the REST API served from the store: user search (to start a DM), the
+// The signed-in part of the REST API served from the store: people search (to start a DM), the
 // room list (public rooms + the caller's DMs), history pages and thread pages. Every route here
 // requires a bearer token and is charged to the caller's request budget (`auth`, built in app.ts).
 // Messages are served in their current state (edits, deletes, reactions and reply counts the
@@ -9,6 +9,7 @@ import type { Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import {
+  couldBeInUsername,
   parseHistoryQuery,
   parseMessageIdParam,
   parseRepliesQuery,
@@ -69,7 +70,10 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
   router
     .route('/api/users')
     .get(auth, async (req, res) => {
-      const users = await store.searchUsers(parseSearchQuery(req), SEARCH_MAX_RESULTS);
+      // Names that contain the query, those that start with it first (the caller included: the
+      // client shows them as "you"). A query no name can contain skips the store's scan.
+      const query = parseSearchQuery(req);
+      const users = couldBeInUsername(query) ? await store.searchUsers(query, SEARCH_MAX_RESULTS) : [];
       res.json({ users: users.map((u) => ({ id: u.id, username: u.username })) });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));

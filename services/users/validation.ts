@@ -71,6 +71,15 @@ function queryValue(req: Request, name: string): string | undefined {
   return v;
 }
 
+/** Characters a username is made of (USERNAME_RE): a query with any other is in no name. */
+const USERNAME_CHARS_RE = /^[A-Za-z0-9_.-]+$/;
+
+/** Whether `query` could be part of some username; if not, a search need not look. */
+export function couldBeInUsername(query: string): boolean {
+  return USERNAME_CHARS_RE.test(query);
+}
+
+/** The people-search query: 1–32 characters, matched anywhere in a name (rooms-routes.ts). */
 export function parseSearchQuery(req: Request): string {
   const q = queryValue(req, 'query');
   if (q === undefined || q.length < 1 || q.length > 32) {

@@ -232,10 +232,13 @@ describe('GET /api/rooms', () => {
 });
 
 describe('GET /api/users', () => {
-  it('finds users by case-insensitive prefix, including the caller, as {id, username}', async () => {
+  it('finds users whose name contains the query, case-insensitively, including the caller, as {id, username}', async () => {
     const res = await h.call('GET', '/api/users?query=AL', { token: tokens.alice });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ users: [{ id: alice.id, username: 'alice' }] });
+    // inside a name too: `lic` is in alice
+    const inner = await h.call('GET', '/api/users?query=lic', { token: tokens.alice });
+    expect(inner.json).toEqual({ users: [{ id: alice.id, username: 'alice' }] });
   });
 
   it('returns at most 20 users', async () => {

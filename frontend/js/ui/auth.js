@@ -1,11 +1,35 @@
-// The sign-in / create-account screen. The server's error messages are shown as they come
-// (textContent), e.g. "username already taken" or a throttled login's retry time.
+// The sign-in / create-account screen. Errors are worded by strings.js from the server's error
+// code (never the server's developer text), with a throttled attempt's wait. "Welcome back!" is
+// only for someone who has signed in on this device before.
 import { $ } from './dom.js';
+import { STRINGS, errorText } from '../strings.js';
 
+const T = STRINGS.auth;
 const COPY = {
-  login: { tagline: 'Welcome back! Sign in to pick up where you left off.', submit: 'Sign in', busy: 'Signing in…' },
-  register: { tagline: 'Create an account — it takes ten seconds.', submit: 'Create account', busy: 'Creating account…' },
+  login: { submit: T.signIn, busy: T.signingIn },
+  register: { tagline: T.taglineRegister, submit: T.register, busy: T.registering },
 };
+// Set at the first successful sign-in on this device. Rooms saved by earlier versions of the
+// client (aurora.rooms.<user id>) also mean "been here before".
+const RETURNING_KEY = 'aurora.returning';
+
+function isReturning() {
+  try {
+    if (localStorage.getItem(RETURNING_KEY)) return true;
+    for (let i = 0; i < localStorage.length; i++) if (String(localStorage.key(i)).startsWith('aurora.rooms.')) return true;
+  } catch {
+    /* storage blocked: treat as a first visit */
+  }
+  return false;
+}
+
+function rememberReturning() {
+  try {
+    localStorage.setItem(RETURNING_KEY, '1');
+  } catch {
+    /* not kept: the greeting stays the first-visit one */
+  }
+}
 
 export function mountAuth({ onSubmit }) {
   const form = $('auth-form');
@@ -26,7 +50,7 @@ export function mountAuth({ onSubmit }) {
       tab.tabIndex = on ? 0 : -1;
       if (on && focus) tab.focus();
     }
-    $('auth-tagline').textContent = COPY[mode].tagline;
+    $('auth-tagline').textContent = mode === 'register' ? COPY.register.tagline : isReturning() ? T.taglineReturning : T.taglineFirst;
     submit.textContent = COPY[mode].submit;
     pass.autocomplete = mode === 'login' ? 'current-password' : 'new-password';
     $('auth-username-hint').hidden = mode === 'login';
@@ -54,7 +78,7 @@ export function mountAuth({ onSubmit }) {
     error.textContent = '';
     notice.textContent = '';
     if (!username || !password) {
-      error.textContent = 'Enter a username and a password.';
+      error.textContent = T.missingFields;
       (username ? pass : user).focus();
       return;
     }
@@ -63,10 +87,11 @@ export function mountAuth({ onSubmit }) {
     submit.textContent = COPY[mode].busy;
     try {
       await onSubmit(mode, username, password);
+      rememberReturning();
       pass.value = '';
     } catch (err) {
-      error.textContent = describe(err);
-      (err && err.code === 'username_taken' ? user : pass).focus();
+      error.textContent = errorText(err);
+      (err && /^(username_taken|invalid_username)$/.test(err.code) ? user : pass).focus();
     } finally {
       busy = false;
       submit.disabled = false;
@@ -79,18 +104,12 @@ export function mountAuth({ onSubmit }) {
       $('auth').hidden = false;
       notice.textContent = message;
       error.textContent = '';
-      setMode(mode);
+      // Back on this screen after signing out (or a session's end): signing in is what's next.
+      setMode(isReturning() ? 'login' : mode);
       (user.value ? pass : user).focus();
     },
     hide() {
       $('auth').hidden = true;
     },
   };
-}
-
-function describe(err) {
-  if (!err) return 'Something went wrong.';
-  let msg = err.message || 'Something went wrong.';
-  if (err.retryAfterSec) msg += ` Try again in ${err.retryAfterSec} s.`;
-  return msg;
 }

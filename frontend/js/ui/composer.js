@@ -1,12 +1,18 @@
 // A message box (the room's, and the thread panel's): Enter sends, Shift+Enter adds a line, Up
-// arrow in an empty box edits your last message, a counter appears near the length limit, and
-// typing notifications are throttled (at most one `typing:true` per 2 s while keys keep
-// coming; `typing:false` on send, on blur, after a pause, or when emptied).
+// arrow in an empty box edits your last message, and typing notifications are throttled (at
+// most one `typing:true` per 2 s while keys keep coming; `typing:false` on send, on blur, after
+// a pause, or when emptied).
+// What the line above the box says is derived, never left over (issue 20): "too long" exists
+// exactly while the text is over the limit; a send's error lasts until the user types again;
+// a rate-limit notice (sender.js) lasts as long as its cooldown and queue. The counter shows
+// from the first character, the limit is the server's (no other cap: a paste is never cut).
 import { $, setText } from './dom.js';
 import { MAX_TEXT_CHARS } from '../rooms.js';
 
 const TYPING_EVERY_MS = 2_000;
 const TYPING_IDLE_MS = 4_000;
+const NEAR_LIMIT = MAX_TEXT_CHARS - 500;
+const TOO_LONG = `Your message is too long: the limit is ${MAX_TEXT_CHARS.toLocaleString()} characters.`;
 
 const MAIN_IDS = { form: 'composer', input: 'composer-input', count: 'composer-count', error: 'composer-error' };
 
@@ -15,11 +21,15 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   const input = $(ids.input);
   const count = $(ids.count);
   const error = $(ids.error);
+  const sendBtn = form.querySelector('button[type="submit"]');
   let typingRoom = null;
   let lastTypingAt = 0;
   let idleTimer = 0;
   let room = null;
+  let sendError = ''; // the last refused send, until the user types again
   let errorTimer = 0;
+  const notices = new Map(); // room -> { id, make } of a rate-limit notice (sender.js)
+  let lastNotice = null; // a box with no room of its own (the thread's) shows the newest
 
   function stopTyping() {
     clearTimeout(idleTimer);
@@ -28,16 +38,36 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     lastTypingAt = 0;
   }
 
-  function updateCount() {
+  const over = () => input.value.length > MAX_TEXT_CHARS;
+
+  /** Repaints the counter and the line above the box from the current state. */
+  function paint() {
     const n = input.value.length;
-    const over = n > MAX_TEXT_CHARS;
-    setText(count, n > MAX_TEXT_CHARS - 500 ? `${n.toLocaleString()} / ${MAX_TEXT_CHARS.toLocaleString()}` : '');
-    count.classList.toggle('over', over);
-    input.setAttribute('aria-invalid', String(over));
+    setText(count, n ? `${n.toLocaleString()} / ${MAX_TEXT_CHARS.toLocaleString()}` : '');
+    count.classList.toggle('near', n > NEAR_LIMIT && !over());
+    count.classList.toggle('over', over());
+    input.setAttribute('aria-invalid', String(over()));
+    if (sendBtn) sendBtn.disabled = over();
+    // One line, by precedence: the text in the box, then a running cooldown, then a refusal.
+    const notice = over() ? null : room !== null ? notices.get(room) : lastNotice;
+    if (notice) {
+      // Built once per notice: its countdown ticks by itself (countdown.js).
+      if (error.dataset.notice !== String(notice.id)) {
+        error.replaceChildren(...notice.make());
+        error.dataset.notice = String(notice.id);
+      }
+      return;
+    }
+    delete error.dataset.notice;
+    setText(error, over() ? TOO_LONG : sendError);
   }
 
   input.addEventListener('input', () => {
-    updateCount();
+    if (sendError) {
+      clearTimeout(errorTimer);
+      sendError = '';
+    }
+    paint();
     if (!input.value.trim()) return stopTyping();
     const now = Date.now();
     if (typingRoom !== room || now - lastTypingAt >= TYPING_EVERY_MS) {
@@ -62,35 +92,38 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input.value;
-    if (!text.trim()) return;
-    if (text.length > MAX_TEXT_CHARS) {
-      showError(`Your message is too long: ${text.length.toLocaleString()} characters, the limit is ${MAX_TEXT_CHARS.toLocaleString()}.`);
-      return;
-    }
+    if (!text.trim() || over()) return paint();
     stopTyping();
     if (onSend(text) !== false) {
       input.value = '';
-      updateCount();
       clearError();
     }
     input.focus();
   });
 
+  /** A refused send (or another one-off problem): shown until the user types or `autoHideMs`. */
   function showError(msg, { autoHideMs = 0 } = {}) {
     clearTimeout(errorTimer);
-    error.textContent = msg;
+    sendError = String(msg);
     if (autoHideMs) errorTimer = setTimeout(clearError, autoHideMs);
+    paint();
   }
   function clearError() {
     clearTimeout(errorTimer);
-    error.textContent = '';
+    sendError = '';
+    paint();
   }
 
+  let noticeIds = 0;
   return {
     setRoom(next, label) {
-      if (next !== room) stopTyping();
+      if (next !== room) {
+        stopTyping();
+        sendError = '';
+      }
       room = next;
       input.placeholder = `Message ${label}`;
+      paint();
     },
     focus() {
       input.focus();
@@ -98,5 +131,17 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     input,
     showError,
     clearError,
+    /** A rate-limit notice about `room` (make: () => strings and elements), or null to take it down. */
+    setNotice(forRoom, make) {
+      if (make) {
+        const notice = { id: ++noticeIds, make };
+        notices.set(forRoom, notice);
+        lastNotice = notice;
+      } else {
+        if (lastNotice && notices.get(forRoom) === lastNotice) lastNotice = null;
+        notices.delete(forRoom);
+      }
+      paint();
+    },
   };
 }

@@ -1,12 +1,18 @@
 // The room list as a drawer on small screens: opened by the ☰ button, closed by ✕, the scrim
-// or Escape, with focus moved in and back out.
-import { $ } from './dom.js';
+// or Escape, with focus moved in and back out. While closed, the ☰ button is the only sign of
+// the other rooms, so it carries the number of rooms (and DMs) with unread messages, in its
+// badge and in its accessible name.
+import { $, setText } from './dom.js';
+import { STRINGS } from '../strings.js';
 
-export function mountDrawer() {
+export function mountDrawer({ store }) {
+  const button = $('sidebar-open');
+  const badge = $('sidebar-unread');
+
   function open() {
     document.body.classList.add('sidebar-open');
     $('scrim').hidden = false;
-    $('sidebar-open').setAttribute('aria-expanded', 'true');
+    button.setAttribute('aria-expanded', 'true');
     const cur = document.querySelector('.room-btn[aria-current="page"]') || $('join-input');
     cur.focus();
   }
@@ -14,19 +20,32 @@ export function mountDrawer() {
     if (!document.body.classList.contains('sidebar-open')) return;
     document.body.classList.remove('sidebar-open');
     $('scrim').hidden = true;
-    $('sidebar-open').setAttribute('aria-expanded', 'false');
+    button.setAttribute('aria-expanded', 'false');
   }
-  $('sidebar-open').addEventListener('click', open);
+  button.addEventListener('click', open);
   $('sidebar-close').addEventListener('click', () => {
     close();
-    $('sidebar-open').focus();
+    button.focus();
   });
   $('scrim').addEventListener('click', close);
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && document.body.classList.contains('sidebar-open')) {
       close();
-      $('sidebar-open').focus();
+      button.focus();
     }
   });
+
+  function renderUnread() {
+    let rooms = 0;
+    for (const r of store.state.rooms.values()) if (r.joined && r.unread > 0 && r.name !== store.state.current) rooms += 1;
+    badge.hidden = rooms === 0;
+    setText(badge, rooms ? String(rooms) : '');
+    const label = rooms ? STRINGS.drawer.openWithUnread(rooms) : STRINGS.drawer.open;
+    if (button.getAttribute('aria-label') !== label) button.setAttribute('aria-label', label);
+  }
+  store.subscribe((topics) => {
+    if (topics.has('all') || topics.has('rooms') || topics.has('current')) renderUnread();
+  });
+
   return { close };
 }

@@ -1,7 +1,14 @@
 // The presence roster of the current room (from `joined.members` and presence events) and the
-// typing line under the messages.
+// typing line under the messages. On a wide screen the roster sits beside the chat, open unless
+// the user closed it; narrower, it is drawn over the chat, so there it opens only when asked
+// for: a panel open on a wide screen closes when the window narrows (a rotated tablet, a
+// resized window) and comes back when it widens again.
 import { $, h, clear, setText } from './dom.js';
 import { initials, avatarClass } from './format.js';
+import { STRINGS } from '../strings.js';
+
+// The width from which app.css lays the roster beside the chat instead of over it.
+const WIDE = '(min-width: 1100px)';
 
 export function mountMembers({ store }) {
   const panel = $('members');
@@ -10,10 +17,15 @@ export function mountMembers({ store }) {
   const count = $('members-count');
   const headingCount = $('members-heading-count');
 
+  const wide = window.matchMedia(WIDE);
+  let openWhenWide = true;
+
   function setOpen(open, { focus = false } = {}) {
+    if (wide.matches) openWhenWide = open;
+    // Closed under the keyboard's focus: give focus to the button that reopens it.
+    if (!open && panel.contains(document.activeElement)) focus = true;
     panel.hidden = !open;
     toggle.setAttribute('aria-expanded', String(open));
-    toggle.setAttribute('aria-label', open ? 'Hide people in this room' : 'Show people in this room');
     document.body.classList.toggle('members-open', open);
     if (focus) (open ? $('members-close') : toggle).focus();
   }
@@ -22,7 +34,8 @@ export function mountMembers({ store }) {
   panel.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') setOpen(false, { focus: true });
   });
-  setOpen(window.matchMedia('(min-width: 1100px)').matches);
+  wide.addEventListener('change', () => setOpen(wide.matches && openWhenWide));
+  setOpen(wide.matches);
 
   function render() {
     const r = store.state.current ? store.state.rooms.get(store.state.current) : null;
@@ -37,12 +50,12 @@ export function mountMembers({ store }) {
           { className: 'member' },
           h('span', { className: `avatar small ${avatarClass(u.id)}`, text: initials(u.name), attrs: { 'aria-hidden': 'true' } }, h('span', { className: 'presence-dot' })),
           h('span', { className: 'member-name', text: u.name }),
-          you ? h('span', { className: 'you-tag', text: 'you' }) : null,
+          you ? h('span', { className: 'you-tag', text: STRINGS.people.you }) : null,
         ),
       );
     }
     setText(count, members.length ? String(members.length) : '');
-    setText(headingCount, members.length ? `— ${members.length} online` : '');
+    setText(headingCount, members.length ? STRINGS.people.online(members.length) : '');
   }
 
   return { render, setOpen };
@@ -53,9 +66,9 @@ export function renderTyping(names) {
   const el = $('typing');
   el.classList.toggle('active', names.length > 0);
   let text = '';
-  if (names.length === 1) text = `${names[0]} is typing…`;
-  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-  else if (names.length > 2) text = 'Several people are typing…';
+  if (names.length === 1) text = STRINGS.typing.one(names[0]);
+  else if (names.length === 2) text = STRINGS.typing.two(names[0], names[1]);
+  else if (names.length > 2) text = STRINGS.typing.several;
   if (el.textContent === text) return;
   clear(el);
   if (text) el.append(h('span', { className: 'typing-dots', attrs: { 'aria-hidden': 'true' } }, h('span'), h('span'), h('span')), h('span', { text }));

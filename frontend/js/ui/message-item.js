@@ -2,10 +2,13 @@
 // (thread.js): built once per message id and PATCHED in place when its state moves (an edit, a
 // delete, a reaction, a new reply), so a list never rebuilds and an open inline editor survives
 // a reaction arriving on the message it edits. The buttons carry `data-action`; one delegated
-// handler per list (message-actions.js) acts on them. User text only through textContent.
+// handler per list (message-actions.js) acts on them. User text only through textContent; a
+// message's text through rich-text-dom.js (links and light formatting as DOM nodes).
 import { h } from './dom.js';
 import { formatTime, formatFull, initials, avatarClass } from './format.js';
 import { reactionsEl } from './reactions.js';
+import { countdownEl } from './countdown.js';
+import { renderRichText } from './rich-text-dom.js';
 
 const rendered = new WeakMap(); // li -> rev it shows
 
@@ -66,18 +69,28 @@ export function lineEl(view) {
   return h(
     'div',
     { className: 'msg-line' },
-    h('p', { className: 'msg-text', text: view.text }),
+    textEl(view.text),
     view.editedAt ? h('span', { className: 'msg-edited', text: '(edited)', attrs: { title: `Edited ${formatFull(view.editedAt)}` } }) : null,
   );
 }
 
+// A div, not a p: formatted text may hold a code block or a quote.
+const textEl = (text) => renderRichText(h('div', { className: 'msg-text' }), text);
+
 function summaryEl(view) {
   const n = view.replyCount;
+  const count = `${n} ${n === 1 ? 'reply' : 'replies'}`;
+  const last = view.lastReplyAt ? `Last reply ${formatTime(view.lastReplyAt)}` : '';
+  // The name says all the visible text, then what the button does (a name that leaves out
+  // visible words fails people who speak to their screen: "click last reply"). The space
+  // between the parts keeps them separate words in the text (the flex layout ignores it).
+  const label = [count, last, 'open the thread'].filter(Boolean).join(', ');
   return h(
     'button',
-    { className: 'thread-summary link-btn', attrs: { type: 'button', 'data-action': 'reply', 'aria-label': `${n} ${n === 1 ? 'reply' : 'replies'}, open the thread` } },
-    h('span', { className: 'thread-count', text: `${n} ${n === 1 ? 'reply' : 'replies'}` }),
-    view.lastReplyAt ? h('span', { className: 'thread-last', text: `Last reply ${formatTime(view.lastReplyAt)}` }) : null,
+    { className: 'thread-summary link-btn', attrs: { type: 'button', 'data-action': 'reply', 'aria-label': label } },
+    h('span', { className: 'thread-count', text: count }),
+    last ? ' ' : null,
+    last ? h('span', { className: 'thread-last', text: last }) : null,
   );
 }
 
@@ -94,18 +107,24 @@ function actionsEl(o) {
   );
 }
 
-/** An unsent message of mine (outbox entry): "Sending…", or why it failed with Retry/Discard. */
+/** An unsent message of mine (outbox entry): "Sending…", waiting out a rate limit with a live
+ *  countdown (the same for every message waiting in the room), or why it failed with Retry/Discard. */
 export function pendingItem(p, me, { onRetry, onDiscard }) {
-  const status =
-    p.state === 'failed'
-      ? h(
-          'div',
-          { className: 'msg-status failed', attrs: { role: 'alert' } },
-          h('span', { text: `Not delivered: ${p.error || 'unknown error'}` }),
-          h('button', { className: 'link-btn', text: 'Retry', attrs: { type: 'button' }, on: { click: () => onRetry(p.cid) } }),
-          h('button', { className: 'link-btn', text: 'Discard', attrs: { type: 'button' }, on: { click: () => onDiscard(p.cid) } }),
-        )
-      : h('div', { className: 'msg-status', text: p.note || 'Sending…' });
+  let status;
+  if (p.state === 'failed') {
+    status = h(
+      'div',
+      { className: 'msg-status failed', attrs: { role: 'alert' } },
+      h('span', { text: `Not delivered: ${p.error || 'unknown error'}` }),
+      p.retryAt ? h('span', { text: ' — try again ' }, countdownEl({ until: p.retryAt })) : null,
+      h('button', { className: 'link-btn', text: 'Retry', attrs: { type: 'button' }, on: { click: () => onRetry(p.cid) } }),
+      h('button', { className: 'link-btn', text: 'Discard', attrs: { type: 'button' }, on: { click: () => onDiscard(p.cid) } }),
+    );
+  } else if (p.state === 'queued') {
+    status = h('div', { className: 'msg-status queued' }, 'Waiting to send ', countdownEl({ room: p.room, done: 'shortly' }));
+  } else {
+    status = h('div', { className: 'msg-status', text: p.note || 'Sending…' });
+  }
   return h(
     'li',
     { className: `msg own ${p.state}`, attrs: { 'data-cid': p.cid, 'data-author': me.username } },
@@ -115,7 +134,7 @@ export function pendingItem(p, me, { onRetry, onDiscard }) {
       'div',
       { className: 'msg-body' },
       h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
-      h('p', { className: 'msg-text', text: p.text }),
+      textEl(p.text),
       status,
     ),
   );

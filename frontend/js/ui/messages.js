@@ -7,6 +7,7 @@
 import { $, h, setText } from './dom.js';
 import { formatDay, dayKey } from './format.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
+import { mountOutboxBar } from './outbox-bar.js';
 
 const GROUP_MS = 5 * 60_000;
 const NEAR_BOTTOM_PX = 80;
@@ -24,6 +25,7 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
   let jumpBtn = null;
   const days = new WeakMap(); // message -> dayKey(ts)
   actions.attach(list, { roomOf: () => shownRoom, composer: $('composer-input') });
+  const outboxBar = mountOutboxBar({ store, onRetry, onDiscard });
 
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
 
@@ -103,7 +105,9 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
       // step cheap by computing a message's day once.
       const day = days.get(m) ?? days.set(m, dayKey(m.ts)).get(m);
       if (!prev || prev.day !== day) {
-        push(`d:${day}`, () => h('li', { className: 'day-divider', attrs: { role: 'separator' } }, h('span', { text: formatDay(m.ts) })), false);
+        // A plain item, not role=separator: a list may hold only list items, and a separator's
+        // text would not be read.
+        push(`d:${day}`, () => h('li', { className: 'day-divider' }, h('span', { text: formatDay(m.ts) })), false);
         prev = null;
       }
       const grouped = !!prev && prev.userId === m.user.id && m.ts - prev.ts < GROUP_MS;
@@ -138,6 +142,7 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
     oldestShown = oldest;
 
     empty.hidden = r.ids.length > 0 || store.pendingIn(name).length > 0 || r.hasMore;
+    outboxBar.render(name);
     loadOlderBtn.hidden = !r.hasMore || r.loadingOlder;
     loadOlderBtn.textContent = r.historyError ? 'Couldn’t load older messages — retry' : 'Load older messages';
     setText(

@@ -48,7 +48,8 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
     }
   });
 
-  // People search for direct messages (debounced; results are buttons, Escape closes).
+  // People search for direct messages (debounced; results are buttons, Escape closes). Names
+  // match anywhere (`ro` finds carol); the signed-in user is listed as "you", not as a button.
   let searchTimer = 0;
   let searchSeq = 0;
   dmInput.addEventListener('input', () => {
@@ -97,12 +98,18 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
       const res = await api.searchUsers(q);
       if (seq !== searchSeq) return;
       const me = store.state.me;
-      const users = (res.users || []).filter((u) => !me || u.id !== me.id);
+      // In the server's order: names that start with the query first, then those containing it.
+      const users = res.users || [];
       clear(dmResults);
       if (users.length === 0) {
         dmResults.appendChild(h('li', { className: 'dm-none', text: 'No one found' }));
       }
       for (const u of users) {
+        if (me && u.id === me.id) {
+          // Yourself: found (so not "No one found"), but there is no conversation to open.
+          dmResults.appendChild(h('li', { className: 'dm-none dm-self' }, h('span', { text: u.username }), ' ', h('span', { className: 'you-tag', text: 'you' })));
+          continue;
+        }
         dmResults.appendChild(
           h(
             'li',

@@ -4,6 +4,9 @@
 // per-second countdown) is aria-hidden; screen readers get #conn-sr inside the live region,
 // which changes only when the state does, so they are not told the countdown every second.
 import { $, setText } from './dom.js';
+import { STRINGS } from '../strings.js';
+
+const T = STRINGS.connection;
 
 export function mountStatus({ onRetry }) {
   const box = $('conn');
@@ -23,12 +26,12 @@ export function mountStatus({ onRetry }) {
     // The visible label adds the countdown; the live region announces the state only.
     const label = () => {
       const left = state === 'reconnecting' && c.retryAt ? Math.ceil((c.retryAt - Date.now()) / 1000) : 0;
-      return left > 0 ? `Reconnecting in ${left} s…` : srLabel(state);
+      return left > 0 ? T.reconnectingIn(left) : srLabel(state);
     };
     setText(text, label());
     setText(sr, srLabel(state));
-    setText(meStatus, state === 'connected' ? 'Online' : state === 'offline' ? 'Offline' : 'Reconnecting…');
-    box.title = state === 'connected' ? `Connected to ${c.replica || 'chat'}${c.url ? ` (${c.url})` : ''}` : label();
+    setText(meStatus, state === 'connected' ? T.meOnline : state === 'offline' ? T.meOffline : T.meReconnecting);
+    box.title = state === 'connected' ? T.connectedTo(`${c.replica || 'chat'}${c.url ? ` (${c.url})` : ''}`) : label();
     retry.hidden = !(state === 'reconnecting' && c.retryAt && c.retryAt - Date.now() > 1500);
     if (state === 'reconnecting' && c.retryAt) {
       countdown = setInterval(() => {
@@ -48,16 +51,16 @@ export function mountStatus({ onRetry }) {
 function srLabel(state) {
   switch (state) {
     case 'connected':
-      return 'Connected';
+      return T.connected;
     case 'connecting':
-      return 'Connecting…';
+      return T.connecting;
     case 'offline':
-      return 'Offline — waiting for network';
+      return T.waitingForNetwork;
     case 'reconnecting':
-      return 'Reconnecting…';
+      return T.reconnecting;
     case 'stopped':
-      return 'Disconnected';
+      return T.disconnected;
     default:
-      return 'Offline';
+      return T.offline;
   }
 }

@@ -252,15 +252,24 @@ class MongoStore implements Store {
     return d ? toUser(d) : null;
   }
 
-  async searchUsers(prefix: string, limit: number): Promise<PublicUser[]> {
+  /**
+   * Names that contain `query` (case-insensitive), those that start with it first. Matching the
+   * lowercased query against `usernameLower` is a case-insensitive regex that keeps the index: the
+   * anchored half is a range scan of it; the unanchored half walks its keys in order (no document
+   * is read until a key matches) and stops at `limit` matches. That walk is acceptable because the
+   * users collection is bounded (registration is rate-limited per IP), the query is escaped (no
+   * pattern of the caller's can backtrack) and each search is charged to the caller's request budget.
+   */
+  async searchUsers(query: string, limit: number): Promise<PublicUser[]> {
     this.live();
     if (limit <= 0) return [];
-    // an anchored, case-sensitive regex on the lowercased name is a range scan of its index
-    const docs = await this.users
-      .find({ usernameLower: { $regex: `^${escapeRegex(prefix.toLowerCase())}` } }, { username: 1 })
-      .sort({ usernameLower: 1 })
-      .limit(limit)
-      .lean<Pick<UserDoc, '_id' | 'username'>[]>();
+    const q = escapeRegex(query.toLowerCase());
+    const find = (filter: object, n: number) =>
+      this.users.find(filter, { username: 1 }).sort({ usernameLower: 1 }).limit(n).lean<Pick<UserDoc, '_id' | 'username'>[]>();
+    const docs = await find({ usernameLower: { $regex: `^${q}` } }, limit);
+    if (query && docs.length < limit) {
+      docs.push(...(await find({ usernameLower: { $regex: q, $not: new RegExp(`^${q}`) } }, limit - docs.length)));
+    }
     return docs.map((d) => ({ id: d._id, username: d.username }));
   }
 

@@ -110,8 +110,14 @@ class SqliteStore implements Store {
       ),
       userByName: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?'),
       userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
-      searchUsers: db.prepare<[string, number], PublicUser>(
+      // Names that start with the query: a range of the username index (NOCASE, like LIKE).
+      usersByPrefix: db.prepare<[string, number], PublicUser>(
         "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
+      ),
+      // Names that contain it further in: the username index walked in order, stopping at the
+      // limit — at worst one pass over the names, for a query that few of them contain.
+      usersContaining: db.prepare<[string, string, number], PublicUser>(
+        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND username NOT LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
       ),
       saveToken: db.prepare(
         'INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)',
@@ -176,8 +182,18 @@ class SqliteStore implements Store {
     return row ? toUser(row) : null;
   }
 
-  async searchUsers(prefix: string, limit: number): Promise<PublicUser[]> {
-    return this.s.searchUsers.all(`${escapeLike(prefix)}%`, limit).map((r) => ({ id: r.id, username: r.username }));
+  /**
+   * Names that contain `query` (case-insensitive), those that start with it first. The substring
+   * half cannot use the index as a range; it is acceptable because the users table is bounded
+   * (registration is rate-limited per IP), the walk is of the index only and ends at `limit`
+   * matches, and each search is charged to the caller's request budget.
+   */
+  async searchUsers(query: string, limit: number): Promise<PublicUser[]> {
+    if (limit <= 0) return [];
+    const q = escapeLike(query);
+    const found = this.s.usersByPrefix.all(`${q}%`, limit);
+    if (query && found.length < limit) found.push(...this.s.usersContaining.all(`%${q}%`, `${q}%`, limit - found.length));
+    return found.map((r) => ({ id: r.id, username: r.username }));
   }
 
   async saveRefreshToken(record: RefreshTokenRecord): Promise<void> {

@@ -72,7 +72,7 @@ export function storeContract(
         expect(await store.findUserByUsername('nobody')).toBeNull();
       });
 
-      it('searches users by case-insensitive prefix, ordered by username, limited', async () => {
+      it('searches users case-insensitively, ordered by username, limited', async () => {
         for (const n of ['dave', 'Daisy', 'dan', 'erin', 'd_x', 'd.y', 'dzz']) await store.createUser({ username: n, passwordHash: 'h' });
         const found = await store.searchUsers('DA', 10);
         expect(found.map((u) => u.username)).toEqual(['Daisy', 'dan', 'dave']);
@@ -83,7 +83,23 @@ export function storeContract(
         expect(await store.searchUsers('d%', 10)).toEqual([]);
         expect((await store.searchUsers('D.', 10)).map((u) => u.username)).toEqual(['d.y']);
         expect((await store.searchUsers('', 3)).map((u) => u.username)).toEqual(['d.y', 'd_x', 'Daisy']);
-        expect(await store.searchUsers('zz', 10)).toEqual([]);
+        expect((await store.searchUsers('zz', 10)).map((u) => u.username)).toEqual(['dzz']);
+        expect(await store.searchUsers('qq', 10)).toEqual([]);
+      });
+
+      it('finds users whose name contains the query anywhere, names that start with it first', async () => {
+        for (const n of ['carol', 'Robin', 'aron', 'rob', 'bro', 'x_ro', 'erin']) await store.createUser({ username: n, passwordHash: 'h' });
+        // prefix matches by name, then the others by name; each user once
+        expect((await store.searchUsers('RO', 10)).map((u) => u.username)).toEqual(['rob', 'Robin', 'aron', 'bro', 'carol', 'x_ro']);
+        expect((await store.searchUsers('ro', 3)).map((u) => u.username)).toEqual(['rob', 'Robin', 'aron']);
+        expect((await store.searchUsers('ro', 1)).map((u) => u.username)).toEqual(['rob']);
+        expect((await store.searchUsers('rol', 10)).map((u) => u.username)).toEqual(['carol']);
+        expect((await store.searchUsers('carol', 10)).map((u) => u.username)).toEqual(['carol']);
+        // `%` and `_` stay literal inside a name as well as at its start
+        expect((await store.searchUsers('_r', 10)).map((u) => u.username)).toEqual(['x_ro']);
+        expect(await store.searchUsers('o_', 10)).toEqual([]);
+        expect(await store.searchUsers('%r', 10)).toEqual([]);
+        expect(await store.searchUsers('ro', 0)).toEqual([]);
       });
     });
 

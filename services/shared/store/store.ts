@@ -162,8 +162,8 @@ export interface Store {
   /** Case-insensitive lookup. */
   findUserByUsername(username: string): Promise<User | null>;
   findUserById(id: string): Promise<User | null>;
-  /** Users whose name starts with `prefix` (case-insensitive), ordered by username. */
-  searchUsers(prefix: string, limit: number): Promise<PublicUser[]>;
+  /** Users whose name contains `query` (case-insensitive): names starting with it first, each group ordered by username. */
+  searchUsers(query: string, limit: number): Promise<PublicUser[]>;
 
   // refresh tokens
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
