@@ -5,6 +5,8 @@
 // - Send script throughput: SEND_COUNT sends through the real send script (one EVALSHA each,
 //   CONCURRENCY in flight) against a throwaway redis-server. Anchor: plain PING round trips with
 //   the same concurrency on the same connection — the ceiling for "one round trip per send".
+// - Send script before and after issue 13 (message index): A/B rounds on the same redis-server
+//   against the old script kept in bench/anchors/send-wave1.lua (send-ab.ts; BENCH_SEND_AB_ROUNDS).
 // - Fan-out: a replica process with SOCKETS members in one room; MESSAGES messages published
 //   through the send script; the replica's CPU time (/proc/<pid>/stat) per delivered frame, and
 //   the wall time until every member has every message.
@@ -20,24 +22,14 @@ import { waitFor } from '../test/helpers/ports.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { startService, type RunningService } from '../test/helpers/service.js';
 import { cpuMs, envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
+import { rate, sendAB } from './send-ab.js';
 
 const SEND_COUNT = env('BENCH_SENDS', 20_000);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
 const SOCKETS = env('BENCH_SOCKETS', 200);
 const MESSAGES = env('BENCH_FANOUT_MESSAGES', 500);
 const ROUND_TRIPS = env('BENCH_ROUND_TRIPS', 300);
-
-/** Runs `count` async jobs with `concurrency` in flight; returns jobs per second. */
-async function rate(count: number, concurrency: number, job: (i: number, worker: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      while (next < count) await job(next++, w);
-    }),
-  );
-  return count / ((performance.now() - t0) / 1000);
-}
+const AB_ROUNDS = env('BENCH_SEND_AB_ROUNDS', 6, 1);
 
 /** Sends one frame on `from` and resolves when `done` matches a frame on `on`; returns ms. */
 function roundTrip(from: TestClient, on: TestClient, frame: object, done: (f: any) => boolean): Promise<number> {
@@ -74,6 +66,8 @@ export const chatBenchmark: Benchmark = {
         if (r.kind !== 'ok') throw new Error(`send script answered ${r.kind}`);
       });
       log(`PING ${Math.round(pingRate)}/s, send script ${Math.round(sendRate)} msg/s (${CONCURRENCY} in flight)`);
+      log(`send script A/B, wave 1 (bench/anchors/send-wave1.lua) vs issue 13, ${AB_ROUNDS} rounds of ${SEND_COUNT} sends each:`);
+      const ab = await sendAB(client, keys, config, { rounds: AB_ROUNDS, count: SEND_COUNT, concurrency: CONCURRENCY }, log);
       await client.flushall();
 
       chat = await startService(
@@ -123,6 +117,16 @@ export const chatBenchmark: Benchmark = {
       const rows: BenchRow[] = [
         { metric: 'PING round trips (anchor)', value: pingRate, unit: 'ops/s' },
         { metric: 'send script', value: sendRate, unit: 'msg/s', ratio: { of: 'PING', value: sendRate / pingRate } },
+        { metric: 'send script before issue 13 (anchor)', value: ab.oldRate, unit: 'msg/s', note: `A/B median of ${ab.rounds} rounds; redis ${ab.oldRedisUs.toFixed(1)} µs CPU/send` },
+        { metric: 'send script with the message index', value: ab.newRate, unit: 'msg/s', ratio: { of: 'wave 1', value: ab.newRate / ab.oldRate }, note: `ratio of the medians; redis ${ab.newRedisUs.toFixed(1)} µs CPU/send` },
+        {
+          metric: '  with the index / wave 1, per round',
+          value: ab.rateRatio,
+          unit: 'x',
+          target: { op: '>=', value: 0.95 },
+          note: `median of the per-round ratios (${ab.perRound.map((r) => (r.newRate / r.oldRate).toFixed(2)).join(', ')}); target: within 5 %`,
+        },
+        { metric: '  redis CPU per send, with the index / wave 1', value: ab.redisCpuRatio, unit: 'x', note: 'median of the per-round ratios' },
         { metric: `fan-out wall time, ${SOCKETS} sockets`, value: deliveries / fanoutSecs, unit: 'deliveries/s' },
         { metric: 'fan-out replica CPU', value: cpuPerDeliveryUs, unit: 'µs/delivery' },
         { metric: 'ping -> pong p50 (anchor)', value: p50Ping, unit: 'ms' },

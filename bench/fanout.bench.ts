@@ -24,7 +24,10 @@
 // Sizes: BENCH_RECEIVERS (1000), BENCH_ROOM_SIZES (e.g. "500,300,200", instead of one room),
 // BENCH_SENDERS (4), BENCH_REPLICAS (2), BENCH_GENERATORS (2), BENCH_FANOUT_RATE (40),
 // BENCH_FIXED_SECS (10), BENCH_SWEEP ("10,20,40,80,120,160,240,320,480,640"), BENCH_STEP_SECS (4),
-// BENCH_PAYLOAD (100 bytes of text), BENCH_SYSTEMS ("socketio,aurora,seed": the run order).
+// BENCH_PAYLOAD (100 bytes of text), BENCH_SYSTEMS ("socketio,aurora,seed": the run order),
+// BENCH_EVENT_ROUNDS (3; 0 = no event steps), BENCH_EVENT_SECS (5).
+// Events (issue 13): after AuroraChat's fixed step, rounds of message / edit / react steps at the
+// same rate compare the server CPU per delivery of an event with a message's (fanout-events.ts).
 // Small run: BENCH_RECEIVERS=200 npm run bench -- fanout
 // Where the time goes: BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout runs every server and
 // generator under --cpu-prof and records the measured windows; then
@@ -38,7 +41,8 @@ import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { startService } from '../test/helpers/service.js';
 import { tempDir } from '../test/ingestion/fixtures.js';
 import { LatencyHistogram } from './load/histogram.js';
-import { GeneratorHandle, type ClientPlan, type TargetKind } from './load/protocol.js';
+import { GeneratorHandle, type ChangeKind, type ClientPlan, type TargetKind } from './load/protocol.js';
+import { EVENT_ROUNDS, compareEvents, eventRows, type EventComparison } from './fanout-events.js';
 import { startAnchor, startNode, type ServerProc } from './load/servers.js';
 import { cpuMs, envNumber as env, type BenchRow, type Benchmark } from './lib.js';
 
@@ -107,6 +111,8 @@ interface SystemResult {
   sweep: StepResult[];
   maxRate: number;
   ingestCpuUsPerMessage?: number;
+  /** AuroraChat: the same rate as edit and react events (fanout-events.ts). */
+  events?: EventComparison;
   failure?: string;
 }
 
@@ -164,12 +170,13 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
 
     const t0 = Date.now();
     for (let g = 0; g < GENERATORS; g++) gens.push(GeneratorHandle.spawn(profArgs(`generator-${kind}-${g}`)));
-    await Promise.all(gens.map((g, i) => g.setup({ target: kind, secret: JWT_SECRET, receivers: receivers[i]!, senders: senders[i]!, origin: 'http://app.test' })));
+    const eventTargets = kind === 'aurora' && EVENT_ROUNDS > 0;
+    await Promise.all(gens.map((g, i) => g.setup({ target: kind, secret: JWT_SECRET, receivers: receivers[i]!, senders: senders[i]!, origin: 'http://app.test', eventTargets })));
     log(`${LABEL[kind]}: ${n + SENDERS} members connected and joined over ${REPLICAS} servers in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await sleep(1000); // let join-time traffic (presence, history) settle
 
     let stepNo = 0;
-    const measure = async (rate: number, secs: number): Promise<StepResult> => {
+    const measure = async (rate: number, secs: number, change?: ChangeKind): Promise<StepResult> => {
       const step = ++stepNo;
       const cpu = () => ({
         server: servers.reduce((a, s) => a + cpuMs(s.proc.pid!), 0),
@@ -181,7 +188,7 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
       const start = performance.now();
       const startUs = Number(process.hrtime.bigint() / 1000n);
       const sent = await Promise.all(
-        gens.map((g, i) => g.run({ step, rate: (rate * senders[i]!.length) / SENDERS, durationMs: secs * 1000, payloadBytes: PAYLOAD })),
+        gens.map((g, i) => g.run({ step, rate: (rate * senders[i]!.length) / SENDERS, durationMs: secs * 1000, payloadBytes: PAYLOAD, ...(change ? { change } : {}) })),
       );
       const ackedByRoom = new Map<string, number>();
       for (const s of sent) for (const [room, k] of Object.entries(s.ackedByRoom)) ackedByRoom.set(room, (ackedByRoom.get(room) ?? 0) + k);
@@ -242,6 +249,7 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
         `${LABEL[kind]} ingestion worker ${result.ingestCpuUsPerMessage.toFixed(1)} µs CPU per message, ` +
           `${((fixed.otherCpuUs / 1e6 / fixed.secs) * 100).toFixed(1)} % of a core (not in fan-out CPU)`,
       );
+      if (EVENT_ROUNDS > 0) result.events = await compareEvents(measure, FIXED_RATE, log, (s) => describe(s as StepResult));
     }
     for (const rate of SWEEP) {
       const s = await measure(rate, STEP_SECS);
@@ -302,6 +310,7 @@ function rowsFor(r: SystemResult, anchor: SystemResult | undefined): BenchRow[] 
       note: `${isAurora && aCpu ? 'target 0.4 x Socket.IO; ' : ''}${REPLICAS} processes summed; redis ${(f.redisCpuUs / Math.max(1, f.deliveries)).toFixed(2)}, generators ${(f.generatorCpuUs / Math.max(1, f.deliveries)).toFixed(2)} µs/delivery`,
     },
   );
+  if (isAurora && r.events) rows.push(...eventRows(name, FIXED_RATE, r.events));
   if (isAurora && r.ingestCpuUsPerMessage !== undefined) {
     rows.push({
       metric: `${name}: ingestion worker CPU per message ${at}`,

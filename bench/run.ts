@@ -6,10 +6,12 @@ import { RESULTS_FILE, writeSection } from './results-file.js';
 import { capacityBenchmark } from './capacity.bench.js';
 import { chatBenchmark } from './chat.bench.js';
 import { fanoutBenchmark } from './fanout.bench.js';
+import { historyBenchmark } from './history.bench.js';
 import { ingestBenchmark } from './ingest.bench.js';
 import { scaleBenchmark } from './scale.bench.js';
+import { sendpathBenchmark } from './sendpath.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

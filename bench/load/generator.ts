@@ -9,8 +9,9 @@
 // delivery whatever the target, so that no system is favoured by a cheaper client:
 // - every receiving member is a RawWebSocket (bench/load/raw-ws.ts): frames parsed in place on
 //   the TCP chunks; a delivery is recognised by a byte prefix and its send stamp read straight
-//   from the frame's bytes (`"text":"B<step>.<ns>.`) — no JSON.parse, no string, no
-//   per-frame allocation beyond the clock;
+//   from the frame's bytes (a message's `"text":"B<step>.<ns>.`, an AuroraChat event's
+//   `"cid":"B<step>_<ns>_`: bench/load/stamps.ts) — no JSON.parse, no string, no per-frame
+//   allocation beyond the clock;
 // - Socket.IO members therefore speak the Engine.IO v4 / Socket.IO v5 wire protocol themselves
 //   (open packet, namespace connect with auth, ping -> pong, `42[...]` events, `43<id>[...]`
 //   acks) on the same RawWebSocket; senders (a few, low volume) use ordinary clients: `ws` for
@@ -20,76 +21,16 @@
 //   log-linear histogram per step (bench/load/histogram.ts).
 // Senders send at a fixed total rate on an absolute schedule (send k is due at t0 + k/rate, so
 // timer lateness never accumulates into a lower rate), open loop: a slow server does not slow
-// the senders down, it shows up as latency.
+// the senders down, it shows up as latency. A step may send AuroraChat events (edit, react) to
+// a message each sender posted at setup instead of messages (issue 13: what an event costs per
+// delivery next to a message).
 import { WebSocket } from 'ws';
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client';
 import { signAccessToken } from '../../services/shared/tokens.js';
 import { LatencyHistogram } from './histogram.js';
 import { RawWebSocket } from './raw-ws.js';
+import { deliveriesOf, eventStamp, histogramOf, hrNow, messageStamp, onDelivery, onEventDelivery, readStampText, startsWith } from './stamps.js';
 import type { ClientPlan, Reply, Request, SentReply, StatsReply, TargetKind } from './protocol.js';
-
-const hrNow = () => Number(process.hrtime.bigint());
-
-// ---- per-step delivery accounting (shared by every member in this process) ----
-
-const stepHist: LatencyHistogram[] = [];
-const stepCount: number[] = [];
-
-function recordDelivery(step: number, sentNs: number): void {
-  let h = stepHist[step];
-  if (!h) {
-    h = stepHist[step] = new LatencyHistogram();
-    stepCount[step] = 0;
-  }
-  stepCount[step]!++;
-  h.record((hrNow() - sentNs) / 1000);
-}
-
-const STAMP = Buffer.from('"text":"B');
-const DOT = 46;
-
-/** Reads `<step>.<ns>.` at `i` in a frame; records it. Returns false when malformed. */
-function readStampBytes(buf: Buffer, i: number, end = buf.length): boolean {
-  let step = 0;
-  let ns = 0;
-  let c: number | undefined;
-  let digits = 0;
-  while ((c = buf[i++]) !== DOT) {
-    if (c === undefined || c < 48 || c > 57 || i > end) return false;
-    step = step * 10 + (c - 48);
-    digits++;
-  }
-  if (digits === 0) return false;
-  digits = 0;
-  while ((c = buf[i++]) !== DOT) {
-    if (c === undefined || c < 48 || c > 57 || i > end) return false;
-    ns = ns * 10 + (c - 48);
-    digits++;
-  }
-  if (digits === 0) return false;
-  recordDelivery(step, ns);
-  return true;
-}
-
-function readStampText(text: string): void {
-  const m = /^B(\d+)\.(\d+)\./.exec(text);
-  if (m) recordDelivery(Number(m[1]), Number(m[2]));
-}
-
-/** True when buf[at..] starts with `prefix` (a byte loop: cheaper than a native call for a few bytes). */
-function startsWith(buf: Buffer, prefix: Buffer, at = 0, end = buf.length): boolean {
-  if (end - at < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
-  return true;
-}
-
-/** A delivery if buf[start, end) starts with `prefix`: records its stamp. */
-function onDelivery(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
-  if (!startsWith(buf, prefix, start, end)) return false;
-  const at = buf.indexOf(STAMP, start);
-  if (at !== -1 && at < end) readStampBytes(buf, at + STAMP.length, end);
-  return true;
-}
 
 // ---- clients ----
 
@@ -102,11 +43,16 @@ interface Member {
 
 interface Sender extends Member {
   plan: ClientPlan;
-  /** Sends one message; onAck/onError are called at most once. */
-  send(room: string, text: string, cid: string, onAck: () => void, onError: (code: string) => void): void;
+  /** Sends one message; onAck/onError are called at most once; onAck gets the message id when the target says it. */
+  send(room: string, text: string, cid: string, onAck: (id?: string) => void, onError: (code: string) => void): void;
+  /** AuroraChat only: sends an edit/delete/react frame, acked like a send (an `unchanged` ack is an error). */
+  change?(frame: { type: 'edit' | 'react'; room: string; cid: string } & Record<string, unknown>, onAck: () => void, onError: (code: string) => void): void;
+  /** Room -> the id of this sender's message there that its events change (setup eventTargets). */
+  targets: Map<string, string>;
 }
 
 const AURORA_MSG = Buffer.from('{"type":"message"');
+const AURORA_EVENT = Buffer.from('{"type":"event"');
 const AURORA_PRESENCE = Buffer.from('{"type":"presence"');
 
 /** An AuroraChat (or seed) sender: protocol v1 over the ws library (a few per run, low volume). */
@@ -117,9 +63,14 @@ function auroraSender(plan: ClientPlan, token: string, origin: string | undefine
     headers: origin ? { origin } : {},
   });
   const waitingJoin = new Set(plan.rooms);
-  const acks = new Map<string, { ok: () => void; fail: (code: string) => void }>();
+  const acks = new Map<string, { ok: (id?: string) => void; fail: (code: string) => void }>();
+  const request = (frame: { type: string; cid: string } & Record<string, unknown>, ok: (id?: string) => void, fail: (code: string) => void) => {
+    acks.set(frame.cid, { ok, fail });
+    ws.send(JSON.stringify(frame));
+  };
   const m: Sender = {
     plan,
+    targets: new Map(),
     closed: false,
     ready: new Promise<void>((resolve, reject) => {
       ws.once('unexpected-response', (_q, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
@@ -128,17 +79,20 @@ function auroraSender(plan: ClientPlan, token: string, origin: string | undefine
         for (const room of plan.rooms) ws.send(JSON.stringify({ type: 'join', room }));
       });
       ws.on('message', (data: Buffer) => {
-        // The hot path: a live message — read the stamp from the bytes and stop there.
+        // The hot path: a live message or event — read the stamp from the bytes and stop there.
         if (onDelivery(data, 0, data.length, AURORA_MSG)) return;
+        if (onEventDelivery(data, 0, data.length, AURORA_EVENT)) return;
         // Presence (one per member joining, to every member) is noise here: skip it unparsed.
         if (startsWith(data, AURORA_PRESENCE)) return;
-        const f = JSON.parse(data.toString()) as { type: string; room?: string; cid?: string; ref?: string; code?: string };
+        const f = JSON.parse(data.toString()) as { type: string; room?: string; cid?: string; id?: string; unchanged?: true; ref?: string; code?: string };
         if (f.type === 'joined' && f.room) {
           waitingJoin.delete(f.room);
           if (waitingJoin.size === 0) resolve();
         } else if (f.type === 'ack' && f.cid) {
-          acks.get(f.cid)?.ok();
+          const a = acks.get(f.cid);
           acks.delete(f.cid);
+          if (f.unchanged) a?.fail('unchanged');
+          else a?.ok(f.id);
         } else if (f.type === 'error') {
           const a = f.ref ? acks.get(f.ref) : undefined;
           if (a && f.ref) {
@@ -155,8 +109,10 @@ function auroraSender(plan: ClientPlan, token: string, origin: string | undefine
       });
     }),
     send(room, text, cid, onAck, onError) {
-      acks.set(cid, { ok: onAck, fail: onError });
-      ws.send(JSON.stringify({ type: 'send', room, text, cid }));
+      request({ type: 'send', room, text, cid }, onAck, onError);
+    },
+    change(frame, onAck, onError) {
+      request(frame, () => onAck(), onError);
     },
     close() {
       ws.terminate();
@@ -185,6 +141,7 @@ function auroraMember(plan: ClientPlan, token: string, origin: string | undefine
     headers: origin ? { Origin: origin } : {},
     onFrame(buf, start, end) {
       if (onDelivery(buf, start, end, AURORA_MSG)) return;
+      if (onEventDelivery(buf, start, end, AURORA_EVENT)) return;
       if (startsWith(buf, AURORA_PRESENCE, start, end)) return;
       if (waitingJoin.size === 0) return;
       const f = JSON.parse(buf.toString('utf8', start, end)) as { type: string; room?: string };
@@ -253,6 +210,7 @@ function socketioSender(plan: ClientPlan, token: string): Sender {
   });
   const m: Sender = {
     plan,
+    targets: new Map(),
     closed: false,
     ready: new Promise<void>((resolve, reject) => {
       socket.once('connect_error', reject);
@@ -306,7 +264,42 @@ async function setup(req: Extract<Request, { op: 'setup' }>): Promise<Extract<Re
       }
     }),
   );
+  if (req.eventTargets) await postEventTargets();
   return { seq: 0, kind: 'ready', connected: members.length + senders.length, ms: Date.now() - t0 };
+}
+
+/** Every sender posts the message its events will change, one per room (unstamped: not a delivery of any step). */
+async function postEventTargets(): Promise<void> {
+  await Promise.all(
+    senders.flatMap((s, i) =>
+      s.plan.rooms.map(
+        (room, r) =>
+          new Promise<void>((resolve, reject) => {
+            const fail = (code: string) => reject(new Error(`event target in ${room} refused: ${code}`));
+            s.send(room, `the message ${s.plan.user} edits and reacts to`, `t-${process.pid}-${i}-${r}`, (id) => (id ? resolve(void s.targets.set(room, id)) : fail('no id')), fail);
+          }),
+      ),
+    ),
+  );
+}
+
+/** Sender index + room -> whether its reaction is on now (kept across steps, like the server's state). */
+const reactionOn = new Map<string, boolean>();
+
+/** One event from sender `s` in `room`, its cid stamped (stamps.ts); `k` numbers it within the step. */
+function sendChange(req: Extract<Request, { op: 'run' }>, s: Sender, room: string, k: number, sentNs: number, ok: () => void, fail: (code: string) => void): void {
+  const target = s.targets.get(room);
+  if (!target || !s.change) return fail('no_target');
+  const cid = `${eventStamp(req.step, sentNs)}${process.pid}_${k}`;
+  if (req.change === 'edit') {
+    const head = `edit ${k} `;
+    s.change({ type: 'edit', room, id: target, text: head + 'x'.repeat(Math.max(0, req.payloadBytes - head.length)), cid }, ok, fail);
+  } else {
+    const key = `${k % senders.length}\n${room}`;
+    const on = !reactionOn.get(key);
+    reactionOn.set(key, on);
+    s.change({ type: 'react', room, id: target, emoji: '👍', on, cid }, ok, fail);
+  }
 }
 
 async function run(req: Extract<Request, { op: 'run' }>): Promise<SentReply> {
@@ -321,30 +314,26 @@ async function run(req: Extract<Request, { op: 'run' }>): Promise<SentReply> {
     const s = senders[k % senders.length]!;
     const room = s.plan.rooms[Math.floor(k / senders.length) % s.plan.rooms.length]!;
     const sentNs = hrNow();
-    const stamp = `B${req.step}.${sentNs}.`;
-    const text = stamp + pad.slice(0, Math.max(0, req.payloadBytes - stamp.length));
     out.sent++;
     outstanding++;
     let settled = false;
-    s.send(
-      room,
-      text,
-      `s${req.step}-${process.pid}-${k}`,
-      () => {
-        if (settled) return;
-        settled = true;
-        outstanding--;
-        out.acked++;
-        out.ackedByRoom[room] = (out.ackedByRoom[room] ?? 0) + 1;
-        ackHist.record((hrNow() - sentNs) / 1000);
-      },
-      (code) => {
-        if (settled) return;
-        settled = true;
-        outstanding--;
-        out.errors[code] = (out.errors[code] ?? 0) + 1;
-      },
-    );
+    const ok = () => {
+      if (settled) return;
+      settled = true;
+      outstanding--;
+      out.acked++;
+      out.ackedByRoom[room] = (out.ackedByRoom[room] ?? 0) + 1;
+      ackHist.record((hrNow() - sentNs) / 1000);
+    };
+    const fail = (code: string) => {
+      if (settled) return;
+      settled = true;
+      outstanding--;
+      out.errors[code] = (out.errors[code] ?? 0) + 1;
+    };
+    if (req.change) return sendChange(req, s, room, k, sentNs, ok, fail);
+    const stamp = messageStamp(req.step, sentNs);
+    s.send(room, stamp + pad.slice(0, Math.max(0, req.payloadBytes - stamp.length)), `s${req.step}-${process.pid}-${k}`, ok, fail);
   };
   await new Promise<void>((resolve) => {
     const t0 = hrNow();
@@ -367,8 +356,8 @@ async function run(req: Extract<Request, { op: 'run' }>): Promise<SentReply> {
 
 function stats(step: number): StatsReply {
   return {
-    deliveries: stepCount[step] ?? 0,
-    hist: (stepHist[step] ?? new LatencyHistogram()).toSparse(),
+    deliveries: deliveriesOf(step),
+    hist: histogramOf(step).toSparse(),
     disconnected: [...members, ...senders].filter((m) => m.closed).length,
   };
 }
@@ -395,7 +384,7 @@ process.on('message', (msg: Request & { seq: number }) => {
       run(msg).then((r) => reply({ seq, kind: 'sent', ...r }), fail);
       break;
     case 'count':
-      reply({ seq, kind: 'count', deliveries: stepCount[msg.step] ?? 0 });
+      reply({ seq, kind: 'count', deliveries: deliveriesOf(msg.step) });
       break;
     case 'stats':
       reply({ seq, kind: 'stats', ...stats(msg.step) });

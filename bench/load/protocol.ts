@@ -3,11 +3,15 @@
 // with `node --import tsx bench/load/generator.ts` and an IPC channel; every request carries a
 // sequence number `seq` and is answered by exactly one reply with the same `seq`:
 //
-//   setup {target, urls?, secret, receivers, senders}  -> ready {connected, ms}
-//       connects every client (bounded concurrency) and joins its rooms; rejects if any fails
-//   run {step, rate, durationMs, payloadBytes}          -> sent {sent, acked, errors, ackedByRoom}
+//   setup {target, urls?, secret, receivers, senders, eventTargets?}  -> ready {connected, ms}
+//       connects every client (bounded concurrency) and joins its rooms; rejects if any fails.
+//       eventTargets (AuroraChat only): then every sender posts one message to each of its
+//       rooms and keeps its id — the message its `change` steps edit or react to
+//   run {step, rate, durationMs, payloadBytes, change?} -> sent {sent, acked, errors, ackedByRoom}
 //       this process's senders send `rate` msg/s in total for durationMs (absolute schedule, no
-//       drift), then waits (bounded) for outstanding acks
+//       drift), then waits (bounded) for outstanding acks. With `change` they send that event
+//       instead of messages: `edit` (their target's text, payloadBytes long) or `react` (👍,
+//       on and off in turn, so every one is a change); an `unchanged` ack is counted as an error
 //   count {step}                                        -> count {deliveries}
 //       how many deliveries of `step` this process's members have received so far (cheap poll)
 //   stats {step}                                        -> stats {deliveries, hist, disconnected}
@@ -15,12 +19,15 @@
 //   close                                               -> closed   (then the child exits)
 //
 // A failure is answered as {seq, error}. Message text is the stamp `B<step>.<hrtime ns>.` padded
-// with 'x' to payloadBytes; process.hrtime.bigint() is CLOCK_MONOTONIC, so a receiver in another
-// process on the same machine subtracts it from its own clock to get end-to-end latency.
+// with 'x' to payloadBytes, an event's cid starts `B<step>_<hrtime ns>_` (bench/load/stamps.ts);
+// process.hrtime.bigint() is CLOCK_MONOTONIC, so a receiver in another process on the same
+// machine subtracts it from its own clock to get end-to-end latency.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { SparseHistogram } from './histogram.js';
 
 export type TargetKind = 'aurora' | 'socketio' | 'seed';
+/** What a `run` step sends: messages (default) or one kind of AuroraChat event. */
+export type ChangeKind = 'edit' | 'react';
 
 export interface ClientPlan {
   /** User id (the token's sub and name). */
@@ -30,8 +37,8 @@ export interface ClientPlan {
 }
 
 export type Request =
-  | { op: 'setup'; target: TargetKind; secret: string; receivers: ClientPlan[]; senders: ClientPlan[]; origin?: string }
-  | { op: 'run'; step: number; rate: number; durationMs: number; payloadBytes: number }
+  | { op: 'setup'; target: TargetKind; secret: string; receivers: ClientPlan[]; senders: ClientPlan[]; origin?: string; eventTargets?: boolean }
+  | { op: 'run'; step: number; rate: number; durationMs: number; payloadBytes: number; change?: ChangeKind }
   | { op: 'count'; step: number }
   | { op: 'stats'; step: number }
   | { op: 'close' };

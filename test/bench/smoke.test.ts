@@ -2,7 +2,14 @@
 // part of CI, so without this a config or protocol change could break a benchmark unnoticed.
 // No timing is asserted — benchmarks report, tests assert behaviour.
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The history benchmark's generated SQLite file goes here, not into the real cache (.data/bench).
+const historyDir = mkdtempSync(join(tmpdir(), 'aurora-bench-smoke-'));
+afterAll(() => rmSync(historyDir, { recursive: true, force: true }));
 
 const TINY: Record<string, string> = {
   BENCH_RESULTS: 'off',
@@ -11,6 +18,7 @@ const TINY: Record<string, string> = {
   BENCH_SOCKETS: '10',
   BENCH_FANOUT_MESSAGES: '20',
   BENCH_ROUND_TRIPS: '20',
+  BENCH_SEND_AB_ROUNDS: '2',
   // ingest
   BENCH_MESSAGES: '20000', // fewer are stored before the first poll: no rate to measure
   BENCH_RATE: '500',
@@ -25,11 +33,21 @@ const TINY: Record<string, string> = {
   BENCH_FIXED_SECS: '1',
   BENCH_SWEEP: '10',
   BENCH_STEP_SECS: '1',
+  BENCH_EVENT_ROUNDS: '1',
+  BENCH_EVENT_SECS: '1',
   // scale
   BENCH_SCALE_CONNECTIONS: '200',
   BENCH_SCALE_ROOMS: '20',
   BENCH_SCALE_RATE: '20',
   BENCH_SCALE_SECONDS: '1',
+  // history (fills a 20,000-message file in a second or two)
+  BENCH_HISTORY_MESSAGES: '20000',
+  BENCH_HISTORY_QUERIES: '200',
+  BENCH_HISTORY_DIR: historyDir,
+  // sendpath
+  BENCH_SENDPATH_ROUNDS: '1',
+  BENCH_SENDPATH_SOCKETS: '8',
+  BENCH_SENDPATH_SECONDS: '1',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -47,7 +65,7 @@ function runBench(names: string[]): Promise<{ code: number | null; out: string }
 
 describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
   it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
-    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale'];
+    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath'];
     const { code, out } = await runBench(names);
     expect(code, out.slice(-3000)).toBe(0);
     const rows = out.split('\n').filter((l) => /^\| \w+ +\|/.test(l) && !l.startsWith('| benchmark'));
