@@ -21,7 +21,8 @@ import { performance } from 'node:perf_hooks';
 import type { HistoryMessage } from '../services/shared/store/index.js';
 import { pino } from 'pino';
 import { openSqliteStore } from '../services/shared/store/store-sqlite.js';
-import { BUSY, PLAIN, USERS, historyDb, prng, topId, type FillParams } from './history/fill.js';
+import { mulberry32 as prng } from '../test/helpers/prng.js';
+import { BUSY, PLAIN, USERS, historyDb, topId, type FillParams } from './history/fill.js';
 import { envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
 
 const PARAMS: FillParams = {

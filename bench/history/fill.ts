@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChatMessage, RoomEvent } from '../../services/shared/message.js';
 import { pino } from 'pino';
 import { openSqliteStore } from '../../services/shared/store/store-sqlite.js';
+import { mulberry32 } from '../../test/helpers/prng.js';
 
 export interface FillParams {
   /** Top-level messages in each room. */
@@ -47,17 +48,6 @@ export const topId = (i: number) => `${BASE_MS + i * 4}-0`;
 /** Reply j of parent i: after its parent, among the next top-level messages. */
 const replyId = (i: number, j: number) => `${BASE_MS + (i + 1 + j) * 4 + 1}-${i}`;
 
-/** mulberry32: small, seeded, good enough to spread data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const user = (u: number) => ({ id: `u${u}`, name: `user${u}` });
 const filler = 'about eighty characters of ordinary chat text, the length of a typical message.';
@@ -103,7 +93,7 @@ export async function historyDb(p: FillParams, log: (l: string) => void): Promis
 
 async function fill(path: string, p: FillParams, log: (l: string) => void): Promise<void> {
   const store = await openSqliteStore(path, pino({ level: 'silent' }));
-  const rnd = prng(13);
+  const rnd = mulberry32(13);
   let eventMs = BASE_MS + (p.top + MAX_REPLIES + 10) * 4;
   const nextEventId = () => `${eventMs++}-0`;
   const counts = { replies: 0, reactions: 0, edits: 0, deletes: 0 };

@@ -2,18 +2,7 @@
 // polish-formatting.test.ts in Chromium): markup mixed with URLs good and hostile, HTML, control
 // and invisible characters, emoji, right-to-left text, lone surrogates and random code points.
 // The same seed always yields the same strings, so a failure names an input that reproduces.
-
-/** mulberry32: small, fast, good enough to spread inputs (not for anything secret). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/prng.js';
 
 const MARKUP = ['*', '**', '***', '_', '__', '~', '~~', '~~~', '`', '``', '```', '```js\n', '> ', '>', '\n', '\n\n', '\n> ', '\n```\n', ' ', ' ', '  '];
 const URLS = [
@@ -83,7 +72,7 @@ export function randomText(next: () => number, maxPieces = 40): string {
 
 /** `count` texts from `seed`, plus a few long hostile ones near the 4,000-character limit. */
 export function fuzzTexts(seed: number, count: number): string[] {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) out.push(randomText(next));
   out.push('*_'.repeat(1000), '_a *a '.repeat(600), '**'.repeat(2000), '`'.repeat(3999), '> '.repeat(2000), 'https://a.b/'.repeat(330) + '((((', '~~a '.repeat(1000));

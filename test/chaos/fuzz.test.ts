@@ -29,6 +29,7 @@ import { TestClient, chatEnv, tokenFor, ORIGIN, type Frame } from '../chat/clien
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
+import { mulberry32, type Rng } from '../helpers/prng.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : randomBytes(4).readUInt32LE(0);
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 12_000);
@@ -72,19 +73,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- seeded randomness
 
-type Rng = () => number;
-
-/** mulberry32: small, fast, good enough for fuzzing, reproducible from a 32-bit seed. */
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /** The stream of fuzzer `who`'s `n`th connection: its frames replay from the seed whatever the timing. */
 const streamOf = (who: number, n: number) => mulberry32((SEED ^ Math.imul(who + 1, 0x9e3779b1) ^ Math.imul(n + 1, 0x85ebca6b)) >>> 0);
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);

@@ -114,17 +114,6 @@ function sortKeys(v: unknown): unknown {
   );
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const EMOJI = ['👍', '🎉', '❤️', '😂', '👀', '🇫🇷', '👩‍💻'] as const;
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4'] as const;

@@ -9,7 +9,8 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import type { RunningService } from '../helpers/service.js';
 import { isRoomEvent, type ChatMessage, type LogEntry } from '../../services/shared/message.js';
 import type { Store } from '../../services/shared/store/index.js';
-import { roundDrafts, rng, stateProblems } from './events-model.js';
+import { mulberry32 as rng } from '../helpers/prng.js';
+import { roundDrafts, stateProblems } from './events-model.js';
 import {
   INGEST_GROUP,
   allAcked,
