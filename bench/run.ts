@@ -10,8 +10,9 @@ import { historyBenchmark } from './history.bench.js';
 import { ingestBenchmark } from './ingest.bench.js';
 import { scaleBenchmark } from './scale.bench.js';
 import { sendpathBenchmark } from './sendpath.bench.js';
+import { myroomsBenchmark } from './myrooms.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

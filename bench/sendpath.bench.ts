@@ -19,7 +19,7 @@
 //   redis-server's CPU per acked send (/proc/<pid>/stat).
 // - Reported: medians, and the median of the per-round ratios after / before (paired).
 // Sizes: BENCH_SENDPATH_ROUNDS (5), BENCH_SENDPATH_SOCKETS (128), BENCH_SENDPATH_WINDOW (4),
-// BENCH_SENDPATH_SECONDS (5).
+// BENCH_SENDPATH_SECONDS (5); BENCH_SENDPATH_BEFORE (the commit compared against, a631ef1).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +31,12 @@ import { cpuWindow, redisPid } from './capacity/measure.js';
 import { startNode } from './load/servers.js';
 import { envNumber as env, type BenchRow, type Benchmark } from './lib.js';
 
-/** The last commit before issue 13. */
-const BEFORE = 'a631ef1';
+/**
+ * The commit compared against: by default the last one before issue 13; issue 14 (the membership
+ * check in the send script) measured against its own start with BENCH_SENDPATH_BEFORE=6a7dafa.
+ */
+const BEFORE = process.env.BENCH_SENDPATH_BEFORE ?? 'a631ef1';
+const BEFORE_LABEL = BEFORE === 'a631ef1' ? 'before issue 13' : `at ${BEFORE}`;
 const ROUNDS = env('BENCH_SENDPATH_ROUNDS', 5, 1);
 const SOCKETS = env('BENCH_SENDPATH_SOCKETS', 128, 1);
 const WINDOW = env('BENCH_SENDPATH_WINDOW', 4, 1);
@@ -75,7 +79,7 @@ const median = (xs: number[]) => {
 
 export const sendpathBenchmark: Benchmark = {
   name: 'sendpath',
-  description: `acked sends/s of one replica at saturation (${SOCKETS} senders x ${WINDOW} in flight): this tree vs ${BEFORE} (before issue 13), ${ROUNDS} A/B rounds`,
+  description: `acked sends/s of one replica at saturation (${SOCKETS} senders x ${WINDOW} in flight): this tree vs ${BEFORE} (${BEFORE_LABEL}), ${ROUNDS} A/B rounds`,
   async run(log) {
     const trees = { before: beforeTree(), after: root };
     const redis = await startRedis();
@@ -125,24 +129,24 @@ export const sendpathBenchmark: Benchmark = {
       const paired = (f: (r: Run) => number) => median(got.after.map((a, i) => f(a) / f(got.before[i]!)));
       const before = med('before', (r) => r.acked);
       const rows: BenchRow[] = [
-        { metric: `acked sends/s, replica before issue 13 (anchor)`, value: before, unit: 'sends/s', note: `${BEFORE}; median of ${ROUNDS} runs of ${SECS} s` },
-        { metric: 'acked sends/s, replica with issue 13', value: med('after', (r) => r.acked), unit: 'sends/s', ratio: { of: 'before', value: med('after', (r) => r.acked) / before }, note: 'ratio of the medians' },
+        { metric: `acked sends/s, replica ${BEFORE_LABEL} (anchor)`, value: before, unit: 'sends/s', note: `${BEFORE}; median of ${ROUNDS} runs of ${SECS} s` },
+        { metric: 'acked sends/s, replica of this tree', value: med('after', (r) => r.acked), unit: 'sends/s', ratio: { of: 'before', value: med('after', (r) => r.acked) / before }, note: 'ratio of the medians' },
         {
-          metric: '  with issue 13 / before, per round',
+          metric: '  this tree / before, per round',
           value: paired((r) => r.acked),
           unit: 'x',
           target: { op: '>=', value: 0.95 },
           note: `median of the per-round ratios (${got.after.map((a, i) => (a.acked / got.before[i]!.acked).toFixed(2)).join(', ')}); target: within 5 %`,
         },
         {
-          metric: '  replica CPU per acked send, with issue 13',
+          metric: '  replica CPU per acked send, this tree',
           value: med('after', (r) => r.replicaUs),
           unit: 'µs',
           ratio: { of: 'before', value: paired((r) => r.replicaUs) },
           note: `before: ${med('before', (r) => r.replicaUs).toFixed(1)} µs`,
         },
         {
-          metric: '  redis CPU per acked send, with issue 13',
+          metric: '  redis CPU per acked send, this tree',
           value: med('after', (r) => r.redisUs),
           unit: 'µs',
           ratio: { of: 'before', value: paired((r) => r.redisUs) },

@@ -36,7 +36,8 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../services/shared/config.js';
 import { keysFor, type Keys } from '../services/shared/keys.js';
-import { ingestEntryFields, ingestEventFields, isRoomEvent, parseIngestEntry } from '../services/shared/message.js';
+import { isMembershipLogEntry } from '../services/shared/membership.js';
+import { ingestFields, isRoomEvent, parseIngestEntry } from '../services/shared/message.js';
 import { fieldRecord } from '../services/shared/redis.js';
 
 const USAGE =
@@ -171,7 +172,7 @@ async function redriveOne(redis: Redis, keys: Keys, d: DeadLetter, tally: Tally,
     return;
   }
   const ingest = keys.ingestStream(d.partition);
-  const fields = isRoomEvent(parsed) ? ingestEventFields(parsed) : ingestEntryFields(parsed);
+  const fields = ingestFields(parsed);
   const newId = (await redis.eval(REDRIVE_LUA, 2, keys.deadLetter(d.partition), ingest, d.dlId, ...fields)) as string | null;
   if (newId === null) {
     tally.missing++;
@@ -179,7 +180,11 @@ async function redriveOne(redis: Redis, keys: Keys, d: DeadLetter, tally: Tally,
     return;
   }
   tally.redriven++;
-  const what = isRoomEvent(parsed) ? `  ${parsed.kind} of ${parsed.target}` : '';
+  const what = isRoomEvent(parsed)
+    ? `  ${parsed.kind} of ${parsed.target}`
+    : isMembershipLogEntry(parsed)
+      ? `  ${parsed.kind} ${parsed.action}`
+      : '';
   out(`redriven ${name} -> ${ingest} ${newId}  room=${show(parsed.room)}  id=${parsed.id}${what}`);
 }
 

@@ -59,6 +59,8 @@ const ctx = {
   log,
   keys: keysFor(config.PARTITIONS),
   metrics: { framesIn: counter, framesOut: counter, rateLimited: counter, slowConsumerCloses: counter, errors: counter },
+  // No Redis here: the user channel's subscription is not part of a Connection's own size.
+  userChannels: { add: () => Promise.resolve(), remove: () => {} },
 } as unknown as ChatContext;
 const exp = Math.floor(Date.now() / 1000) + 3600;
 const timers: NodeJS.Timeout[] = [];

@@ -8,7 +8,7 @@ import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { EventScript, EventResult } from './event-script.js';
 import { ackFrame, errorFrame, unchangedAckFrame } from './frames.js';
-import type { ClientFrame, ErrorCode } from './protocol.js';
+import type { ClientFrame, ErrorCode, SendLimit } from './protocol.js';
 import { rateLimitMessage, type SendResult, type SendScript } from './send-script.js';
 
 /** A Redis call taking longer than this fails the frame with `internal`. */
@@ -28,7 +28,8 @@ export interface ChangeOutcome {
   frame: string;
   /** Set when the answer is an error (metrics). */
   error?: ErrorCode;
-  rateLimited?: boolean;
+  /** Set when refused by a rate limit: which one (connection.ts counts `room` refusals toward auto-mute.ts). */
+  rateLimited?: SendLimit;
 }
 
 const days = (sec: number) => `${Math.round(sec / 86_400)} days`;
@@ -73,7 +74,7 @@ export async function acceptChange(deps: ChangeDeps, user: ChatUser, frame: Chan
       return {
         frame: errorFrame('rate_limited', rateLimitMessage(result.scope, deps.config), cid, result.retryAfterMs, result.scope),
         error: 'rate_limited',
-        rateLimited: true,
+        rateLimited: result.scope,
       };
     case 'overloaded':
       return refusal('overloaded', 'the server is busy, retry later', cid);
@@ -84,7 +85,22 @@ export async function acceptChange(deps: ChangeDeps, user: ChatUser, frame: Chan
     case 'not_found':
       return refusal('not_found', `message not found: unknown, deleted, or older than ${window}`, cid);
     case 'forbidden':
-      return refusal('forbidden', `only its author can ${frame.type === 'edit' ? 'edit' : 'delete'} this message`, cid);
+      return refusal(
+        'forbidden',
+        frame.type === 'edit' ? 'only its author can edit this message' : "only its author or the room's owner and admins can delete this message",
+        cid,
+      );
+    case 'no_access':
+      return refusal('forbidden', 'you are not a member of this room', cid);
+    case 'banned':
+      return refusal('forbidden', 'you are banned from this room', cid);
+    case 'archived':
+      return refusal('forbidden', 'this room is archived: it is read only', cid);
+    case 'muted':
+      return {
+        frame: errorFrame('muted', `you are muted in this room for ${Math.ceil(result.retryAfterMs / 1000)} s`, cid, result.retryAfterMs),
+        error: 'muted',
+      };
     case 'limit':
       return refusal('limit_reached', `at most ${MAX_REACTION_EMOJI} different reactions per message`, cid);
   }

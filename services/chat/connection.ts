@@ -6,86 +6,50 @@
 // script-cache flush or a reconnect; throughput comes from batching the script calls of ALL
 // sockets per turn, scripts.ts.) What a send, edit, delete or react does is changes.ts.
 // Every handler is wrapped: bad input or a Redis failure becomes an error frame, never a crash.
-// Cost bounds per socket: every frame (refused and malformed ones included) is charged to the
-// MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own budget
-// (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is coalesced per room (typing-throttle.ts)
+// Cost bounds per socket (socket-budget.ts): every frame (refused and malformed ones included) is
+// charged to the MAX_FRAMES_PER_SEC budget before it is looked at; join/leave churn has its own
+// budget (JOIN_LEAVE_MAX per JOIN_LEAVE_WINDOW_MS); typing is coalesced per room (typing-throttle.ts)
 // and then throttled per user (typing.ts); every reply is bounded by REPLY_MAX_BYTES and no
 // frame is written that would take the send buffer past MAX_BUFFERED_BYTES (4008 instead);
 // a join of a room the socket is already in is answered at once — `joined` with no messages,
 // recovered:true, the members — without reading the room log (the socket has been receiving the
 // room live all along).
+// Rooms with members: a join asks room-access.ts (member.lua) whether the user may enter (and
+// makes them a member of a public room); a `member` event removing this user — they left on
+// another device, were kicked or banned — takes this socket out of the room (`left` with the
+// reason); frames of the user's own channel (user-channels.ts) reach the sockets that have not
+// joined the room they concern.
 import { WebSocket, type RawData } from 'ws';
-import type { Redis } from 'ioredis';
-import type { Counter } from 'prom-client';
-import type { Config } from '../shared/config.js';
-import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import type { ChatUser } from '../shared/message.js';
-import { mayAccessRoom } from '../shared/rooms.js';
+import type { ChatUser, LogEntry } from '../shared/message.js';
+import { REMOVING_ACTIONS, type MemberAction } from '../shared/membership.js';
 import { isSessionRevoked } from '../shared/sessions.js';
 import { withTimeout } from '../shared/timeout.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { acceptChange, REDIS_TIMEOUT_MS, type ChangeFrame } from './changes.js';
-import type { EventScript } from './event-script.js';
-import { logIdOf, type Fanout, type FanoutMember, type PublishedFrame } from './fanout.js';
-import { authedFrame, errorFrame, helloFrame, joinedFrame, joinedOverhead, leftFrame, membersJson, pongFrame } from './frames.js';
+import { logIdOf, type FanoutMember, type PublishedFrame } from './fanout.js';
+import { authedFrame, errorFrame, helloFrame, joinedFrame, joinedOverhead, leftFrame, membersJson, pongFrame, type LeftReason } from './frames.js';
 import { readBacklog } from './join.js';
 import { LiveGate } from './live-gate.js';
-import type { Presence } from './presence.js';
 import { CloseCode, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
-import type { SendScript } from './send-script.js';
-import type { TypingScript } from './typing.js';
+import { joinAccess, type AccessRefused } from './room-access.js';
+import { SocketBudget } from './socket-budget.js';
 import { RoomTyping } from './typing-throttle.js';
+import type { UserChannelMember } from './user-channels.js';
 import { SocketWriter, textFrame } from './wire.js';
+import type { ChatContext } from './chat-context.js';
 
-/** Malformed frames tolerated within ABUSE_WINDOW_MS before the socket is closed with 1008. */
-export const ABUSE_MAX_STRIKES = 10;
-export const ABUSE_WINDOW_MS = 10_000;
+export type { ChatContext, ConnectionMetrics } from './chat-context.js';
+
 /**
  * Frames waiting behind slow Redis calls before the socket stops being read (TCP backpressure:
  * ws.pause()); reading resumes when the queue is down to RESUME_QUEUED_FRAMES.
  */
 const PAUSE_QUEUED_FRAMES = 32;
 const RESUME_QUEUED_FRAMES = 8;
-/**
- * Join/leave churn budget (each costs a presence broadcast, a join also a log read): at most
- * JOIN_LEAVE_MAX charged join/leave frames per JOIN_LEAVE_WINDOW_MS. Charged: every leave of a
- * joined room, every join of a room this socket joined before (re-join after a leave, or a join
- * of a room it is in, answered cheaply). A first join of a room is free — a reconnecting client
- * joins all its rooms at once — but is refused too while the budget is spent, so cycling
- * through new rooms is bounded as well. Leaves are never refused, only charged.
- */
-export const JOIN_LEAVE_MAX = 10;
-export const JOIN_LEAVE_WINDOW_MS = 10_000;
-/** Rooms remembered per socket to tell first joins from re-joins; past this every join is charged. */
-const EVER_JOINED_CAP = 1000;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
 const SLOW_CONSUMER_GRACE_MS = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export interface ConnectionMetrics {
-  framesIn: Counter;
-  framesOut: Counter;
-  rateLimited: Counter;
-  slowConsumerCloses: Counter;
-  errors: Counter;
-}
-
-export interface ChatContext {
-  config: Config;
-  log: Logger;
-  keys: Keys;
-  redis: Redis;
-  fanout: Fanout;
-  presence: Presence;
-  send: SendScript;
-  /** Edits, deletes and reactions (event-script.ts). */
-  event: EventScript;
-  typing: TypingScript;
-  /** Revoked on this replica's revocation channel within the last minute (revocations.ts). */
-  recentlyRevoked: (sid: string | undefined) => boolean;
-  metrics: ConnectionMetrics;
-}
 
 interface RoomState {
   /** Holds live frames while a join reads the backlog, then merges by id (live-gate.ts). */
@@ -97,24 +61,15 @@ interface RoomState {
 /** Every Redis call of a frame handler: a stalled Redis fails the frame with `internal`. */
 const redisCall = <T>(p: Promise<T>): Promise<T> => withTimeout(p, REDIS_TIMEOUT_MS);
 
-export class Connection implements FanoutMember {
+export class Connection implements FanoutMember, UserChannelMember {
   readonly rooms = new Map<string, RoomState>();
   /** Set by the heartbeat; cleared when a pong arrives. */
   awaitingPong = false;
   closed = false;
   private exp: number;
   private expTimer: NodeJS.Timeout | null = null;
-  private strikes: number[] = [];
-  /**
-   * The frame budget, a token bucket: MAX_FRAMES_PER_SEC tokens, refilled at that rate. A fixed
-   * one-second window started at a window's first frame punished a client sending well under the
-   * rate in bursts: a burst read late (the event loop busy for 20 ms) and the next one read on
-   * time fell into one window, and its frames became strikes (1008).
-   */
-  private tokens = Number.NaN;
-  private tokensAt = 0;
-  private joinLeave: number[] = [];
-  private readonly everJoined = new Set<string>();
+  /** Frame, strike and join/leave budgets (socket-budget.ts). */
+  private readonly budget: SocketBudget;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private closing = false;
@@ -132,6 +87,7 @@ export class Connection implements FanoutMember {
     private readonly onClosed: (c: Connection) => void,
   ) {
     this.exp = exp;
+    this.budget = new SocketBudget(ctx.config.MAX_FRAMES_PER_SEC);
     this.out = new SocketWriter(ws, (err) => this.log.error({ err }, 'socket write failed: terminating the socket'));
   }
 
@@ -148,6 +104,7 @@ export class Connection implements FanoutMember {
     this.ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     this.ws.on('close', () => this.cleanup());
     this.armExpiry();
+    this.ctx.userChannels.add(this).catch(() => {}); // logged there; the socket works without it
     this.sendText(helloFrame(this.user, this.ctx.config.replicaId, this.ctx.config.HEARTBEAT_MS));
   }
 
@@ -158,6 +115,24 @@ export class Connection implements FanoutMember {
     // Typing goes to the others; our own presence is already in `joined`'s member list.
     if ((frame.type === 'typing' || frame.type === 'presence') && frame.user?.id === this.user.id) return;
     if (state.gate.admit({ data, id: logIdOf(frame), meta: undefined })) this.write(data);
+    if (frame.kind === 'member' && frame.member?.id === this.user.id && isRemoval(frame.action)) this.removedFrom(room, frame.action);
+  }
+
+  /**
+   * A frame of this user's channel (user-channels.ts): for a room this socket has joined the room
+   * channel brings the same frame, so only the others are written.
+   */
+  receiveUserFrame(data: Buffer, frame: PublishedFrame): void {
+    if (frame.room !== undefined && this.rooms.has(frame.room)) return;
+    this.ctx.metrics.framesOut.inc();
+    this.write(data);
+  }
+
+  /** The user left the room (another device), was kicked or banned: this socket leaves it too. */
+  private removedFrom(room: string, reason: LeftReason): void {
+    if (!this.rooms.has(room)) return;
+    void this.leaveRoom(room);
+    this.sendText(leftFrame(room, reason));
   }
 
   /** Closes with `code` (idempotent); frames queued before it still go out first. */
@@ -212,11 +187,8 @@ export class Connection implements FanoutMember {
   }
 
   private strike(): void {
-    const now = Date.now();
-    this.strikes.push(now);
-    while (this.strikes.length > 0 && this.strikes[0]! < now - ABUSE_WINDOW_MS) this.strikes.shift();
-    if (this.strikes.length >= ABUSE_MAX_STRIKES) {
-      this.log.warn({ strikes: this.strikes.length }, 'repeated protocol abuse: closing with 1008');
+    if (this.budget.strike(Date.now())) {
+      this.log.warn({ strikes: this.budget.strikeCount }, 'repeated protocol abuse: closing with 1008');
       this.close(CloseCode.POLICY_VIOLATION, 'repeated protocol abuse');
     }
   }
@@ -225,13 +197,7 @@ export class Connection implements FanoutMember {
     if (this.closing) return;
     // Every frame is charged to the budget — refused and malformed ones too, before anything
     // else is decided about it: an error reply costs the server as much as a pong.
-    const now = Date.now();
-    const max = this.ctx.config.MAX_FRAMES_PER_SEC;
-    this.tokens = Number.isNaN(this.tokens) ? max : Math.min(max, this.tokens + ((now - this.tokensAt) * max) / 1000);
-    this.tokensAt = now;
-    const overBudget = this.tokens < 1;
-    if (!overBudget) this.tokens -= 1;
-    const retryAfterMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / max));
+    const { overBudget, retryAfterMs } = this.budget.chargeFrame(Date.now());
     if (isBinary) {
       this.ctx.metrics.framesIn.inc({ type: overBudget ? 'over_budget' : 'binary' });
       if (overBudget) this.sendError('rate_limited', 'too many frames per second', undefined, retryAfterMs);
@@ -306,23 +272,20 @@ export class Connection implements FanoutMember {
     }
   }
 
-  /** Charges one join/leave to its budget. */
   private chargeJoinLeave(): void {
-    this.joinLeave.push(Date.now());
+    this.budget.chargeJoinLeave(Date.now());
   }
 
   /** False (and a rate_limited error sent) while the join/leave budget is spent. */
   private joinAllowed(): boolean {
-    const now = Date.now();
-    while (this.joinLeave.length > 0 && this.joinLeave[0]! <= now - JOIN_LEAVE_WINDOW_MS) this.joinLeave.shift();
-    if (this.joinLeave.length < JOIN_LEAVE_MAX) return true;
+    const retryAfterMs = this.budget.joinRetryMs(Date.now());
+    if (retryAfterMs === 0) return true;
     this.ctx.metrics.rateLimited.inc();
-    this.sendError('rate_limited', 'too many joins and leaves, slow down', undefined, this.joinLeave[0]! + JOIN_LEAVE_WINDOW_MS - now);
+    this.sendError('rate_limited', 'too many joins and leaves, slow down', undefined, retryAfterMs);
     return false;
   }
 
   private async join(room: string, since: string | undefined): Promise<void> {
-    if (!mayAccessRoom(this.user.id, room)) return this.sendError('forbidden', 'not your direct message room');
     if (this.rooms.has(room)) {
       // Already joined: this socket has been receiving the room live all along, so there is
       // nothing to recover — answered at once (members only), no room log read.
@@ -337,8 +300,14 @@ export class Connection implements FanoutMember {
       return this.sendError('bad_request', `at most ${this.ctx.config.MAX_ROOMS_PER_CONNECTION} rooms per connection`);
     }
     if (!this.joinAllowed()) return;
-    if (this.everJoined.has(room) || this.everJoined.size >= EVER_JOINED_CAP) this.chargeJoinLeave();
-    else this.everJoined.add(room);
+    this.budget.chargeJoin(room, Date.now());
+    const refused = await redisCall(joinAccess(this.ctx.member, this.ctx.config, this.user, room)).catch((err: Error) => {
+      this.log.error({ err: err.message, room }, 'join access check failed');
+      const failed: AccessRefused = { code: 'internal', message: 'could not join the room, retry' };
+      return failed;
+    });
+    if (refused) return this.sendError(refused.code, refused.message, undefined, refused.retryAfterMs, refused.limit);
+    if (this.closed || this.rooms.has(room)) return;
     const state: RoomState = {
       gate: new LiveGate(),
       typing: new RoomTyping({
@@ -366,6 +335,13 @@ export class Connection implements FanoutMember {
       const backlog = await redisCall(readBacklog(this.ctx.redis, this.ctx.keys, this.ctx.config, room, since, budget));
       if (this.closed || this.rooms.get(room) !== state) return;
       this.ctx.fanout.seen(room, backlog.lastId);
+      // Removed between the access check and the subscription (its event was published before
+      // this socket listened): the backlog, read after subscribing, holds it.
+      const removal = lastRemovalOf(backlog.events, this.user.id);
+      if (removal) {
+        this.removedFrom(room, removal);
+        return;
+      }
       this.sendText(joinedFrame(room, backlog.json, backlog.eventJson, backlog.recovered, membersList));
       // 4. flush live frames the backlog did not already contain
       const live = state.gate.release(backlog.newestId ?? (backlog.recovered ? since : undefined));
@@ -397,6 +373,9 @@ export class Connection implements FanoutMember {
     if (!this.rooms.has(frame.room)) return this.sendError('not_joined', `join ${frame.room} first`, frame.cid);
     const outcome = await acceptChange(this.ctx, this.user, frame);
     if (outcome.rateLimited) this.ctx.metrics.rateLimited.inc();
+    if (outcome.rateLimited === 'room') {
+      this.ctx.autoMute(frame.room, this.user).catch((err: Error) => this.log.warn({ err: err.message }, 'auto-mute failed'));
+    }
     if (outcome.error) this.ctx.metrics.errors.inc({ code: outcome.error });
     this.sendText(outcome.frame);
   }
@@ -435,10 +414,24 @@ export class Connection implements FanoutMember {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.userChannels.remove(this);
     if (this.expTimer) clearTimeout(this.expTimer);
     for (const room of [...this.rooms.keys()]) void this.leaveRoom(room);
     this.onClosed(this);
   }
+}
+
+function isRemoval(action: string | undefined): action is LeftReason {
+  return REMOVING_ACTIONS.includes(action as MemberAction);
+}
+
+/** The action of the newest member event about `userId` in a backlog when it removed them. */
+function lastRemovalOf(events: readonly LogEntry[], userId: string): LeftReason | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if ('kind' in e && e.kind === 'member' && e.member.id === userId) return isRemoval(e.action) ? e.action : undefined;
+  }
+  return undefined;
 }
 
 /** The client's id of a frame that carries one (echoed as `ref` in errors). */

@@ -6,7 +6,9 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../shared/config.js';
 import { compareIds } from '../shared/ids.js';
 import { keysFor } from '../shared/keys.js';
+import { createMemberScript, type MemberOp, type MemberScript } from '../shared/member-script.js';
 import { ingestEventFields, MAX_REACTION_EMOJI, parseIngestEntry, type ChatUser, type RoomEvent } from '../shared/message.js';
+import { newMembersOnlyRoom } from '../shared/rooms.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { createEventScript, type EventResult, type EventScript } from './event-script.js';
 import { eventFrameHead, frameTail, logEntryFrame, type EventFrame, type EventHeadInput, type TailCounts } from './frames.js';
@@ -21,6 +23,7 @@ const bob = { id: 'bob', name: 'Bob "the builder" / é' };
 const generous = loadConfig('chat', { PARTITIONS: '4', RATE_LIMIT_MESSAGES: '1000', RATE_LIMIT_WINDOW_MS: '3600000', USER_SEND_MAX_MESSAGES: '1000' });
 let send: SendScript;
 let event: EventScript;
+let member: MemberScript;
 const WINDOW_MS = generous.MESSAGE_CHANGE_WINDOW_SEC * 1000;
 
 /** Payloads PUBLISHed per channel, in arrival order. */
@@ -36,6 +39,7 @@ beforeAll(async () => {
     heard.set(channel, list);
   });
   [send, event] = scripts(generous);
+  member = createMemberScript(r, keys, generous);
 });
 afterAll(async () => {
   await redis?.stop();
@@ -313,5 +317,68 @@ describe('event.lua: the limits a send has', () => {
     expect(await r.xlen(keys.roomLog(room))).toBe(log + 1);
     // another user's cid is another action
     expect((await event(room, bob, 'e', { kind: 'react', target: edit.id, emoji: '👍', on: true })).kind).toBe('not_found');
+  });
+});
+
+describe('event.lua: the room ACL (member.lua writes it)', () => {
+  const carol = { id: 'carol', name: 'Carol' };
+  const dave = { id: 'dave', name: 'Dave' };
+  let n = 0;
+  const change = async (room: string, actor: ChatUser, op: MemberOp) => expect((await member(room, actor, op, `acl-${++n}`)).kind).toBe('ok');
+  /** A public room: alice creates it (owner), bob, carol and dave join, bob is made an admin. */
+  async function moderatedRoom(room: string): Promise<void> {
+    await change(room, alice, { op: 'create' });
+    for (const u of [bob, carol, dave]) await change(room, u, { op: 'join' });
+    await change(room, alice, { op: 'role', target: bob, role: 'admin' });
+    await listen(room);
+  }
+
+  it("the owner and an admin delete another user's message; a plain member may not; nobody edits another's", async () => {
+    const room = 'mods';
+    await moderatedRoom(room);
+    const [m1, m2, m3] = [ok(await send(room, carol, 'spam 1', 'c1')), ok(await send(room, carol, 'spam 2', 'c2')), ok(await send(room, bob, 'mine', 'b1'))];
+    await accepted(room, alice, 'd1', { kind: 'delete', target: m1.id });
+    await accepted(room, bob, 'd2', { kind: 'delete', target: m2.id });
+    await refused(room, dave, 'd3', { kind: 'delete', target: m3.id }, 'forbidden');
+    await refused(room, alice, 'e1', { kind: 'edit', target: m3.id, text: "the owner's words" }, 'forbidden');
+    // without an ACL (a wave-1 room, or one not yet rebuilt after a Redis loss) only the author deletes
+    const plain = 'no-acl';
+    await listen(plain);
+    const m4 = ok(await send(plain, carol, 'x', 'c4'));
+    await refused(plain, alice, 'd4', { kind: 'delete', target: m4.id }, 'forbidden');
+  });
+
+  it('a muted member is refused `muted` with retryAfterMs, changing nothing; after unmute the change goes through', async () => {
+    const room = 'muted';
+    await moderatedRoom(room);
+    const m = ok(await send(room, carol, 'helo', 'c1'));
+    await change(room, bob, { op: 'mute', target: carol, seconds: 60 });
+    const res = await refused(room, carol, 'e1', { kind: 'edit', target: m.id, text: 'hello' }, 'muted');
+    if (res.kind !== 'muted') throw new Error('unreachable');
+    expect(res.retryAfterMs).toBeGreaterThan(59_000);
+    expect(res.retryAfterMs).toBeLessThanOrEqual(60_000);
+    await refused(room, carol, 'r1', { kind: 'react', target: m.id, emoji: '👍', on: true }, 'muted');
+    // others still change it (a reaction on a muted user's message is not theirs)
+    await accepted(room, dave, 'r2', { kind: 'react', target: m.id, emoji: '👍', on: true }, { count: 1 });
+    await change(room, bob, { op: 'unmute', target: carol });
+    await accepted(room, carol, 'e2', { kind: 'edit', target: m.id, text: 'hello' });
+  });
+
+  it('in a private room a non-member changes nothing (no_access), a member does, and one who left no longer', async () => {
+    const room = newMembersOnlyRoom('private');
+    await change(room, alice, { op: 'create', title: 'secret' });
+    await change(room, alice, { op: 'invite', target: carol });
+    await listen(room);
+    const m = ok(await send(room, alice, 'hi', 'a1'));
+    for (const c of [
+      { kind: 'react', target: m.id, emoji: '👀', on: true },
+      { kind: 'edit', target: m.id, text: 'x' },
+      { kind: 'delete', target: m.id },
+    ] as EventHeadInput[]) {
+      await refused(room, dave, `x-${c.kind}`, c, 'no_access');
+    }
+    await accepted(room, carol, 'r1', { kind: 'react', target: m.id, emoji: '👀', on: true }, { count: 1 });
+    await change(room, carol, { op: 'leave' });
+    await refused(room, carol, 'r2', { kind: 'react', target: m.id, emoji: '👀', on: false }, 'no_access');
   });
 });

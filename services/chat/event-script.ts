@@ -7,7 +7,7 @@ import type { Keys } from '../shared/keys.js';
 import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { eventFrameHead, type EventHeadInput } from './frames.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
-import { NO_THREAD, type SendResult } from './send-script.js';
+import { accessRefusalOf, membersOnlyArg, NO_THREAD, type SendResult } from './send-script.js';
 
 const EVENT_LUA = luaWithLimits('event');
 
@@ -27,7 +27,7 @@ export type EventScript = (room: string, user: ChatUser, cid: string, change: Ev
 type EventCommand = (...args: (string | number)[]) => Promise<[string, (string | number)?, number?]>;
 
 export function createEventScript(redis: Redis, keys: Keys, config: Config): EventScript {
-  redis.defineCommand('auroraEvent', { numberOfKeys: 8, lua: EVENT_LUA });
+  redis.defineCommand('auroraEvent', { numberOfKeys: 9, lua: EVENT_LUA });
   const run = (redis as unknown as { auroraEvent: EventCommand }).auroraEvent.bind(redis);
   const cork = corkPerTurn(redis);
 
@@ -55,6 +55,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config): Eve
       keys.messageIndex(room),
       keys.reactions(room, change.target),
       keys.thread(room, parent || NO_THREAD),
+      keys.roomAcl(room),
       keys.roomChannel(room),
       room,
       user.id,
@@ -78,7 +79,10 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config): Eve
       config.MESSAGE_CHANGE_WINDOW_SEC,
       MAX_REACTION_EMOJI,
       parent,
+      membersOnlyArg(room),
     );
+    const refused = accessRefusalOf(reply);
+    if (refused) return refused;
     switch (reply[0]) {
       case 'ok':
         return { kind: 'ok', id: String(reply[1]), ts: Number(reply[2]) };

@@ -40,6 +40,12 @@ export interface PublishedFrame {
   id?: string;
   ts?: number;
   user?: { id?: string };
+  /** Set on every frame but `message`/`event` frames of the fast path (below). */
+  room?: string;
+  /** Membership events (parsed in full: they are rare and a replica acts on them). */
+  kind?: string;
+  action?: string;
+  member?: { id?: string };
 }
 
 export interface FanoutMember {
@@ -97,6 +103,7 @@ type StreamEntry = [id: string, fields: string[]];
 
 const MESSAGE_HEAD = '{"type":"message",';
 const EVENT_HEAD = '{"type":"event",';
+const MEMBER_EVENT_HEAD = '{"type":"event","kind":"member",';
 const FRAME_TAIL = /^,"ts":(\d{1,16})}$/;
 
 /**
@@ -107,7 +114,11 @@ const FRAME_TAIL = /^,"ts":(\d{1,16})}$/;
  * without a type.
  */
 export function publishedFrameOf(payload: string): PublishedFrame {
-  const type = payload.startsWith(MESSAGE_HEAD) ? 'message' : payload.startsWith(EVENT_HEAD) ? 'event' : null;
+  const type = payload.startsWith(MESSAGE_HEAD)
+    ? 'message'
+    : payload.startsWith(EVENT_HEAD) && !payload.startsWith(MEMBER_EVENT_HEAD)
+      ? 'event'
+      : null;
   if (type !== null) {
     const at = payload.lastIndexOf('"id":"');
     const end = at < 0 ? -1 : payload.indexOf('"', at + 6);
@@ -159,6 +170,12 @@ export class Fanout {
   async subscribeControl(channel: string, handlers: { onMessage: (payload: string) => void; onResubscribed?: () => void }): Promise<void> {
     this.controls.set(channel, handlers);
     if (this.sub.status === 'ready') await this.sub.subscribe(channel);
+  }
+
+  /** Ends a control channel subscribed with subscribeControl (user-channels.ts: the user's last socket left). */
+  async unsubscribeControl(channel: string): Promise<void> {
+    if (!this.controls.delete(channel)) return;
+    if (this.sub.status === 'ready') await this.sub.unsubscribe(channel);
   }
 
   /** Adds a local member; resolves once the room's channel subscription is live. */
@@ -327,7 +344,8 @@ export class Fanout {
         const data = textFrame(Buffer.from(json, 'utf8'));
         bytes += data.length;
         if (bytes > maxBytes) return this.resync(room, r, 'more than REPLY_MAX_BYTES missed');
-        frames.push({ data, frame: { type: 'kind' in entry ? 'event' : 'message', id, ts: idTime(id) } });
+        const frame: PublishedFrame = 'kind' in entry && entry.kind === 'member' ? publishedFrameOf(json) : { type: 'kind' in entry ? 'event' : 'message', id, ts: idTime(id) };
+        frames.push({ data, frame });
       }
       for (const { data, frame } of frames) {
         this.deliver(room, r, data, frame, false);

@@ -9,7 +9,9 @@
 // PUBLISHes the string, which every replica forwards verbatim. id and ts are always last so
 // fan-out reads them from the end without parsing the text (fanout.ts publishedFrameOf).
 // logEntryFrame rebuilds the same bytes from a room log entry (join replay, subscriber recovery).
-import { isRoomEvent, logEntryOf, type ChatMessage, type ChatUser, type RoomEvent } from '../shared/message.js';
+import type { MemberAction, MembershipLogEntry, Role, RoomAction } from '../shared/membership.js';
+import { isChatMessage, logEntryOf, type ChatMessage, type ChatUser, type LogEntry } from '../shared/message.js';
+import type { RoomKind } from '../shared/rooms.js';
 import type { ErrorCode, SendLimit } from './protocol.js';
 
 export interface MessageFrame {
@@ -46,6 +48,42 @@ export type EventFrame =
   /** `count`: how many users have this emoji on the target after the change. */
   | (EventFrameBase & { kind: 'react'; emoji: string; on: boolean; count: number });
 
+/**
+ * A membership change (membership.ts): who, what, and the member's state after it — `role`
+ * (absent: not a member), `banned`, `mutedUntil` — computed by the script that appended it.
+ */
+export type LeftReason = 'left' | 'kicked' | 'banned';
+
+export interface MemberEventFrame {
+  type: 'event';
+  kind: 'member';
+  room: string;
+  user: ChatUser;
+  action: MemberAction;
+  member: ChatUser;
+  cid: string;
+  role?: Role;
+  banned?: true;
+  mutedUntil?: number;
+  id: string;
+  ts: number;
+}
+
+/** A change of the room itself: created (kind, title, topic), topic, archived, unarchived. */
+export interface RoomEventFrame {
+  type: 'event';
+  kind: 'room';
+  room: string;
+  user: ChatUser;
+  action: RoomAction;
+  roomKind: RoomKind;
+  title?: string;
+  topic?: string;
+  cid: string;
+  id: string;
+  ts: number;
+}
+
 export type ServerFrame =
   | { type: 'hello'; user: ChatUser; replica: string; heartbeatMs: number }
   | { type: 'pong'; t: number | string }
@@ -55,7 +93,11 @@ export type ServerFrame =
    * the messages (an event always follows its target).
    */
   | { type: 'joined'; room: string; messages: (ChatMessage & { replyCount?: number })[]; events: EventFrame[]; recovered: boolean; members: ChatUser[] }
-  | { type: 'left'; room: string }
+  /**
+   * The socket left the room: asked for (`leave`, no reason), or removed — the user left the room
+   * (REST, maybe on another device), was kicked or banned (`reason` = the member event's action).
+   */
+  | { type: 'left'; room: string; reason?: LeftReason }
   /** A send or a change was accepted (`duplicate`: accepted before under this cid). */
   | { type: 'ack'; cid: string; id: string; ts: number; duplicate?: true }
   /** A reaction that was already as asked (on when on, off when off): nothing appended. */
@@ -64,6 +106,10 @@ export type ServerFrame =
   | { type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number; limit?: SendLimit }
   | MessageFrame
   | EventFrame
+  | MemberEventFrame
+  | RoomEventFrame
+  /** The user channel (user-channels.ts) may have missed frames: re-read GET /api/me/rooms. */
+  | { type: 'resync' }
   | { type: 'presence'; room: string; event: 'join' | 'leave'; user: ChatUser }
   | { type: 'typing'; room: string; user: ChatUser; active: boolean };
 
@@ -89,6 +135,46 @@ export function eventFrameHead(room: string, user: ChatUser, cid: string, e: Eve
   return `{"type":"event","kind":"${e.kind}","room":${JSON.stringify(room)},"user":${userJson(user)},"target":${JSON.stringify(e.target)},${body}"cid":${JSON.stringify(cid)},`;
 }
 
+/**
+ * A `member` event frame up to the state the script appends (`"role":..,"banned":true,
+ * "mutedUntil":..,` — each only when set) before the `"id","ts"` tail (membership/member.lua).
+ */
+export function memberFrameHead(room: string, user: ChatUser, action: MemberAction, member: ChatUser, cid: string): string {
+  return `{"type":"event","kind":"member","room":${JSON.stringify(room)},"user":${userJson(user)},"action":"${action}","member":${userJson(member)},"cid":${JSON.stringify(cid)},`;
+}
+
+/** The state part of a member frame, as the script appends it. */
+export function memberFrameState(e: { role?: Role | undefined; banned?: true | undefined; mutedUntil?: number | undefined }): string {
+  let s = '';
+  if (e.role !== undefined) s += `"role":"${e.role}",`;
+  if (e.banned) s += '"banned":true,';
+  if (e.mutedUntil !== undefined) s += `"mutedUntil":${e.mutedUntil},`;
+  return s;
+}
+
+/** A `room` event frame up to the `"id","ts"` tail (nothing is script-made but the id). */
+export function roomFrameHead(
+  room: string,
+  user: ChatUser,
+  action: RoomAction,
+  roomKind: RoomKind,
+  cid: string,
+  state: { title?: string | undefined; topic?: string | undefined },
+): string {
+  let body = '';
+  if (state.title !== undefined) body += `"title":${JSON.stringify(state.title)},`;
+  if (state.topic !== undefined) body += `"topic":${JSON.stringify(state.topic)},`;
+  return `{"type":"event","kind":"room","room":${JSON.stringify(room)},"user":${userJson(user)},"action":"${action}","roomKind":"${roomKind}",${body}"cid":${JSON.stringify(cid)},`;
+}
+
+/** A membership log entry's frame, as the script published it. */
+export function membershipFrame(e: MembershipLogEntry): string {
+  if (e.kind === 'member') {
+    return memberFrameHead(e.room, e.user, e.action, e.member, e.cid) + memberFrameState(e) + frameTail({}, e.id, e.ts);
+  }
+  return roomFrameHead(e.room, e.user, e.action, e.roomKind, e.cid, e) + frameTail({}, e.id, e.ts);
+}
+
 /** Script-computed fields, in the order the scripts append them. */
 export interface TailCounts {
   replyTo?: string | undefined;
@@ -106,13 +192,15 @@ export function frameTail(counts: TailCounts, id: string, ts: number): string {
 }
 
 /** A room log entry as the frame its script published, byte for byte (join replay, recovery). */
-export function logEntryFrame(room: string, id: string, fields: readonly string[]): { json: string; entry: ChatMessage | RoomEvent } {
+export function logEntryFrame(room: string, id: string, fields: readonly string[]): { json: string; entry: LogEntry } {
   const record = logEntryOf(room, id, fields);
   const e = record.entry;
-  if (!isRoomEvent(e)) {
-    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ replyCount: record.replyCount }, id, e.ts);
+  if (isChatMessage(e)) {
+    const replyCount = 'replyCount' in record ? record.replyCount : undefined;
+    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ replyCount }, id, e.ts);
     return { json, entry: e };
   }
+  if (e.kind === 'member' || e.kind === 'room') return { json: membershipFrame(e), entry: e };
   const head = eventFrameHead(room, e.user, e.cid, e);
   const counts: TailCounts =
     e.kind === 'delete'
@@ -131,8 +219,13 @@ export function pongFrame(t: number | string): string {
   return JSON.stringify({ type: 'pong', t });
 }
 
-export function leftFrame(room: string): string {
-  return JSON.stringify({ type: 'left', room });
+/** The user channel may have missed frames (a subscriber reconnect): re-read GET /api/me/rooms. */
+export function resyncFrame(): string {
+  return '{"type":"resync"}';
+}
+
+export function leftFrame(room: string, reason?: LeftReason): string {
+  return JSON.stringify(reason === undefined ? { type: 'left', room } : { type: 'left', room, reason });
 }
 
 export function ackFrame(cid: string, id: string, ts: number, duplicate = false): string {

@@ -22,7 +22,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { compareIds } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
-import { isRoomEvent, logEntryOf, type ChatMessage, type RoomEvent } from '../shared/message.js';
+import { isChatMessage, logEntryOf, type ChatMessage, type LogEntry } from '../shared/message.js';
 import { logEntryFrame } from './frames.js';
 
 type StreamEntry = [id: string, fields: string[]];
@@ -33,7 +33,7 @@ export interface Backlog {
   /** JSON.stringify of each message, same order: the `joined` frame is assembled from these. */
   json: string[];
   /** The events among the entries, oldest first, and their frames (joined.events). */
-  events: RoomEvent[];
+  events: LogEntry[];
   eventJson: string[];
   /** The newest entry picked (message or event): what the client has after this reply. */
   newestId?: string | undefined;
@@ -52,7 +52,7 @@ function joinedMessageJson(m: ChatMessage, replyCount: number | undefined): stri
 
 /** Entries picked newest first, with their JSON and its bytes (one comma each included). */
 class Picked {
-  private readonly picked: { id: string; message?: ChatMessage; event?: RoomEvent; json: string }[] = [];
+  private readonly picked: { id: string; message?: ChatMessage; event?: LogEntry; json: string }[] = [];
   private bytes = 0;
   constructor(
     private readonly room: string,
@@ -70,11 +70,13 @@ class Picked {
       if (this.picked.length >= this.maxCount) return false;
       const record = logEntryOf(this.room, id, fields);
       const e = record.entry;
-      const json = isRoomEvent(e) ? logEntryFrame(this.room, id, fields).json : joinedMessageJson(e, record.replyCount);
+      // Messages as `joined.messages` carries them; every event (message changes, membership
+      // and room changes) as the frame its script published.
+      const json = isChatMessage(e) ? joinedMessageJson(e, 'replyCount' in record ? record.replyCount : undefined) : logEntryFrame(this.room, id, fields).json;
       const b = Buffer.byteLength(json, 'utf8') + 1;
       if (this.bytes + b > this.maxBytes) return false;
       this.bytes += b;
-      this.picked.push(isRoomEvent(e) ? { id, event: e, json } : { id, message: e, json });
+      this.picked.push(isChatMessage(e) ? { id, message: e, json } : { id, event: e, json });
     }
     return true;
   }

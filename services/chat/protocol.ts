@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'limit_reached'
   | 'rate_limited'
   | 'forbidden'
+  /** A moderator muted the sender in this room: `retryAfterMs` says until when. */
+  | 'muted'
   | 'overloaded'
   | 'internal';
 

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
+import { dmMembers, isMembersOnlyRoom } from '../shared/rooms.js';
 import { messageFrameHead } from './frames.js';
 import type { SendLimit } from './protocol.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
@@ -22,10 +23,43 @@ export type SendResult =
   | { kind: 'rate_limited'; retryAfterMs: number; scope: SendLimit }
   | { kind: 'overloaded'; backlog: number }
   /** replyTo is unknown, deleted or older than the change window; or it is a reply itself. */
-  | { kind: 'bad_parent'; reason: 'not_found' | 'not_top_level' };
+  | { kind: 'bad_parent'; reason: 'not_found' | 'not_top_level' }
+  | AccessRefusal;
+
+/** The room's ACL refused the change (lib/limits.lua access_check): send and event scripts alike. */
+export type AccessRefusal =
+  /** A private room or group the user is not (or no longer) a member of. */
+  | { kind: 'no_access' }
+  | { kind: 'banned' }
+  /** Archived rooms are read only. */
+  | { kind: 'archived' }
+  | { kind: 'muted'; retryAfterMs: number };
+
+/** The access refusal a script answered, or null when the reply is something else. */
+export function accessRefusalOf(reply: readonly (string | number | undefined)[]): AccessRefusal | null {
+  switch (reply[0]) {
+    case 'no_access':
+    case 'banned':
+    case 'archived':
+      return { kind: reply[0] };
+    case 'muted':
+      return { kind: 'muted', retryAfterMs: Number(reply[1]) };
+    default:
+      return null;
+  }
+}
+
+/** The scripts' membersOnly argument: '1' when the room's name says it is private or a group. */
+export const membersOnlyArg = (room: string): string => (isMembersOnlyRoom(room) ? '1' : '0');
+
+/** A DM's other user (send.lua tells them about a new DM on their user channel), or undefined. */
+export function dmPeer(room: string, userId: string): string | undefined {
+  const pair = dmMembers(room);
+  return pair === null ? undefined : pair[0] === userId ? pair[1] : pair[0];
+}
 
 type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string,
+  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string,
   ...argv: (string | number)[]
 ) => Promise<[string, string | number, number?]>;
 
@@ -50,7 +84,7 @@ export function rateLimitMessage(
 export type SendScript = (room: string, user: ChatUser, text: string, cid: string, replyTo?: string) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
-  redis.defineCommand('auroraSend', { numberOfKeys: 8, lua: SEND_LUA });
+  redis.defineCommand('auroraSend', { numberOfKeys: 9, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   const corkForThisTurn = corkPerTurn(redis);
   const call = (...args: Parameters<SendCommand>) => {
@@ -58,6 +92,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
     return run(...args);
   };
   return async (room, user, text, cid, replyTo) => {
+    const peer = dmPeer(room, user.id);
     const reply = await call(
       keys.sendIdempotency(room, user.id, cid),
       keys.sendRate(room, user.id),
@@ -67,6 +102,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       keys.userRoomCreates(room, user.id),
       keys.messageIndex(room),
       keys.thread(room, replyTo ?? NO_THREAD),
+      keys.roomAcl(room),
       keys.roomChannel(room),
       room,
       user.id,
@@ -87,7 +123,11 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       config.ROOM_CREATE_WINDOW_SEC,
       config.MESSAGE_CHANGE_WINDOW_SEC,
       replyTo ?? '',
+      membersOnlyArg(room),
+      peer === undefined ? '' : keys.userChannel(peer),
     );
+    const refused = accessRefusalOf(reply);
+    if (refused) return refused;
     switch (reply[0]) {
       case 'ok':
         return { kind: 'ok', id: String(reply[1]), ts: Number(reply[2]) };

@@ -19,6 +19,9 @@ import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { isSessionRevoked } from '../shared/sessions.js';
 import { withTimeout } from '../shared/timeout.js';
 import { Revocations } from './revocations.js';
+import { UserChannels } from './user-channels.js';
+import { createAutoMute } from './auto-mute.js';
+import { createMemberScript } from '../shared/member-script.js';
 import { Connection } from './connection.js';
 import { Fanout } from './fanout.js';
 import { createChatMetrics } from './metrics.js';
@@ -86,11 +89,16 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   const presence = new Presence(redis, keys, log, config);
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
   const revocations = new Revocations(redis, keys, fanout, () => connections, log);
+  const userChannels = new UserChannels(fanout, keys, log);
+  const member = createMemberScript(redis, keys, config);
   const ctx = {
     config, log, keys, redis, fanout, presence, metrics,
     send: createSendScript(redis, keys, config),
     event: createEventScript(redis, keys, config),
     typing: createTypingScript(redis, keys, config),
+    member,
+    autoMute: createAutoMute(redis, keys, config, member, log),
+    userChannels,
     recentlyRevoked: (sid: string | undefined) => revocations.recentlyRevoked(sid),
   };
 

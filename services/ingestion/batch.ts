@@ -1,7 +1,8 @@
 // Sorts one batch of ingest entries before anything is written: poison out, messages and
 // events apart, each entry once per (room, id), and the entries delivered too often set aside.
 // Pure (no Redis, no store), so the worker's exactly-once rules read in one place: worker.ts.
-import { isRoomEvent, parseIngestEntry, type ChatMessage, type LogEntry, type RoomEvent } from '../shared/message.js';
+import { isMembershipLogEntry, sameMembershipEvent, type MembershipLogEntry } from '../shared/membership.js';
+import { isChatMessage, isRoomEvent, parseIngestEntry, type ChatMessage, type LogEntry, type RoomEvent } from '../shared/message.js';
 import { sameEvent, sameMessage } from '../shared/store/store.js';
 import type { Poison } from './dead-letter.js';
 import type { IngestEntry } from './streams.js';
@@ -23,6 +24,8 @@ export interface SortedBatch {
   poison: Poison[];
   messages: Sorted<ChatMessage>;
   events: Sorted<RoomEvent>;
+  /** Membership and room changes (membership.ts): written after the messages and events. */
+  memberships: Sorted<MembershipLogEntry>;
   /** The ingest entry each parsed message or event came from (dead letters name it). */
   entryOf: Map<LogEntry, IngestEntry>;
 }
@@ -32,7 +35,8 @@ function sameEntry(first: LogEntry, later: LogEntry): boolean {
   if (isRoomEvent(first) && isRoomEvent(later)) {
     return sameEvent({ kind: first.kind, target: first.target, userId: first.user.id, cid: first.cid }, later);
   }
-  if (!isRoomEvent(first) && !isRoomEvent(later)) return sameMessage({ userId: first.user.id, cid: first.cid }, later);
+  if (isChatMessage(first) && isChatMessage(later)) return sameMessage({ userId: first.user.id, cid: first.cid }, later);
+  if (isMembershipLogEntry(first) && isMembershipLogEntry(later)) return sameMembershipEvent(first, later);
   return false;
 }
 
@@ -67,11 +71,13 @@ export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number):
     poison: [],
     messages: { fresh: [], suspects: [], sameIdLater: [] },
     events: { fresh: [], suspects: [], sameIdLater: [] },
+    memberships: { fresh: [], suspects: [], sameIdLater: [] },
     entryOf: new Map(),
   };
   // Messages and events are keyed apart: the store keeps them apart too (one id space each).
   const seenMessages = new Map<string, ChatMessage>();
   const seenEvents = new Map<string, RoomEvent>();
+  const seenMemberships = new Map<string, MembershipLogEntry>();
   for (const entry of batch) {
     if (entry.fields === null) {
       out.poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
@@ -83,6 +89,7 @@ export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number):
       continue;
     }
     if (isRoomEvent(parsed)) place(out.events, seenEvents, parsed, entry, maxDeliveries, out.entryOf);
+    else if (isMembershipLogEntry(parsed)) place(out.memberships, seenMemberships, parsed, entry, maxDeliveries, out.entryOf);
     else place(out.messages, seenMessages, parsed, entry, maxDeliveries, out.entryOf);
   }
   return out;

@@ -11,6 +11,7 @@ import { createStore } from '../shared/store/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { deadLetterCount } from './dead-letter.js';
 import { Trimmer } from './trimmer.js';
+import { watchAcls } from '../shared/acl-rebuild.js';
 import { IngestWorker } from './worker.js';
 
 const config = loadConfigOrExit('ingestion');
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
 
   worker.start();
   trimmer.start();
+  const acls = watchAcls(redis, keys, store, log);
 
   onShutdown(log, [
     ['readiness', () => (draining = true)],
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
         ]),
     ],
     ['trimmer', () => trimmer.stop()],
+    ['acls', () => acls.stop()],
     [
       'http',
       () =>

@@ -1,9 +1,10 @@
-// The store side of a batch: its two writes — messages (insertMessages) and events
-// (applyEvents) — behind one shape, so the worker's rules (retry while the store is down, bisect
-// when the data is the problem, dead-letter only what the store refuses on its own, suspects
-// alone) are written once for both. The retry loop itself (backoff, shutdown's drain window)
+// The store side of a batch: its three writes — messages (insertMessages), events
+// (applyEvents) and membership/room changes (applyMembershipEvents) — behind one shape, so the
+// worker's rules (retry while the store is down, bisect when the data is the problem,
+// dead-letter only what the store refuses on its own, suspects alone) are written once for all. The retry loop itself (backoff, shutdown's drain window)
 // belongs to the worker and is passed in.
 import type { Logger } from '../shared/logger.js';
+import { isMembershipLogEntry, type MembershipLogEntry } from '../shared/membership.js';
 import type { ChatMessage, LogEntry, RoomEvent } from '../shared/message.js';
 import type { Store } from '../shared/store/store.js';
 import type { Sorted, SortedBatch } from './batch.js';
@@ -36,7 +37,7 @@ export interface WriteOutcome<T> extends WriteResult<T> {
 }
 
 export interface Writer<T extends LogEntry> {
-  /** For logs: 'messages' or 'events'. */
+  /** For logs: 'messages', 'events' or 'memberships'. */
   readonly what: string;
   /** One store call, timed and counted in the metrics. */
   write(items: readonly T[]): Promise<WriteResult<T>>;
@@ -73,6 +74,37 @@ export function eventWriter(store: Store, metrics: IngestMetrics): Writer<RoomEv
       for (const [kind, n] of kinds) metrics.eventsStored.inc({ kind }, n);
       return { written: r.applied, duplicates: r.duplicates, conflicts: r.conflicts };
     },
+  };
+}
+
+export function membershipWriter(store: Store, metrics: IngestMetrics): Writer<MembershipLogEntry> {
+  return {
+    what: 'memberships',
+    async write(events) {
+      const started = performance.now();
+      const r = await store.applyMembershipEvents(events);
+      metrics.applySeconds.observe((performance.now() - started) / 1000);
+      // Per kind ('member', 'room'), what the store took (applied or already held), as for events.
+      const refused = new Set<MembershipLogEntry>(r.conflicts);
+      const kinds = new Map<string, number>();
+      for (const e of events) if (!refused.has(e)) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+      for (const [kind, n] of kinds) metrics.eventsStored.inc({ kind }, n);
+      return { written: r.applied, duplicates: r.duplicates, conflicts: r.conflicts };
+    },
+  };
+}
+
+/**
+ * An entry whose (room, id) holds a different one, as dead-letter.ts idConflict says it, with
+ * the words for a membership or room change (idConflict knows messages and message events).
+ */
+function conflictPoison(entry: IngestEntry, item: LogEntry): Poison {
+  const p = idConflict(entry, item);
+  if (!isMembershipLogEntry(item)) return p;
+  const what = item.kind === 'member' ? `${item.action} of member ${item.member.id}` : `room ${item.action}`;
+  return {
+    ...p,
+    reason: `id_conflict: a different event is stored under ${item.room} ${item.id} (Redis reused the id after losing the room log's tail); this ${what} (user ${item.user.id}, cid ${item.cid}) was not applied`,
   };
 }
 
@@ -123,11 +155,13 @@ export interface BatchWriterDeps {
 export class BatchWriter {
   private readonly messages: Writer<ChatMessage>;
   private readonly events: Writer<RoomEvent>;
+  private readonly memberships: Writer<MembershipLogEntry>;
   private storeWriteFailed = false;
 
   constructor(private readonly deps: BatchWriterDeps) {
     this.messages = messageWriter(deps.store, deps.metrics);
     this.events = eventWriter(deps.store, deps.metrics);
+    this.memberships = membershipWriter(deps.store, deps.metrics);
   }
 
   /** For /readyz: false while the last store write failed. */
@@ -138,12 +172,15 @@ export class BatchWriter {
   /**
    * Writes a sorted batch: its messages, then its events (an event of the batch then finds its
    * message stored; the store does not need that — an event that comes first waits there for
-   * its message — but it is the common case made cheap). Adds to `sorted.poison` what the store
+   * its message — but it is the common case made cheap), then its membership and room changes
+   * (the store needs no order for those either; they go last so the bulk of a batch, its
+   * messages and events, is stored first). Adds to `sorted.poison` what the store
    * refused on its own and what conflicts with a stored id. Returns once all of it is written.
    */
   async writeBatch(sorted: SortedBatch, batch: IngestEntry[]): Promise<void> {
     await this.writeSorted(this.messages, sorted.messages, batch, sorted.entryOf, sorted.poison);
     await this.writeSorted(this.events, sorted.events, batch, sorted.entryOf, sorted.poison);
+    await this.writeSorted(this.memberships, sorted.memberships, batch, sorted.entryOf, sorted.poison);
   }
 
   /**
@@ -160,7 +197,7 @@ export class BatchWriter {
   ): Promise<void> {
     const { maxDeliveries, log } = this.deps;
     const collect = ({ rejected, conflicts }: WriteOutcome<T>) => {
-      for (const c of conflicts) poison.push(idConflict(entryOf.get(c)!, c));
+      for (const c of conflicts) poison.push(conflictPoison(entryOf.get(c)!, c));
       for (const r of rejected) {
         poison.push({ entry: entryOf.get(r.item)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
       }
@@ -172,7 +209,7 @@ export class BatchWriter {
       const entry = entryOf.get(item)!;
       const { rejected, conflicts } = await this.write(writer, [item], batch, 0);
       if (conflicts.length > 0) {
-        poison.push(idConflict(entry, item));
+        poison.push(conflictPoison(entry, item));
       } else if (rejected.length === 0) {
         log.info({ entryId: entry.id, stream: entry.stream, deliveries: entry.deliveries }, 'entry over INGEST_MAX_DELIVERIES stored on its own');
       } else {

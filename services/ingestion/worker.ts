@@ -1,26 +1,29 @@
 // The ingestion loop: one consumer of the group keys.INGEST_GROUP over the ingest stream of
-// every partition. An entry is a MESSAGE or an EVENT that changes one (edit, delete, react:
-// message.ts); a batch mixes both. At-least-once delivery from Redis + an idempotent store
-// (messages by room + id, events by room + event id, applied order-independently: store.ts)
-// gives exactly-once storage; the rules that make that hold:
+// every partition. An entry is a MESSAGE, an EVENT that changes one (edit, delete, react:
+// message.ts), or a MEMBERSHIP or ROOM change (membership.ts); a batch mixes them. At-least-once
+// delivery from Redis + an idempotent store (messages by room + id, events and membership
+// changes by room + event id, applied order-independently: store.ts) gives exactly-once
+// storage; the rules that make that hold:
 //
-// - XACK only after every store write of the batch (its messages, then its events: batch.ts
-//   sorts, store-writes.ts writes) and the dead-letter XADD for poison succeeded.
+// - XACK only after every store write of the batch (its messages, then its events, then its
+//   membership changes: batch.ts sorts, store-writes.ts writes) and the dead-letter XADD for
+//   poison succeeded.
 // - While a batch is in hand (read, not yet acked) a timer resets its idle time (XCLAIM
 //   JUSTID, every INGEST_CLAIM_IDLE_MS / 3) so other workers do not claim it, however long a
 //   store call or a backoff takes.
-// - A failing store write (messages or events alike) is retried in place, with capped
+// - A failing store write (messages, events or membership changes alike) is retried in place, with capped
 //   exponential backoff and jitter, for as long as the store is unavailable (ping fails, or the
 //   error says down/locked/full: store-errors.ts). When the write failed ISOLATE_AFTER_FAILURES
 //   times in a row while the store answers, the data is the problem: it is bisected down to
 //   single entries, the rest is stored, and only an entry the store rejects on its own is
 //   dead-lettered (reason `store rejected: <error>`). A rejected entry never stalls its partition.
-// - A message or event under an id the store holds for a DIFFERENT one (Redis reused the id
-//   after losing a log's tail) is returned by the store as a conflict, nothing written for it:
-//   it is dead-lettered as id_conflict and counted (ingest_id_conflicts_total), never dropped as
-//   a duplicate. The same entry twice in one batch is written once; a different message or
-//   event under an id the batch already had goes to the store alone after the rest, which says
-//   whether it holds this one (a duplicate) or another (a conflict).
+// - A message, event or membership change under an id the store holds for a DIFFERENT one
+//   (Redis reused the id after losing a log's tail) is returned by the store as a conflict,
+//   nothing written for it: it is dead-lettered as id_conflict and counted
+//   (ingest_id_conflicts_total), never dropped as a duplicate. The same entry twice in one batch
+//   is written once; a different entry under an id the batch already had goes to the store
+//   alone after the rest, which says whether it holds this one (a duplicate) or another (a
+//   conflict).
 // - An event may reach the store before the message it changes (a claimed or re-read entry
 //   comes after newer ones): the store keeps it and it takes effect when the message lands.
 // - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);
@@ -303,7 +306,7 @@ export class IngestWorker {
       });
   }
 
-  /** Stores what it can (messages, then events), dead-letters the poison, then acks the whole batch. */
+  /** Stores what it can (messages, events, membership changes), dead-letters the poison, then acks the whole batch. */
   private async process(batch: IngestEntry[]): Promise<void> {
     const { metrics, log } = this.deps;
     metrics.batchSize.observe(batch.length);

@@ -139,6 +139,13 @@ export const envSchema = z.object({
    * Per (user, partition) like the send budget: with PARTITIONS=P the account-wide bound is P × this.
    */
   ROOM_CREATE_MAX: int(20, 1, 1_000_000),
+  /**
+   * A member whose sends in one room are refused by the rate limit AUTO_MUTE_AFTER times within a
+   * minute (a client that ignores retryAfterMs) is muted there for AUTO_MUTE_SEC (0: never), as a
+   * moderator would (a `member` event "muted" by the system user). DMs are never muted.
+   */
+  AUTO_MUTE_AFTER: int(30, 1, 100_000),
+  AUTO_MUTE_SEC: int(300, 0, 30 * 86_400),
   ROOM_CREATE_WINDOW_SEC: int(3600, 1, 7 * 86_400),
   ROOM_LOG_MAXLEN: int(5000, 10, 10_000_000),
   /** Idle expiry of a room log, renewed by every send (history then comes from the store). */

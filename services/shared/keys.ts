@@ -59,10 +59,29 @@ export function keysFor(partitions: number) {
     reactions: (room: string, id: string) => `${tag(p(room))}:reactions:${room}:${id}`,
     /** One thread's live counters (send.lua, event.lua): HASH c → replies not deleted. */
     thread: (room: string, parentId: string) => `${tag(p(room))}:thread:${room}:${parentId}`,
+    /**
+     * The room's access list (membership/member.lua, and read by send.lua and event.lua with one
+     * HMGET): HASH `k` → kind, `a` → '1' when archived, `n` → members, `r:<uid>` → role,
+     * `b:<uid>` → '1' banned, `m:<uid>` → muted until (ms). In the room's `{p}` slot, so the send
+     * script checks membership in the same atomic call. DMs have none (their name authorises);
+     * a public room without one is open to all (a wave-1 room, or one not yet rebuilt after a
+     * Redis loss: acl-rebuild.ts).
+     */
+    roomAcl: (room: string) => `${tag(p(room))}:acl:${room}`,
+    /**
+     * A user's channel (user-channels.ts): what concerns one person wherever they are connected —
+     * invites, kicks, new DMs. Not hash-tagged: on Redis Cluster it stays classic PUBLISH, which
+     * a script may publish from any slot (SPUBLISH could not: it must share the script's slot).
+     */
+    userChannel: (userId: string) => `${KEY_ROOT}:user:${userId}`,
+    /** Set once the ACLs were rebuilt from the store (acl-rebuild.ts): missing after a Redis loss. */
+    aclsLoaded: () => `${KEY_ROOT}:acls-loaded`,
     /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */
     presence: (room: string) => `${tag(p(room))}:presence:${room}`,
     /** Lex index of the presence entries (score 0, same members): a user's entries by ZRANGEBYLEX `[uid|`. */
     presenceIndex: (room: string) => `${tag(p(room))}:presence-idx:${room}`,
+    /** Sends of one user in one room refused by the rate limit, per minute (chat/auto-mute.ts). */
+    rateStrikes: (room: string, userId: string) => `${tag(p(room))}:rate-strikes:${room}:${userId}`,
     /** Per-user-per-room typing throttle (SET NX PX, lua/typing.lua); in the room's `{p}` slot. */
     typingThrottle: (room: string, userId: string) => `${tag(p(room))}:typing:${room}:${userId}`,
     /** A replica's private channel for its pub/sub liveness probe. */

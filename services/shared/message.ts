@@ -13,6 +13,7 @@
 // Ingest stream fields: `room <room> id <id>` then the same fields (rc and n are live-only hints
 // and are not needed by the store: it recounts from what it holds).
 import { isMessageId, idTime } from './ids.js';
+import { isMembershipLogEntry, membershipFields, parseMembershipFields, type MembershipLogEntry } from './membership.js';
 import { fieldRecord } from './redis.js';
 import { isValidRoom } from './rooms.js';
 
@@ -56,10 +57,16 @@ export type RoomEvent =
   | (EventBase & { kind: 'delete'; replyTo?: string })
   | (EventBase & { kind: 'react'; emoji: string; on: boolean });
 
-export type LogEntry = ChatMessage | RoomEvent;
+/** Everything a room log holds: messages, changes to them, and membership/room changes (membership.ts). */
+export type LogEntry = ChatMessage | RoomEvent | MembershipLogEntry;
 
+/** A change to a message (edit, delete, react) — not a membership or room change. */
 export function isRoomEvent(e: LogEntry): e is RoomEvent {
-  return 'kind' in e;
+  return 'kind' in e && !isMembershipLogEntry(e);
+}
+
+export function isChatMessage(e: LogEntry): e is ChatMessage {
+  return !('kind' in e);
 }
 
 export const MAX_TEXT_CHARS = 4000;
@@ -102,6 +109,13 @@ export function ingestEventFields(e: RoomEvent): string[] {
   return f;
 }
 
+/** Field/value list of any room log entry in the ingest stream (dead-letter re-drive, tests). */
+export function ingestFields(e: LogEntry): string[] {
+  if (isChatMessage(e)) return ingestEntryFields(e);
+  if (isRoomEvent(e)) return ingestEventFields(e);
+  return ['room', e.room, 'id', e.id, ...membershipFields(e)];
+}
+
 /** Parses one ingest stream entry's field list; a string result is the reason it is poison. */
 export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
   const f = fieldRecord(fields);
@@ -111,6 +125,7 @@ export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
   if (typeof f.name !== 'string' || f.name.length === 0) return 'missing name';
   if (typeof f.cid !== 'string') return 'missing cid';
   const user = { id: f.uid, name: f.name };
+  if (f.ev === 'member' || f.ev === 'room') return parseMembershipFields(f.room, f.id, f);
   if (f.ev !== undefined) {
     if (!isMessageId(f.tg)) return 'invalid event target';
     const base = { id: f.id, room: f.room, user, ts: idTime(f.id), cid: f.cid, target: f.tg };
@@ -141,7 +156,8 @@ export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
 /** A room log entry as read by a replica: the entry and the live-only counts it carries. */
 export type LogRecord =
   | { entry: ChatMessage; replyCount?: number }
-  | { entry: RoomEvent; replyCount?: number; count?: number };
+  | { entry: RoomEvent; replyCount?: number; count?: number }
+  | { entry: MembershipLogEntry };
 
 /**
  * A room log entry (its id and field list, as XRANGE returns it). The entry's own id is the
@@ -153,6 +169,12 @@ export function logEntryOf(room: string, id: string, fields: readonly string[]):
   const ts = idTime(id);
   const cid = f.cid ?? '';
   const rc = f.rc === undefined ? undefined : Number(f.rc);
+  if (f.ev === 'member' || f.ev === 'room') {
+    const e = parseMembershipFields(room, id, f);
+    // The scripts write these entries (membership/member.lua); a malformed one is a bug there.
+    if (typeof e === 'string') throw new Error(`room log entry ${id}: ${e}`);
+    return { entry: e };
+  }
   if (f.ev !== undefined) {
     const base = { id, room, user, ts, cid, target: f.tg ?? '' };
     if (f.ev === 'edit') return { entry: { ...base, kind: 'edit', text: f.text ?? '' } };
@@ -171,6 +193,6 @@ export function logEntryOf(room: string, id: string, fields: readonly string[]):
 /** A room log entry that is a message (wave-1 callers that only know messages). */
 export function messageFromLogEntry(room: string, id: string, fields: readonly string[]): ChatMessage {
   const { entry } = logEntryOf(room, id, fields);
-  if (isRoomEvent(entry)) throw new Error(`room log entry ${id} is an event, not a message`);
+  if (!isChatMessage(entry)) throw new Error(`room log entry ${id} is an event, not a message`);
   return entry;
 }

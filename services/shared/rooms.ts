@@ -1,6 +1,14 @@
-// Room names and who may enter them. Public rooms are open to every signed-in user; a direct
-// message room `dm:<idA>:<idB>` (ids sorted, distinct) is open to exactly those two users and
-// is authorised from its name alone, so no replica needs a database lookup to join one.
+// Room names, their kinds, and what a name alone says about who may enter.
+//   public   `general`, `random` …  anyone not banned may join by name (the first join creates it)
+//   dm       `dm:<idA>:<idB>`       exactly those two users (ids sorted, distinct), authorised
+//                                   from the name alone: no lookup to join one
+//   private  `p:<id>`               invite only; its display name is its title (store)
+//   group    `g:<id>`               a DM among 3–10 users, named by its members
+// Private and group rooms have RANDOM names, never chosen by a user: a name says nothing about
+// whether such a room exists, so a non-member gets the same answer for one that exists and one
+// that does not, and creating a public room can never collide with a private one. Who is a
+// member of those is in the room's ACL in Redis (membership/acl.ts) and in the store.
+import { randomBytes } from 'node:crypto';
 
 export const PUBLIC_ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const USER_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -20,8 +28,31 @@ export function dmMembers(room: string): [string, string] | null {
   return a < b ? [a, b] : null; // sorted and distinct: one canonical name per pair
 }
 
+export type RoomKind = 'public' | 'private' | 'dm' | 'group';
+export const ROOM_KINDS: readonly RoomKind[] = ['public', 'private', 'dm', 'group'];
+const MEMBER_ROOM_RE = /^([pg]):[A-Za-z0-9_-]{16}$/;
+
+/** The kind a room name says, or null for a name that is no room's. */
+export function roomKindOf(room: unknown): RoomKind | null {
+  if (typeof room !== 'string') return null;
+  if (isPublicRoom(room)) return 'public';
+  const m = MEMBER_ROOM_RE.exec(room);
+  if (m) return m[1] === 'p' ? 'private' : 'group';
+  return dmMembers(room) !== null ? 'dm' : null;
+}
+
+/** Rooms whose members are listed in their ACL (private rooms and groups). */
+export function isMembersOnlyRoom(room: string): boolean {
+  return MEMBER_ROOM_RE.test(room);
+}
+
+/** A fresh private (`p:`) or group (`g:`) room name: 12 random bytes, 16 base64url characters. */
+export function newMembersOnlyRoom(kind: 'private' | 'group'): string {
+  return `${kind === 'private' ? 'p' : 'g'}:${randomBytes(12).toString('base64url')}`;
+}
+
 export function isValidRoom(room: unknown): room is string {
-  return typeof room === 'string' && (isPublicRoom(room) || dmMembers(room) !== null);
+  return roomKindOf(room) !== null;
 }
 
 export function dmRoomName(userA: string, userB: string): string {
@@ -29,8 +60,12 @@ export function dmRoomName(userA: string, userB: string): string {
   return userA < userB ? `dm:${userA}:${userB}` : `dm:${userB}:${userA}`;
 }
 
-/** Whether `userId` may read and write `room` (which must already be valid). */
+/**
+ * What the NAME decides about `userId` and `room` (which must already be valid): a DM of two
+ * other users is refused; a public room is open (bans are in its ACL); a private room or group
+ * needs its ACL (membership/acl.ts). `true` means "the name does not refuse".
+ */
 export function mayAccessRoom(userId: string, room: string): boolean {
   const members = dmMembers(room);
-  return members === null ? isPublicRoom(room) : members.includes(userId);
+  return members === null ? isPublicRoom(room) || isMembersOnlyRoom(room) : members.includes(userId);
 }

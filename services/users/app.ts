@@ -20,6 +20,9 @@ import { createPasswords } from './passwords.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { requestLog } from './request-log.js';
 import { roomsRouter } from './rooms-routes.js';
+import { membershipRouter } from './membership-routes.js';
+import { RoomChanges } from './room-changes.js';
+import { createMemberScript } from '../shared/member-script.js';
 import { bearerAuth } from './bearer-auth.js';
 import { isSessionRevoked, revokeSession } from '../shared/sessions.js';
 import { userRequestBudget } from './user-budget.js';
@@ -136,6 +139,8 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       }),
     }),
   );
+  const roomChanges = new RoomChanges(redis, keys, store, createMemberScript(redis, keys, config), log);
+  app.use(membershipRouter(store, roomChanges, { auth: authenticated }));
   app.use(roomsRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(webRouter(config));
 

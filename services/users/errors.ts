@@ -13,7 +13,7 @@ export const ERROR_STATUS = {
   invalid_password: 400, // missing, not a string, or not 8–128 characters
   invalid_field: 400, // another field missing or of the wrong type (message names it)
   invalid_query: 400, // user search without a usable `query`
-  invalid_room: 400, // not a public room name nor a canonical DM name
+  invalid_room: 400, // not a room name: public, dm:<idA>:<idB>, p:<id> or g:<id>
   invalid_id: 400, // `before`, `after` or a message id in the path is not a message id `<ms>-<seq>`
   invalid_limit: 400, // `limit` is not a positive integer
   bad_request: 400, // anything else the HTTP layer rejected (bad percent-encoding...)
@@ -21,10 +21,11 @@ export const ERROR_STATUS = {
   token_expired: 401, // the access token expired: refresh it
   invalid_credentials: 401, // unknown user or wrong password (deliberately the same)
   invalid_refresh_token: 401, // unknown, expired, revoked or already-used refresh token
-  forbidden: 403, // someone else's direct-message room
-  not_found: 404,
+  forbidden: 403, // someone else's direct-message room; a role that may not do this; banned
+  not_found: 404, // also a private room or group the caller is not in (the same answer as none)
   method_not_allowed: 405,
   username_taken: 409, // case-insensitively
+  conflict: 409, // a membership change the room's state does not allow now (exists, archived, full, owner leaving)
   payload_too_large: 413,
   unsupported_media_type: 415, // POST bodies must be application/json
   too_many_requests: 429, // the per-user REST budget (REST_MAX_PER_USER) is spent; see Retry-After

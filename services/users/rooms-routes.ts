@@ -4,10 +4,10 @@
 // Messages are served in their current state (edits, deletes, reactions and reply counts the
 // ingestion workers applied: store.ts HistoryMessage), each reaction's `me` for the caller.
 import { Router, type RequestHandler, type Response } from 'express';
-import { mayAccessRoom } from '../shared/rooms.js';
 import type { Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
+import { assertReadable } from './room-changes.js';
 import {
   couldBeInUsername,
   parseHistoryQuery,
@@ -54,13 +54,15 @@ export function fitPageForward<T>(page: T[], maxBytes: number, used = 2): T[] {
   return i === page.length ? page : page.slice(0, i);
 }
 
-/** The room of the path, refused with 403 when it is a DM of two other users. */
-function roomFor(res: Response, param: unknown): string {
+/**
+ * The room of the path, when the caller may read it: refused with 403 for a DM of two other
+ * users or a public room they are banned from, 404 for a private room or group they are not
+ * in (the same answer as for one that does not exist: room-changes.ts assertReadable).
+ */
+async function roomFor(store: Store, res: Response, param: unknown): Promise<string> {
   // Express has already percent-decoded the parameter, so `dm%3Aa%3Ab` arrives as `dm:a:b`.
   const room = parseRoomParam(param);
-  if (!mayAccessRoom(authedUser(res).id, room)) {
-    throw new ApiError('forbidden', 'this direct-message room belongs to two other users');
-  }
+  await assertReadable(store, room, authedUser(res).id);
   return room;
 }
 
@@ -83,12 +85,13 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
     .get(auth, async (_req, res) => {
       res.json({ rooms: await store.listRooms(authedUser(res).id, ROOMS_LIST_LIMIT) });
     })
-    .all(methodNotAllowed(['GET', 'HEAD']));
+    // POST (create) is membership-routes.ts, mounted before this router
+    .all(methodNotAllowed(['GET', 'HEAD', 'POST']));
 
   router
     .route('/api/rooms/:room/messages')
     .get(auth, async (req, res) => {
-      const room = roomFor(res, req.params.room);
+      const room = await roomFor(store, res, req.params.room);
       const { before, limit } = parseHistoryQuery(req);
       // One extra row tells whether older messages exist without a second query. Top-level
       // messages only: replies are in their thread, counted on their parent.
@@ -102,7 +105,7 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
   router
     .route('/api/rooms/:room/messages/:id/replies')
     .get(auth, async (req, res) => {
-      const room = roomFor(res, req.params.room);
+      const room = await roomFor(store, res, req.params.room);
       const id = parseMessageIdParam(req.params.id);
       const { after, limit } = parseRepliesQuery(req);
       const viewer = authedUser(res).id;

@@ -90,7 +90,7 @@ export function parseSearchQuery(req: Request): string {
 
 export function parseRoomParam(room: unknown): string {
   if (!isValidRoom(room)) {
-    throw new ApiError('invalid_room', 'room must be a public room name ([a-z0-9][a-z0-9_-]{0,63}) or dm:<idA>:<idB>');
+    throw new ApiError('invalid_room', 'room must be a public room name ([a-z0-9][a-z0-9_-]{0,63}), dm:<idA>:<idB>, p:<id> or g:<id>');
   }
   return room;
 }

@@ -48,6 +48,10 @@ const TINY: Record<string, string> = {
   BENCH_SENDPATH_ROUNDS: '1',
   BENCH_SENDPATH_SOCKETS: '8',
   BENCH_SENDPATH_SECONDS: '1',
+  // myrooms
+  BENCH_MYROOMS_ROOMS: '20',
+  BENCH_MYROOMS_MESSAGES: '2',
+  BENCH_MYROOMS_REQUESTS: '20',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -65,7 +69,7 @@ function runBench(names: string[]): Promise<{ code: number | null; out: string }
 
 describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
   it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
-    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath'];
+    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms'];
     const { code, out } = await runBench(names);
     expect(code, out.slice(-3000)).toBe(0);
     const rows = out.split('\n').filter((l) => /^\| \w+ +\|/.test(l) && !l.startsWith('| benchmark'));

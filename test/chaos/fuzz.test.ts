@@ -46,8 +46,10 @@ const GOOD_EVERY_MS = 100;
  */
 const RSS_GROWTH_BOUND_KIB = 100 * 1024;
 
-const SERVER_TYPES = new Set(['hello', 'joined', 'left', 'ack', 'message', 'typing', 'pong', 'authed', 'presence', 'error']);
-const ERROR_CODES = new Set(['bad_request', 'invalid_room', 'too_long', 'not_joined', 'rate_limited', 'forbidden', 'overloaded', 'internal']);
+// services/chat/frames.ts ServerFrame and protocol.ts ErrorCode. `event` includes the `member
+// joined` a first join of a public room appends; `resync` is for the user channel.
+const SERVER_TYPES = new Set(['hello', 'joined', 'left', 'ack', 'message', 'event', 'typing', 'pong', 'authed', 'presence', 'resync', 'error']);
+const ERROR_CODES = new Set(['bad_request', 'invalid_room', 'too_long', 'not_joined', 'not_found', 'limit_reached', 'rate_limited', 'forbidden', 'muted', 'overloaded', 'internal']);
 
 console.log(`[fuzz] seed=${SEED} duration=${FUZZ_MS} ms — reproduce with FUZZ_SEED=${SEED} npx vitest run test/chaos/fuzz.test.ts`);
 

@@ -7,6 +7,10 @@
 // Store interface), every live client, a client that resumed with `since` and one that joined
 // without it.
 //
+// Membership and room changes (`member` / `room` events, issue 14: a first join of a public room
+// appends one) are on the same log: they take part in the order and duplicate checks, but they
+// change no message and nobody is acked for them, so they are kept apart (membershipIds).
+//
 // It also checks the absolute counts the server puts in frames (a reply's `replyCount`, a
 // reaction's `count`, a deleted reply's parent `replyCount`) against what it counted itself: a
 // count that disagrees means an event was applied twice or lost on the server's side.
@@ -44,22 +48,27 @@ export interface MessageView {
 export class RoomModel {
   readonly messages = new Map<string, ModelMessage>();
   readonly eventIds = new Set<string>();
+  /** `member` and `room` events received (not message changes: never acked, no target). */
+  readonly membershipIds = new Set<string>();
   /** Every distinct entry id (message or event) in arrival order. */
   readonly order: string[] = [];
   duplicates = 0;
   /** New entries that arrived after a newer one. */
   outOfOrder = 0;
+  /** The first few of those: what arrived, and the newer entry it arrived after. */
+  readonly outOfOrderExamples: string[] = [];
   /** Events on a message this model does not hold (only legitimate outside a join's window). */
   orphans = 0;
   /** Server counts that disagree with this model's own. */
   readonly countProblems: string[] = [];
   private newest: string | null = null;
+  private newestWhat = '';
 
   constructor(readonly name: string) {}
 
   /** A `message` frame or a `joined.messages` entry. False when already held. */
   message(f: Frame): boolean {
-    if (!this.fresh(f.id)) return false;
+    if (!this.fresh(f.id, 'message')) return false;
     const m: ModelMessage = {
       id: f.id,
       user: String(f.user?.id ?? ''),
@@ -81,7 +90,11 @@ export class RoomModel {
 
   /** An `event` frame or a `joined.events` entry. False when already held. */
   event(f: Frame): boolean {
-    if (!this.fresh(f.id)) return false;
+    if (!this.fresh(f.id, [f.kind, f.action, f.member?.id].filter((x) => x !== undefined).join(' '))) return false;
+    if (f.kind === 'member' || f.kind === 'room') {
+      this.membershipIds.add(f.id);
+      return true;
+    }
     this.eventIds.add(f.id);
     const m = this.messages.get(f.target);
     if (!m) {
@@ -134,14 +147,19 @@ export class RoomModel {
     return v;
   }
 
-  private fresh(id: unknown): id is string {
+  private fresh(id: unknown, what: string): id is string {
     if (typeof id !== 'string') return false;
-    if (this.messages.has(id) || this.eventIds.has(id)) {
+    if (this.messages.has(id) || this.eventIds.has(id) || this.membershipIds.has(id)) {
       this.duplicates++;
       return false;
     }
-    if (this.newest && compareIds(id, this.newest) < 0) this.outOfOrder++;
-    else this.newest = id;
+    if (this.newest && compareIds(id, this.newest) < 0) {
+      this.outOfOrder++;
+      if (this.outOfOrderExamples.length < 3) this.outOfOrderExamples.push(`${what} ${id} after ${this.newestWhat} ${this.newest}`);
+    } else {
+      this.newest = id;
+      this.newestWhat = what;
+    }
     this.order.push(id);
     return true;
   }
@@ -222,7 +240,7 @@ export function viewProblems(label: string, want: RoomModel, got: RoomModel, opt
 /** A client's own record problems: order, counts the server sent, events on unknown messages. */
 export function receiptProblems(label: string, got: RoomModel, opts: { orphansAllowed?: boolean } = {}): string[] {
   const out = got.countProblems.map((p) => `${label}: ${p}`).slice(0, 10);
-  if (got.outOfOrder) out.push(`${label}: ${got.outOfOrder} entries arrived after a newer one`);
+  if (got.outOfOrder) out.push(`${label}: ${got.outOfOrder} entries arrived after a newer one, e.g. ${got.outOfOrderExamples.join('; ')}`);
   if (got.orphans && !opts.orphansAllowed) out.push(`${label}: ${got.orphans} events on messages it never received`);
   return out;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Redis } from 'ioredis';
 import { keysFor } from '../../services/shared/keys.js';
+import { dmRoomName } from '../../services/shared/rooms.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -47,14 +48,20 @@ describe('chat replica resilience', () => {
     const b = await replica('rs-b');
     const alice = await connect(a, 'alice');
     const bob = await connect(b, 'bob');
-    await alice.join('restart');
-    await bob.join('restart');
+    // A DM: it has no member events, so its log is empty until the first message and the data
+    // loss leaves no gap to resync. (A public room's log holds its `joined` events: see carol.)
+    const dm = dmRoomName('alice', 'bob');
+    await alice.join(dm);
+    await bob.join(dm);
+    const carol = await connect(a, 'carol');
+    const carolJoined = await carol.join('restart');
+    const carolSince = (carolJoined.events as { id: string }[]).at(-1)!.id;
     await waitFor(async () => (await readyStatus(a)) === 200 && (await readyStatus(b)) === 200, { what: 'ready' });
 
     await redis.kill();
     await waitFor(async () => (await readyStatus(a)) === 503, { what: '/readyz red while Redis is down', timeoutMs: 15_000 });
     // a send while Redis is down is refused, not lost silently, and the socket lives
-    const down = await alice.sendText('restart', 'while down', 'down-1');
+    const down = await alice.sendText(dm, 'while down', 'down-1');
     expect(down).toMatchObject({ type: 'error', code: 'internal', ref: 'down-1' });
     await redis.start();
 
@@ -63,16 +70,22 @@ describe('chat replica resilience', () => {
       timeoutMs: 20_000,
     });
     // every room subscription is live again (a fresh Redis knows nothing of the old ones)
-    await waitFor(async () => Number(((await r.pubsub('NUMSUB', keys.roomChannel('restart'))) as [string, number])[1]) === 2, {
+    await waitFor(async () => Number(((await r.pubsub('NUMSUB', keys.roomChannel(dm))) as [string, number])[1]) === 2, {
       what: 'both replicas re-subscribed',
       timeoutMs: 15_000,
     });
-    const ack = await alice.sendText('restart', 'after restart', 'after-1');
+    const ack = await alice.sendText(dm, 'after restart', 'after-1');
     expect(ack.type).toBe('ack');
     const m = await bob.find('message', (f) => f.cid === 'after-1');
     expect(m.id).toBe(ack.id);
     expect(alice.closeCode).toBeNull();
     expect(bob.closeCode).toBeNull();
+    // The public room's log lost its `joined` event, a gap the replica cannot fill: carol is
+    // told to resume (1012), and her resume from what she had is answered, not recovered.
+    expect(await carol.closed).toBe(1012);
+    const carol2 = await connect(b, 'carol');
+    const resumed = await carol2.join('restart', carolSince);
+    expect(resumed.recovered).toBe(false);
   });
 
   it('a pub/sub path that stops delivering turns /readyz red through the probe, and green again after', async () => {

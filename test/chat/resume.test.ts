@@ -43,6 +43,17 @@ async function sendAll(c: TestClient, room: string, texts: string[]): Promise<st
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`);
 
+/**
+ * A `joined` without recovery carries the latest JOIN_HISTORY (20) log ENTRIES: the joiner's own
+ * first join of a public room is one of them (a `member joined` event, the newest), so 19
+ * messages come with it.
+ */
+function expectLatestWithOwnJoin(joined: Frame, ids: string[], user: string): void {
+  expect(joined.recovered).toBe(false);
+  expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids.slice(-19));
+  expect(joined.events.map((e: Frame) => [e.kind, e.action, e.member?.id])).toEqual([['member', 'joined', user]]);
+}
+
 beforeAll(async () => {
   redis = await startRedis();
   r = redis.client();
@@ -63,10 +74,12 @@ describe('join and resume', () => {
     const ids = await sendAll(s, 'hist', range(0, 30));
     const c = await connect(b, 'reader1');
     const joined = await c.join('hist');
-    expect(joined.recovered).toBe(false);
-    expect(joined.messages.map((m: Frame) => m.text)).toEqual(range(10, 30));
-    expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids.slice(10));
-    expect(joined.messages[0]).toMatchObject({ room: 'hist', user: { id: 'sender1', name: 'sender1' }, cid: 'hist-m10' });
+    expectLatestWithOwnJoin(joined, ids, 'reader1');
+    expect(joined.messages.map((m: Frame) => m.text)).toEqual(range(11, 30));
+    expect(joined.messages[0]).toMatchObject({ room: 'hist', user: { id: 'sender1', name: 'sender1' }, cid: 'hist-m11' });
+    // another socket of reader1 appends no second `joined`: it reads the same entries
+    const again = await connect(a, 'reader1');
+    expectLatestWithOwnJoin(await again.join('hist'), ids, 'reader1');
   });
 
   it('a client that disconnects and rejoins with since gets exactly what it missed, then live', async () => {
@@ -147,8 +160,7 @@ describe('join and resume', () => {
     expect(await r.xlen(keys.roomLog('capped'))).toBeLessThan(160);
     const c = await connect(b, 'late');
     const joined = await c.join('capped', ids[0]);
-    expect(joined.recovered).toBe(false);
-    expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids.slice(-20));
+    expectLatestWithOwnJoin(joined, ids, 'late');
   });
 
   it('more than RECOVERY_MAX missed messages gives recovered:false instead of an unbounded read', async () => {
@@ -157,12 +169,12 @@ describe('join and resume', () => {
     const ids = await sendAll(s, 'many', range(0, 80));
     const c = await connect(b, 'away');
     const joined = await c.join('many', ids[5]); // 74 missed > RECOVERY_MAX 60, all still in the log
-    expect(joined.recovered).toBe(false);
-    expect(joined.messages.map((m: Frame) => m.id)).toEqual(ids.slice(-20));
+    expectLatestWithOwnJoin(joined, ids, 'away');
     const back = await connect(b, 'away-again'); // (a re-join on the same socket reads nothing: abuse.test.ts)
-    const ok = await back.join('many', ids[30]); // 49 missed: recovered
+    const ok = await back.join('many', ids[30]); // 49 messages and 2 joins missed: recovered
     expect(ok.recovered).toBe(true);
     expect(ok.messages.map((m: Frame) => m.id)).toEqual(ids.slice(31));
+    expect(ok.events.map((e: Frame) => e.member?.id)).toEqual(['away', 'away-again']);
   });
 
   it('since after the newest message recovers nothing and misses nothing', async () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as frames from '../../services/chat/frames.js';
 import { CloseCode, parseClientFrame } from '../../services/chat/protocol.js';
 import { CONFIG_VARIABLES, loadConfig } from '../../services/shared/config.js';
+import { MEMBER_ACTIONS, ROOM_ACTIONS } from '../../services/shared/membership.js';
 import { EVENT_KINDS, logEntryOf } from '../../services/shared/message.js';
 import { ERROR_STATUS } from '../../services/users/errors.js';
 
@@ -158,7 +159,8 @@ describe('docs/PROTOCOL.md', () => {
       frames.helloFrame(user, 'chat-1', 30000),
       frames.pongFrame(1),
       frames.joinedFrame('general', [], [], true, frames.membersJson([user], 1000)),
-      frames.leftFrame('general'),
+      frames.leftFrame('general', 'kicked'),
+      frames.resyncFrame(),
       frames.ackFrame('c1', '1700000000001-0', 1, true),
       frames.unchangedAckFrame('c1'),
       frames.authedFrame(1),
@@ -180,6 +182,16 @@ describe('docs/PROTOCOL.md', () => {
       const body = section(serverPart, `### \`${String(frame.type)}\``);
       for (const key of Object.keys(frame)) if (!mentions(body, key)) missing.push(`${String(frame.type)}.${key}`);
     }
+    // membership and room events: their own section, every field and every action
+    const membership = section(serverPart, '### Membership events: `event` with `kind` `member` or `room`');
+    const memberSamples = [
+      frames.memberFrameHead('general', user, 'muted', user, 'c1') + frames.memberFrameState({ role: 'admin', banned: true, mutedUntil: 5 }) + tail({}),
+      frames.roomFrameHead('p:abcdefghijklmnop', user, 'created', 'private', 'c1', { title: 't', topic: 'x' }) + tail({}),
+    ];
+    for (const s of memberSamples) {
+      for (const key of Object.keys(JSON.parse(s) as object)) if (!mentions(membership, key)) missing.push(`membership.${key}`);
+    }
+    for (const action of [...MEMBER_ACTIONS, ...ROOM_ACTIONS]) if (!mentions(membership, action)) missing.push(`action ${action}`);
     expect(missing).toEqual([]);
   });
 
@@ -225,7 +237,12 @@ describe('docs/REST.md', () => {
   it('has a section for every route the users service registers, and none for a route it does not', () => {
     const routes = new Set<string>();
     for (const src of usersSources) {
-      for (const m of src.matchAll(/\.route\(\s*'([^']+)'\s*\)\s*\.(get|post|put|patch|delete)\(/g)) routes.add(`${m[2]!.toUpperCase()} ${m[1]}`);
+      // every method chained on a `.route('…')` (a line that starts with `.get(` …), up to the next route
+      const chains = src.split(/(?=\.route\(\s*')/);
+      for (const chain of chains) {
+        const path = /^\.route\(\s*'([^']+)'/.exec(chain)?.[1];
+        if (path) for (const verb of chain.matchAll(/^\s*\.(get|post|put|patch|delete)\(/gm)) routes.add(`${verb[1]!.toUpperCase()} ${path}`);
+      }
       for (const m of src.matchAll(/\.(get|post|put|patch|delete)\(\s*'(\/[^']*)'/g)) routes.add(`${m[1]!.toUpperCase()} ${m[2]}`);
     }
     for (const m of read('services/shared/ops.ts').matchAll(/path === '(\/\w+)'/g)) routes.add(`GET ${m[1]}`);

@@ -166,7 +166,7 @@ describe('unknown routes and wrong methods', () => {
       ['POST', '/api/nope'],
       ['GET', '/api/auth'],
       ['GET', '/nope.html'],
-      ['DELETE', '/api/rooms/general'],
+      ['DELETE', '/api/rooms/general/history'],
       ['GET', '/api/rooms/general/messages/extra'],
     ]) {
       const res = await h.call(method!, path!, { token });
@@ -182,7 +182,8 @@ describe('unknown routes and wrong methods', () => {
       ['PUT', '/api/auth/refresh', 'POST'],
       ['DELETE', '/api/auth/logout', 'POST'],
       ['POST', '/api/me', 'GET, HEAD'],
-      ['POST', '/api/rooms', 'GET, HEAD'],
+      ['PUT', '/api/rooms', 'GET, HEAD, POST'],
+      ['DELETE', '/api/rooms/general', 'GET, HEAD, PATCH'],
       ['PATCH', '/api/users', 'GET, HEAD'],
       ['DELETE', '/api/rooms/general/messages', 'GET, HEAD'],
     ]) {

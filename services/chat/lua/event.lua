@@ -13,6 +13,7 @@ KEYS[6]  message index     keys.messageIndex(room)                  id = message
 KEYS[7]  reactions         keys.reactions(room, target)             HASH <emoji> → count, <emoji>\n<uid> → 1, # → emoji in use
 KEYS[8]  thread counters   keys.thread(room, parent)                the target's parent when the replica's
                                                                     pre-read found one (delete of a reply), else a placeholder
+KEYS[9]  room ACL          keys.roomAcl(room)                       who may change what (lib/limits.lua access_check)
 
 ARGV[1]  room channel      ARGV[2] room       ARGV[3] user id     ARGV[4] user name    ARGV[5] cid
 ARGV[6]  kind: edit | delete | react
@@ -24,12 +25,15 @@ ARGV[17] ROOM_LOG_IDLE_TTL_SEC ARGV[18] USER_SEND_MAX_MESSAGES      ARGV[19] USE
 ARGV[20] USER_SEND_WINDOW_MS   ARGV[21] MESSAGE_CHANGE_WINDOW_SEC   ARGV[22] MAX_REACTION_EMOJI
 ARGV[23] the parent KEYS[8] names ('' when none): the index entry's `p` must say the same, which it
          always does (entries never change) — checked so a wrong key can never be written
+ARGV[24] '1' when the room is private or a group (by its name): the user must have a role
 
 Returns one of:
   {'ok', id, ts}        appended, queued, published
   {'dup', id, ts}       this cid was accepted before (its original id); nothing written
   {'not_found'}         the target is not in the index: unknown, deleted, or older than the window
-  {'forbidden'}         an edit or delete of another user's message
+  {'forbidden'}         an edit of another user's message, a delete of it by someone who is not the
+                        room's owner or an admin
+  {'no_access'} {'banned'} {'archived'} {'muted', retryAfterMs}   the room's ACL refuses (lib/limits.lua)
   {'unchanged'}         a reaction already as asked; nothing written, nothing charged
   {'limit'}             the target already has MAX_REACTION_EMOJI different emoji
   {'rate', ms} {'user_rate', ms} {'overloaded', backlog}   as send.lua; nothing written
@@ -39,8 +43,8 @@ Authorship comes from the index, not from the room log: the log is capped by cou
 when idle, so a busy room's log forgets a message within minutes, while users expect to fix a
 typo or react hours later. The index holds only what authorisation needs (~25 bytes a message)
 for MESSAGE_CHANGE_WINDOW_SEC; older messages are history that no longer changes. A delete
-removes the entry: nothing can target a deleted message afterwards. Deletes by a room's owner or
-admins come with room roles (issue 14); until then only the author deletes.
+removes the entry: nothing can target a deleted message afterwards. The room's owner and admins
+delete anyone's message (their role comes from the same ACL read as the access check).
 ]]
 
 local existing = redis.call('GET', KEYS[1])
@@ -52,13 +56,17 @@ local kind = ARGV[6]
 local target = ARGV[7]
 local uid = ARGV[3]
 local now = now_ms()
+local role, refused = access_check(KEYS[9], uid, ARGV[24], now)
+if refused then return refused end
 local windowEnd = tonumber(string.match(target, '^(%d+)-')) + tonumber(ARGV[21]) * 1000
 -- MINID trimming is approximate (whole nodes): the age is checked exactly here.
 if windowEnd <= now then return {'not_found'} end
 local entry = index_get(KEYS[6], target)
 if not entry then return {'not_found'} end
 if kind == 'delete' and (entry.p or '') ~= ARGV[23] then return {'bad_parent'} end
-if kind ~= 'react' and entry.u ~= uid then return {'forbidden'} end
+if kind ~= 'react' and entry.u ~= uid and not (kind == 'delete' and (role == 'owner' or role == 'admin')) then
+  return {'forbidden'}
+end
 
 local emoji = ARGV[9]
 local on = ARGV[10] == '1'

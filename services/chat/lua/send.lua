@@ -11,6 +11,7 @@ KEYS[6]  user room creates keys.userRoomCreates(room, userId)       STRING count
 KEYS[7]  message index     keys.messageIndex(room)                  STREAM id = message id, u = author, p = parent (lib/limits.lua)
 KEYS[8]  thread counters   keys.thread(room, replyTo)               HASH c = replies not deleted (a placeholder key of the
                                                                     same slot when the message is not a reply: never touched)
+KEYS[9]  room ACL          keys.roomAcl(room)                       HASH (keys.ts): who may write (lib/limits.lua access_check)
 
 ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
 ARGV[2]  room
@@ -39,6 +40,9 @@ ARGV[19] MESSAGE_CHANGE_WINDOW_SEC: the index keeps this much; its entries are w
          delete, react and replyTo can target (event.lua)
 ARGV[20] replyTo: the parent message id, '' for a top-level message. The parent must be in the
          index (not deleted, inside the change window) and top-level (threads are one level).
+ARGV[21] '1' when the room is private or a group (by its name): the sender must have a role
+ARGV[22] a DM's other user's channel (keys.userChannel), '' otherwise: the first message of a
+         DM (no log yet) is published there too, so the recipient's sidebar shows it live
 
 Returns one of:
   {'ok', id, ts}            accepted: logged, queued for ingestion, published
@@ -50,6 +54,7 @@ Returns one of:
   {'overloaded', backlog}   the ingest stream holds more than INGEST_MAX_BACKLOG entries; nothing written
   {'not_found'}             replyTo is not a message of the index (unknown, deleted, too old); nothing written
   {'not_top_level'}         replyTo is itself a reply; nothing written
+  {'no_access'} {'banned'} {'archived'} {'muted', retryAfterMs}   the room's ACL refuses (lib/limits.lua)
 
 Order: idempotency first (a retry of an accepted message gets its ack even when the user is now
 rate limited), then the reply's parent, the room rate limit, the account budget, the ingest backlog, the
@@ -68,6 +73,8 @@ if existing then
 end
 
 local now = now_ms()
+local _, refused = access_check(KEYS[9], ARGV[3], ARGV[21], now)
+if refused then return refused end
 local windowMs = tonumber(ARGV[19]) * 1000
 local replyTo = ARGV[20]
 if replyTo ~= '' then
@@ -151,4 +158,5 @@ end
 local tail = '"id":"' .. id .. '","ts":' .. ts .. '}'
 if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
 redis.call('PUBLISH', ARGV[1], ARGV[12] .. tail)
+if creating and ARGV[22] ~= '' then redis.call('PUBLISH', ARGV[22], ARGV[12] .. tail) end
 return {'ok', id, ts}

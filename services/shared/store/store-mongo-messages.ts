@@ -31,14 +31,27 @@ import {
   threadSchema,
   type ChangeDoc,
   type EventDoc,
+  type LastMessageDoc,
   type MessageDoc,
   type ReactionDoc,
   type ThreadDoc,
 } from './store-mongo-schemas.js';
+import { previewText } from './store-common.js';
 import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult } from './store.js';
 
-/** Room counters to move after an insert: count and newest ms of the messages inserted, per room. */
-export type RoomBumps = Map<string, { count: number; last: number }>;
+/**
+ * Per room, what an insert moves: `count` messages newly inserted, and — from every message of
+ * the batch that is stored, redelivered ones included (a first delivery may have died before
+ * this write; these moves are idempotent) — the oldest and newest ms and the newest top-level
+ * message (the sidebar's preview).
+ */
+export interface RoomBump {
+  count: number;
+  first: number;
+  last: number;
+  top?: LastMessageDoc;
+}
+export type RoomBumps = Map<string, RoomBump>;
 
 const docKey = (room: string, id: string) => `${room}|${id}`;
 /** The driver's collection under a model: update pipelines reach the server as written. */
@@ -174,12 +187,17 @@ export class MongoMessages {
     }
     const bumps: RoomBumps = new Map();
     docs.forEach((d, i) => {
-      if (duplicates.has(i)) return;
-      const r = bumps.get(d.room);
-      if (r) {
-        r.count++;
-        if (d.ms > r.last) r.last = d.ms;
-      } else bumps.set(d.room, { count: 1, last: d.ms });
+      if (conflicting.has(i)) return;
+      const fresh = duplicates.has(i) ? 0 : 1;
+      let r = bumps.get(d.room);
+      if (!r) bumps.set(d.room, (r = { count: 0, first: d.ms, last: d.ms }));
+      r.count += fresh;
+      r.first = Math.min(r.first, d.ms);
+      r.last = Math.max(r.last, d.ms);
+      if (d.replyMs === undefined) {
+        const k = idSortKey(d.id);
+        if (!r.top || r.top.k < k) r.top = { id: d.id, k, userId: d.userId, userName: d.userName, text: previewText(d.text), ts: d.ts };
+      }
     });
     if (bumps.size > 0) await this.bumpRooms(bumps);
     // redelivered replies too: their first delivery may have died before its recount

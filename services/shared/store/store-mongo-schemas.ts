@@ -12,6 +12,12 @@
 //   reactions  _id = `${room}|${target}|${emoji}|${userId}`; `v` the newest toggle applied;
 //              {room, target, active} for a page's tallies
 //   threads    _id = `${room}|${parent}`: replyCount, lastReplyAt, recounted from the replies
+//   rooms      _id = room name: message counters, the room's own state (membership.ts: kind,
+//              title, topic, archived, each with the version of the event that set it), member
+//              count and owner, the preview of its newest top-level message; members for DMs
+//   memberships   _id = `${room}|${userId}`: the state the newest member event left (`v`);
+//              rank 0/1/2 (owner/admin/member) for members now, null otherwise
+//   member_events _id = `${room}|${id}`: one per member/room event, as `events` for message events
 // The state collections are keyed by the message they change, never written into it: an event
 // may be stored before its message, and joining at read time makes arrival order irrelevant.
 import { mongo, Schema } from 'mongoose';
@@ -146,6 +152,118 @@ export const threadSchema = new Schema<ThreadDoc>(
     lastReplyAt: Number,
   },
   { ...durable, collection: 'threads' },
+);
+
+/** The newest stored top-level message of a room, as the sidebar previews it. */
+export interface LastMessageDoc {
+  id: string;
+  /** idSortKey(id): compared as a string to keep the newest whatever the arrival order. */
+  k: string;
+  userId: string;
+  userName: string;
+  /** Cut to the preview length. */
+  text: string;
+  ts: number;
+}
+export interface RoomDoc {
+  _id: string;
+  lastMessageAt: number | null;
+  messageCount: number;
+  /** DM rooms only: its two users. */
+  members?: string[];
+  /** Rooms written before membership have none until init() backfills them. */
+  kind?: string;
+  title?: string | null;
+  topic?: string;
+  topicV?: string;
+  archived?: boolean;
+  archivedV?: string;
+  createdAt?: number | null;
+  createdV?: string;
+  memberCount?: number;
+  ownerId?: string | null;
+  firstMessageAt?: number;
+  last?: LastMessageDoc;
+}
+export interface MembershipDoc {
+  _id: string;
+  room: string;
+  userId: string;
+  username: string;
+  role: string | null;
+  rank: number | null;
+  banned: boolean;
+  mutedUntil: number | null;
+  since: number | null;
+  v: string;
+}
+export interface MemberEventDoc {
+  _id: string;
+  room: string;
+  kind: string;
+  action: string;
+  userId: string;
+  cid: string;
+  memberId: string | null;
+}
+
+export const roomSchema = new Schema<RoomDoc>(
+  {
+    _id: { type: String, required: true },
+    lastMessageAt: { type: Number, default: null },
+    messageCount: { type: Number, required: true, default: 0 },
+    members: { type: [String], default: undefined },
+    kind: String,
+    title: String,
+    topic: String,
+    topicV: String,
+    archived: Boolean,
+    archivedV: String,
+    createdAt: Number,
+    createdV: String,
+    memberCount: Number,
+    ownerId: String,
+    firstMessageAt: Number,
+    last: { type: Schema.Types.Mixed, default: undefined },
+  },
+  { ...durable, collection: 'rooms' },
+);
+roomSchema.index({ members: 1 }, { sparse: true });
+roomSchema.index({ lastMessageAt: -1, _id: 1 });
+// the public directory, most members first (publicRooms)
+roomSchema.index({ kind: 1, archived: 1, memberCount: -1, _id: 1 });
+
+// memberships and member_events are written through the driver (update pipelines guarded by `v`).
+export const membershipSchema = new Schema<MembershipDoc>(
+  {
+    _id: { type: String, required: true },
+    room: String,
+    userId: String,
+    username: String,
+    role: String,
+    rank: Number,
+    banned: Boolean,
+    mutedUntil: Number,
+    since: Number,
+    v: String,
+  },
+  { ...durable, collection: 'memberships' },
+);
+// "my rooms" (rank >= 0: members now) and a member list in order / member count / owner
+membershipSchema.index({ userId: 1, rank: 1 });
+membershipSchema.index({ room: 1, rank: 1, username: 1 });
+
+export const memberEventSchema = new Schema<MemberEventDoc>(
+  {
+    _id: { type: String, required: true },
+    room: { type: String, required: true },
+    kind: { type: String, required: true },
+    action: { type: String, required: true },
+    userId: { type: String, required: true },
+    cid: { type: String, required: true },
+    memberId: { type: String, default: null },
+  },
+  { ...durable, collection: 'member_events' },
 );
 
 /** (ms, seq) of an id as exact JS numbers (Mongo stores doubles). */

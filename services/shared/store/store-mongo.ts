@@ -5,9 +5,9 @@
 //   users          _id = user id; usernameLower unique (case-insensitive uniqueness)
 //   refresh_tokens _id = tokenHash (unique by construction); familyId; TTL on expiresAt with a
 //                  grace period, so an expired token still answers `expired` for a while
-//   rooms          _id = room name; members (DM rooms only, multikey) for listRooms
 //   messages, events, changes, reactions, threads: store-mongo-schemas.ts (and
 //                  store-mongo-messages.ts, which reads and writes them)
+//   rooms, memberships, member_events: store-mongo-schemas.ts (and store-mongo-membership.ts)
 //
 // bufferCommands is off and serverSelectionTimeoutMS small, so with MongoDB down every call
 // rejects within seconds instead of queueing forever; callers retry.
@@ -16,31 +16,42 @@
 // in a second write after insertMany. Without multi-document transactions (a standalone
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
-import { createConnection, Schema, type Connection, type Model } from 'mongoose';
+import { createConnection, Schema, type Connection, type Model, type mongo } from 'mongoose';
 import type { Logger } from '../logger.js';
+import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, RoomEvent } from '../message.js';
-import { DEFAULT_ROOM, dmMembers } from '../rooms.js';
-import { MongoMessages, type RoomBumps } from './store-mongo-messages.js';
+import { DEFAULT_ROOM } from '../rooms.js';
+import { MongoMembership } from './store-mongo-membership.js';
+import { MongoMessages } from './store-mongo-messages.js';
 import {
   changeSchema,
   eventSchema,
   isDuplicateKey,
+  memberEventSchema,
+  membershipSchema,
   messageSchema,
-  MESSAGE_WRITE_CONCERN,
   reactionSchema,
+  roomSchema,
   threadSchema,
+  type RoomDoc,
 } from './store-mongo-schemas.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
   type HistoryMessage,
   type InsertResult,
+  type MemberState,
+  type MyRoom,
   type PublicUser,
   type RefreshTokenRecord,
+  type RoomAclSnapshot,
   type RoomInfo,
+  type RoomMember,
+  type RoomMeta,
   type Store,
   type User,
 } from './store.js';
@@ -71,12 +82,6 @@ interface TokenDoc {
   usedAt: Date | null;
   revokedAt: Date | null;
 }
-interface RoomDoc {
-  _id: string;
-  lastMessageAt: number | null;
-  messageCount: number;
-  members?: string[];
-}
 
 const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
 
@@ -106,18 +111,6 @@ const tokenSchema = new Schema<TokenDoc>(
 tokenSchema.index({ familyId: 1 });
 tokenSchema.index({ expiresAt: 1 }, { expireAfterSeconds: TOKEN_GRACE_SEC });
 
-const roomSchema = new Schema<RoomDoc>(
-  {
-    _id: { type: String, required: true },
-    lastMessageAt: { type: Number, default: null },
-    messageCount: { type: Number, required: true, default: 0 },
-    members: { type: [String], default: undefined },
-  },
-  { ...schemaOptions, collection: 'rooms', writeConcern: MESSAGE_WRITE_CONCERN },
-);
-roomSchema.index({ members: 1 }, { sparse: true });
-roomSchema.index({ lastMessageAt: -1, _id: 1 });
-
 const schemas = {
   messages: messageSchema,
   events: eventSchema,
@@ -125,6 +118,8 @@ const schemas = {
   reactions: reactionSchema,
   threads: threadSchema,
   rooms: roomSchema,
+  memberships: membershipSchema,
+  member_events: memberEventSchema,
   users: userSchema,
   refresh_tokens: tokenSchema,
 };
@@ -192,22 +187,26 @@ class MongoStore implements Store {
   private readonly tokens: Model<TokenDoc>;
   private readonly rooms: Model<RoomDoc>;
   private readonly messages: MongoMessages;
+  private readonly membership: MongoMembership;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
     this.tokens = conn.model<TokenDoc>('RefreshToken', tokenSchema);
     this.rooms = conn.model<RoomDoc>('Room', roomSchema);
-    this.messages = new MongoMessages(conn, (bumps) => this.bumpRooms(bumps));
+    this.messages = new MongoMessages(conn, (bumps) => this.membership.bumpRooms(bumps));
+    this.membership = new MongoMembership(
+      conn,
+      this.rooms,
+      this.users.collection as unknown as mongo.Collection<{ _id: string; username: string }>,
+      this.messages.messages,
+    );
   }
 
-  /** Creates the collections and indexes (idempotent) and the `general` room. */
+  /** Creates the collections and indexes (idempotent), upgrades older room documents, and the `general` room. */
   async init(): Promise<void> {
     await Promise.all([this.users.init(), this.tokens.init(), this.messages.init(), this.rooms.init()]);
-    await this.rooms.updateOne(
-      { _id: DEFAULT_ROOM },
-      { $setOnInsert: { lastMessageAt: null, messageCount: 0 } },
-      { upsert: true },
-    );
+    await this.membership.init();
+    await this.membership.ensureRoom(DEFAULT_ROOM);
   }
 
   /** The driver would silently reconnect after close(); a closed store refuses instead. */
@@ -350,33 +349,13 @@ class MongoStore implements Store {
     return this.messages.replies(room, parentId, afterId, limit, viewerId);
   }
 
-  /** Moves room counters by the messages actually inserted (duplicates excluded). */
-  private async bumpRooms(bumps: RoomBumps): Promise<void> {
-    await this.rooms.bulkWrite(
-      [...bumps].map(([name, { count, last }]) => {
-        const members = dmMembers(name);
-        return {
-          updateOne: {
-            filter: { _id: name },
-            update: {
-              $inc: { messageCount: count },
-              $max: { lastMessageAt: last },
-              ...(members ? { $setOnInsert: { members } } : {}),
-            },
-            upsert: true,
-          },
-        };
-      }),
-      { ordered: false, writeConcern: MESSAGE_WRITE_CONCERN },
-    );
-  }
-
   async listRooms(userId: string, limit: number): Promise<RoomInfo[]> {
     this.live();
     if (limit <= 0) return [];
-    // lastMessageAt desc puts null (no messages) last: null sorts below every number in BSON
+    // lastMessageAt desc puts null (no messages) last: null sorts below every number in BSON.
+    // Public rooms have no ':' in their name; private rooms and groups are for myRooms only.
     const docs = await this.rooms
-      .find({ $or: [{ members: { $exists: false } }, { members: userId }] })
+      .find({ $or: [{ members: { $exists: false }, _id: { $not: /:/ } }, { members: userId }] })
       .sort({ lastMessageAt: -1, _id: 1 })
       .limit(limit)
       .lean<RoomDoc[]>();
@@ -390,6 +369,41 @@ class MongoStore implements Store {
     this.live();
     const d = await this.rooms.findById(name).lean<RoomDoc>();
     return d ? toRoom(d) : null;
+  }
+
+  async applyMembershipEvents(events: readonly MembershipLogEntry[]): Promise<ApplyMembershipResult> {
+    this.live();
+    return this.membership.apply(events);
+  }
+
+  async roomMeta(room: string): Promise<RoomMeta | null> {
+    this.live();
+    return this.membership.roomMeta(room);
+  }
+
+  async memberState(room: string, userId: string): Promise<MemberState> {
+    this.live();
+    return this.membership.memberState(room, userId);
+  }
+
+  async roomMembers(room: string, limit: number): Promise<RoomMember[]> {
+    this.live();
+    return this.membership.roomMembers(room, limit);
+  }
+
+  async myRooms(userId: string, limit: number): Promise<MyRoom[]> {
+    this.live();
+    return this.membership.myRooms(userId, limit);
+  }
+
+  async publicRooms(query: string, limit: number): Promise<RoomMeta[]> {
+    this.live();
+    return this.membership.publicRooms(query, limit);
+  }
+
+  async roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]> {
+    this.live();
+    return this.membership.roomAcls(afterRoom, limit);
   }
 
   async ping(): Promise<void> {

@@ -10,8 +10,9 @@
 import type Database from 'better-sqlite3';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { parseId } from '../ids.js';
-import { dmMembers } from '../rooms.js';
+import { dmMembers, roomKindOf } from '../rooms.js';
 import { historyMessage, orderReactions } from './history.js';
+import { previewText } from './store-common.js';
 import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult, type Reaction } from './store.js';
 
 type Seq = number | bigint;
@@ -70,11 +71,17 @@ export class SqliteMessages {
         'SELECT user_id, cid FROM messages WHERE room = ? AND ms = ? AND seq = ?',
       ),
       bumpRoom: db.prepare(
-        `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b)
-         VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b, kind)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET
            message_count = message_count + excluded.message_count,
            last_message_at = MAX(COALESCE(last_message_at, 0), excluded.last_message_at)`,
+      ),
+      // The sidebar's preview: moves forward only, so batches may land in any order.
+      setPreview: db.prepare<{ room: string; ms: number; seq: Seq; userId: string; userName: string; text: string; ts: number }>(
+        `UPDATE rooms SET last_ms = @ms, last_seq = @seq, last_user_id = @userId, last_user_name = @userName,
+           last_text = @text, last_ts = @ts
+         WHERE name = @room AND (last_ms IS NULL OR (last_ms, last_seq) < (@ms, @seq))`,
       ),
       // From the rows, never +1/-1: a redelivered or late reply cannot skew the count.
       recountThread: db.prepare<{ room: string; ms: number; seq: Seq }>(
@@ -147,6 +154,7 @@ export class SqliteMessages {
     // recounted once, so a redelivered batch changes nothing.
     this.insertBatch = db.transaction((messages: readonly ChatMessage[]): InsertResult => {
       const perRoom = new Map<string, { count: number; last: number }>();
+      const newestTop = new Map<string, { m: ChatMessage; ms: number; seq: Seq }>();
       const threads = new ThreadSet();
       let inserted = 0;
       const conflicts: ChatMessage[] = [];
@@ -162,6 +170,10 @@ export class SqliteMessages {
         }
         inserted++;
         if (replyMs !== null) threads.add(m.room, replyMs, replySeq!);
+        else {
+          const top = newestTop.get(m.room);
+          if (!top || ms > top.ms || (ms === top.ms && seq > top.seq)) newestTop.set(m.room, { m, ms, seq });
+        }
         const room = perRoom.get(m.room);
         if (room) {
           room.count++;
@@ -170,7 +182,10 @@ export class SqliteMessages {
       }
       for (const [name, { count, last }] of perRoom) {
         const members = dmMembers(name);
-        this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null);
+        this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null, roomKindOf(name) ?? 'public');
+      }
+      for (const [room, { m, ms, seq }] of newestTop) {
+        this.s.setPreview.run({ room, ms, seq, userId: m.user.id, userName: m.user.name, text: previewText(m.text), ts: m.ts });
       }
       threads.forEach((room, ms, seq) => this.s.recountThread.run({ room, ms, seq }));
       return { inserted, duplicates: messages.length - inserted - conflicts.length, conflicts };

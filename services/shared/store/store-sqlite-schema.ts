@@ -7,7 +7,37 @@
 // own tables keyed by the message they change, never in the message row: an event may be
 // stored before its message (a claimed batch is not in id order), and a join at read time
 // makes the order of arrival irrelevant.
+//
+// Membership (membership.ts): `memberships` holds each (room, user)'s state after the newest
+// member event applied (its idSortKey is the row's `v`), `member_events` every member/room event
+// applied once, and the room's own state (kind, title, topic, archived, owner, member count) and
+// the sidebar's preview of its newest top-level message are columns of `rooms`, so "my rooms"
+// reads one row per room.
 import type Database from 'better-sqlite3';
+import { PREVIEW_CHARS } from './store-common.js';
+
+// The room's own state and counters (membership.ts RoomChangeEvent), added to older files too.
+// *_v columns hold the idSortKey of the newest event that set the field (created/topic for the
+// topic, archived/unarchived for the flag, created for kind/title/created_at), so a late, older
+// event changes nothing. last_* preview the newest stored top-level message.
+const ROOM_STATE_COLUMNS: readonly [string, string][] = [
+  ['kind', 'TEXT'],
+  ['title', 'TEXT'],
+  ['topic', "TEXT NOT NULL DEFAULT ''"],
+  ['topic_v', 'TEXT'],
+  ['archived', 'INTEGER NOT NULL DEFAULT 0'],
+  ['archived_v', 'TEXT'],
+  ['created_at', 'INTEGER'],
+  ['created_v', 'TEXT'],
+  ['member_count', 'INTEGER NOT NULL DEFAULT 0'],
+  ['owner_id', 'TEXT'],
+  ['last_ms', 'INTEGER'],
+  ['last_seq', 'INTEGER'],
+  ['last_user_id', 'TEXT'],
+  ['last_user_name', 'TEXT'],
+  ['last_text', 'TEXT'],
+  ['last_ts', 'INTEGER'],
+];
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -46,7 +76,8 @@ CREATE TABLE IF NOT EXISTS rooms (
   message_count   INTEGER NOT NULL DEFAULT 0,
   -- the two members of a DM room (NULL for a public room), so listRooms needs no name parsing
   member_a        TEXT,
-  member_b        TEXT
+  member_b        TEXT,
+  ${ROOM_STATE_COLUMNS.map(([name, decl]) => `${name} ${decl}`).join(',\n  ')}
 );
 CREATE INDEX IF NOT EXISTS rooms_member_a ON rooms(member_a) WHERE member_a IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_member_b ON rooms(member_b) WHERE member_b IS NOT NULL;
@@ -112,21 +143,70 @@ CREATE TABLE IF NOT EXISTS threads (
   last_reply_at INTEGER,
   PRIMARY KEY (room, parent_ms, parent_seq)
 ) WITHOUT ROWID;
+-- Every member and room event applied once (as events does for message events): kind, action,
+-- user_id, cid and member_id tell a redelivery from another event under a reused id.
+CREATE TABLE IF NOT EXISTS member_events (
+  room      TEXT NOT NULL,
+  id        TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  action    TEXT NOT NULL,
+  user_id   TEXT NOT NULL,
+  cid       TEXT NOT NULL,
+  member_id TEXT,
+  PRIMARY KEY (room, id)
+) WITHOUT ROWID;
+-- One row per (room, user) ever named by a member event: the state the newest one (v, its
+-- idSortKey) left. rank orders a member list (0 owner, 1 admin, 2 member) and is NULL for
+-- anyone who is not a member now (no role, or banned), so both partial indexes hold members
+-- only. since is the ts of the newest joined/invited event (NULL until one is applied).
+CREATE TABLE IF NOT EXISTS memberships (
+  room        TEXT NOT NULL,
+  user_id     TEXT NOT NULL,
+  username    TEXT NOT NULL,
+  role        TEXT,
+  rank        INTEGER,
+  banned      INTEGER NOT NULL DEFAULT 0,
+  muted_until INTEGER,
+  since       INTEGER,
+  v           TEXT NOT NULL,
+  PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
+-- "my rooms" and a room's member list in order (owner, admins, members by name)
+CREATE INDEX IF NOT EXISTS memberships_mine ON memberships(user_id, room) WHERE rank IS NOT NULL;
+CREATE INDEX IF NOT EXISTS memberships_list ON memberships(room, rank, username) WHERE rank IS NOT NULL;
 `;
 
-// After the column upgrade: these name columns an old messages table did not have.
+// After the column upgrade: these name columns an old messages or rooms table did not have.
 const INDEXES = `
+-- the public directory, most members first, walked in order and cut at the limit
+CREATE INDEX IF NOT EXISTS rooms_directory ON rooms(kind, archived, member_count DESC, name);
 -- top-level paging without stepping over thread replies
 CREATE INDEX IF NOT EXISTS messages_top ON messages(room, ms, seq) WHERE reply_ms IS NULL;
 -- a thread, oldest first, and its recount
 CREATE INDEX IF NOT EXISTS messages_thread ON messages(room, reply_ms, reply_seq, ms, seq) WHERE reply_ms IS NOT NULL;
 `;
 
-/** Columns added after a table's first release: [table, column, declaration]. */
+/**
+ * Columns added after a table's first release: [table, column, declaration]. Backfilled by
+ * BACKFILL: rooms of an older file get their kind from their name and the preview of their
+ * newest top-level message from the messages table.
+ */
 const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
+  ...ROOM_STATE_COLUMNS.map(([column, decl]): [string, string, string] => ['rooms', column, decl]),
 ];
+
+// Idempotent: only rows a previous version wrote (kind NULL, or messages but no preview) change.
+const BACKFILL = `
+UPDATE rooms SET kind = CASE
+  WHEN member_a IS NOT NULL THEN 'dm' WHEN name GLOB 'p:*' THEN 'private' WHEN name GLOB 'g:*' THEN 'group' ELSE 'public' END
+WHERE kind IS NULL;
+UPDATE rooms SET (last_ms, last_seq, last_user_id, last_user_name, last_text, last_ts) = (
+  SELECT ms, seq, user_id, user_name, substr(text, 1, ${PREVIEW_CHARS}), ts FROM messages INDEXED BY messages_top
+  WHERE room = rooms.name AND reply_ms IS NULL ORDER BY ms DESC, seq DESC LIMIT 1)
+WHERE last_ms IS NULL AND message_count > 0;
+`;
 
 /** Creates what is missing and upgrades older files in place (one transaction). */
 export function migrate(db: Database.Database): void {
@@ -137,5 +217,6 @@ export function migrate(db: Database.Database): void {
       if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
     }
     db.exec(INDEXES);
+    db.exec(BACKFILL);
   }).immediate();
 }

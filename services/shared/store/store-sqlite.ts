@@ -2,24 +2,33 @@
 // synchronous; every method is an async function so a thrown SQLite error (closed, locked,
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
 // crash. The schema is in store-sqlite-schema.ts, messages and room events in
-// store-sqlite-messages.ts; this file opens the database and keeps users, tokens and rooms.
+// store-sqlite-messages.ts, membership in store-sqlite-membership.ts; this file opens the
+// database and keeps users, tokens and rooms.
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
+import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
+import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
 import { migrate } from './store-sqlite-schema.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
   type HistoryMessage,
   type InsertResult,
+  type MemberState,
+  type MyRoom,
   type PublicUser,
   type RefreshTokenRecord,
+  type RoomAclSnapshot,
   type RoomInfo,
+  type RoomMember,
+  type RoomMeta,
   type Store,
   type User,
 } from './store.js';
@@ -87,7 +96,7 @@ export async function openSqliteStore(
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('foreign_keys = ON');
     migrate(db);
-    db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)').run(DEFAULT_ROOM);
+    db.prepare("INSERT OR IGNORE INTO rooms (name, kind) VALUES (?, 'public')").run(DEFAULT_ROOM);
   } catch (err) {
     db.close();
     throw err;
@@ -100,10 +109,12 @@ class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly s;
   private readonly messages: SqliteMessages;
+  private readonly membership: SqliteMembership;
   private readonly consume;
 
   constructor(private readonly db: Database.Database) {
     this.messages = new SqliteMessages(db);
+    this.membership = new SqliteMembership(db);
     this.s = {
       insertUser: db.prepare(
         'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -131,9 +142,11 @@ class SqliteStore implements Store {
       revokeFamily: db.prepare(
         'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
       ),
+      // Public rooms (no ':' in the name: not p:, g: or dm:) and the caller's DMs; private rooms
+      // and groups are listed by myRooms, to their members only.
       listRooms: db.prepare<[string, string, number], RoomRow>(
         `SELECT name, last_message_at, message_count FROM rooms
-         WHERE member_a IS NULL OR member_a = ? OR member_b = ?
+         WHERE (member_a IS NULL AND instr(name, ':') = 0) OR member_a = ? OR member_b = ?
          ORDER BY last_message_at IS NULL, last_message_at DESC, name
          LIMIT ?`,
       ),
@@ -253,6 +266,34 @@ class SqliteStore implements Store {
   async getRoom(name: string): Promise<RoomInfo | null> {
     const row = this.s.getRoom.get(name);
     return row ? toRoom(row) : null;
+  }
+
+  async applyMembershipEvents(events: readonly MembershipLogEntry[]): Promise<ApplyMembershipResult> {
+    return this.membership.apply(events);
+  }
+
+  async roomMeta(room: string): Promise<RoomMeta | null> {
+    return this.membership.roomMeta(room);
+  }
+
+  async memberState(room: string, userId: string): Promise<MemberState> {
+    return this.membership.memberState(room, userId);
+  }
+
+  async roomMembers(room: string, limit: number): Promise<RoomMember[]> {
+    return this.membership.roomMembers(room, limit);
+  }
+
+  async myRooms(userId: string, limit: number): Promise<MyRoom[]> {
+    return this.membership.myRooms(userId, limit);
+  }
+
+  async publicRooms(query: string, limit: number): Promise<RoomMeta[]> {
+    return this.membership.publicRooms(query, limit);
+  }
+
+  async roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]> {
+    return this.membership.roomAcls(afterRoom, limit);
   }
 
   async ping(): Promise<void> {

@@ -14,6 +14,7 @@ import { createStore, type Store } from './index.js';
 import { openSqliteStore } from './store-sqlite.js';
 import { msg, storeContract } from './store.contract.js';
 import { ev } from './store.contract-events.js';
+import { membershipContract } from './store.contract-membership.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
 const log = pino({ level: 'silent' });
@@ -23,6 +24,7 @@ let n = 0;
 const freshPath = () => join(dir, `t${++n}`, 'aurora.db');
 
 storeContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+membershipContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 
 const MONGO_URL = process.env.MONGO_URL;
 if (!MONGO_URL) {
@@ -36,22 +38,21 @@ describe.skipIf(!MONGO_URL)(
   'MongoDB store contract — SKIPPED: set MONGO_URL to run against a real MongoDB (none can be installed on this machine)',
   () => {
     const stores = new Map<Store, string>();
-    storeContract(
-      'MongoDB',
-      async () => {
-        const { openMongoStore } = await import('./store-mongo.js');
-        const dbName = `aurora_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
-        const store = await openMongoStore(MONGO_URL!, log, { dbName });
-        stores.set(store, dbName);
-        return store;
-      },
-      async (store) => {
-        const { dropMongoDatabase } = await import('./store-mongo.js');
-        await store.close();
-        await dropMongoDatabase(MONGO_URL!, stores.get(store)!);
-        stores.delete(store);
-      },
-    );
+    const open = async () => {
+      const { openMongoStore } = await import('./store-mongo.js');
+      const dbName = `aurora_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
+      const store = await openMongoStore(MONGO_URL!, log, { dbName });
+      stores.set(store, dbName);
+      return store;
+    };
+    const drop = async (store: Store) => {
+      const { dropMongoDatabase } = await import('./store-mongo.js');
+      await store.close();
+      await dropMongoDatabase(MONGO_URL!, stores.get(store)!);
+      stores.delete(store);
+    };
+    storeContract('MongoDB', open, drop);
+    membershipContract('MongoDB', open, drop);
   },
 );
 
@@ -66,6 +67,8 @@ describe('SQLite store specifics', () => {
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
       'changes',
       'events',
+      'member_events',
+      'memberships',
       'messages',
       'reaction_summary',
       'reactions',
@@ -96,7 +99,7 @@ describe('SQLite store specifics', () => {
     await b.close();
   });
 
-  it('opens a file written by the schema before room events, keeps its rows and upgrades it in place', async () => {
+  it('opens a file written by the schema before room events (and membership), keeps its rows and upgrades it in place', async () => {
     const path = freshPath();
     mkdirSync(dirname(path), { recursive: true });
     const old = new Database(path);
@@ -125,6 +128,14 @@ describe('SQLite store specifics', () => {
     const store = await openSqliteStore(path, log);
     expect(await store.messagesBefore('general', undefined, 10)).toEqual([old1]);
     expect(await store.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
+    // the old room row gets its kind from its name and its preview from the stored messages
+    expect(await store.publicRooms('', 10)).toEqual([
+      { name: 'general', kind: 'public', topic: '', archived: false, memberCount: 0, lastMessageAt: 10, messageCount: 1 },
+    ]);
+    await store.applyMembershipEvents([
+      { kind: 'member', id: '10-1', room: 'general', user: old1.user, ts: 10, cid: 'j', action: 'joined', member: old1.user, role: 'member' },
+    ]);
+    expect((await store.myRooms(old1.user.id, 10))[0]?.lastMessage).toEqual({ id: '10-0', user: old1.user, text: old1.text, ts: 10 });
     // the old message takes part in everything new: a reply, an edit, a reaction
     await store.insertMessages([{ ...msg('general', '11-0'), replyTo: '10-0' }]);
     await store.applyEvents([ev.edit('general', '12-0', '10-0', 'edited after the upgrade'), ev.react('general', '13-0', '10-0', '👍', true, old1.user)]);
@@ -190,11 +201,33 @@ describe('SQLite store specifics', () => {
 // within its server-selection timeout when nothing answers, and it classifies insertMany
 // failures correctly (built from the driver's own error classes).
 describe('MongoDB adapter without a server', () => {
-  it('writes messages, events, the state they change and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
+  it('writes messages, events, membership, the state they change and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
     const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
     expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
-    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms'] as const) {
+    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events'] as const) {
       expect(schemaWriteConcern(c), c).toEqual({ w: 'majority', j: true });
+    }
+  });
+
+  it('membership and room update pipelines carry every user-supplied value inside $literal (a "$x" topic stays text)', async () => {
+    const { bumpUpdate, memberUpdate, roomUpdate } = await import('./store-mongo-room-updates.js');
+    const evil = '$evil';
+    const user = { id: 'u1', name: evil };
+    const pipelines = [
+      memberUpdate({ kind: 'member', id: '5-0', room: 'lobby', user, ts: 5, cid: evil, action: 'joined', member: { id: 'u2', name: evil }, role: 'member' }),
+      roomUpdate({ kind: 'room', id: '6-0', room: 'lobby', user, ts: 6, cid: evil, action: 'created', roomKind: 'public', title: evil, topic: evil }),
+      bumpUpdate('lobby', { count: 1, first: 7, last: 7, top: { id: '7-0', k: 'k', userId: 'u1', userName: evil, text: evil, ts: 7 } }),
+    ];
+    // every occurrence of the value is inside a $literal
+    const outside = (node: unknown, literal: boolean): number => {
+      if (node === evil) return literal ? 0 : 1;
+      if (Array.isArray(node)) return node.reduce((n: number, x) => n + outside(x, literal), 0);
+      if (node && typeof node === 'object') return Object.entries(node).reduce((n, [k, x]) => n + outside(x, literal || k === '$literal'), 0);
+      return 0;
+    };
+    for (const p of pipelines) {
+      expect(JSON.stringify(p)).toContain(evil);
+      expect(outside(p, false)).toBe(0);
     }
   });
 

@@ -29,18 +29,25 @@
 // - Message order is the numeric order of ids (`<ms>-<seq>`, see ../ids.ts), never string order.
 // - consumeRefreshToken is atomic: of two concurrent calls with the same live token exactly one
 //   gets `ok`; the other sees `reused` with the winner's `usedAt`.
+// - setUserDisabled(id, true) revokes every refresh-token family of the user that was still
+//   unrevoked and returns them, so the caller can end those sessions (services/shared/sessions.ts).
+//   The store does not refuse new tokens for a disabled user: the users service checks the flag
+//   at login and refresh (auth-routes.ts), which also closes the race with a concurrent login.
 // - Methods reject (never hang forever) when the backing database is unreachable; callers
 //   retry. ping() is the readiness check.
 import { randomBytes } from 'node:crypto';
 import { compareIds } from '../ids.js';
+import type { MembershipLogEntry, Role } from '../membership.js';
 import type { ChatMessage, RoomEvent } from '../message.js';
-import { DEFAULT_ROOM } from '../rooms.js';
+import { DEFAULT_ROOM, type RoomKind } from '../rooms.js';
 
 export interface User {
   id: string;
   username: string;
   passwordHash: string;
   createdAt: number;
+  /** Set by an operator (scripts/users.ts): no login, no refresh. False for every new user. */
+  disabled: boolean;
 }
 
 export interface PublicUser {
@@ -146,6 +153,80 @@ export interface HistoryMessage extends ChatMessage {
   lastReplyAt?: number;
 }
 
+/** A room's own state (membership.ts RoomChangeEvent) and counts. */
+export interface RoomMeta {
+  name: string;
+  kind: RoomKind;
+  /** Private rooms: their display name; absent for public rooms (their name), DMs and groups. */
+  title?: string;
+  /** '' when none. */
+  topic: string;
+  /** The member with role owner; absent for DMs, groups and rooms nobody created through REST. */
+  ownerId?: string;
+  archived: boolean;
+  /** Members now (role set), banned users excluded. DMs: 2. */
+  memberCount: number;
+  lastMessageAt: number | null;
+  messageCount: number;
+}
+
+/** One member of a room as a member list shows it. */
+export interface RoomMember {
+  id: string;
+  username: string;
+  role: Role;
+  /** ms, only while in the future at the time of the event that set it (clients compare with now). */
+  mutedUntil?: number;
+  /** ts of the event that made them a member (the newest joined/invited). */
+  since: number;
+}
+
+/** One user's state in one room, as REST authorisation needs it. */
+export interface MemberState {
+  /** Absent: not a member. */
+  role?: Role;
+  banned: boolean;
+  mutedUntil?: number;
+}
+
+/** A room in "my rooms": the room, my role, and what the sidebar shows. */
+export interface MyRoom extends RoomMeta {
+  role: Role;
+  mutedUntil?: number;
+  /** DMs and groups: the other members (id, username), at most GROUP_MAX_MEMBERS. */
+  peers?: PublicUser[];
+  /** The newest stored top-level message, for the sidebar's preview (text cut to 140 chars). */
+  lastMessage?: { id: string; user: { id: string; name: string }; text: string; ts: number };
+}
+
+/** Everything the Redis ACL of one room holds (membership/acl-rebuild.ts). */
+export interface RoomAclSnapshot {
+  room: string;
+  kind: RoomKind;
+  title?: string;
+  topic: string;
+  archived: boolean;
+  members: { userId: string; role: Role; mutedUntil?: number }[];
+  banned: string[];
+  /** Users muted while not members (a mute outlives a leave). */
+  mutedNonMembers: { userId: string; mutedUntil: number }[];
+}
+
+/** What applyMembershipEvents reports (as ApplyResult for message events). */
+export type ApplyMembershipResult = { applied: number; duplicates: number; conflicts: MembershipLogEntry[] };
+
+/** What setUserDisabled did. */
+export interface SetDisabledResult {
+  /** False: no user has that id (nothing changed). */
+  found: boolean;
+  /**
+   * Disabling: the refresh-token families this call revoked (those with a token not yet
+   * revoked), each a session id whose live sockets and access tokens the caller must end.
+   * Always [] when enabling, or when the user had no unrevoked family.
+   */
+  families: string[];
+}
+
 export class DuplicateUsernameError extends Error {
   constructor(username: string) {
     super(`username already taken: ${username}`);
@@ -164,6 +245,14 @@ export interface Store {
   findUserById(id: string): Promise<User | null>;
   /** Users whose name contains `query` (case-insensitive): names starting with it first, each group ordered by username. */
   searchUsers(query: string, limit: number): Promise<PublicUser[]>;
+  /**
+   * Sets the user's `disabled` flag (an operator's moderation). Disabling also revokes every
+   * refresh-token family of the user in the same call and returns their ids (SetDisabledResult),
+   * so no refresh token of theirs is accepted afterwards; the caller revokes those sessions
+   * (sessions.ts revokeSession) to end their sockets and access tokens at once. Enabling only
+   * clears the flag: old sessions stay ended, a new login starts a new one. Idempotent.
+   */
+  setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult>;
 
   // refresh tokens
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
@@ -199,6 +288,32 @@ export interface Store {
    */
   listRooms(userId: string, limit: number): Promise<RoomInfo[]>;
   getRoom(name: string): Promise<RoomInfo | null>;
+
+  // membership (membership.ts): the state the `member` and `room` events leave behind
+  /**
+   * Applies membership and room events; idempotent per (room, event id) and independent of
+   * arrival order: per (room, member) the newest member event wins (it carries the member's
+   * whole state), per room the newest `created`/`topic` event sets the topic and the newest
+   * `archived`/`unarchived` the flag (the title and kind come from `created`). A different
+   * event under a stored (room, id) is returned in `conflicts`, nothing applied for it.
+   */
+  applyMembershipEvents(events: readonly MembershipLogEntry[]): Promise<ApplyMembershipResult>;
+  /** The room's state, or null when the store knows no such room (no message, no event). */
+  roomMeta(room: string): Promise<RoomMeta | null>;
+  /** One user's state in one room (a DM's two users are members by its name). */
+  memberState(room: string, userId: string): Promise<MemberState>;
+  /** Current members, owner first, then admins, then by username; at most `limit`. */
+  roomMembers(room: string, limit: number): Promise<RoomMember[]>;
+  /**
+   * Every room `userId` is a member of — public and private rooms and groups by membership, DMs
+   * once a message is stored — newest activity first (lastMessageAt, else the membership's
+   * since), in ONE query. Archived rooms are included (flagged).
+   */
+  myRooms(userId: string, limit: number): Promise<MyRoom[]>;
+  /** Public rooms whose name contains `query` ('' for all), not archived, most members first, then by name. */
+  publicRooms(query: string, limit: number): Promise<RoomMeta[]>;
+  /** ACL snapshots of the public, private and group rooms with names after `afterRoom`, by name (rebuild). */
+  roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 --[[
-limits.lua — the send limits shared by send.lua and event.lua (scripts.ts puts this file in
+limits.lua — the send limits and the room access check shared by send.lua and event.lua (scripts.ts puts this file in
 front of each script: Redis has no include). A change to a message costs what a message costs:
 the same per-user-per-room rate and the same account-wide budget (issue 13).
 
@@ -71,4 +71,19 @@ local function index_get(key, id)
   local f = {}
   for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
   return f
+end
+
+-- The room's ACL (keys.roomAcl, membership/member.lua) for one user, one HMGET: whether they
+-- may change the room now. `membersOnly` ('1' for private rooms and groups, by name) requires a
+-- role; a public room without an ACL is open (wave 1, or not yet rebuilt after a Redis loss);
+-- DMs have none (their name authorises). Returns nil and a refusal ({'no_access'}, {'banned'},
+-- {'archived'}, {'muted', retryAfterMs}), or the user's role (false when none).
+local function access_check(key, uid, membersOnly, now)
+  local a = redis.call('HMGET', key, 'r:' .. uid, 'b:' .. uid, 'm:' .. uid, 'a')
+  if membersOnly == '1' and not a[1] then return nil, { 'no_access' } end
+  if a[2] then return nil, { 'banned' } end
+  if a[4] then return nil, { 'archived' } end
+  local mute = tonumber(a[3])
+  if mute and mute > now then return nil, { 'muted', math.ceil(mute - now) } end
+  return a[1]
 end

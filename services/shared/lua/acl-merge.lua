@@ -1,0 +1,24 @@
+--[[
+acl-merge.lua — puts one room's ACL from the store back into Redis (acl-rebuild.ts) after Redis
+lost its data. A MERGE: what joined since the loss (public rooms re-create their ACL on join)
+stays; what the store knows is set on top; a banned user loses a role a join in the gap gave
+them. Then `n` is recounted from the roles present.
+
+With ARGV[1] = 'replace' the ACL is the store's alone (`npm run rebuild-acls -- --replace`, after
+restoring an old snapshot whose ACLs still hold members removed since).
+
+KEYS[1] acl   keys.roomAcl(room)
+ARGV[1] 'merge' | 'replace'
+ARGV[2…] field value pairs (k, a, r:<uid>, b:<uid>, m:<uid>)
+]]
+if ARGV[1] == 'replace' then redis.call('DEL', KEYS[1]) end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'b:' then redis.call('HDEL', KEYS[1], 'r:' .. string.sub(f, 3)) end
+end
+local n = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'r:' then n = n + 1 end
+end
+redis.call('HSET', KEYS[1], 'n', n)
+return n

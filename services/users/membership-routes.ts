@@ -1,0 +1,159 @@
+// The membership REST API (DESIGN.md "Rooms with members", docs/REST.md): create rooms, change
+// the topic, archive, invite, join, leave, kick, ban, mute, change roles; "my rooms", a room's
+// members and the public directory. Every change goes through RoomChanges (member.lua decides,
+// atomically with the events it appends); reads come from the store. Every route needs a bearer
+// token and is charged to the caller's request budget (`auth`).
+import { Router, type RequestHandler } from 'express';
+import type { MemberOp } from '../shared/member-script.js';
+import { GROUP_MAX_MEMBERS } from '../shared/membership.js';
+import type { ChatUser } from '../shared/message.js';
+import { newMembersOnlyRoom, roomKindOf } from '../shared/rooms.js';
+import type { Store } from '../shared/store/store.js';
+import { authedUser } from './bearer-auth.js';
+import { ApiError, methodNotAllowed } from './errors.js';
+import { parseCreateRoom, parseDirectoryQuery, parseMute, parseRole, parseRoomPatch, parseUserId } from './membership-validation.js';
+import { assertReadable, NO_SUCH_ROOM, userRef, type RoomChanges } from './room-changes.js';
+import { jsonObjectBody, parseRoomParam } from './validation.js';
+
+/** "My rooms" and the directory are bounded lists. */
+export const MY_ROOMS_LIMIT = 500;
+const DIRECTORY_LIMIT = 50;
+const MEMBERS_LIMIT = 1000;
+
+export function membershipRouter(store: Store, changes: RoomChanges, { auth }: { auth: RequestHandler }): Router {
+  const router = Router();
+  const me = (res: Parameters<RequestHandler>[1]): ChatUser => authedUser(res);
+
+  /** The room's state as the caller may see it (404 for a members-only room they are not in). */
+  const roomView = async (room: string, viewer: string) => {
+    await assertReadable(store, room, viewer);
+    const meta = await store.roomMeta(room);
+    if (!meta) throw new ApiError('not_found', NO_SUCH_ROOM);
+    const state = await store.memberState(room, viewer);
+    return { ...meta, ...(state.role ? { role: state.role } : {}), ...(state.mutedUntil ? { mutedUntil: state.mutedUntil } : {}) };
+  };
+
+  router
+    .route('/api/rooms')
+    .post(auth, async (req, res) => {
+      const actor = me(res);
+      const input = parseCreateRoom(jsonObjectBody(req), actor.id);
+      // Invitees must exist before anything is created: a typo fails the whole request.
+      const invitees = await Promise.all(input.members.map((id) => userRef(store, id)));
+      const room = input.kind === 'public' ? input.name : newMembersOnlyRoom(input.kind);
+      if (input.kind === 'public' && (await store.roomMeta(room))) throw new ApiError('conflict', 'a room with this name exists: join it instead');
+      const create: MemberOp =
+        input.kind === 'private'
+          ? { op: 'create', title: input.title, topic: input.topic }
+          : input.kind === 'public'
+            ? { op: 'create', topic: input.topic }
+            : { op: 'create' };
+      await changes.run(room, actor, create);
+      for (const target of invitees) await changes.run(room, actor, { op: 'invite', target });
+      res.status(201).json({ room: await roomView(room, actor.id) });
+    });
+  // (GET /api/rooms and the 405 for other methods: rooms-routes.ts, mounted after this router.)
+
+  router
+    .route('/api/me/rooms')
+    .get(auth, async (_req, res) => {
+      res.json({ rooms: await store.myRooms(me(res).id, MY_ROOMS_LIMIT) });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD']));
+
+  router
+    .route('/api/directory')
+    .get(auth, async (req, res) => {
+      res.json({ rooms: await store.publicRooms(parseDirectoryQuery(req.query.q), DIRECTORY_LIMIT) });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD']));
+
+  router
+    .route('/api/rooms/:room')
+    .get(auth, async (req, res) => {
+      res.json({ room: await roomView(parseRoomParam(req.params.room), me(res).id) });
+    })
+    .patch(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const patch = parseRoomPatch(jsonObjectBody(req));
+      const op: MemberOp = 'topic' in patch ? { op: 'topic', topic: patch.topic } : { op: patch.archived ? 'archive' : 'unarchive' };
+      const { changed } = await changes.run(room, me(res), op);
+      res.json({ changed, room: await roomView(room, me(res).id) });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD', 'PATCH']));
+
+  router
+    .route('/api/rooms/:room/members')
+    .get(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      await assertReadable(store, room, me(res).id);
+      res.json({ members: await store.roomMembers(room, roomKindOf(room) === 'group' ? GROUP_MAX_MEMBERS : MEMBERS_LIMIT) });
+    })
+    // Invite someone; your own id joins a public room (as a ws `join` does).
+    .post(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const actor = me(res);
+      const userId = parseUserId(jsonObjectBody(req).userId);
+      const op: MemberOp = userId === actor.id ? { op: 'join' } : { op: 'invite', target: await userRef(store, userId) };
+      const { changed } = await changes.run(room, actor, op);
+      res.status(changed ? 201 : 200).json({ changed });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD', 'POST']));
+
+  router
+    .route('/api/rooms/:room/members/:userId')
+    // Your own id leaves; another's kicks.
+    .delete(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const actor = me(res);
+      const userId = parseUserId(req.params.userId);
+      const op: MemberOp = userId === actor.id ? { op: 'leave' } : { op: 'kick', target: await userRef(store, userId) };
+      res.json(await changes.run(room, actor, op).then(({ changed }) => ({ changed })));
+    })
+    .patch(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const role = parseRole(jsonObjectBody(req));
+      const target = await userRef(store, parseUserId(req.params.userId));
+      res.json(await changes.run(room, me(res), { op: 'role', target, role }).then(({ changed }) => ({ changed })));
+    })
+    .all(methodNotAllowed(['DELETE', 'PATCH']));
+
+  router
+    .route('/api/rooms/:room/bans')
+    .post(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const target = await userRef(store, parseUserId(jsonObjectBody(req).userId));
+      res.json(await changes.run(room, me(res), { op: 'ban', target }).then(({ changed }) => ({ changed })));
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/rooms/:room/bans/:userId')
+    .delete(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const target = await userRef(store, parseUserId(req.params.userId));
+      res.json(await changes.run(room, me(res), { op: 'unban', target }).then(({ changed }) => ({ changed })));
+    })
+    .all(methodNotAllowed(['DELETE']));
+
+  router
+    .route('/api/rooms/:room/mutes')
+    .post(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const { userId, seconds } = parseMute(jsonObjectBody(req));
+      const target = await userRef(store, userId);
+      res.json(await changes.run(room, me(res), { op: 'mute', target, seconds }).then(({ changed }) => ({ changed })));
+    })
+    .all(methodNotAllowed(['POST']));
+
+  router
+    .route('/api/rooms/:room/mutes/:userId')
+    .delete(auth, async (req, res) => {
+      const room = parseRoomParam(req.params.room);
+      const target = await userRef(store, parseUserId(req.params.userId));
+      res.json(await changes.run(room, me(res), { op: 'unmute', target }).then(({ changed }) => ({ changed })));
+    })
+    .all(methodNotAllowed(['DELETE']));
+
+  return router;
+}
