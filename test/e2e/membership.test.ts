@@ -14,6 +14,7 @@ import { TestClient } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
+import { apiClient, PASSWORD, type Session } from './http.js';
 
 const JWT_SECRET = 'membership-test-secret-0123456789abcdef0';
 const ORIGIN = 'http://chat.example.test';
@@ -25,31 +26,7 @@ let chatA: RunningService;
 let chatB: RunningService;
 let worker: RunningService;
 
-interface Session {
-  token: string;
-  user: { id: string; username: string };
-}
-
-async function api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: T }> {
-  const res = await fetch(users.baseUrl + path, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as T };
-}
-
-async function signUp(username: string): Promise<Session> {
-  const password = 'a long enough password';
-  expect((await api('POST', '/api/auth/register', { username, password })).status).toBe(201);
-  const login = await api<Session>('POST', '/api/auth/login', { username, password });
-  expect(login.status).toBe(200);
-  return login.json;
-}
+const { api, signUp } = apiClient(() => users.baseUrl);
 
 const connect = (replica: RunningService, s: Session) => TestClient.connect(replica.baseUrl, s.token, { origin: ORIGIN });
 const enc = encodeURIComponent;
@@ -243,7 +220,7 @@ describe('rooms with members', () => {
     // a forged token (another secret) and a replayed one after logout: 401, nothing changes
     const forged = owner.token.replace(/\.[^.]+$/, '.AAAA');
     expect((await api('DELETE', `/api/rooms/${enc(room)}/members/${member.user.id}`, undefined, forged)).status).toBe(401);
-    const login = await api<Session & { refreshToken: string }>('POST', '/api/auth/login', { username: 'rhea', password: 'a long enough password' });
+    const login = await api<Session>('POST', '/api/auth/login', { username: 'rhea', password: PASSWORD });
     expect((await api('POST', '/api/auth/logout', { refreshToken: login.json.refreshToken }, login.json.token)).status).toBeLessThan(300);
     expect((await api('DELETE', `/api/rooms/${enc(room)}/members/${member.user.id}`, undefined, login.json.token)).status).toBe(401);
     const members = (await api('GET', `/api/rooms/${enc(room)}/members`, undefined, member.token)).json.members;

@@ -13,6 +13,7 @@ import { TestClient, type Frame } from '../chat/client.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
+import { apiClient } from './http.js';
 
 const JWT_SECRET = 'system-test-secret-0123456789abcdef0123';
 const ORIGIN = 'http://chat.example.test';
@@ -24,31 +25,7 @@ let chatA: RunningService;
 let chatB: RunningService;
 let workers: RunningService[] = [];
 
-interface Session {
-  token: string;
-  user: { id: string; username: string };
-}
-
-async function api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: T }> {
-  const res = await fetch(users.baseUrl + path, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as T };
-}
-
-async function signUp(username: string): Promise<Session> {
-  const password = 'a long enough password';
-  expect((await api('POST', '/api/auth/register', { username, password })).status).toBe(201);
-  const login = await api<Session>('POST', '/api/auth/login', { username, password });
-  expect(login.status).toBe(200);
-  return login.json;
-}
+const { api, signUp } = apiClient(() => users.baseUrl);
 
 /** Every stored message of a room, paging backwards through REST history. */
 async function history(room: string, token: string): Promise<Frame[]> {
