@@ -2,7 +2,8 @@
 // acked: a crash between the two may copy one twice into the dead-letter stream, never lose it.
 // A dead-letter entry holds `reason`, `entryId` (the ingest entry's id), `stream` and
 // `deliveries`, then the original field/value pairs unchanged (so it can be re-driven with
-// XADD after a fix). The original may be a message or an event (field `ev`, message.ts).
+// XADD after a fix). The original may be a message, a message event or a membership/room change
+// (field `ev`, message.ts and membership.ts).
 //
 // Dead-letter streams are NEVER trimmed: every entry in them is an acked message (or event) the
 // store does not hold, so a cap would silently drop acked messages in a flood. They leave only when an
@@ -10,6 +11,7 @@
 // ingest_dead_letter_entries, which k8s/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
+import { isMembershipLogEntry } from '../shared/membership.js';
 import { isRoomEvent, type LogEntry } from '../shared/message.js';
 import type { DeadLetterKind } from './metrics.js';
 import { throwOnPipelineError, type IngestEntry } from './streams.js';
@@ -41,17 +43,22 @@ export async function deadLetter(redis: Redis, keys: Keys, poison: readonly Pois
 
 /**
  * A message or event whose (room, id) the store already holds for ANOTHER message (author or cid
- * differ) or event (author, cid, kind or target differ): the store wrote nothing for it.
+ * differ), message event (author, cid, kind or target differ) or membership/room change (author,
+ * cid, kind, action or member differ): the store wrote nothing for it.
  */
 export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
   const reused = `under ${m.room} ${m.id} (Redis reused the id after losing the room log's tail)`;
-  return {
-    entry,
-    kind: 'id_conflict',
-    reason: isRoomEvent(m)
-      ? `id_conflict: a different event is stored ${reused}; this ${m.kind} of ${m.target} (user ${m.user.id}, cid ${m.cid}) was not applied`
-      : `id_conflict: a different message is stored ${reused}; this one (user ${m.user.id}, cid ${m.cid}) was not stored`,
-  };
+  const by = `(user ${m.user.id}, cid ${m.cid})`;
+  let reason: string;
+  if (isMembershipLogEntry(m)) {
+    const what = m.kind === 'member' ? `${m.action} of member ${m.member.id}` : `room ${m.action}`;
+    reason = `id_conflict: a different event is stored ${reused}; this ${what} ${by} was not applied`;
+  } else if (isRoomEvent(m)) {
+    reason = `id_conflict: a different event is stored ${reused}; this ${m.kind} of ${m.target} ${by} was not applied`;
+  } else {
+    reason = `id_conflict: a different message is stored ${reused}; this one ${by} was not stored`;
+  }
+  return { entry, kind: 'id_conflict', reason };
 }
 
 /** Entries held by all dead-letter streams (the ingest_dead_letter_entries gauge). */

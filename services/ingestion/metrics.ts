@@ -48,8 +48,14 @@ export function createIngestMetrics(registry: Registry) {
     }),
     eventsStored: new Counter({
       name: 'ingest_events_stored_total',
-      help: 'Room events the store took, newly applied or already held, per kind',
+      help: 'Room events the store took, newly applied or already held, per kind: edit, delete, react, and member/room for membership and room changes',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    membershipsStored: new Counter({
+      name: 'ingest_memberships_stored_total',
+      help: 'Membership and room changes (membership.ts) the store took: result="applied" newly applied, result="duplicate" already held (redelivery, nothing changed)',
+      labelNames: ['result'] as const,
       registers,
     }),
     deadLettered: new Counter({

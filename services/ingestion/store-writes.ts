@@ -4,7 +4,7 @@
 // dead-letter only what the store refuses on its own, suspects alone) are written once for all. The retry loop itself (backoff, shutdown's drain window)
 // belongs to the worker and is passed in.
 import type { Logger } from '../shared/logger.js';
-import { isMembershipLogEntry, type MembershipLogEntry } from '../shared/membership.js';
+import type { MembershipLogEntry } from '../shared/membership.js';
 import type { ChatMessage, LogEntry, RoomEvent } from '../shared/message.js';
 import type { Store } from '../shared/store/store.js';
 import type { Sorted, SortedBatch } from './batch.js';
@@ -84,6 +84,8 @@ export function membershipWriter(store: Store, metrics: IngestMetrics): Writer<M
       const started = performance.now();
       const r = await store.applyMembershipEvents(events);
       metrics.applySeconds.observe((performance.now() - started) / 1000);
+      if (r.applied > 0) metrics.membershipsStored.inc({ result: 'applied' }, r.applied);
+      if (r.duplicates > 0) metrics.membershipsStored.inc({ result: 'duplicate' }, r.duplicates);
       // Per kind ('member', 'room'), what the store took (applied or already held), as for events.
       const refused = new Set<MembershipLogEntry>(r.conflicts);
       const kinds = new Map<string, number>();
@@ -91,20 +93,6 @@ export function membershipWriter(store: Store, metrics: IngestMetrics): Writer<M
       for (const [kind, n] of kinds) metrics.eventsStored.inc({ kind }, n);
       return { written: r.applied, duplicates: r.duplicates, conflicts: r.conflicts };
     },
-  };
-}
-
-/**
- * An entry whose (room, id) holds a different one, as dead-letter.ts idConflict says it, with
- * the words for a membership or room change (idConflict knows messages and message events).
- */
-function conflictPoison(entry: IngestEntry, item: LogEntry): Poison {
-  const p = idConflict(entry, item);
-  if (!isMembershipLogEntry(item)) return p;
-  const what = item.kind === 'member' ? `${item.action} of member ${item.member.id}` : `room ${item.action}`;
-  return {
-    ...p,
-    reason: `id_conflict: a different event is stored under ${item.room} ${item.id} (Redis reused the id after losing the room log's tail); this ${what} (user ${item.user.id}, cid ${item.cid}) was not applied`,
   };
 }
 
@@ -197,7 +185,7 @@ export class BatchWriter {
   ): Promise<void> {
     const { maxDeliveries, log } = this.deps;
     const collect = ({ rejected, conflicts }: WriteOutcome<T>) => {
-      for (const c of conflicts) poison.push(conflictPoison(entryOf.get(c)!, c));
+      for (const c of conflicts) poison.push(idConflict(entryOf.get(c)!, c));
       for (const r of rejected) {
         poison.push({ entry: entryOf.get(r.item)!, kind: 'rejected', reason: `store rejected: ${errorMessage(r.err)}` });
       }
@@ -209,7 +197,7 @@ export class BatchWriter {
       const entry = entryOf.get(item)!;
       const { rejected, conflicts } = await this.write(writer, [item], batch, 0);
       if (conflicts.length > 0) {
-        poison.push(conflictPoison(entry, item));
+        poison.push(idConflict(entry, item));
       } else if (rejected.length === 0) {
         log.info({ entryId: entry.id, stream: entry.stream, deliveries: entry.deliveries }, 'entry over INGEST_MAX_DELIVERIES stored on its own');
       } else {

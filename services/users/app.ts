@@ -65,7 +65,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
 
   const events = new Counter({
     name: 'auth_events_total',
-    help: 'Authentication events: register, register_throttled, login_ok, login_failed, login_throttled, refresh_ok, refresh_grace, refresh_rejected, refresh_reused, logout',
+    help: 'Authentication events: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, refresh_grace, refresh_rejected, refresh_reused, logout',
     labelNames: ['event'] as const,
     registers: [registry],
   });

@@ -25,13 +25,14 @@ export interface AuthDeps {
   loginPerIp: IpLimit;
   registerPerIp: IpLimit;
   refreshTokens: RefreshTokens;
-  /** auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, refresh_ok, ... */
+  /** auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, ... */
   events: Counter<'event'>;
 }
 
 const publicUser = (u: Pick<User, 'id' | 'username'>) => ({ id: u.id, username: u.username });
 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
 
 export function authRouter(deps: AuthDeps): Router {
   const { authenticated, config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, events } = deps;
@@ -46,6 +47,10 @@ export function authRouter(deps: AuthDeps): Router {
     }
   };
   const router = Router();
+  const accountDisabled = () => {
+    events.inc({ event: 'login_disabled' });
+    return new ApiError('account_disabled', 'this account is disabled; contact the operator');
+  };
 
   /**
    * The login/refresh response: an access token of session `sid` issued at `issuedAt` (ms) plus
@@ -106,7 +111,17 @@ export function authRouter(deps: AuthDeps): Router {
         throw new ApiError('invalid_credentials', 'wrong username or password');
       }
       await throttle.succeeded(username, ip);
+      // After the password check, so the answer tells only someone holding the password that
+      // the account exists and is disabled.
+      if (user.disabled) throw accountDisabled();
       const { refreshToken, familyId } = await refreshTokens.issue(user.id);
+      // An operator may have disabled the account since it was read: their revocation would
+      // miss this family if it was saved after they listed the user's families. The flag is set
+      // before that listing, so reading it again after the save closes the gap.
+      if ((await store.findUserById(user.id))?.disabled !== false) {
+        await refreshTokens.revokeFamily(familyId, user.id);
+        throw accountDisabled();
+      }
       events.inc({ event: 'login_ok' });
       res.json(session(user, refreshToken, familyId));
     })
@@ -128,6 +143,13 @@ export function authRouter(deps: AuthDeps): Router {
       }
       const user = await store.findUserById(rotated.userId);
       if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
+      // Disabling revokes the user's families, so this is only a rotation that raced with it
+      // (its successor may have been saved after the revocation): end that family too.
+      if (user.disabled) {
+        await refreshTokens.revokeFamily(rotated.familyId, user.id);
+        events.inc({ event: 'refresh_rejected' });
+        throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
+      }
       events.inc({ event: rotated.grace ? 'refresh_grace' : 'refresh_ok' });
       res.json(session(user, rotated.refreshToken, rotated.familyId, rotated.issuedAt));
     })

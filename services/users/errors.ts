@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   invalid_credentials: 401, // unknown user or wrong password (deliberately the same)
   invalid_refresh_token: 401, // unknown, expired, revoked or already-used refresh token
   forbidden: 403, // someone else's direct-message room; a role that may not do this; banned
+  account_disabled: 403, // login with the right password to an account an operator disabled
   not_found: 404, // also a private room or group the caller is not in (the same answer as none)
   method_not_allowed: 405,
   username_taken: 409, // case-insensitively

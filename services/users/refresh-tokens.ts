@@ -49,6 +49,8 @@ export interface RefreshTokens {
   rotate(token: string): Promise<RotateResult>;
   /** Revokes the family `token` belongs to (logout). Unknown tokens are ignored. */
   revokeFamilyOf(token: string): Promise<void>;
+  /** Revokes a family and ends its session (a login or refresh of a disabled account). */
+  revokeFamily(familyId: string, userId: string): Promise<void>;
 }
 
 export interface RefreshTokenOptions {
@@ -147,5 +149,7 @@ export function createRefreshTokens(store: Store, log: Logger, opts: RefreshToke
       await store.revokeRefreshFamily(familyId);
       await opts.onFamilyRevoked?.(familyId, '');
     },
+
+    revokeFamily: revoke,
   };
 }

@@ -147,6 +147,9 @@ describe('membership changes through the ingest streams', { timeout: 120_000 }, 
     const text = await metrics(w);
     expect(text).toMatch(new RegExp(`ingest_events_stored_total\\{kind="member"[^}]*\\} ${changes.filter((c) => c.kind === 'member').length}\\b`));
     expect(text).toMatch(new RegExp(`ingest_events_stored_total\\{kind="room"[^}]*\\} ${changes.filter((c) => c.kind === 'room').length}\\b`));
+    // the half the ghost applied are duplicates for the rescuer, the rest newly applied
+    expect(text).toMatch(new RegExp(`ingest_memberships_stored_total\\{result="applied"[^}]*\\} ${changes.length - half.length}\\b`));
+    expect(text).toMatch(new RegExp(`ingest_memberships_stored_total\\{result="duplicate"[^}]*\\} ${half.length}\\b`));
     expect(text).toMatch(/ingest_messages_inserted_total(\{[^}]*\})? 1\b/);
   });
 

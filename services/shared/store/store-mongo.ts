@@ -2,9 +2,7 @@
 // mongoose one). Imported dynamically by index.ts only when MONGO_URL is set.
 //
 // Collections and their indexes:
-//   users          _id = user id; usernameLower unique (case-insensitive uniqueness)
-//   refresh_tokens _id = tokenHash (unique by construction); familyId; TTL on expiresAt with a
-//                  grace period, so an expired token still answers `expired` for a while
+//   users, refresh_tokens: store-mongo-users.ts
 //   messages, events, changes, reactions, threads: store-mongo-schemas.ts (and
 //                  store-mongo-messages.ts, which reads and writes them)
 //   rooms, memberships, member_events: store-mongo-schemas.ts (and store-mongo-membership.ts)
@@ -16,7 +14,7 @@
 // in a second write after insertMany. Without multi-document transactions (a standalone
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
-import { createConnection, Schema, type Connection, type Model, type mongo } from 'mongoose';
+import { createConnection, type Connection, type Model, type mongo } from 'mongoose';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, RoomEvent } from '../message.js';
@@ -35,6 +33,7 @@ import {
   threadSchema,
   type RoomDoc,
 } from './store-mongo-schemas.js';
+import { tokenSchema, toToken, toUser, userSchema, type TokenDoc, type UserDoc } from './store-mongo-users.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
@@ -52,6 +51,7 @@ import {
   type RoomInfo,
   type RoomMember,
   type RoomMeta,
+  type SetDisabledResult,
   type Store,
   type User,
 } from './store.js';
@@ -62,54 +62,7 @@ export interface MongoStoreOptions {
   serverSelectionTimeoutMS?: number;
 }
 
-/** Expired tokens are deleted this long after expiry (until then they answer `expired`). */
-const TOKEN_GRACE_SEC = 7 * 86_400;
-
 export { duplicateIndexes, MESSAGE_WRITE_CONCERN } from './store-mongo-schemas.js';
-
-interface UserDoc {
-  _id: string;
-  username: string;
-  usernameLower: string;
-  passwordHash: string;
-  createdAt: number;
-}
-interface TokenDoc {
-  _id: string;
-  userId: string;
-  familyId: string;
-  expiresAt: Date;
-  usedAt: Date | null;
-  revokedAt: Date | null;
-}
-
-const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
-
-const userSchema = new Schema<UserDoc>(
-  {
-    _id: { type: String, required: true },
-    username: { type: String, required: true },
-    usernameLower: { type: String, required: true },
-    passwordHash: { type: String, required: true },
-    createdAt: { type: Number, required: true },
-  },
-  { ...schemaOptions, collection: 'users' },
-);
-userSchema.index({ usernameLower: 1 }, { unique: true });
-
-const tokenSchema = new Schema<TokenDoc>(
-  {
-    _id: { type: String, required: true },
-    userId: { type: String, required: true },
-    familyId: { type: String, required: true },
-    expiresAt: { type: Date, required: true },
-    usedAt: { type: Date, default: null },
-    revokedAt: { type: Date, default: null },
-  },
-  { ...schemaOptions, collection: 'refresh_tokens' },
-);
-tokenSchema.index({ familyId: 1 });
-tokenSchema.index({ expiresAt: 1 }, { expireAfterSeconds: TOKEN_GRACE_SEC });
 
 const schemas = {
   messages: messageSchema,
@@ -131,18 +84,6 @@ export function schemaWriteConcern(collection: keyof typeof schemas): unknown {
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-const toUser = (d: UserDoc): User => ({
-  id: d._id,
-  username: d.username,
-  passwordHash: d.passwordHash,
-  createdAt: d.createdAt,
-});
-const toToken = (d: TokenDoc): RefreshTokenRecord => ({
-  tokenHash: d._id,
-  userId: d.userId,
-  familyId: d.familyId,
-  expiresAt: d.expiresAt.getTime(),
-});
 const toRoom = (d: RoomDoc): RoomInfo => ({
   name: d._id,
   lastMessageAt: d.lastMessageAt ?? null,
@@ -221,6 +162,7 @@ class MongoStore implements Store {
       username: input.username,
       passwordHash: input.passwordHash,
       createdAt: Date.now(),
+      disabled: false,
     };
     try {
       await this.users.create({
@@ -229,6 +171,7 @@ class MongoStore implements Store {
         usernameLower: user.username.toLowerCase(),
         passwordHash: user.passwordHash,
         createdAt: user.createdAt,
+        disabled: false,
       });
     } catch (err) {
       if (isDuplicateKey(err) && /usernameLower/.test((err as Error).message)) {
@@ -270,6 +213,22 @@ class MongoStore implements Store {
       docs.push(...(await find({ usernameLower: { $regex: q, $not: new RegExp(`^${q}`) } }, limit - docs.length)));
     }
     return docs.map((d) => ({ id: d._id, username: d.username }));
+  }
+
+  /**
+   * Without a transaction: the flag first, then the families read, then their tokens revoked.
+   * A token saved after the read (a concurrent login or refresh) is revoked too (the update
+   * names the user, not the families) but not returned; the users service re-checks the flag
+   * after a login and on every refresh, so that session is refused all the same.
+   */
+  async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
+    this.live();
+    const r = await this.users.updateOne({ _id: userId }, { $set: { disabled } });
+    if (r.matchedCount === 0) return { found: false, families: [] };
+    if (!disabled) return { found: true, families: [] };
+    const families = (await this.tokens.distinct('familyId', { userId, revokedAt: null })) as string[];
+    await this.tokens.updateMany({ userId, revokedAt: null }, { $set: { revokedAt: new Date() } });
+    return { found: true, families: families.sort() };
   }
 
   async saveRefreshToken(record: RefreshTokenRecord): Promise<void> {

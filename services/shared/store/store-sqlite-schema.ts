@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS users (
   id            TEXT PRIMARY KEY,
   username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
   password_hash TEXT NOT NULL,
-  created_at    INTEGER NOT NULL
+  created_at    INTEGER NOT NULL,
+  disabled      INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   token_hash TEXT PRIMARY KEY,
@@ -55,6 +56,8 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   revoked_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+-- a user's families, when an operator disables the account (setUserDisabled)
+CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens(user_id);
 CREATE TABLE IF NOT EXISTS messages (
   room      TEXT NOT NULL,
   ms        INTEGER NOT NULL,
@@ -192,6 +195,7 @@ CREATE INDEX IF NOT EXISTS messages_thread ON messages(room, reply_ms, reply_seq
  * newest top-level message from the messages table.
  */
 const ADDED_COLUMNS: readonly [string, string, string][] = [
+  ['users', 'disabled', 'INTEGER NOT NULL DEFAULT 0'],
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
   ...ROOM_STATE_COLUMNS.map(([column, decl]): [string, string, string] => ['rooms', column, decl]),

@@ -29,6 +29,7 @@ import {
   type RoomInfo,
   type RoomMember,
   type RoomMeta,
+  type SetDisabledResult,
   type Store,
   type User,
 } from './store.js';
@@ -44,6 +45,7 @@ interface UserRow {
   username: string;
   password_hash: string;
   created_at: number;
+  disabled: number;
 }
 interface TokenRow {
   token_hash: string;
@@ -64,6 +66,7 @@ const toUser = (r: UserRow): User => ({
   username: r.username,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
+  disabled: r.disabled === 1,
 });
 const toToken = (r: TokenRow): RefreshTokenRecord => ({
   tokenHash: r.token_hash,
@@ -111,6 +114,7 @@ class SqliteStore implements Store {
   private readonly messages: SqliteMessages;
   private readonly membership: SqliteMembership;
   private readonly consume;
+  private readonly setDisabled;
 
   constructor(private readonly db: Database.Database) {
     this.messages = new SqliteMessages(db);
@@ -142,6 +146,11 @@ class SqliteStore implements Store {
       revokeFamily: db.prepare(
         'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
       ),
+      setDisabled: db.prepare<[number, string]>('UPDATE users SET disabled = ? WHERE id = ?'),
+      // by refresh_tokens_user; RETURNING gives one row per token, deduplicated below
+      revokeUserTokens: db.prepare<[number, string], { family_id: string }>(
+        'UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING family_id',
+      ),
       // Public rooms (no ':' in the name: not p:, g: or dm:) and the caller's DMs; private rooms
       // and groups are listed by myRooms, to their members only.
       listRooms: db.prepare<[string, string, number], RoomRow>(
@@ -165,6 +174,14 @@ class SqliteStore implements Store {
       if (row.used_at !== null) return { status: 'reused', record: toToken(row), usedAt: row.used_at };
       return { status: 'expired' };
     });
+
+    // One transaction: a refresh cannot spend a token between the flag and the revocation.
+    this.setDisabled = db.transaction((userId: string, disabled: boolean): SetDisabledResult => {
+      if (this.s.setDisabled.run(disabled ? 1 : 0, userId).changes === 0) return { found: false, families: [] };
+      if (!disabled) return { found: true, families: [] };
+      const families = new Set(this.s.revokeUserTokens.all(Date.now(), userId).map((r) => r.family_id));
+      return { found: true, families: [...families].sort() };
+    });
   }
 
   async createUser(input: { username: string; passwordHash: string }): Promise<User> {
@@ -173,6 +190,7 @@ class SqliteStore implements Store {
       username: input.username,
       passwordHash: input.passwordHash,
       createdAt: Date.now(),
+      disabled: false,
     };
     try {
       this.s.insertUser.run(user.id, user.username, user.passwordHash, user.createdAt);
@@ -207,6 +225,10 @@ class SqliteStore implements Store {
     const found = this.s.usersByPrefix.all(`${q}%`, limit);
     if (query && found.length < limit) found.push(...this.s.usersContaining.all(`%${q}%`, `${q}%`, limit - found.length));
     return found.map((r) => ({ id: r.id, username: r.username }));
+  }
+
+  async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
+    return this.setDisabled.immediate(userId, disabled);
   }
 
   async saveRefreshToken(record: RefreshTokenRecord): Promise<void> {

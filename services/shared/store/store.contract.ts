@@ -1,13 +1,15 @@
 // One behaviour suite for every Store implementation (store.ts lists the guarantees). Each
 // implementation's test file calls storeContract with a factory that opens a store on a fresh,
 // empty database and a cleanup that throws it away. Room events (edits, deletes, reactions,
-// threads) have their part in store.contract-events.ts.
+// threads) have their part in store.contract-events.ts, disabling accounts in
+// store.contract-accounts.ts.
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../message.js';
 import { compareIds } from '../ids.js';
 import { dmRoomName } from '../rooms.js';
 import { DuplicateUsernameError, type RefreshTokenRecord, type Store } from './store.js';
+import { accountsContract } from './store.contract-accounts.js';
 import { eventsContract } from './store.contract-events.js';
 
 export function msg(room: string, id: string, text = `text ${id}`): ChatMessage {
@@ -178,6 +180,8 @@ export function storeContract(
         for (const r of results) if (r.status === 'reused') expect(r.usedAt).toBe(NOW);
       });
     });
+
+    accountsContract(() => store);
 
     describe('messages', () => {
       it('stores a batch, and re-inserting it (redelivery) changes nothing', async () => {

@@ -123,10 +123,16 @@ describe('SQLite store specifics', () => {
     const old1 = msg('general', '10-0', 'stored before the upgrade');
     old.prepare('INSERT INTO messages VALUES (?, 10, 0, ?, ?, ?, ?, 10, ?)').run('general', old1.id, old1.user.id, old1.user.name, old1.text, old1.cid);
     old.prepare("INSERT INTO rooms (name, last_message_at, message_count) VALUES ('general', 10, 1)").run();
+    old.prepare("INSERT INTO users VALUES ('oldUser00001', 'olduser', 'h', 5)").run();
+    old.prepare("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ('t1', 'oldUser00001', 'fam-old', ?)").run(Date.now() + 60_000);
     old.close();
 
     const store = await openSqliteStore(path, log);
     expect(await store.messagesBefore('general', undefined, 10)).toEqual([old1]);
+    // users of an older file are enabled, and can be disabled (their tokens revoked)
+    expect(await store.findUserById('oldUser00001')).toEqual({ id: 'oldUser00001', username: 'olduser', passwordHash: 'h', createdAt: 5, disabled: false });
+    expect(await store.setUserDisabled('oldUser00001', true)).toEqual({ found: true, families: ['fam-old'] });
+    expect(await store.setUserDisabled('oldUser00001', false)).toEqual({ found: true, families: [] });
     expect(await store.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
     // the old room row gets its kind from its name and its preview from the stored messages
     expect(await store.publicRooms('', 10)).toEqual([
