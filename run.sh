@@ -79,11 +79,8 @@ start_private_redis() {
   # everysec: a crash of the MACHINE can lose up to ~1 s of acked sends (a crash of Redis alone
   # loses nothing); always: nothing acked is lost, at the cost of an fsync per write (README,
   # "What an ack promises").
-  local appendfsync=${AURORA_REDIS_APPENDFSYNC:-everysec}
-  case "$appendfsync" in
-    always | everysec) ;;
-    *) die "AURORA_REDIS_APPENDFSYNC must be always or everysec (got '$appendfsync')" ;;
-  esac
+  local appendfsync
+  appendfsync=$(redis_appendfsync)
   mkdir -p .data/redis
   redis-server --port "$port" --bind 127.0.0.1 --dir "$PWD/.data/redis" \
     --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no --loglevel warning &
@@ -98,9 +95,20 @@ start_private_redis() {
   say "private Redis on $REDIS_URL (AOF, appendfsync $appendfsync, data in .data/redis)"
 }
 
+# Checked before anything is installed: a bad setting is refused at once, not after an npm ci.
+redis_appendfsync() {
+  local appendfsync=${AURORA_REDIS_APPENDFSYNC:-everysec}
+  case "$appendfsync" in
+    always | everysec) ;;
+    *) die "AURORA_REDIS_APPENDFSYNC must be always or everysec (got '$appendfsync')" ;;
+  esac
+  echo "$appendfsync"
+}
+
 cmd=${1:-dev}
 case "$cmd" in
   dev | run | "")
+    [ -n "${REDIS_URL:-}" ] || redis_appendfsync >/dev/null
     ensure_node_deps
     if [ -z "${REDIS_URL:-}" ]; then
       ensure_redis_server

@@ -63,6 +63,12 @@ const redisCall = <T>(p: Promise<T>): Promise<T> => withTimeout(p, REDIS_TIMEOUT
 
 export class Connection implements FanoutMember, UserChannelMember {
   readonly rooms = new Map<string, RoomState>();
+  /**
+   * Rooms whose join is asking room-access.ts: the user channel already carries this join's own
+   * `member joined` event (member.lua publishes it there too), which must not reach this socket
+   * before `joined` — the backlog brings it in order.
+   */
+  private readonly joining = new Set<string>();
   /** Set by the heartbeat; cleared when a pong arrives. */
   awaitingPong = false;
   closed = false;
@@ -123,7 +129,7 @@ export class Connection implements FanoutMember, UserChannelMember {
    * channel brings the same frame, so only the others are written.
    */
   receiveUserFrame(data: Buffer, frame: PublishedFrame): void {
-    if (frame.room !== undefined && this.rooms.has(frame.room)) return;
+    if (frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
     this.ctx.metrics.framesOut.inc();
     this.write(data);
   }
@@ -301,11 +307,14 @@ export class Connection implements FanoutMember, UserChannelMember {
     }
     if (!this.joinAllowed()) return;
     this.budget.chargeJoin(room, Date.now());
-    const refused = await redisCall(joinAccess(this.ctx.member, this.ctx.config, this.user, room)).catch((err: Error) => {
-      this.log.error({ err: err.message, room }, 'join access check failed');
-      const failed: AccessRefused = { code: 'internal', message: 'could not join the room, retry' };
-      return failed;
-    });
+    this.joining.add(room);
+    const refused = await redisCall(joinAccess(this.ctx.member, this.ctx.config, this.user, room))
+      .catch((err: Error) => {
+        this.log.error({ err: err.message, room }, 'join access check failed');
+        const failed: AccessRefused = { code: 'internal', message: 'could not join the room, retry' };
+        return failed;
+      })
+      .finally(() => this.joining.delete(room));
     if (refused) return this.sendError(refused.code, refused.message, undefined, refused.retryAfterMs, refused.limit);
     if (this.closed || this.rooms.has(room)) return;
     const state: RoomState = {

@@ -19,14 +19,6 @@ import { ROOM_KINDS, type RoomKind } from './rooms.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member'];
-const ROLE_RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
-
-/** True when `role` may moderate (kick, ban, mute, delete others' messages) a member with `other`. */
-export function outranks(role: Role | undefined, other: Role | undefined): boolean {
-  if (role === undefined || ROLE_RANK[role] < ROLE_RANK.admin) return false;
-  return ROLE_RANK[role] > ROLE_RANK[other ?? 'member'];
-}
-
 export type MemberAction = 'joined' | 'invited' | 'left' | 'kicked' | 'banned' | 'unbanned' | 'muted' | 'unmuted' | 'role';
 export const MEMBER_ACTIONS: readonly MemberAction[] = ['joined', 'invited', 'left', 'kicked', 'banned', 'unbanned', 'muted', 'unmuted', 'role'];
 /** Actions after which the member's sockets leave the room on every replica. */
