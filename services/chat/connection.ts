@@ -186,10 +186,15 @@ export class Connection implements FanoutMember, UserChannelMember {
     this.writeText(json);
   }
 
-  private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): void {
+  private sendError(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit, room?: string): void {
     this.ctx.metrics.errors.inc({ code });
     this.ctx.metrics.framesOut.inc();
-    this.writeText(errorFrame(code, message, ref, retryAfterMs, limit));
+    this.writeText(errorFrame(code, message, ref, retryAfterMs, limit, room));
+  }
+
+  /** A refused `join`: it carries no cid, so the error names the room. */
+  private refuseJoin(room: string, code: ErrorCode, message: string, retryAfterMs?: number, limit?: SendLimit): void {
+    this.sendError(code, message, undefined, retryAfterMs, limit, room);
   }
 
   private strike(): void {
@@ -283,11 +288,11 @@ export class Connection implements FanoutMember, UserChannelMember {
   }
 
   /** False (and a rate_limited error sent) while the join/leave budget is spent. */
-  private joinAllowed(): boolean {
+  private joinAllowed(room: string): boolean {
     const retryAfterMs = this.budget.joinRetryMs(Date.now());
     if (retryAfterMs === 0) return true;
     this.ctx.metrics.rateLimited.inc();
-    this.sendError('rate_limited', 'too many joins and leaves, slow down', undefined, retryAfterMs);
+    this.refuseJoin(room, 'rate_limited', 'too many joins and leaves, slow down', retryAfterMs);
     return false;
   }
 
@@ -295,7 +300,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     if (this.rooms.has(room)) {
       // Already joined: this socket has been receiving the room live all along, so there is
       // nothing to recover — answered at once (members only), no room log read.
-      if (!this.joinAllowed()) return;
+      if (!this.joinAllowed(room)) return;
       this.chargeJoinLeave();
       const members = await redisCall(this.ctx.presence.members(room));
       if (this.closed || !this.rooms.has(room)) return;
@@ -303,9 +308,9 @@ export class Connection implements FanoutMember, UserChannelMember {
       return;
     }
     if (this.rooms.size >= this.ctx.config.MAX_ROOMS_PER_CONNECTION) {
-      return this.sendError('bad_request', `at most ${this.ctx.config.MAX_ROOMS_PER_CONNECTION} rooms per connection`);
+      return this.refuseJoin(room, 'bad_request', `at most ${this.ctx.config.MAX_ROOMS_PER_CONNECTION} rooms per connection`);
     }
-    if (!this.joinAllowed()) return;
+    if (!this.joinAllowed(room)) return;
     this.budget.chargeJoin(room, Date.now());
     this.joining.add(room);
     const refused = await redisCall(joinAccess(this.ctx.member, this.ctx.config, this.user, room))
@@ -315,7 +320,7 @@ export class Connection implements FanoutMember, UserChannelMember {
         return failed;
       })
       .finally(() => this.joining.delete(room));
-    if (refused) return this.sendError(refused.code, refused.message, undefined, refused.retryAfterMs, refused.limit);
+    if (refused) return this.refuseJoin(room, refused.code, refused.message, refused.retryAfterMs, refused.limit);
     if (this.closed || this.rooms.has(room)) return;
     const state: RoomState = {
       gate: new LiveGate(),
@@ -363,7 +368,7 @@ export class Connection implements FanoutMember, UserChannelMember {
         if (presenceJoined) await this.ctx.presence.leave(room, this.user).catch(() => {});
       }
       this.log.error({ err: (err as Error).message, room }, 'join failed');
-      this.sendError('internal', 'could not join the room, retry');
+      this.refuseJoin(room, 'internal', 'could not join the room, retry');
     }
   }
 

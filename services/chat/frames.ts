@@ -103,7 +103,8 @@ export type ServerFrame =
   /** A reaction that was already as asked (on when on, off when off): nothing appended. */
   | { type: 'ack'; cid: string; unchanged: true }
   | { type: 'authed'; exp: number }
-  | { type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number; limit?: SendLimit }
+  /** `room`: on the refusal of a `join` (which carries no cid), the room refused. */
+  | { type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number; limit?: SendLimit; room?: string }
   | MessageFrame
   | EventFrame
   | MemberEventFrame
@@ -241,11 +242,12 @@ export function authedFrame(exp: number): string {
 }
 
 /** An error frame (never a stack trace). */
-export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit): string {
+export function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number, limit?: SendLimit, room?: string): string {
   const o: Record<string, unknown> = { type: 'error', code, message };
   if (ref !== undefined) o.ref = ref;
   if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
   if (limit !== undefined) o.limit = limit;
+  if (room !== undefined) o.room = room;
   return JSON.stringify(o);
 }
 

@@ -85,7 +85,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
   app.use(
     cors({
       origin: [...config.ALLOWED_ORIGINS],
-      methods: ['GET', 'HEAD', 'POST'],
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: ['Content-Type', 'Authorization'],
       maxAge: 600,
     }),

@@ -3,8 +3,13 @@
 // requires a bearer token and is charged to the caller's request budget (`auth`, built in app.ts).
 // Messages are served in their current state (edits, deletes, reactions and reply counts the
 // ingestion workers applied: store.ts HistoryMessage), each reaction's `me` for the caller.
+// History pages also carry the room's membership and room events of their range (the system
+// lines "alice invited bob"), as the ws `event` frames that announced them, so they outlive
+// the capped room log.
 import { Router, type RequestHandler, type Response } from 'express';
-import type { Store } from '../shared/store/store.js';
+import { membershipFrame } from '../chat/frames.js';
+import { compareIds } from '../shared/ids.js';
+import type { HistoryMessage, Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import { assertReadable } from './room-changes.js';
@@ -21,21 +26,54 @@ import {
 /** The room list is bounded; a user with more DMs than this sees the most recent ones. */
 const ROOMS_LIST_LIMIT = 200;
 
+/** At most this many membership events on one history page: the newest of its range when more. */
+export const HISTORY_EVENTS_MAX = 200;
+
+/** A membership or room event as history shows it: its ws `event` frame (chat/frames.ts), parsed. */
+export type HistoryEvent = { id: string } & Record<string, unknown>;
+
+export interface HistoryPage {
+  messages: HistoryMessage[];
+  hasMore: boolean;
+  events: HistoryEvent[];
+}
+
 /**
- * The newest messages of `page` (oldest first) whose JSON fits in `maxBytes` — at least one, so
- * paging always moves. A page of 200 messages of 4,000 escaped control characters would be
- * ~4.8 MB; the client pages on while hasMore is true.
+ * One history page from the newest messages before `before` and the membership events of the
+ * same range (both oldest first). A page holds EVERY message and event whose id lies from its
+ * oldest item (message or event) up to `before`, and when hasMore is false everything older
+ * too, so paging back with `before` = the page's oldest id shows each exactly once.
+ * `moreMessages`: older messages exist. `cutEvents`: the range held more than the events given
+ * (the newest HISTORY_EVENTS_MAX), so messages older than the oldest of them wait for the next
+ * page. Then the newest items whose JSON fits in `maxBytes` — at least one, so paging always
+ * moves (200 messages of 4,000 escaped control characters would be ~4.8 MB).
  */
-export function fitPage<T>(page: T[], maxBytes: number): T[] {
-  let bytes = 2;
-  let i = page.length;
+export function historyPage(
+  messages: HistoryMessage[],
+  moreMessages: boolean,
+  events: HistoryEvent[],
+  cutEvents: boolean,
+  maxBytes: number,
+): HistoryPage {
+  const floor = cutEvents ? events[0]?.id : undefined;
+  const items: (HistoryMessage | HistoryEvent)[] = [
+    ...(floor === undefined ? messages : messages.filter((m) => compareIds(m.id, floor) > 0)),
+    ...events,
+  ].sort((x, y) => compareIds(x.id, y.id));
+  let bytes = Buffer.byteLength(JSON.stringify({ messages: [], hasMore: false, events: [] }));
+  let i = items.length;
   while (i > 0) {
-    const size = Buffer.byteLength(JSON.stringify(page[i - 1])) + 1;
-    if (bytes + size > maxBytes && i < page.length) break;
+    const size = Buffer.byteLength(JSON.stringify(items[i - 1])) + 1;
+    if (bytes + size > maxBytes && i < items.length) break;
     bytes += size;
     i--;
   }
-  return i === 0 ? page : page.slice(i);
+  const kept = new Set<object>(items.slice(i));
+  return {
+    messages: messages.filter((m) => kept.has(m)),
+    hasMore: moreMessages || cutEvents || i > 0,
+    events: events.filter((e) => kept.has(e)),
+  };
 }
 
 /**
@@ -93,12 +131,19 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
     .get(auth, async (req, res) => {
       const room = await roomFor(store, res, req.params.room);
       const { before, limit } = parseHistoryQuery(req);
-      // One extra row tells whether older messages exist without a second query. Top-level
-      // messages only: replies are in their thread, counted on their parent.
-      const page = await store.messagesBefore(room, before, limit + 1, authedUser(res).id);
-      const newest = page.length > limit ? page.slice(page.length - limit) : page;
-      const messages = fitPage(newest, historyMaxBytes);
-      res.json({ messages, hasMore: page.length > limit || messages.length < newest.length });
+      // One extra row tells whether older messages (events) exist without a second query.
+      // Top-level messages only: replies are in their thread, counted on their parent.
+      const rows = await store.messagesBefore(room, before, limit + 1, authedUser(res).id);
+      const moreMessages = rows.length > limit;
+      const newest = moreMessages ? rows.slice(rows.length - limit) : rows;
+      // The events of the page's range: after its oldest message, or all older ones on the
+      // oldest page, so consecutive pages share none and miss none.
+      const from = moreMessages ? newest[0]!.id : undefined;
+      const entries = await store.membershipEventsBetween(room, from, before, HISTORY_EVENTS_MAX + 1);
+      const cutEvents = entries.length > HISTORY_EVENTS_MAX;
+      const events = (cutEvents ? entries.slice(1) : entries).map((e) => JSON.parse(membershipFrame(e)) as HistoryEvent);
+      const page = historyPage(newest, moreMessages, events, cutEvents, historyMaxBytes);
+      res.json({ messages: page.messages, hasMore: page.hasMore, events: page.events });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 

@@ -164,7 +164,7 @@ describe('docs/PROTOCOL.md', () => {
       frames.ackFrame('c1', '1700000000001-0', 1, true),
       frames.unchangedAckFrame('c1'),
       frames.authedFrame(1),
-      frames.errorFrame('rate_limited', 'slow down', 'c1', 100, 'room'),
+      frames.errorFrame('rate_limited', 'slow down', 'c1', 100, 'room', 'general'),
       frames.messageFrameHead('general', user, 'hi', 'c1', '1700000000000-0') + tail({ replyCount: 1 }),
       frames.eventFrameHead('general', user, 'c1', { kind: 'edit', target: '1700000000000-0', text: 'hi' }) + tail({}),
       frames.eventFrameHead('general', user, 'c1', { kind: 'delete', target: '1700000000000-0' }) + tail({ replyTo: '1-0', replyCount: 0 }),

@@ -132,7 +132,7 @@ describe('GET /api/rooms/:room/messages', () => {
     expect(res.json.messages.map((m: ChatMessage) => m.id)).toEqual(lobby.slice(0, 5).map((m) => m.id));
     expect(res.json.hasMore).toBe(false);
     const none = await history('lobby', `?before=${lobby[0]!.id}`);
-    expect(none.json).toEqual({ messages: [], hasMore: false });
+    expect(none.json).toEqual({ messages: [], hasMore: false, events: [] });
   });
 
   it('accepts a `before` id that is not stored (pages from where it would be)', async () => {
@@ -143,7 +143,7 @@ describe('GET /api/rooms/:room/messages', () => {
   it('answers an empty page for a valid room nobody wrote in', async () => {
     const res = await history('quiet-room', '');
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ messages: [], hasMore: false });
+    expect(res.json).toEqual({ messages: [], hasMore: false, events: [] });
   });
 
   it('serves a DM to its two members, with the colons URL-encoded or not', async () => {
@@ -170,6 +170,7 @@ describe('GET /api/rooms/:room/messages', () => {
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       hasMore: false,
+      events: [],
       messages: [
         {
           id: chId(0), room: 'changes', user: { id: alice.id, name: 'alice' }, text: 'hello world', ts: CH, cid: 'ch0',

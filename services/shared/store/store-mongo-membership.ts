@@ -126,6 +126,9 @@ export class MongoMembership {
       userId: e.user.id,
       cid: e.cid,
       memberId: e.kind === 'member' ? e.member.id : null,
+      // kept whole: the first copy stays, a redelivery's insert is refused with the rest
+      k: idSortKey(e.id),
+      body: JSON.stringify(e),
     }));
     let taken = new Set<number>();
     try {
@@ -145,6 +148,20 @@ export class MongoMembership {
       if (!sameMembershipEvent(asEvent, events[i]!)) conflicting.add(i);
     }
     return { held: taken.size, conflicting };
+  }
+
+  /** See store.ts membershipEventsBetween: newest first from the upper bound, cut, reversed. */
+  async eventsBetween(room: string, afterId: string | undefined, beforeId: string | undefined, limit: number): Promise<MembershipLogEntry[]> {
+    if (limit <= 0) return [];
+    // '' is below every idSortKey, and a range on a string never matches a document without k.
+    const k: Record<string, string> = { $gt: afterId === undefined ? '' : idSortKey(afterId) };
+    if (beforeId !== undefined) k.$lt = idSortKey(beforeId);
+    const docs = await this.memberEvents
+      .find({ room, k }, { _id: 0, body: 1 })
+      .sort({ k: -1 })
+      .limit(limit)
+      .lean<Pick<MemberEventDoc, 'body'>[]>();
+    return docs.reverse().flatMap((d) => (d.body === undefined ? [] : [JSON.parse(d.body) as MembershipLogEntry]));
   }
 
   private async counts(room: string): Promise<{ memberCount: number; ownerId: string | null }> {

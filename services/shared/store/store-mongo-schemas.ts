@@ -17,7 +17,9 @@
 //              count and owner, the preview of its newest top-level message; members for DMs
 //   memberships   _id = `${room}|${userId}`: the state the newest member event left (`v`);
 //              rank 0/1/2 (owner/admin/member) for members now, null otherwise
-//   member_events _id = `${room}|${id}`: one per member/room event, as `events` for message events
+//   member_events _id = `${room}|${id}`: one per member/room event, as `events` for message events;
+//              `k` (idSortKey) and `body` (the event as JSON) keep it whole for history, {room, k}
+//              pages it (documents written before have neither and are not listed)
 // The state collections are keyed by the message they change, never written into it: an event
 // may be stored before its message, and joining at read time makes arrival order irrelevant.
 import { mongo, Schema } from 'mongoose';
@@ -205,6 +207,10 @@ export interface MemberEventDoc {
   userId: string;
   cid: string;
   memberId: string | null;
+  /** idSortKey(id); absent on documents written before events were kept whole. */
+  k?: string;
+  /** The MembershipLogEntry as JSON, exactly as first applied. */
+  body?: string;
 }
 
 export const roomSchema = new Schema<RoomDoc>(
@@ -262,9 +268,13 @@ export const memberEventSchema = new Schema<MemberEventDoc>(
     userId: { type: String, required: true },
     cid: { type: String, required: true },
     memberId: { type: String, default: null },
+    k: String,
+    body: String,
   },
   { ...durable, collection: 'member_events' },
 );
+// a room's events in id order, for history pages (membershipEventsBetween)
+memberEventSchema.index({ room: 1, k: 1 });
 
 /** (ms, seq) of an id as exact JS numbers (Mongo stores doubles). */
 export function idKey(id: string): { ms: number; seq: number } {

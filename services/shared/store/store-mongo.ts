@@ -335,6 +335,11 @@ class MongoStore implements Store {
     return this.membership.apply(events);
   }
 
+  async membershipEventsBetween(room: string, afterId: string | undefined, beforeId: string | undefined, limit: number): Promise<MembershipLogEntry[]> {
+    this.live();
+    return this.membership.eventsBetween(room, afterId, beforeId, limit);
+  }
+
   async roomMeta(room: string): Promise<RoomMeta | null> {
     this.live();
     return this.membership.roomMeta(room);

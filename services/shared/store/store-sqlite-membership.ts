@@ -5,12 +5,12 @@
 // guarded by a version (the event id's idSortKey): a member row takes the whole state of the
 // newest member event, a room's topic/archived/created fields each take the newest event that
 // sets them. Arrival order and redelivery change nothing; member_events tells a redelivery from
-// another event under a reused id.
+// another event under a reused id, and keeps each event whole for history's system lines.
 //
 // A room's member count and owner are kept on its rooms row, recounted from the memberships
 // index once per room a batch touched, so "my rooms" and the directory read one row per room.
 import type Database from 'better-sqlite3';
-import { idSortKey } from '../ids.js';
+import { idSortKey, parseId } from '../ids.js';
 import { GROUP_MAX_MEMBERS, sameMembershipEvent, type MembershipLogEntry, type Role } from '../membership.js';
 import { dmMembers, roomKindOf, type RoomKind } from '../rooms.js';
 import { addAclRow, previewText } from './store-common.js';
@@ -142,8 +142,10 @@ export class SqliteMembership {
 
   constructor(db: Database.Database) {
     this.s = {
+      // The first copy of an event is kept whole (body); a redelivery changes nothing.
       claim: db.prepare(
-        `INSERT OR IGNORE INTO member_events (room, id, kind, action, user_id, cid, member_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO member_events (room, id, kind, action, user_id, cid, member_id, ms, seq, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       claimed: db.prepare<[string, string], StoredEventRow>(
         'SELECT kind, action, user_id, cid, member_id FROM member_events WHERE room = ? AND id = ?',
@@ -206,6 +208,12 @@ export class SqliteMembership {
          WHERE r.kind = 'public' AND r.archived = 0 AND r.name LIKE @q ESCAPE '\\'
          ORDER BY r.member_count DESC, r.name LIMIT @limit`,
       ),
+      // Newest first from the upper bound, cut at the limit: the caller reverses the page.
+      eventsBetween: db.prepare<{ room: string; aMs: number; aSeq: number; bMs: number; bSeq: number; limit: number }, { body: string }>(
+        `SELECT body FROM member_events INDEXED BY member_events_log
+         WHERE room = @room AND body IS NOT NULL AND (ms, seq) > (@aMs, @aSeq) AND (ms, seq) < (@bMs, @bSeq)
+         ORDER BY ms DESC, seq DESC LIMIT @limit`,
+      ),
       aclRooms: db.prepare<{ after: string; limit: number }, RoomRow>(
         `SELECT ${ROOM_COLUMNS} FROM rooms r WHERE r.name > @after AND r.member_a IS NULL AND r.kind <> 'dm' ORDER BY r.name LIMIT @limit`,
       ),
@@ -223,7 +231,9 @@ export class SqliteMembership {
       let applied = 0;
       for (const e of events) {
         const memberId = e.kind === 'member' ? e.member.id : null;
-        if (this.s.claim.run(e.room, e.id, e.kind, e.action, e.user.id, e.cid, memberId).changes === 0) {
+        const { ms, seq } = parseId(e.id);
+        const claimed = this.s.claim.run(e.room, e.id, e.kind, e.action, e.user.id, e.cid, memberId, ms, Number(seq), JSON.stringify(e));
+        if (claimed.changes === 0) {
           // Taken: a redelivery (already in the state), or another event under a reused id.
           const stored = this.s.claimed.get(e.room, e.id);
           if (stored && !sameMembershipEvent(storedEvent(stored), e)) conflicts.push(e);
@@ -270,6 +280,15 @@ export class SqliteMembership {
   apply(events: readonly MembershipLogEntry[]): ApplyMembershipResult {
     if (events.length === 0) return { applied: 0, duplicates: 0, conflicts: [] };
     return this.applyBatch.immediate(events);
+  }
+
+  eventsBetween(room: string, afterId: string | undefined, beforeId: string | undefined, limit: number): MembershipLogEntry[] {
+    if (limit <= 0) return [];
+    // Open bounds as ids no real one reaches: ids have parts 0..2^53-1 (ids.ts isMessageId).
+    const a = afterId === undefined ? { ms: -1, seq: 0 } : numericId(afterId);
+    const b = beforeId === undefined ? { ms: 2 ** 53, seq: 0 } : numericId(beforeId);
+    const rows = this.s.eventsBetween.all({ room, aMs: a.ms, aSeq: a.seq, bMs: b.ms, bSeq: b.seq, limit });
+    return rows.reverse().map((r) => JSON.parse(r.body) as MembershipLogEntry);
   }
 
   roomMeta(room: string): RoomMeta | null {
@@ -334,6 +353,11 @@ export class SqliteMembership {
     }
     return [...snapshots.values()];
   }
+}
+
+function numericId(id: string): { ms: number; seq: number } {
+  const { ms, seq } = parseId(id);
+  return { ms, seq: Number(seq) };
 }
 
 /** What member_events keeps of an event, shaped for membership.ts sameMembershipEvent. */

@@ -10,7 +10,7 @@
 //
 // Membership (membership.ts): `memberships` holds each (room, user)'s state after the newest
 // member event applied (its idSortKey is the row's `v`), `member_events` every member/room event
-// applied once, and the room's own state (kind, title, topic, archived, owner, member count) and
+// applied once (whole, for history's system lines), and the room's own state (kind, title, topic, archived, owner, member count) and
 // the sidebar's preview of its newest top-level message are columns of `rooms`, so "my rooms"
 // reads one row per room.
 import type Database from 'better-sqlite3';
@@ -147,7 +147,10 @@ CREATE TABLE IF NOT EXISTS threads (
   PRIMARY KEY (room, parent_ms, parent_seq)
 ) WITHOUT ROWID;
 -- Every member and room event applied once (as events does for message events): kind, action,
--- user_id, cid and member_id tell a redelivery from another event under a reused id.
+-- user_id, cid and member_id tell a redelivery from another event under a reused id. body is
+-- the whole event as JSON (MembershipLogEntry), and ms/seq its id as numbers, so history can
+-- show it as a system line long after the capped room log dropped it (membershipEventsBetween).
+-- Rows written before bodies were kept have none (NULL body, ms, seq) and are not listed.
 CREATE TABLE IF NOT EXISTS member_events (
   room      TEXT NOT NULL,
   id        TEXT NOT NULL,
@@ -156,6 +159,9 @@ CREATE TABLE IF NOT EXISTS member_events (
   user_id   TEXT NOT NULL,
   cid       TEXT NOT NULL,
   member_id TEXT,
+  ms        INTEGER,
+  seq       INTEGER,
+  body      TEXT,
   PRIMARY KEY (room, id)
 ) WITHOUT ROWID;
 -- One row per (room, user) ever named by a member event: the state the newest one (v, its
@@ -187,17 +193,23 @@ CREATE INDEX IF NOT EXISTS rooms_directory ON rooms(kind, archived, member_count
 CREATE INDEX IF NOT EXISTS messages_top ON messages(room, ms, seq) WHERE reply_ms IS NULL;
 -- a thread, oldest first, and its recount
 CREATE INDEX IF NOT EXISTS messages_thread ON messages(room, reply_ms, reply_seq, ms, seq) WHERE reply_ms IS NOT NULL;
+-- a room's membership events in id order, for history pages (only rows with a body)
+CREATE INDEX IF NOT EXISTS member_events_log ON member_events(room, ms, seq) WHERE body IS NOT NULL;
 `;
 
 /**
  * Columns added after a table's first release: [table, column, declaration]. Backfilled by
  * BACKFILL: rooms of an older file get their kind from their name and the preview of their
- * newest top-level message from the messages table.
+ * newest top-level message from the messages table. member_events rows of an older file keep
+ * no body (they never held the event whole), so history simply does not list them.
  */
 const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['users', 'disabled', 'INTEGER NOT NULL DEFAULT 0'],
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
+  ['member_events', 'ms', 'INTEGER'],
+  ['member_events', 'seq', 'INTEGER'],
+  ['member_events', 'body', 'TEXT'],
   ...ROOM_STATE_COLUMNS.map(([column, decl]): [string, string, string] => ['rooms', column, decl]),
 ];
 

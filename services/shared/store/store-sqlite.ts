@@ -294,6 +294,10 @@ class SqliteStore implements Store {
     return this.membership.apply(events);
   }
 
+  async membershipEventsBetween(room: string, afterId: string | undefined, beforeId: string | undefined, limit: number): Promise<MembershipLogEntry[]> {
+    return this.membership.eventsBetween(room, afterId, beforeId, limit);
+  }
+
   async roomMeta(room: string): Promise<RoomMeta | null> {
     return this.membership.roomMeta(room);
   }

@@ -1,7 +1,8 @@
 // The contract suite's membership part, run against every Store implementation by store.test.ts
 // (a fresh store per test): member and room events applied idempotently and in any order
 // (membership.ts: each event carries the resulting state), member states, DMs and groups; the
-// rooms of a user, the directory and the ACL snapshots are in store.contract-membership-rooms.ts.
+// rooms of a user, the directory and the ACL snapshots are in store.contract-membership-rooms.ts,
+// the events kept for history in store.contract-membership-history.ts.
 // The expected states are written out by hand from the scripted history, never read back.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../test/helpers/prng.js';
@@ -9,6 +10,7 @@ import type { MembershipEvent, MembershipLogEntry, Role, RoomChangeEvent } from 
 import type { ChatMessage } from '../message.js';
 import { dmRoomName, type RoomKind } from '../rooms.js';
 import { msg } from './store.contract.js';
+import { membershipHistoryContract } from './store.contract-membership-history.js';
 import { membershipRoomsContract } from './store.contract-membership-rooms.js';
 import type { MyRoom, RoomAclSnapshot, Store } from './store.js';
 
@@ -339,6 +341,7 @@ export function membershipContract(name: string, factory: () => Promise<Store>, 
     });
 
     membershipRoomsContract(name, () => store);
+    membershipHistoryContract(name, () => store);
   });
 }
 

@@ -155,6 +155,32 @@ describe('SQLite store specifics', () => {
     await again.close();
   });
 
+  it('upgrades a file whose member_events kept no event bodies: old rows stay (idempotency) but are not listed, new ones are', async () => {
+    const path = freshPath();
+    await (await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log)).close();
+    const room = 'p:oldfileoldfile00';
+    const old = { kind: 'member', id: '5-0', room, user: { id: 'u_a', name: 'a' }, ts: 5, cid: 'old', action: 'joined', member: { id: 'u_a', name: 'a' }, role: 'owner' } as const;
+    const raw = new Database(path);
+    // member_events exactly as the membership version before bodies created it, with one row
+    raw.exec(`DROP TABLE member_events;
+      CREATE TABLE member_events (room TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,
+        user_id TEXT NOT NULL, cid TEXT NOT NULL, member_id TEXT, PRIMARY KEY (room, id)) WITHOUT ROWID;`);
+    raw.prepare("INSERT INTO member_events VALUES (?, '5-0', 'member', 'joined', 'u_a', 'old', 'u_a')").run(room);
+    raw.close();
+    const store = await openSqliteStore(path, log);
+    expect(await store.membershipEventsBetween(room, undefined, undefined, 10)).toEqual([]);
+    // the old row still tells a redelivery from a new event
+    expect(await store.applyMembershipEvents([old])).toEqual({ applied: 0, duplicates: 1, conflicts: [] });
+    const later = { ...old, id: '6-0', ts: 6, cid: 'new', action: 'left' as const, role: undefined };
+    delete later.role;
+    expect(await store.applyMembershipEvents([later])).toEqual({ applied: 1, duplicates: 0, conflicts: [] });
+    expect(await store.membershipEventsBetween(room, undefined, undefined, 10)).toEqual([later]);
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'member_events_log'").pluck().get()).toBe('member_events_log');
+    check.close();
+  });
+
   it('rejects (does not hang or crash) while another connection holds the write lock, then recovers', async () => {
     const path = freshPath();
     const store = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);

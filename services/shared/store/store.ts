@@ -298,6 +298,15 @@ export interface Store {
    * event under a stored (room, id) is returned in `conflicts`, nothing applied for it.
    */
   applyMembershipEvents(events: readonly MembershipLogEntry[]): Promise<ApplyMembershipResult>;
+  /**
+   * The membership and room events of `room` with afterId < id < beforeId (both exclusive;
+   * undefined: unbounded), oldest first, each exactly as first applied (a redelivery keeps the
+   * one copy); at most `limit`, the NEWEST of the range when it holds more. Numeric id order
+   * (ids.ts), one index range per call. History shows them as system lines long after the
+   * capped room log dropped them. Events applied before the store kept them whole (an older
+   * SQLite file) are not listed.
+   */
+  membershipEventsBetween(room: string, afterId: string | undefined, beforeId: string | undefined, limit: number): Promise<MembershipLogEntry[]>;
   /** The room's state, or null when the store knows no such room (no message, no event). */
   roomMeta(room: string): Promise<RoomMeta | null>;
   /** One user's state in one room (a DM's two users are members by its name). */
