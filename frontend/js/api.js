@@ -5,6 +5,8 @@
 
 const SESSION_KEY = 'aurora.session';
 
+const roomPath = (room) => `/api/rooms/${encodeURIComponent(room)}`;
+
 export class ApiError extends Error {
   constructor(status, code, message, retryAfterSec = null) {
     super(message);
@@ -205,17 +207,31 @@ export function createApi({ base = '', storage = window.localStorage, onSignedOu
     },
     me: () => authed('GET', '/api/me'),
     searchUsers: (query) => authed('GET', `/api/users?query=${encodeURIComponent(query)}`),
-    rooms: () => authed('GET', '/api/rooms'),
+    // Rooms with members (docs/REST.md "Rooms and members"). Room names go into paths encoded.
+    myRooms: () => authed('GET', '/api/me/rooms'),
+    room: (room) => authed('GET', roomPath(room)),
+    createRoom: (body) => authed('POST', '/api/rooms', body),
+    /** { topic } or { archived } */
+    updateRoom: (room, patch) => authed('PATCH', roomPath(room), patch),
+    members: (room) => authed('GET', `${roomPath(room)}/members`),
+    /** Invites `userId`; your own id joins a public room. */
+    addMember: (room, userId) => authed('POST', `${roomPath(room)}/members`, { userId }),
+    /** Your own id leaves; another's kicks. */
+    removeMember: (room, userId) => authed('DELETE', `${roomPath(room)}/members/${encodeURIComponent(userId)}`),
+    setRole: (room, userId, role) => authed('PATCH', `${roomPath(room)}/members/${encodeURIComponent(userId)}`, { role }),
+    ban: (room, userId) => authed('POST', `${roomPath(room)}/bans`, { userId }),
+    mute: (room, userId, seconds) => authed('POST', `${roomPath(room)}/mutes`, { userId, seconds }),
+    unmute: (room, userId) => authed('DELETE', `${roomPath(room)}/mutes/${encodeURIComponent(userId)}`),
     history(room, { before, limit = 50 } = {}) {
       const q = new URLSearchParams({ limit: String(limit) });
       if (before) q.set('before', before);
-      return authed('GET', `/api/rooms/${encodeURIComponent(room)}/messages?${q}`);
+      return authed('GET', `${roomPath(room)}/messages?${q}`);
     },
     /** A thread: its parent and a page of replies after `after`, oldest first. */
     replies(room, id, { after, limit = 50 } = {}) {
       const q = new URLSearchParams({ limit: String(limit) });
       if (after) q.set('after', after);
-      return authed('GET', `/api/rooms/${encodeURIComponent(room)}/messages/${encodeURIComponent(id)}/replies?${q}`);
+      return authed('GET', `${roomPath(room)}/messages/${encodeURIComponent(id)}/replies?${q}`);
     },
     async config() {
       return raw('GET', '/config.json');

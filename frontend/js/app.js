@@ -1,17 +1,22 @@
 // Wiring: session → chat. Decides between the sign-in screen and the chat, connects the socket
 // to the store, turns server frames into state, hands sends (sender.js) and changes to messages
-// (changes.js) their acks and errors, pages older history, and renders what changed.
+// (changes.js) their acks and errors, the user's rooms and their frames to my-rooms.js, pages
+// older history, and renders what changed.
 import { createApi, ApiError } from './api.js';
 import { ChatSocket } from './socket.js';
 import { createStore } from './store.js';
 import { createSender } from './sender.js';
 import { createChanges } from './changes.js';
 import { createOutboxPersistence } from './outbox-persist.js';
-import { createRoomListSync } from './room-list-sync.js';
-import { DEFAULT_ROOM, isValidRoom, dmMembers } from './rooms.js';
-import { $, setText } from './ui/dom.js';
+import { createMyRooms } from './my-rooms.js';
+import { createHiddenDms } from './hidden-dms.js';
+import { createRoomActions } from './room-actions.js';
+import { DEFAULT_ROOM, isValidRoom } from './rooms.js';
+import { $ } from './ui/dom.js';
 import { mountAuth } from './ui/auth.js';
-import { mountSidebar, roomLabel, dmName } from './ui/sidebar.js';
+import { mountSidebar } from './ui/sidebar.js';
+import { mountRoomHeader } from './ui/room-header.js';
+import { mountRoomDialogs } from './ui/room-dialogs.js';
 import { mountMessages } from './ui/messages.js';
 import { mountComposer } from './ui/composer.js';
 import { mountStatus } from './ui/status.js';
@@ -31,7 +36,10 @@ let typingTimer = 0;
 const getSocket = () => socket;
 const outboxStore = createOutboxPersistence({ store });
 const changes = createChanges({ store, getSocket });
-const roomList = createRoomListSync({ store, api, getSocket, saveRooms, saveNames });
+const hiddenDms = createHiddenDms({ store });
+const myRooms = createMyRooms({ store, api, getSocket, hiddenDms, onRemoved: roomGone, toast });
+const roomActions = createRoomActions({ store, api, myRooms, hiddenDms, onSelect: selectRoom, toast });
+const dialogs = mountRoomDialogs({ store, api, actions: roomActions });
 
 const auth = mountAuth({
   async onSubmit(mode, username, password) {
@@ -41,7 +49,15 @@ const auth = mountAuth({
     await startChat(user);
   },
 });
-const sidebar = mountSidebar({ store, api, onSelect: selectRoom, onLogout: logout });
+const sidebar = mountSidebar({
+  store,
+  api,
+  onSelect: selectRoom,
+  onOpenByName: openByName,
+  onCreateRoom: () => dialogs.openCreate(),
+  onNewGroup: () => dialogs.openGroup(),
+  onLogout: logout,
+});
 const actions = createMessageActions({ store, changes, onOpenThread: (room, id) => store.openThread(room, id) });
 const discard = (cid) => store.discard(cid);
 const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard });
@@ -53,7 +69,8 @@ const composer = mountComposer({
 const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ? thread.composer : composer) });
 const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
-const members = mountMembers({ store });
+const members = mountMembers({ store, actions: roomActions, dialogs });
+const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs });
 const drawer = mountDrawer({ store });
 
 // --- rendering ------------------------------------------------------------------------------
@@ -63,36 +80,20 @@ store.subscribe((topics) => {
   const all = topics.has('all');
   if (all || topics.has('rooms') || topics.has('me') || topics.has('current')) {
     sidebar.render();
-    renderHeader();
+    header.render();
   }
   if (all || topics.has('current') || topics.has('outbox') || (cur && topics.has('messages:' + cur))) messages.render();
   const tr = thread.room;
   if (all || topics.has('thread') || topics.has('rooms') || topics.has('outbox') || (tr && topics.has('messages:' + tr))) thread.render();
-  if (all || topics.has('current') || (cur && topics.has('members:' + cur))) {
+  // Online marks come from the presence of every room: any room's members may change them.
+  if (all || topics.has('current') || [...topics].some((t) => t.startsWith('members:'))) {
     members.render();
-    renderHeader();
+    header.render();
   }
   if (all || topics.has('current') || (cur && topics.has('typing:' + cur))) updateTyping();
   if (all || topics.has('connection')) status.render(store.state.connection);
   if (topics.has('outbox')) outboxStore.save();
 });
-
-function renderHeader() {
-  const cur = store.state.current;
-  if (!cur) return;
-  const r = store.state.rooms.get(cur);
-  const isDm = !!dmMembers(cur);
-  const label = roomLabel(store, cur);
-  setText($('room-title'), label);
-  const parts = [];
-  if (isDm) parts.push(STRINGS.chat.dmWith(dmName(store, cur)));
-  else if (r && r.members.size) parts.push(STRINGS.chat.online(r.members.size));
-  setText($('room-sub'), parts.join(' · '));
-  $('room-leave').hidden = cur === DEFAULT_ROOM;
-  setText($('room-leave'), isDm ? STRINGS.chat.close : STRINGS.chat.leave);
-  document.title = STRINGS.chat.title(label);
-  composer.setRoom(cur, isDm ? dmName(store, cur) : `#${cur}`);
-}
 
 function updateTyping() {
   const cur = store.state.current;
@@ -112,27 +113,11 @@ function announce(m) {
 
 // --- session --------------------------------------------------------------------------------
 
-function joinedKey() {
-  return `aurora.rooms.${store.state.me.id}`;
-}
-function savedRooms() {
-  try {
-    const list = JSON.parse(localStorage.getItem(joinedKey()) || '[]');
-    return Array.isArray(list) ? list.filter(isValidRoom) : [];
-  } catch {
-    return [];
-  }
-}
-function saveRooms() {
-  const joined = [...store.state.rooms.values()].filter((r) => r.joined).map((r) => r.name);
-  localStorage.setItem(joinedKey(), JSON.stringify(joined));
-  localStorage.setItem(`aurora.current.${store.state.me.id}`, store.state.current || DEFAULT_ROOM);
-}
+// The room on screen is remembered per device; the rooms themselves come from the server.
+const currentKey = () => `aurora.current.${store.state.me.id}`;
 function restoreOutbox() {
   for (const room of outboxStore.restore()) {
-    if (store.room(room).joined) continue;
-    store.setJoined(room, true);
-    if (socket) socket.join(room);
+    if (!store.room(room).joined) myRooms.add(room);
   }
 }
 
@@ -191,6 +176,7 @@ async function startChat(user) {
   auth.hide();
   store.setMe(user);
   loadNames();
+  hiddenDms.load(user.id);
   $('app').hidden = false;
   const { urls, options } = await socketConfig();
   if (!api.session) return; // signed out meanwhile
@@ -211,25 +197,24 @@ async function startChat(user) {
     sinceFor: (room) => store.resumeFrom(room),
     onFrame,
     onState,
+    deferRejoin: (room) => myRooms.deferRejoin(room),
   });
 
-  const rooms = savedRooms();
-  if (!rooms.includes(DEFAULT_ROOM)) rooms.unshift(DEFAULT_ROOM);
-  for (const name of rooms) {
-    store.setJoined(name, true);
-    socket.join(name);
-  }
+  // `general` and the room last on screen now; every other room of the user's as soon as
+  // GET /api/me/rooms answers (my-rooms.js).
+  myRooms.add(DEFAULT_ROOM);
+  myRooms.migrateSavedRooms(user.id);
   restoreOutbox();
-  const last = localStorage.getItem(`aurora.current.${user.id}`);
-  selectRoom(last && rooms.includes(last) ? last : DEFAULT_ROOM, { focusComposer: true });
+  const last = localStorage.getItem(currentKey());
+  selectRoom(last && isValidRoom(last) ? last : DEFAULT_ROOM, { focusComposer: true, confirm: true });
   socket.start();
-  roomList.start();
+  myRooms.start();
 }
 
 function endChat(message) {
   if (socket) socket.stop();
   socket = null;
-  roomList.stop();
+  myRooms.stop();
   sender.stop();
   changes.stop();
   store.reset();
@@ -247,28 +232,53 @@ async function logout() {
 
 // --- rooms ----------------------------------------------------------------------------------
 
-function selectRoom(name, { focusComposer = false } = {}) {
+function selectRoom(name, { focusComposer = false, confirm = false } = {}) {
   if (!socket) return;
-  const r = store.room(name);
-  if (!r.joined) {
-    store.setJoined(name, true);
-    socket.join(name);
-  }
+  const r = myRooms.add(name, { confirm });
+  if (r.kind === 'dm') hiddenDms.show(name);
   if (store.state.thread && store.state.thread.room !== name) store.closeThread();
   store.setCurrent(name);
-  saveRooms();
+  localStorage.setItem(currentKey(), name);
   drawer.close();
   if (focusComposer) composer.focus();
+  loadRoomDetails(name);
 }
 
-$('room-leave').addEventListener('click', () => {
+/** The roster with roles (and the room's own state when "my rooms" has not brought it yet). */
+async function loadRoomDetails(name) {
+  const r = store.room(name);
+  if (r.kind === 'dm') return;
+  const t0 = Date.now();
+  try {
+    if (!r.listed) store.applyRoomMeta((await api.room(name)).room, t0);
+    const res = await api.members(name);
+    if (store.state.rooms.get(name) === r) store.setRoster(name, res.members, t0);
+  } catch {
+    /* the presence roster stands in; the next visit asks again */
+  }
+}
+
+/** A private room's or group's own name typed or pasted: open it when the user is a member. */
+async function openByName(name) {
+  const t0 = Date.now();
+  try {
+    const res = await api.room(name);
+    if (!res.room || !res.room.role) return false;
+    store.applyRoomMeta(res.room, t0);
+    selectRoom(name, { focusComposer: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The user is no longer in `name` (my-rooms.js removed it): show another room if it was on screen. */
+function roomGone(name) {
   const cur = store.state.current;
-  if (!cur || cur === DEFAULT_ROOM || !socket) return;
-  socket.leave(cur);
-  store.removeRoom(cur);
-  selectRoom(DEFAULT_ROOM, { focusComposer: true });
-  roomList.refresh();
-});
+  if (cur && cur !== name && store.state.rooms.has(cur)) return;
+  const next = name !== DEFAULT_ROOM ? DEFAULT_ROOM : [...store.state.rooms.values()].find((r) => r.joined && r.name !== name)?.name;
+  if (next) selectRoom(next, { focusComposer: true });
+}
 
 async function loadOlder(name) {
   const before = store.oldestId(name);
@@ -288,6 +298,7 @@ function onState(s) {
 }
 
 function onFrame(f) {
+  if (myRooms.handleFrame(f)) return;
   switch (f.type) {
     case 'joined':
       store.applyJoined(f, { canTrimCurrent: messages.atBottom });
@@ -301,7 +312,7 @@ function onFrame(f) {
         announce(m);
         messages.noteIncoming();
       }
-      if (m && dmMembers(f.room)) saveNames();
+      if (m && store.room(f.room).kind === 'dm') saveNames();
       return;
     }
     case 'ack':
@@ -329,17 +340,6 @@ function onFrame(f) {
 function handleError(f) {
   if (sender.onError(f) || changes.onError(f)) return;
   const msg = errorText(f);
-  if (f.ref && store.state.rooms.has(f.ref)) {
-    store.setRoomError(f.ref, msg);
-    toast(STRINGS.roomError(roomLabel(store, f.ref), msg), { kind: 'error' });
-    if (f.code === 'forbidden' || f.code === 'invalid_room') {
-      if (socket) socket.leave(f.ref);
-      store.removeRoom(f.ref);
-      if (store.state.current === f.ref) selectRoom(DEFAULT_ROOM);
-      saveRooms();
-    }
-    return;
-  }
   if (f.code === 'rate_limited') {
     const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
     composer.showError(STRINGS.slowDown(secs), { autoHideMs: secs * 1000 + 500 });

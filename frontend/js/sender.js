@@ -10,6 +10,8 @@ import { newCid } from './ids.js';
 import { overloadedRetryDelay } from './socket.js';
 import { cooldowns as sharedCooldowns } from './cooldown.js';
 import { countdownEl, formatWait } from './ui/countdown.js';
+import { formatTime } from './ui/format.js';
+import { STRINGS } from './strings.js';
 
 const ACK_TIMEOUT_MS = 15_000;
 // Longer waits (the new-room cap is per hour) fail the message with a countdown instead: the
@@ -212,6 +214,14 @@ export function createSender({ store, getSocket, composerFor, cooldowns = shared
               }, overloadedRetryDelay(retries, Number(f.retryAfterMs))),
             );
           }
+          return true;
+        }
+        case 'muted': {
+          // A moderator muted us here: not retried (unlike rate_limited) — it fails with the time
+          // it ends, and the composer says so until then (room-header.js).
+          const until = Date.now() + Math.max(0, Number(f.retryAfterMs) || 0);
+          store.setMutedUntil(p.room, until);
+          store.markFailed(p.cid, STRINGS.rooms.mutedFailed(formatTime(until)), until);
           return true;
         }
         case 'not_joined': {

@@ -3,13 +3,15 @@
 // - reconnects with exponential backoff and full jitter (capped) so a dead replica does not
 //   cause a thundering herd, rotating through config.json's wsUrls on every failure;
 // - after each `hello` rejoins every room with `since` = the last id it has seen, and when the
-//   server answers `recovered:false` fills the gap from REST history before handing `joined` on;
+//   server answers `recovered:false` fills the gap from REST history before handing `joined` on
+//   — except rooms the app wants confirmed first (`deferRejoin`; joined later by `join`);
 // - sends an app-level ping every ~20 s (browsers cannot see ws pings) and treats a missing
 //   pong as a dead connection (laptop sleep, network change);
 // - refreshes the access token in-band (`auth`) before it expires, and refreshes before
 //   reconnecting after close 4001 or a refused handshake.
 // It emits frames and connection state; it keeps no chat state of its own besides room names.
-import { compareIds } from './ids.js';
+import { fillGap } from './history-gap.js';
+import { backoffDelay, overloadedRetryDelay, reconnectDelay, resolveWsUrl } from './socket-timing.js';
 
 export const PROTOCOL = 'aurora.v1';
 
@@ -27,49 +29,7 @@ const DEFAULTS = {
   gapFillPageSize: 200,
 };
 
-/** Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
-export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math.random) {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 20));
-  return Math.floor(random() * ceiling);
-}
-
-/**
- * Delay before re-sending a message the server refused with `overloaded` for the
- * `retries`-th time (0-based): exponential with full jitter (1 s base, 30 s cap), never
- * sooner than the server's retryAfterMs.
- */
-export function overloadedRetryDelay(retries, retryAfterMs, random = Math.random) {
-  const jittered = backoffDelay(retries, { baseDelayMs: 1_000, maxDelayMs: 30_000 }, random);
-  const ceiling = Math.min(30_000, 1_000 * 2 ** Math.min(retries, 20));
-  // At least half the exponential step, so retries really spread out over time.
-  const delay = Math.max(jittered, Math.floor(ceiling / 2));
-  const floor = Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? Math.min(retryAfterMs, 5 * 60_000) : 0;
-  return Math.max(delay, floor);
-}
-
-/** Close codes after which the server wants us to back off (slow consumer, policy violation). */
-const PENALTY_CODES = new Set([4008, 1008]);
-
-/**
- * Delay before the next connection attempt. Only the FIRST retry after losing a working
- * connection goes out fast (0..base); any further retry — including after a server that
- * closes right after `hello` — backs off exponentially (`attempt` is only reset once a
- * connection has proved stable), and a 4008/1008 close waits at least penaltyDelayMs.
- */
-export function reconnectDelay({ wasReady = false, attempt = 0, code = 0 }, opt, random = Math.random) {
-  const penalty = PENALTY_CODES.has(code);
-  let delay = wasReady && attempt === 0 && !penalty ? Math.floor(random() * opt.baseDelayMs) : backoffDelay(attempt, opt, random);
-  if (penalty) delay = Math.max(delay, opt.penaltyDelayMs + Math.floor(random() * opt.baseDelayMs));
-  return delay;
-}
-
-/** Resolves a configured URL (absolute ws(s):// or a path like /ws) against the page. */
-export function resolveWsUrl(u, location = window.location) {
-  const url = new URL(u, location.href);
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  return url.toString();
-}
+export { backoffDelay, overloadedRetryDelay, reconnectDelay, resolveWsUrl };
 
 export class ChatSocket {
   /**
@@ -80,8 +40,9 @@ export class ChatSocket {
    * @param {(room: string) => string|null} o.sinceFor   newest message id the client holds
    * @param {(frame: any) => void} o.onFrame
    * @param {(state: object) => void} o.onState
+   * @param {(room: string) => boolean} [o.deferRejoin]  true: do not rejoin `room` at a `hello`
    */
-  constructor({ urls, auth, history, sinceFor, onFrame, onState, options = {} }) {
+  constructor({ urls, auth, history, sinceFor, onFrame, onState, deferRejoin = () => false, options = {} }) {
     if (!urls || urls.length === 0) throw new Error('no WebSocket URL configured');
     this.urls = urls.map((u) => resolveWsUrl(u));
     this.auth = auth;
@@ -91,6 +52,10 @@ export class ChatSocket {
     this.onState = onState;
     this.opt = { ...DEFAULTS, ...options };
     this.rooms = new Set();
+    // Rooms kept but not joined on this connection until the app says so: joining a public room
+    // makes the user a member, which must not undo a leave made on another device meanwhile.
+    this.deferred = new Set();
+    this.deferRejoin = deferRejoin;
     this.urlIndex = 0;
     this.attempt = 0;
     this.ws = null;
@@ -150,14 +115,34 @@ export class ChatSocket {
     return true;
   }
 
-  join(room) {
+  /** Joins `room` now (and on every reconnect); `defer`: keep it, join it at a later `join`. */
+  join(room, { defer = false } = {}) {
     this.rooms.add(room);
+    if (defer) {
+      this.deferred.add(room);
+      return;
+    }
+    this.deferred.delete(room);
     if (this.connected) this.sendJoin(room);
+  }
+
+  /** Joins every deferred room (the app could not confirm them: better joined than silent). */
+  joinDeferred() {
+    for (const room of [...this.deferred]) this.join(room);
   }
 
   leave(room) {
     this.rooms.delete(room);
+    this.deferred.delete(room);
+    this.pendingJoins.delete(room);
     this.send({ type: 'leave', room });
+  }
+
+  /** The server already took this socket out of `room` (`left` with a reason): stop rejoining it. */
+  forget(room) {
+    this.rooms.delete(room);
+    this.deferred.delete(room);
+    this.pendingJoins.delete(room);
   }
 
   /** Forces a reconnect now (e.g. the user pressed "Reconnect"). */
@@ -292,6 +277,8 @@ export class ChatSocket {
         return;
       case 'joined':
         return void this.joined(frame, ws);
+      case 'error':
+        return this.onFrame(this.joinRefusal(frame) || frame);
       default:
         this.onFrame(frame);
     }
@@ -309,7 +296,11 @@ export class ChatSocket {
     });
     this.setState('connected', { url: this.ws.url, replica: this.replica });
     this.onFrame(frame);
-    for (const room of this.rooms) this.sendJoin(room);
+    this.pendingJoins.clear(); // joins of the previous connection are answered by nobody now
+    for (const room of this.rooms) {
+      if (this.deferred.has(room) || this.deferRejoin(room)) this.deferred.add(room);
+      else this.sendJoin(room);
+    }
     this.schedulePing();
     this.scheduleAuthRefresh();
   }
@@ -322,37 +313,35 @@ export class ChatSocket {
     this.send(frame);
   }
 
+  /**
+   * A refused join carries no `ref` (PROTOCOL.md `join`), but a socket's frames are answered in
+   * the order sent and each join gets exactly one answer: a `forbidden` without ref answers the
+   * oldest join still waiting. Returned as the error with `room` and `joinRefused` set.
+   */
+  joinRefusal(frame) {
+    if (frame.ref || frame.code !== 'forbidden' || this.pendingJoins.size === 0) return null;
+    const room = this.pendingJoins.keys().next().value;
+    this.pendingJoins.delete(room);
+    this.rooms.delete(room);
+    return { ...frame, room, joinRefused: true };
+  }
+
   async joined(frame, ws = this.ws) {
     const since = this.pendingJoins.get(frame.room) || null;
+    // Joins sent before this one were answered before it (in order): by an error, if still here.
+    if (this.pendingJoins.has(frame.room)) {
+      for (const room of this.pendingJoins.keys()) {
+        if (room === frame.room) break;
+        this.pendingJoins.delete(room);
+      }
+    }
     this.pendingJoins.delete(frame.room);
     const messages = Array.isArray(frame.messages) ? frame.messages : [];
     if (!since || frame.recovered !== false) {
       this.onFrame({ ...frame, messages, gap: false });
       return;
     }
-    // The room log no longer reaches back to `since`: page REST history backwards from the
-    // oldest message we got until we meet `since` (bounded; a remaining gap is reported).
-    const filled = [];
-    let gap = true;
-    try {
-      let before = messages.length ? messages[0].id : undefined;
-      for (let page = 0; page < this.opt.gapFillPages; page++) {
-        const res = await this.history(frame.room, { before, limit: this.opt.gapFillPageSize });
-        const got = res && Array.isArray(res.messages) ? res.messages : [];
-        let reached = false;
-        for (const m of got) {
-          if (compareIds(m.id, since) > 0) filled.push(m);
-          else reached = true;
-        }
-        if (reached || !res.hasMore || got.length === 0) {
-          gap = false;
-          break;
-        }
-        before = got[0].id;
-      }
-    } catch {
-      /* keep what we have; the gap flag tells the store older history must be re-paged */
-    }
+    const { filled, gap } = await fillGap(this.history, frame.room, messages, since, this.opt);
     // The connection this `joined` belongs to may have been replaced while history loaded: a
     // stale frame must not land after (and over) the newer connection's own `joined`.
     if (ws !== this.ws || this.stopped) return;

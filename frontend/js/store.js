@@ -3,11 +3,13 @@
 // under their parent), older-history paging state, members, typing users, and the outbox of
 // sends by cid (pending → sent on ack, queued during a rate-limit cooldown, or failed with a
 // reason). Events that change messages, threads and this client's unconfirmed changes are in
-// store-events.js. The store knows nothing about the network or the DOM; it mutates and tells
+// store-events.js; membership (kinds, titles, roles, rosters, system lines, "my rooms") in
+// store-rooms.js. The store knows nothing about the network or the DOM; it mutates and tells
 // subscribers what changed.
 import { compareIds, insertSorted } from './ids.js';
 import { normalizeMessage } from './message-state.js';
 import { createEventOps } from './store-events.js';
+import { createRoomOps, isMembershipEvent, membershipFields } from './store-rooms.js';
 
 // Rooms are trimmed to this many messages: always when not on screen, and the room on screen
 // too while its view is at the bottom (scrolling up pages the dropped ones in from REST again).
@@ -32,6 +34,7 @@ export function createStore() {
     changes: new Map(), // cid -> an edit/delete/react of ours not confirmed yet (store-events.js)
     thread: null, // { room, parent } of the open thread panel
     names: new Map(), // user id -> username (for DM titles)
+    presenceV: 0, // bumped whenever any room's presence changes (store-rooms.js onlineIds)
   };
   let changed = new Set();
   let scheduled = false;
@@ -71,9 +74,10 @@ export function createStore() {
         hasMore: true, // older history may exist
         loadingOlder: false,
         historyError: null,
-        members: new Map(),
+        members: new Map(), // presence: users with a socket in the room now
         typing: new Map(),
         error: null,
+        ...membershipFields(name), // store-rooms.js
       };
       state.rooms.set(name, r);
     }
@@ -124,6 +128,7 @@ export function createStore() {
   }
 
   const { internal: events, ops: eventOps } = createEventOps({ state, room, emit, addMessage, advanceHead });
+  const roomOps = createRoomOps({ state, room, emit, advanceHead });
 
   return {
     state,
@@ -133,9 +138,16 @@ export function createStore() {
     },
     room,
     ...eventOps,
+    ...roomOps,
+    /** A live `event` frame: a change to a message, or a membership/room change. */
+    applyEvent(frame) {
+      if (isMembershipEvent(frame)) roomOps.applyMembershipEvent(frame);
+      else eventOps.applyEvent(frame);
+    },
     reset() {
       state.me = null;
       state.rooms.clear();
+      state.presenceV++;
       state.current = null;
       state.outbox.clear();
       state.changes.clear();
@@ -165,22 +177,10 @@ export function createStore() {
     },
     removeRoom(name) {
       state.rooms.delete(name);
+      state.presenceV++;
       for (const [cid, p] of state.outbox) if (p.room === name) state.outbox.delete(cid);
       for (const [cid, c] of state.changes) if (c.room === name) state.changes.delete(cid);
       if (state.thread && state.thread.room === name) state.thread = null;
-      emit('rooms');
-    },
-    /** Rooms from GET /api/rooms: adds/updates activity, keeps joined state. */
-    setRoomList(list) {
-      for (const item of list) {
-        if (!item || typeof item.name !== 'string') continue;
-        const r = room(item.name);
-        if (item.lastMessageAt != null) {
-          const t = typeof item.lastMessageAt === 'number' ? item.lastMessageAt : Date.parse(item.lastMessageAt);
-          if (Number.isFinite(t) && (!r.lastMessageAt || t > r.lastMessageAt)) r.lastMessageAt = t;
-        }
-        if (typeof item.messageCount === 'number') r.messageCount = item.messageCount;
-      }
       emit('rooms');
     },
     rememberName(id, name) {
@@ -227,7 +227,9 @@ export function createStore() {
         if (addMessage(r, m) && m && !m.replyTo) added++;
         if (m) advanceHead(r, m.id);
       }
-      eventOps.applyJoinedEvents(r, frame.events);
+      const backlog = Array.isArray(frame.events) ? frame.events : [];
+      eventOps.applyJoinedEvents(r, backlog.filter((e) => !isMembershipEvent(e)));
+      for (const e of backlog) if (isMembershipEvent(e) && e.room === r.name) roomOps.applyMembershipEvent(e);
       r.members = new Map();
       for (const u of Array.isArray(frame.members) ? frame.members : []) {
         const user = userOf(u);
@@ -237,6 +239,7 @@ export function createStore() {
         }
       }
       if (state.me && !r.members.has(state.me.id)) r.members.set(state.me.id, { id: state.me.id, name: state.me.username });
+      state.presenceV++;
       trim(r, canTrimCurrent);
       emit('messages:' + r.name);
       emit('members:' + r.name);
@@ -282,6 +285,7 @@ export function createStore() {
       if (!user) return;
       if (frame.event === 'join') r.members.set(user.id, user);
       else if (frame.event === 'leave' && (!state.me || user.id !== state.me.id)) r.members.delete(user.id);
+      state.presenceV++;
       state.names.set(user.id, user.name);
       emit('members:' + r.name);
     },
@@ -304,10 +308,6 @@ export function createStore() {
         else out.push(t.name);
       }
       return out;
-    },
-    setRoomError(name, error) {
-      room(name).error = error;
-      emit('messages:' + name);
     },
 
     // --- outbox -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // Accessibility (issue 20, item 9): axe-core, the checker browsers' devtools build on, run in
 // real Chromium against the real stack on the screens a user spends their time in — the sign-in
 // page (both tabs, and with an error shown), a public room with messages, reactions, a thread
-// and the people panel open, a direct message, and the phone layout with the room drawer open.
+// and the people panel open, a direct message, the phone layout with the room drawer open, and a
+// private room as its owner (system lines, roles, menus, the create-room and people dialogs).
 // Each must have no serious or critical violation (minor/moderate ones are reported by axe as
 // best practice and left to judgement).
 import { AxeBuilder } from '@axe-core/playwright';
@@ -117,6 +118,39 @@ describe('accessibility: axe-core finds no serious or critical violation', { tim
     expect(await seriousViolations(carol)).toEqual([]);
     await carol.page.setViewportSize({ width: 1280, height: 800 });
     expect(await seriousViolations(carol)).toEqual([]);
+  });
+
+  it('in a private room as its owner: system lines, roles, the options and member menus, and the room dialogs', async () => {
+    await registerAndLogin(stack.origin, 'eli', PASSWORD);
+    const dora = await open('dora');
+    await registerViaUi(dora, 'dora', PASSWORD);
+    const p = dora.page;
+    await p.locator('#room-create').click();
+    await p.locator('#room-dialog').waitFor({ state: 'visible' });
+    await p.locator('input[name="room-kind"][value="private"]').check();
+    expect(await seriousViolations(dora)).toEqual([]);
+    await p.locator('#room-title-input').fill('Quiet corner');
+    await p.locator('#room-topic').fill('for the two of us');
+    await p.locator('#room-dialog-ok').click();
+    await expectText(p.locator('#room-title'), 'Quiet corner');
+
+    await p.locator('#room-menu-btn').click();
+    await p.getByRole('menuitem', { name: 'Invite people…' }).waitFor();
+    expect(await seriousViolations(dora)).toEqual([]);
+    await p.getByRole('menuitem', { name: 'Invite people…' }).click();
+    await p.locator('#people-input').fill('eli');
+    await p.locator('#people-results button', { hasText: 'eli' }).waitFor();
+    expect(await seriousViolations(dora)).toEqual([]);
+    await p.locator('#people-results button', { hasText: 'eli' }).click();
+    await p.locator('#people-ok').click();
+    await p.locator('#message-list .sys-line', { hasText: 'dora invited eli' }).waitFor();
+    await sendViaUi(dora, 'welcome, eli');
+    await timelineMessage(dora, 'welcome, eli').waitFor();
+    const toggle = p.locator('#members-toggle');
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+    await p.locator('#member-list .member', { hasText: 'eli' }).locator('.member-menu-btn').click();
+    await p.getByRole('menuitem', { name: 'Make admin' }).waitFor();
+    expect(await seriousViolations(dora)).toEqual([]);
   });
 
   it('reported no CSP violation, script error or dialog in any page', () => {

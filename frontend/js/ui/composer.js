@@ -4,7 +4,8 @@
 // a pause, or when emptied).
 // What the line above the box says is derived, never left over (issue 20): "too long" exists
 // exactly while the text is over the limit; a send's error lasts until the user types again;
-// a rate-limit notice (sender.js) lasts as long as its cooldown and queue. The counter shows
+// a rate-limit notice (sender.js) lasts as long as its cooldown and queue; a lock (muted until
+// 14:05, an archived room) lasts until it is lifted and holds sends back. The counter shows
 // from the first character, the limit is the server's (no other cap: a paste is never cut).
 import { $, setText } from './dom.js';
 import { MAX_TEXT_CHARS } from '../rooms.js';
@@ -30,6 +31,7 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   let errorTimer = 0;
   const notices = new Map(); // room -> { id, make } of a rate-limit notice (sender.js)
   let lastNotice = null; // a box with no room of its own (the thread's) shows the newest
+  let lock = ''; // why nothing can be sent here now (muted, archived): '' when it can
 
   function stopTyping() {
     clearTimeout(idleTimer);
@@ -47,9 +49,9 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     count.classList.toggle('near', n > NEAR_LIMIT && !over());
     count.classList.toggle('over', over());
     input.setAttribute('aria-invalid', String(over()));
-    if (sendBtn) sendBtn.disabled = over();
-    // One line, by precedence: the text in the box, then a running cooldown, then a refusal.
-    const notice = over() ? null : room !== null ? notices.get(room) : lastNotice;
+    if (sendBtn) sendBtn.disabled = over() || !!lock;
+    // One line, by precedence: the text in the box, a lock, a running cooldown, a refusal.
+    const notice = over() || lock ? null : room !== null ? notices.get(room) : lastNotice;
     if (notice) {
       // Built once per notice: its countdown ticks by itself (countdown.js).
       if (error.dataset.notice !== String(notice.id)) {
@@ -59,7 +61,7 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
       return;
     }
     delete error.dataset.notice;
-    setText(error, over() ? TOO_LONG : sendError);
+    setText(error, over() ? TOO_LONG : lock || sendError);
   }
 
   input.addEventListener('input', () => {
@@ -92,7 +94,7 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input.value;
-    if (!text.trim() || over()) return paint();
+    if (!text.trim() || over() || lock) return paint();
     stopTyping();
     if (onSend(text) !== false) {
       input.value = '';
@@ -130,6 +132,12 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     },
     input,
     showError,
+    /** Why sending is impossible now ('' lifts it): the text stays in the box meanwhile. */
+    setLock(text) {
+      if (lock === (text || '')) return;
+      lock = text || '';
+      paint();
+    },
     clearError,
     /** A rate-limit notice about `room` (make: () => strings and elements), or null to take it down. */
     setNotice(forRoom, make) {

@@ -1,5 +1,6 @@
 // What a user can do to a message: react (picker or a chip), reply in a thread, edit their own
-// (inline; also Up arrow in an empty composer), delete their own (after a confirmation). One
+// (inline; also Up arrow in an empty composer), delete their own — or anyone's, as the room's
+// owner or an admin — after a confirmation. One
 // delegated click handler per list reads the `data-action` of the button (message-item.js,
 // reactions.js). On touch screens, where there is no hover, a long press shows the actions.
 // Changes go through `changes` (changes.js): optimistic, pending until acked, rolled back with
@@ -62,7 +63,9 @@ export function createMessageActions({ store, changes, onOpenThread }) {
 
   async function confirmDelete(room, id) {
     const view = store.view(room, id);
-    if (!own(view) || view.deleted) return;
+    const r = store.state.rooms.get(room);
+    const moderator = !!r && (r.role === 'owner' || r.role === 'admin');
+    if (!view || view.deleted || (!own(view) && !moderator)) return;
     const ok = await confirmDialog({
       title: 'Delete message',
       message: 'Delete this message for everyone? This cannot be undone.',

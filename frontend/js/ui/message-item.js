@@ -15,6 +15,7 @@ const rendered = new WeakMap(); // li -> rev it shows
 /**
  * @param view   store.view(): the message with own unconfirmed changes laid over it
  * @param o.own      the signed-in user wrote it
+ * @param o.moderate the signed-in user is the room's owner or an admin (may delete it)
  * @param o.inThread shown in the thread panel (no "reply in thread", no reply summary)
  */
 export function buildMessageItem(view, rev, o) {
@@ -103,7 +104,7 @@ function actionsEl(o) {
     btn('react', '☺', 'Add reaction'),
     o.inThread ? null : btn('reply', '💬', 'Reply in thread'),
     o.own ? btn('edit', '✎', 'Edit message') : null,
-    o.own ? btn('delete', '🗑', 'Delete message') : null,
+    o.own || o.moderate ? btn('delete', '🗑', 'Delete message') : null,
   );
 }
 

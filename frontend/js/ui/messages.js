@@ -3,15 +3,23 @@
 // gets one element that is reused across renders — patched in place when the message changes
 // (message-item.js) — so live messages append without rebuilding the list and older history
 // prepends while the visible messages stay where they are. Consecutive messages by the same
-// author within a few minutes are grouped. Every piece of user text goes through textContent.
+// author within a few minutes are grouped. System lines (membership and room events,
+// system-line.js) are merged in by id. Every piece of user text goes through textContent.
 import { $, h, setText } from './dom.js';
 import { formatDay, dayKey } from './format.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
 import { mountOutboxBar } from './outbox-bar.js';
+import { systemLineEl, systemText } from './system-line.js';
+import { compareIds } from '../ids.js';
+import { roomName } from './room-label.js';
 
 const GROUP_MS = 5 * 60_000;
 const NEAR_BOTTOM_PX = 80;
 const LOAD_OLDER_PX = 200;
+
+/** The creator's own `joined` right after `created` says nothing new ("alice created the room"). */
+const isCreatorJoin = (prev, ev) =>
+  !!prev && prev.kind === 'room' && prev.action === 'created' && ev.kind === 'member' && ev.action === 'joined' && ev.member && prev.user && ev.member.id === prev.user.id;
 
 export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard }) {
   const scroller = $('messages');
@@ -84,6 +92,8 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
       stickToBottom = true;
     }
     const wasAtBottom = atBottom();
+    // The room's owner and admins delete anyone's message (PROTOCOL.md `delete`).
+    const moderate = r.role === 'owner' || r.role === 'admin';
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
 
     // Build the wanted sequence of (key, element, grouped).
@@ -99,23 +109,43 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
       wanted.push([key, el]);
       return el;
     };
+    const divider = (ts, day) => {
+      if (!prev || prev.day !== day) {
+        // A plain item, not role=separator: a list may hold only list items, and a separator's
+        // text would not be read.
+        push(`d:${day}`, () => h('li', { className: 'day-divider' }, h('span', { text: formatDay(ts) })), false);
+        prev = null;
+      }
+    };
+    // System lines older than `upTo` (all of them when null), in id order among the messages.
+    let si = 0;
+    let lastEv = null;
+    const systemLinesBefore = (upTo) => {
+      for (; si < r.sys.length && (upTo === null || compareIds(r.sys[si], upTo) < 0); si++) {
+        const ev = r.sysById.get(r.sys[si]);
+        const after = lastEv;
+        lastEv = ev;
+        if (!ev || !systemText(ev) || isCreatorJoin(after, ev)) continue;
+        const day = dayKey(ev.ts);
+        divider(ev.ts, day);
+        push(`s:${ev.id}`, () => systemLineEl(ev), false);
+        prev = { userId: null, ts: ev.ts, day };
+      }
+    };
     for (const id of r.ids) {
+      systemLinesBefore(id);
       const m = r.msgs.get(id);
       // The walk is O(messages) per render (bounded by the store's per-room cap); keep each
       // step cheap by computing a message's day once.
       const day = days.get(m) ?? days.set(m, dayKey(m.ts)).get(m);
-      if (!prev || prev.day !== day) {
-        // A plain item, not role=separator: a list may hold only list items, and a separator's
-        // text would not be read.
-        push(`d:${day}`, () => h('li', { className: 'day-divider' }, h('span', { text: formatDay(m.ts) })), false);
-        prev = null;
-      }
+      divider(m.ts, day);
       const grouped = !!prev && prev.userId === m.user.id && m.ts - prev.ts < GROUP_MS;
-      const o = { own: m.user.id === me.id, inThread: false, editing: actions.isEditing(name, id) };
+      const o = { own: m.user.id === me.id, moderate, inThread: false, editing: actions.isEditing(name, id) };
       const el = push(`m:${id}`, () => buildMessageItem(store.view(name, id), m.rev, o), grouped);
       if (isStale(el, m.rev)) patchMessageItem(el, store.view(name, id), m.rev, o);
       prev = { userId: m.user.id, ts: m.ts, day };
     }
+    systemLinesBefore(null);
     for (const p of store.pendingIn(name)) {
       const grouped = !!prev && prev.userId === me.id;
       push(`p:${p.cid}:${p.state}:${p.error || ''}:${p.note || ''}`, () => pendingItem(p, me, { onRetry, onDiscard }), grouped);
@@ -141,13 +171,13 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
     const prepended = oldestShown !== null && oldest !== oldestShown && !stickToBottom;
     oldestShown = oldest;
 
-    empty.hidden = r.ids.length > 0 || store.pendingIn(name).length > 0 || r.hasMore;
+    empty.hidden = r.ids.length > 0 || r.sys.length > 0 || store.pendingIn(name).length > 0 || r.hasMore;
     outboxBar.render(name);
     loadOlderBtn.hidden = !r.hasMore || r.loadingOlder;
     loadOlderBtn.textContent = r.historyError ? 'Couldn’t load older messages — retry' : 'Load older messages';
     setText(
       historyState,
-      r.loadingOlder ? 'Loading older messages…' : !r.hasMore ? `This is the beginning of ${name.startsWith('dm:') ? 'your conversation' : '#' + name}.` : '',
+      r.loadingOlder ? 'Loading older messages…' : !r.hasMore ? `This is the beginning of ${r.kind === 'dm' || r.kind === 'group' ? 'your conversation' : r.kind === 'private' ? roomName(store, name) : '#' + name}.` : '',
     );
     scroller.setAttribute('aria-busy', String(r.loadingOlder));
 

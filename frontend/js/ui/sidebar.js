@@ -1,22 +1,15 @@
-// The sidebar: public rooms (joined ones first-class, others to browse) with last activity and
-// unread counts, the join/create form (validated like the server), direct messages and the
-// people search that opens them, and the signed-in user with "Sign out".
+// The sidebar: the user's rooms (GET /api/me/rooms, my-rooms.js) — public and private rooms, then
+// DMs and groups — with last activity and unread counts, the join form (a public name, validated
+// like the server; a private room's `p:` name is checked over REST first), "+" to create a room
+// or start a group, the people search that opens DMs, and the signed-in user with "Sign out".
+// Closed DMs (hidden-dms.js) are left out until a new message arrives.
 import { $, h, clear, setText } from './dom.js';
 import { formatAgo, initials, avatarClass } from './format.js';
-import { dmMembers, dmPartner, dmRoomName, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
+import { dmPartner, dmRoomName, isMembersOnlyRoom, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
+import { dmName, roomName } from './room-label.js';
+import { STRINGS } from '../strings.js';
 
-export function roomLabel(store, name) {
-  if (!dmMembers(name)) return `# ${name}`;
-  return `@ ${dmName(store, name)}`;
-}
-
-export function dmName(store, name) {
-  const me = store.state.me;
-  const partner = dmPartner(name, me ? me.id : '');
-  return (partner && store.state.names.get(partner)) || 'Direct message';
-}
-
-export function mountSidebar({ store, api, onSelect, onLogout }) {
+export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom, onNewGroup, onLogout }) {
   const roomList = $('room-list');
   const dmList = $('dm-list');
   const joinForm = $('join-form');
@@ -26,9 +19,26 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
   const dmResults = $('dm-results');
   const dmError = $('dm-error');
 
-  joinForm.addEventListener('submit', (ev) => {
+  const joinProblem = (text) => {
+    joinError.textContent = text;
+    joinInput.setAttribute('aria-invalid', 'true');
+    joinInput.focus();
+  };
+  $('room-create').addEventListener('click', () => onCreateRoom());
+  $('group-create').addEventListener('click', () => onNewGroup());
+
+  joinForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const name = joinInput.value.trim().replace(/^#/, '').toLowerCase();
+    const typed = joinInput.value.trim();
+    if (isMembersOnlyRoom(typed)) {
+      // A private room's or group's own name (a pasted link): only its members may open it.
+      joinError.textContent = '';
+      if (!(await onOpenByName(typed))) return joinProblem(STRINGS.rooms.noSuchRoom);
+      joinInput.removeAttribute('aria-invalid');
+      joinInput.value = '';
+      return;
+    }
+    const name = typed.replace(/^#/, '').toLowerCase();
     const problem = roomNameProblem(name);
     if (problem) {
       joinError.textContent = problem;
@@ -156,10 +166,11 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
       const avatar = dm ? h('span', { attrs: { 'aria-hidden': 'true' } }) : h('span', { className: 'hash', text: '#', attrs: { 'aria-hidden': 'true' } });
       const meta = h('span', { className: 'room-meta' });
       const badge = h('span', { className: 'badge' });
+      const priv = r.kind === 'private' ? h('span', { className: 'sr-only', text: ` ${STRINGS.chat.privateTag}` }) : null;
       const btn = h(
         'button',
-        { className: 'room-btn', attrs: { type: 'button', 'data-room': r.name }, on: { click: () => onSelect(r.name, { focusComposer: true }) } },
-        h('span', { className: 'room-name' }, avatar, name),
+        { className: 'room-btn', attrs: { type: 'button', 'data-room': r.name, 'data-kind': r.kind }, on: { click: () => onSelect(r.name, { focusComposer: true }) } },
+        h('span', { className: 'room-name' }, avatar, name, priv),
         meta,
       );
       it = { li: h('li', {}, btn), btn, name, meta, badge, avatar };
@@ -211,25 +222,35 @@ export function mountSidebar({ store, api, onSelect, onLogout }) {
     const active = document.activeElement;
     const focused = active && active.classList && active.classList.contains('room-btn') ? active : null;
     const now = Date.now();
-    const rooms = [...store.state.rooms.values()];
+    // The user's rooms only (a frame may have made a record of another), closed DMs left out.
+    const rooms = [...store.state.rooms.values()].filter((r) => r.joined && !r.hidden);
+    const isDmOrGroup = (r) => r.kind === 'dm' || r.kind === 'group';
+    const label = (r) => (r.kind === 'public' ? r.name : roomName(store, r.name));
     const publicRooms = rooms
-      .filter((r) => !dmMembers(r.name))
-      .sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : Number(b.joined) - Number(a.joined) || a.name.localeCompare(b.name)));
-    const dms = rooms.filter((r) => dmMembers(r.name)).sort((a, b) => (b.lastMessageAt || 0) - (a.lastMessageAt || 0));
-    for (const name of items.keys()) if (!store.state.rooms.has(name)) items.delete(name);
+      .filter((r) => !isDmOrGroup(r))
+      .sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : label(a).localeCompare(label(b))));
+    const dms = rooms.filter(isDmOrGroup).sort((a, b) => (b.lastMessageAt || 0) - (a.lastMessageAt || 0));
+    const shown = new Set(rooms.map((r) => r.name));
+    for (const name of items.keys()) if (!shown.has(name)) items.delete(name);
     const publicLis = [];
     for (const r of publicRooms) {
       const it = roomItem(r, false);
-      updateItem(it, r, r.name, formatAgo(r.lastMessageAt, now));
+      updateItem(it, r, label(r), formatAgo(r.lastMessageAt, now), r.kind === 'private' ? '🔒' : '#', 'hash');
       publicLis.push(it.li);
     }
     reconcile(roomList, publicLis);
     const dmLis = [];
     for (const r of dms) {
-      const name = dmName(store, r.name);
-      const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
       const it = roomItem(r, true);
-      updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`);
+      if (r.kind === 'group') {
+        const name = roomName(store, r.name);
+        const people = r.peers ? r.peers.length + 1 : null;
+        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), people ? String(people) : '👥', 'avatar tiny avatar-group');
+      } else {
+        const name = dmName(store, r.name);
+        const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
+        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`);
+      }
       dmLis.push(it.li);
     }
     if (dms.length === 0) {

@@ -6,7 +6,7 @@ import { $, reconcile, setText } from './dom.js';
 import { compareIds } from '../ids.js';
 import { mountComposer } from './composer.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
-import { roomLabel } from './sidebar.js';
+import { roomLabel } from './room-label.js';
 
 const PAGE = 100;
 const MAX_PAGES_AT_OPEN = 10; // a longer thread offers "Load more replies"
@@ -76,7 +76,9 @@ export function mountThread({ store, api, actions, sender, onRetry, onDiscard })
 
   function messageItem(room, id, inThread) {
     const m = store.state.rooms.get(room).msgs.get(id);
-    const o = { own: !!store.state.me && m.user.id === store.state.me.id, inThread, editing: actions.isEditing(room, id) };
+    const r = store.state.rooms.get(room);
+    const moderate = !!r && (r.role === 'owner' || r.role === 'admin');
+    const o = { own: !!store.state.me && m.user.id === store.state.me.id, moderate, inThread, editing: actions.isEditing(room, id) };
     return item(
       `m:${id}`,
       () => buildMessageItem(store.view(room, id), m.rev, o),

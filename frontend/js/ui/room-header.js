@@ -1,0 +1,82 @@
+// The chat header of the room on screen: its name by kind (a lock for a private room), its topic
+// and member count, Leave (a confirmation first; "Close" for a DM) and the room options menu —
+// invite people, edit the topic (owner and admins), archive (the owner). Also what the
+// composer may do there: nothing while the user is muted ("You are muted until 14:05", lifted
+// on time) or the room is archived.
+import { $, setText } from './dom.js';
+import { formatTime } from './format.js';
+import { openMenu } from './popup-menu.js';
+import { canInvite } from './members.js';
+import { dmName, roomLabel, roomName } from './room-label.js';
+import { DEFAULT_ROOM } from '../rooms.js';
+import { STRINGS } from '../strings.js';
+
+const moderator = (r) => r.role === 'owner' || r.role === 'admin';
+
+export function mountRoomHeader({ store, composer, actions, dialogs }) {
+  const menuBtn = $('room-menu-btn');
+  let unmuteTimer = 0;
+
+  function menuItems(r) {
+    const items = [];
+    if (canInvite(r)) items.push({ label: STRINGS.rooms.invite, onSelect: () => dialogs.openInvite(r.name) });
+    if (!r.archived && (moderator(r) || r.kind === 'group')) items.push({ label: STRINGS.rooms.editTopic, onSelect: () => dialogs.openTopic(r.name) });
+    if (r.role === 'owner' && r.kind !== 'group') {
+      items.push(r.archived
+        ? { label: STRINGS.rooms.unarchive, onSelect: () => actions.archive(r.name, false) }
+        : { label: STRINGS.rooms.archive, danger: true, onSelect: () => actions.archive(r.name, true) });
+    }
+    return items;
+  }
+
+  menuBtn.addEventListener('click', () => {
+    const r = store.state.current ? store.state.rooms.get(store.state.current) : null;
+    if (r) openMenu(menuBtn, $('room-menu'), menuItems(r));
+  });
+  $('room-leave').addEventListener('click', () => {
+    const cur = store.state.current;
+    const r = cur ? store.state.rooms.get(cur) : null;
+    if (!r || cur === DEFAULT_ROOM) return;
+    if (r.kind === 'dm') actions.closeDm(cur);
+    else actions.leave(cur);
+  });
+
+  /** Muted or archived: what the composer says instead of sending. */
+  function lockText(r) {
+    clearTimeout(unmuteTimer);
+    if (r.archived) return STRINGS.rooms.archivedNotice;
+    const left = r.mutedUntil - Date.now();
+    if (left > 0) {
+      // Lifted on time, without waiting for another render.
+      unmuteTimer = setTimeout(render, Math.min(left + 50, 2 ** 31 - 1));
+      return STRINGS.rooms.mutedUntil(formatTime(r.mutedUntil));
+    }
+    return '';
+  }
+
+  function render() {
+    const cur = store.state.current;
+    if (!cur) return;
+    const r = store.room(cur);
+    const label = roomLabel(store, cur);
+    setText($('room-title'), label);
+    $('room-lock').hidden = r.kind !== 'private';
+    const parts = [];
+    if (r.kind === 'dm') parts.push(STRINGS.chat.dmWith(dmName(store, cur)));
+    else {
+      if (r.topic) parts.push(r.topic);
+      const n = r.roster ? r.roster.size : r.memberCount;
+      if (Number.isInteger(n) && n > 0) parts.push(STRINGS.chat.members(n));
+      if (r.archived) parts.push(STRINGS.chat.archived);
+    }
+    setText($('room-sub'), parts.join(' · '));
+    $('room-leave').hidden = cur === DEFAULT_ROOM;
+    setText($('room-leave'), r.kind === 'dm' ? STRINGS.chat.close : STRINGS.chat.leave);
+    menuBtn.hidden = r.kind === 'dm' || menuItems(r).length === 0;
+    document.title = STRINGS.chat.title(label);
+    composer.setRoom(cur, r.kind === 'public' ? `#${cur}` : roomName(store, cur));
+    composer.setLock(lockText(r));
+  }
+
+  return { render };
+}
