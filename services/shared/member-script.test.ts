@@ -177,3 +177,24 @@ describe('member.lua automute', () => {
     expect((await run('flood', bob, { op: 'automute', target: owner, seconds: 300 })).kind).not.toBe('ok');
   });
 });
+
+describe('member.lua in big rooms', () => {
+  it('logs and queues a join into a room past PRESENCE_EVENTS_MAX_MEMBERS but publishes it only to the joiner', async () => {
+    const small = createMemberScript(r, keys, { ...config, PRESENCE_EVENTS_MAX_MEMBERS: 2 });
+    const got: [string, string][] = [];
+    const listener = (ch: string, payload: string) => got.push([ch, JSON.parse(payload).member.id]);
+    sub.on('message', listener);
+    await sub.subscribe(keys.roomChannel('big'), keys.userChannel('u3'));
+    for (let i = 1; i <= 3; i++) expect((await small('big', { id: `u${i}`, name: `u${i}` }, { op: 'join' }, `b${i}`)).kind).toBe('ok');
+    await waitFor(() => got.length === 3, { timeoutMs: 2000 });
+    // u1 and u2 announced to the room; u3 (the third member) only on u3's own channel
+    expect(got).toEqual([
+      [keys.roomChannel('big'), 'u1'],
+      [keys.roomChannel('big'), 'u2'],
+      [keys.userChannel('u3'), 'u3'],
+    ]);
+    expect((await logFrames('big')).map((f) => (f.member as { id: string }).id)).toEqual(['u1', 'u2', 'u3']);
+    await sub.unsubscribe();
+    sub.removeListener('message', listener);
+  });
+});

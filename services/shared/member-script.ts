@@ -72,7 +72,7 @@ type MemberCommand = (...args: (string | number)[]) => Promise<[string, (string 
 export function createMemberScript(
   redis: Redis,
   keys: Keys,
-  config: Pick<Config, 'ROOM_LOG_MAXLEN' | 'ROOM_LOG_IDLE_TTL_SEC' | 'INGEST_MAX_BACKLOG' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC'>,
+  config: Pick<Config, 'ROOM_LOG_MAXLEN' | 'ROOM_LOG_IDLE_TTL_SEC' | 'INGEST_MAX_BACKLOG' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC' | 'PRESENCE_EVENTS_MAX_MEMBERS'>,
 ): MemberScript {
   redis.defineCommand('auroraMember', { numberOfKeys: 4, lua: MEMBER_LUA });
   const run = (redis as unknown as { auroraMember: MemberCommand }).auroraMember.bind(redis);
@@ -122,6 +122,7 @@ export function createMemberScript(
       GROUP_MAX_MEMBERS,
       config.ROOM_CREATE_MAX,
       config.ROOM_CREATE_WINDOW_SEC,
+      config.PRESENCE_EVENTS_MAX_MEMBERS,
     );
     const [status] = reply;
     if (status === 'ok') {

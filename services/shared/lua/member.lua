@@ -23,6 +23,9 @@ ARGV[13] ROOM_LOG_MAXLEN      ARGV[14] ROOM_LOG_IDLE_TTL_SEC   ARGV[15] INGEST_M
 ARGV[16] target's user channel                       ARGV[17] actor's user channel
 ARGV[18] title (create; '' for none)                 ARGV[19] topic (create, topic)
 ARGV[20] GROUP_MAX_MEMBERS    ARGV[21] ROOM_CREATE_MAX  ARGV[22] ROOM_CREATE_WINDOW_SEC
+ARGV[23] PRESENCE_EVENTS_MAX_MEMBERS: a `joined` in a public room with at least this many members
+         is logged, queued and sent to the joiner's own channel, but not published to the room —
+         the presence rule: in a big room a wave of first joins would cost O(members²) frames
 
 Returns {'ok', firstId, ts[, secondId]} or a refusal, nothing written:
   {'unchanged'}  already so (a member joining, a ban of the banned, the same role …)
@@ -60,13 +63,15 @@ local exists, archived, count = f[1], f[2], tonumber(f[3]) or 0
 local actorRole, actorBanned, targetRole, targetBanned, targetMute = f[4], f[5], f[6], f[7], tonumber(f[8])
 local membersOnly = kind == 'private' or kind == 'group'
 
+local quiet = false -- set for a join into a big public room (ARGV[23])
+
 local function append(fields, frame, userChannel)
   local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[13], '*', unpack(fields))
   redis.call('EXPIRE', log, ARGV[14])
   redis.call('XADD', ingest, '*', 'room', room, 'id', id, unpack(fields))
   local ts = string.match(id, '^(%d+)-')
   local json = frame .. '"id":"' .. id .. '","ts":' .. ts .. '}'
-  redis.call('PUBLISH', channel, json)
+  if not quiet then redis.call('PUBLISH', channel, json) end
   if userChannel ~= '' then redis.call('PUBLISH', userChannel, json) end
   return id, ts
 end
@@ -161,7 +166,7 @@ if op == 'join' then
   if full then return { 'overloaded', full } end
   if not exists then redis.call('HSET', acl, 'k', 'public') end
   redis.call('HSET', acl, 'r:' .. actor, 'member')
-  redis.call('HINCRBY', acl, 'n', 1)
+  quiet = redis.call('HINCRBY', acl, 'n', 1) > tonumber(ARGV[23])
   if creating then countCreate() end
   local id, ts = memberEvent(headA, 'joined', actor, actorName, actorChannel)
   return { 'ok', id, ts }
