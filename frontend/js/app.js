@@ -281,11 +281,12 @@ function roomGone(name) {
 }
 
 async function loadOlder(name) {
-  const before = store.oldestId(name);
+  // Paged by the oldest item held, message or membership event (store-history.js).
+  const before = store.historyCursor(name);
   store.setLoadingOlder(name, true);
   try {
     const res = await api.history(name, { before: before || undefined, limit: 50 });
-    store.prependHistory(name, res.messages || [], res.hasMore);
+    store.prependHistory(name, res.messages || [], res.hasMore, res.events || []);
   } catch (err) {
     store.setLoadingOlder(name, false, err.message || 'failed');
   }

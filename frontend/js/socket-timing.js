@@ -1,6 +1,7 @@
 // When the WebSocket client (socket.js) tries again: reconnect backoff with full jitter, the
-// re-send delay after `overloaded`, and how a configured URL resolves against the page. Pure
-// functions (unit-tested in Node through socket.js, which re-exports them).
+// re-send delay after `overloaded`, and how a configured URL resolves against the page — pure
+// functions (unit-tested in Node through socket.js, which re-exports them) — and the named
+// timers the client keeps them in.
 
 /** Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
 export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math.random) {
@@ -44,4 +45,36 @@ export function resolveWsUrl(u, location = window.location) {
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   return url.toString();
+}
+
+/** Named one-shot timers (socket.js): setting a name again replaces its timer. */
+export class Timers {
+  constructor() {
+    this.byName = new Map();
+  }
+
+  set(name, ms, fn) {
+    this.clear(name);
+    this.byName.set(
+      name,
+      setTimeout(() => {
+        this.byName.delete(name);
+        fn();
+      }, ms),
+    );
+  }
+
+  has(name) {
+    return this.byName.has(name);
+  }
+
+  clear(name) {
+    if (!this.byName.has(name)) return;
+    clearTimeout(this.byName.get(name));
+    this.byName.delete(name);
+  }
+
+  clearAll() {
+    for (const name of [...this.byName.keys()]) this.clear(name);
+  }
 }

@@ -11,7 +11,8 @@
 //   reconnecting after close 4001 or a refused handshake.
 // It emits frames and connection state; it keeps no chat state of its own besides room names.
 import { fillGap } from './history-gap.js';
-import { backoffDelay, overloadedRetryDelay, reconnectDelay, resolveWsUrl } from './socket-timing.js';
+import { JoinAnswers } from './socket-joins.js';
+import { Timers, backoffDelay, overloadedRetryDelay, reconnectDelay, resolveWsUrl } from './socket-timing.js';
 
 export const PROTOCOL = 'aurora.v1';
 
@@ -36,7 +37,7 @@ export class ChatSocket {
    * @param {object} o
    * @param {string[]} o.urls            ws URLs (rotated through on failures)
    * @param {{token: string|null, tokenExpiresAt: number, refresh: () => Promise<string>}} o.auth
-   * @param {(room: string, opts: {before?: string, limit?: number}) => Promise<{messages: any[], hasMore: boolean}>} o.history
+   * @param {(room: string, opts: {before?: string, limit?: number}) => Promise<{messages: any[], hasMore: boolean, events?: any[]}>} o.history
    * @param {(room: string) => string|null} o.sinceFor   newest message id the client holds
    * @param {(frame: any) => void} o.onFrame
    * @param {(state: object) => void} o.onState
@@ -61,12 +62,12 @@ export class ChatSocket {
     this.ws = null;
     this.ready = false; // hello received on the current socket
     this.stopped = true;
-    this.timers = {};
+    this.timers = new Timers(); // named: hello, pong, ping, retry, stable, auth, rejoin:<room>
     this.lastRefreshForHandshake = 0;
     this.handshakeFailures = 0;
     this.replica = null;
     this.state = 'idle';
-    this.pendingJoins = new Map(); // room -> the `since` sent with its latest join
+    this.joins = new JoinAnswers(); // which answer is whose join (socket-joins.js)
     this.onOnline = () => this.wake('online');
     this.onOffline = () => this.probe();
     this.onVisible = () => {
@@ -89,7 +90,7 @@ export class ChatSocket {
     window.removeEventListener('online', this.onOnline);
     window.removeEventListener('offline', this.onOffline);
     document.removeEventListener('visibilitychange', this.onVisible);
-    this.clearTimers();
+    this.timers.clearAll();
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -134,7 +135,7 @@ export class ChatSocket {
   leave(room) {
     this.rooms.delete(room);
     this.deferred.delete(room);
-    this.pendingJoins.delete(room);
+    this.joins.forget(room);
     this.send({ type: 'leave', room });
   }
 
@@ -142,7 +143,7 @@ export class ChatSocket {
   forget(room) {
     this.rooms.delete(room);
     this.deferred.delete(room);
-    this.pendingJoins.delete(room);
+    this.joins.forget(room);
   }
 
   /** Forces a reconnect now (e.g. the user pressed "Reconnect"). */
@@ -150,7 +151,7 @@ export class ChatSocket {
     if (this.stopped) return;
     this.attempt = 0;
     if (this.connected) return;
-    this.clearTimer('retry');
+    this.timers.clear('retry');
     if (!this.ws) this.connect();
   }
 
@@ -158,7 +159,7 @@ export class ChatSocket {
 
   async connect() {
     if (this.stopped || this.ws) return;
-    this.clearTimer('retry');
+    this.timers.clear('retry');
     const url = this.urls[this.urlIndex % this.urls.length];
     this.setState(this.attempt === 0 && this.state !== 'reconnecting' ? 'connecting' : 'reconnecting', { url });
     // A token about to expire would be refused at the handshake: refresh first.
@@ -181,7 +182,7 @@ export class ChatSocket {
     this.ws = ws;
     this.ready = false;
     let opened = false;
-    this.setTimer('hello', this.opt.helloTimeoutMs, () => this.abandon(ws, { opened, code: 0, reason: 'no hello' }));
+    this.timers.set('hello', this.opt.helloTimeoutMs, () => this.abandon(ws, { opened, code: 0, reason: 'no hello' }));
     ws.onopen = () => {
       opened = true;
       if (ws.protocol !== PROTOCOL) this.abandon(ws, { opened, code: 0, reason: 'wrong subprotocol' });
@@ -212,7 +213,7 @@ export class ChatSocket {
     this.ws = null;
     this.ready = false;
     this.replica = null;
-    this.clearTimers();
+    this.timers.clearAll();
     if (this.stopped) return;
     // Refused handshakes look like 1006 before open; browsers hide the HTTP 401. Refresh when
     // the token may be the reason (expired by our clock, repeated refusals, or close 4001).
@@ -236,7 +237,7 @@ export class ChatSocket {
     const delay = reconnectDelay({ wasReady, attempt: this.attempt, code }, this.opt);
     this.attempt += 1;
     this.setState('reconnecting', { retryInMs: delay, retryAt: Date.now() + delay });
-    this.setTimer('retry', delay, async () => {
+    this.timers.set('retry', delay, async () => {
       if (refresh) {
         this.lastRefreshForHandshake = Date.now();
         try {
@@ -254,7 +255,7 @@ export class ChatSocket {
     if (this.stopped) return;
     if (this.ws) return this.probe();
     this.attempt = 0;
-    this.clearTimer('retry');
+    this.timers.clear('retry');
     this.connect();
   }
 
@@ -273,7 +274,7 @@ export class ChatSocket {
       case 'hello':
         return this.hello(frame);
       case 'pong':
-        this.clearTimer('pong');
+        this.timers.clear('pong');
         return;
       case 'joined':
         return void this.joined(frame, ws);
@@ -285,18 +286,18 @@ export class ChatSocket {
   }
 
   hello(frame) {
-    this.clearTimer('hello');
+    this.timers.clear('hello');
     this.ready = true;
     this.replica = frame.replica || null;
     this.handshakeFailures = 0;
     // Reset the backoff only once the connection has proved stable, so a replica that accepts
     // and immediately drops us does not get hammered.
-    this.setTimer('stable', this.opt.stableAfterMs, () => {
+    this.timers.set('stable', this.opt.stableAfterMs, () => {
       this.attempt = 0;
     });
     this.setState('connected', { url: this.ws.url, replica: this.replica });
     this.onFrame(frame);
-    this.pendingJoins.clear(); // joins of the previous connection are answered by nobody now
+    this.joins.reset(); // joins of the previous connection are answered by nobody now
     for (const room of this.rooms) {
       if (this.deferred.has(room) || this.deferRejoin(room)) this.deferred.add(room);
       else this.sendJoin(room);
@@ -309,45 +310,58 @@ export class ChatSocket {
     const since = this.sinceFor(room);
     const frame = { type: 'join', room };
     if (since) frame.since = since;
-    this.pendingJoins.set(room, since || null);
+    this.joins.sent(room, since);
     this.send(frame);
   }
 
   /**
-   * A refused join carries no `ref` (PROTOCOL.md `join`), but a socket's frames are answered in
-   * the order sent and each join gets exactly one answer: a `forbidden` without ref answers the
-   * oldest join still waiting. Returned as the error with `room` and `joinRefused` set.
+   * An error answering a join (socket-joins.js): `forbidden` is returned with `room` and
+   * `joinRefused` set — the app drops the room; a refusal for now is tried again (retryJoin) and
+   * goes on as it came, like every other error (null).
    */
   joinRefusal(frame) {
-    if (frame.ref || frame.code !== 'forbidden' || this.pendingJoins.size === 0) return null;
-    const room = this.pendingJoins.keys().next().value;
-    this.pendingJoins.delete(room);
-    this.rooms.delete(room);
-    return { ...frame, room, joinRefused: true };
+    const refused = this.joins.refusal(frame);
+    if (!refused) return null;
+    const { room } = refused;
+    if (refused.forbidden) {
+      this.rooms.delete(room);
+      this.deferred.delete(room);
+      this.timers.clear(`rejoin:${room}`);
+      return { ...frame, room, joinRefused: true };
+    }
+    this.retryJoin(room, frame);
+    return null;
+  }
+
+  /** Sends `room`'s join again after a refusal for now, on this connection, if still wanted. */
+  retryJoin(room, frame) {
+    const delay = this.joins.retryDelay(room, frame, (tries) => 500 + backoffDelay(tries, this.opt));
+    if (delay === null) return;
+    const ws = this.ws;
+    this.timers.set(`rejoin:${room}`, delay, () => {
+      if (ws === this.ws && this.connected && this.rooms.has(room) && !this.deferred.has(room)) this.sendJoin(room);
+    });
   }
 
   async joined(frame, ws = this.ws) {
-    const since = this.pendingJoins.get(frame.room) || null;
-    // Joins sent before this one were answered before it (in order): by an error, if still here.
-    if (this.pendingJoins.has(frame.room)) {
-      for (const room of this.pendingJoins.keys()) {
-        if (room === frame.room) break;
-        this.pendingJoins.delete(room);
-      }
-    }
-    this.pendingJoins.delete(frame.room);
+    const { since, unanswered } = this.joins.joined(frame.room);
+    // Joins sent before this one and still waiting were answered before it (in order) by an
+    // error that named no room (the frame budget's rate_limited): try them again shortly.
+    for (const room of unanswered) this.retryJoin(room, { code: 'rate_limited', retryAfterMs: 1000 });
     const messages = Array.isArray(frame.messages) ? frame.messages : [];
     if (!since || frame.recovered !== false) {
       this.onFrame({ ...frame, messages, gap: false });
       return;
     }
-    const { filled, gap } = await fillGap(this.history, frame.room, messages, since, this.opt);
+    const { filled, events, gap } = await fillGap(this.history, frame.room, messages, since, this.opt);
     // The connection this `joined` belongs to may have been replaced while history loaded: a
     // stale frame must not land after (and over) the newer connection's own `joined`.
     if (ws !== this.ws || this.stopped) return;
     // `stale`: the edits and deletes made during the gap to what we held are gone from the
     // room log too; the store drops those messages so that history pages them in again.
-    this.onFrame({ ...frame, messages: [...filled, ...messages], gap, stale: true });
+    // The membership events of the gap join the backlog's: applied like live ones, in id order.
+    const backlog = Array.isArray(frame.events) ? frame.events : [];
+    this.onFrame({ ...frame, messages: [...filled, ...messages], events: [...events, ...backlog], gap, stale: true });
   }
 
   // --- liveness and auth timers -------------------------------------------------------------
@@ -356,17 +370,17 @@ export class ChatSocket {
     const tick = () => {
       if (!this.connected) return;
       this.probe();
-      this.setTimer('ping', this.opt.pingIntervalMs, tick);
+      this.timers.set('ping', this.opt.pingIntervalMs, tick);
     };
-    this.setTimer('ping', this.opt.pingIntervalMs, tick);
+    this.timers.set('ping', this.opt.pingIntervalMs, tick);
   }
 
   /** Sends a ping; no pong in time means the connection is dead. */
   probe() {
     const ws = this.ws;
-    if (!ws || !this.ready || this.timers.pong) return;
+    if (!ws || !this.ready || this.timers.has('pong')) return;
     if (!this.send({ type: 'ping', t: Date.now() })) return;
-    this.setTimer('pong', this.opt.pongTimeoutMs, () => this.abandon(ws, { opened: true, code: 0, reason: 'no pong' }));
+    this.timers.set('pong', this.opt.pongTimeoutMs, () => this.abandon(ws, { opened: true, code: 0, reason: 'no pong' }));
   }
 
   scheduleAuthRefresh() {
@@ -376,7 +390,7 @@ export class ChatSocket {
     // Refresh with a margin of 10% of the lifetime (at least 5 s, at most 60 s) to spare.
     const margin = Math.min(60_000, Math.max(5_000, lifetime * 0.1));
     const delay = Math.max(1_000, Math.min(lifetime - margin, 2 ** 31 - 1));
-    this.setTimer('auth', delay, async () => {
+    this.timers.set('auth', delay, async () => {
       const ws = this.ws;
       try {
         const token = await this.auth.refresh();
@@ -386,7 +400,7 @@ export class ChatSocket {
         }
       } catch {
         // Could not refresh now; retry shortly (the server closes with 4001 if it lapses).
-        if (ws === this.ws && this.connected) this.setTimer('auth', 5_000, () => this.scheduleAuthRefresh());
+        if (ws === this.ws && this.connected) this.timers.set('auth', 5_000, () => this.scheduleAuthRefresh());
       }
     });
   }
@@ -396,25 +410,6 @@ export class ChatSocket {
   setState(state, extra = {}) {
     this.state = state;
     this.onState({ state, attempt: this.attempt, replica: this.replica, ...extra });
-  }
-
-  setTimer(name, ms, fn) {
-    this.clearTimer(name);
-    this.timers[name] = setTimeout(() => {
-      delete this.timers[name];
-      fn();
-    }, ms);
-  }
-
-  clearTimer(name) {
-    if (this.timers[name]) {
-      clearTimeout(this.timers[name]);
-      delete this.timers[name];
-    }
-  }
-
-  clearTimers() {
-    for (const name of Object.keys(this.timers)) this.clearTimer(name);
   }
 }
 

@@ -9,7 +9,9 @@
 import { compareIds, insertSorted } from './ids.js';
 import { roomKindOf } from './rooms.js';
 
-const SYSTEM_LINES_MAX = 300; // per room; the oldest go first
+// Per room; the oldest go first. Lines older than the oldest message go with the messages
+// (store.js trim), so this bounds only a stretch of many events between few messages.
+const SYSTEM_LINES_MAX = 2000;
 const RECENT_MAX = 100; // events remembered per room to lay over a REST answer
 
 const userOf = (u) => (u && typeof u.id === 'string' ? { id: u.id, name: String(u.name || u.username || u.id) } : null);
@@ -101,7 +103,10 @@ export function createRoomOps({ state, room, emit, advanceHead }) {
 
   /** Events applied since `t0` (local ms), again: they are newer than a REST answer asked for then. */
   function reapplySince(r, t0) {
-    for (const { at, ev } of r.recent) if (at >= t0) applyOne(r, ev, true);
+    // In id order: a gap fill's events arrive after live ones that are newer than them.
+    const again = r.recent.filter(({ at }) => at >= t0).map(({ ev }) => ev);
+    again.sort((a, b) => compareIds(a.id, b.id));
+    for (const ev of again) applyOne(r, ev, true);
   }
 
   /** REST's RoomMeta (+ role, mutedUntil, peers, lastMessage of a MyRoom) onto the room. */
@@ -211,6 +216,20 @@ export function createRoomOps({ state, room, emit, advanceHead }) {
       if (state.me) ids.add(state.me.id);
       online = { v: state.presenceV, ids };
       return ids;
+    },
+    /** Events of a REST history page: system lines only (each once, by id), no state. */
+    addHistoryLines(r, events) {
+      for (const ev of events) {
+        addSystemLine(r, ev);
+        for (const u of [userOf(ev.user), userOf(ev.member)]) if (u) state.names.set(u.id, u.name);
+      }
+    },
+    /** Drops the system lines older than `id` (the messages around them were dropped). */
+    dropSystemLinesBefore(r, id) {
+      if (!id) return;
+      let n = 0;
+      while (n < r.sys.length && compareIds(r.sys[n], id) < 0) r.sysById.delete(r.sys[n++]);
+      if (n) r.sys.splice(0, n);
     },
     /** The system lines of a room, oldest first: [id, event]. */
     systemLines(name) {

@@ -9,6 +9,7 @@
 import { compareIds, insertSorted } from './ids.js';
 import { normalizeMessage } from './message-state.js';
 import { createEventOps } from './store-events.js';
+import { createHistoryOps } from './store-history.js';
 import { createRoomOps, isMembershipEvent, membershipFields } from './store-rooms.js';
 
 // Rooms are trimmed to this many messages: always when not on screen, and the room on screen
@@ -72,6 +73,7 @@ export function createStore() {
         // someone else that this client has not received yet.
         head: null,
         hasMore: true, // older history may exist
+        historyFloor: null, // store-history.js
         loadingOlder: false,
         historyError: null,
         members: new Map(), // presence: users with a socket in the room now
@@ -124,11 +126,14 @@ export function createStore() {
     const drop = r.ids.splice(0, r.ids.length - MAX_MESSAGES_PER_ROOM);
     for (const id of drop) r.msgs.delete(id);
     events.dropThreadsOf(r);
+    roomOps.dropSystemLinesBefore(r, r.ids[0]);
     r.hasMore = true;
+    r.historyFloor = null;
   }
 
   const { internal: events, ops: eventOps } = createEventOps({ state, room, emit, addMessage, advanceHead });
   const roomOps = createRoomOps({ state, room, emit, advanceHead });
+  const historyOps = createHistoryOps({ state, room, emit, addMessage, roomOps });
 
   return {
     state,
@@ -139,6 +144,7 @@ export function createStore() {
     room,
     ...eventOps,
     ...roomOps,
+    ...historyOps,
     /** A live `event` frame: a change to a message, or a membership/room change. */
     applyEvent(frame) {
       if (isMembershipEvent(frame)) roomOps.applyMembershipEvent(frame);
@@ -221,6 +227,7 @@ export function createStore() {
         });
         events.dropThreadsOf(r);
         r.hasMore = true;
+        r.historyFloor = null;
       }
       let added = 0;
       for (const m of frame.messages) {
@@ -263,21 +270,6 @@ export function createStore() {
       emit('typing:' + r.name);
       emit('rooms');
       return stored;
-    },
-    /** Older history from REST (oldest first). */
-    prependHistory(name, messages, hasMore) {
-      const r = room(name);
-      for (const m of messages) addMessage(r, m);
-      r.hasMore = Boolean(hasMore) && messages.length > 0;
-      r.loadingOlder = false;
-      r.historyError = null;
-      emit('messages:' + name);
-    },
-    setLoadingOlder(name, loading, error = null) {
-      const r = room(name);
-      r.loadingOlder = loading;
-      r.historyError = error;
-      emit('messages:' + name);
     },
     applyPresence(frame) {
       const r = room(frame.room);

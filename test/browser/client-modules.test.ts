@@ -1,5 +1,6 @@
 // Unit tests of the browser client's pure modules (plain ES modules, loaded as they are served).
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FakeWS, installFakeWebSocket, ticks } from './fake-ws.js';
 
 // Imported by path at run time: they are JavaScript without type declarations.
 const load = (p: string): Promise<any> => import(new URL(`../../frontend/js/${p}`, import.meta.url).href);
@@ -76,52 +77,7 @@ describe('socket.js reconnect delay', () => {
 });
 
 describe('ChatSocket against a fake WebSocket', () => {
-  class FakeWS {
-    static OPEN = 1;
-    static instances: FakeWS[] = [];
-    readyState = 0;
-    protocol = '';
-    sent: any[] = [];
-    onopen: any = null;
-    onmessage: any = null;
-    onclose: any = null;
-    onerror: any = null;
-    constructor(
-      public url: string,
-      public protocols: string[],
-    ) {
-      FakeWS.instances.push(this);
-    }
-    send(d: string) {
-      this.sent.push(JSON.parse(d));
-    }
-    close() {
-      this.readyState = 3;
-    }
-    accept() {
-      this.readyState = 1;
-      this.protocol = 'aurora.v1';
-      this.onopen?.();
-      this.frame({ type: 'hello', replica: 'r1' });
-    }
-    frame(f: any) {
-      this.onmessage?.({ data: JSON.stringify(f) });
-    }
-    serverClose(code: number) {
-      this.readyState = 3;
-      this.onclose?.({ code, reason: '' });
-    }
-  }
-  const ticks = async () => {
-    for (let i = 0; i < 20; i++) await Promise.resolve();
-  };
-
-  beforeAll(() => {
-    const g = globalThis as any;
-    g.window ??= { location: { href: 'http://localhost/' }, addEventListener() {}, removeEventListener() {} };
-    Object.assign(g.document, { visibilityState: 'visible', addEventListener() {}, removeEventListener() {} });
-    g.WebSocket = FakeWS;
-  });
+  beforeAll(installFakeWebSocket);
   afterEach(() => {
     vi.useRealTimers();
     vi.restoreAllMocks();

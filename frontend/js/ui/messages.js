@@ -29,7 +29,7 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
   const empty = $('empty-room');
   let cache = new Map(); // key -> element
   let shownRoom = null;
-  let oldestShown = null; // oldest message id on screen: when it changes, history was prepended
+  let oldestShown = null; // key of the first item on screen: when it changes, history was prepended
   let jumpBtn = null;
   const days = new WeakMap(); // message -> dayKey(ts)
   actions.attach(list, { roomOf: () => shownRoom, composer: $('composer-input') });
@@ -167,7 +167,8 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
     }
     for (const key of cache.keys()) if (!keep.has(key)) cache.delete(key);
 
-    const oldest = r.ids.length ? r.ids[0] : null;
+    // The first item, message or system line: a page of history may bring events only.
+    const oldest = wanted.length ? wanted[0][0] : null;
     const prepended = oldestShown !== null && oldest !== oldestShown && !stickToBottom;
     oldestShown = oldest;
 
