@@ -21,18 +21,16 @@
 // joined the room they concern.
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '../shared/logger.js';
-import type { ChatUser, LogEntry } from '../shared/message.js';
-import { REMOVING_ACTIONS, type MemberAction } from '../shared/membership.js';
-import { isSessionRevoked } from '../shared/sessions.js';
+import type { ChatUser } from '../shared/message.js';
 import { withTimeout } from '../shared/timeout.js';
-import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { acceptChange, REDIS_TIMEOUT_MS, type ChangeFrame } from './changes.js';
 import { logIdOf, type FanoutMember, type PublishedFrame } from './fanout.js';
 import { authedFrame, errorFrame, helloFrame, joinedFrame, joinedOverhead, leftFrame, membersJson, pongFrame, type LeftReason } from './frames.js';
 import { readBacklog } from './join.js';
 import { LiveGate } from './live-gate.js';
 import { CloseCode, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
-import { joinAccess, type AccessRefused } from './room-access.js';
+import { isRemoval, joinAccess, lastRemovalOf, type AccessRefused } from './room-access.js';
+import { checkReauth, TokenExpiry } from './token-expiry.js';
 import { SocketBudget } from './socket-budget.js';
 import { RoomTyping } from './typing-throttle.js';
 import type { UserChannelMember } from './user-channels.js';
@@ -49,7 +47,6 @@ const PAUSE_QUEUED_FRAMES = 32;
 const RESUME_QUEUED_FRAMES = 8;
 /** After a 4008 close frame is queued, how long the peer gets to read it before termination. */
 const SLOW_CONSUMER_GRACE_MS = 10_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface RoomState {
   /** Holds live frames while a join reads the backlog, then merges by id (live-gate.ts). */
@@ -72,8 +69,8 @@ export class Connection implements FanoutMember, UserChannelMember {
   /** Set by the heartbeat; cleared when a pong arrives. */
   awaitingPong = false;
   closed = false;
-  private exp: number;
-  private expTimer: NodeJS.Timeout | null = null;
+  /** Closes the socket with 4001 when its token runs out (token-expiry.ts). */
+  private readonly expiry: TokenExpiry;
   /** Frame, strike and join/leave budgets (socket-budget.ts). */
   private readonly budget: SocketBudget;
   private queue: Promise<void> = Promise.resolve();
@@ -92,7 +89,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     private readonly ctx: ChatContext,
     private readonly onClosed: (c: Connection) => void,
   ) {
-    this.exp = exp;
+    this.expiry = new TokenExpiry(exp, () => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
     this.budget = new SocketBudget(ctx.config.MAX_FRAMES_PER_SEC);
     this.out = new SocketWriter(ws, (err) => this.log.error({ err }, 'socket write failed: terminating the socket'));
   }
@@ -109,7 +106,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     });
     this.ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     this.ws.on('close', () => this.cleanup());
-    this.armExpiry();
+    this.expiry.arm();
     this.ctx.userChannels.add(this).catch(() => {}); // logged there; the socket works without it
     this.sendText(helloFrame(this.user, this.ctx.config.replicaId, this.ctx.config.HEARTBEAT_MS));
   }
@@ -400,52 +397,22 @@ export class Connection implements FanoutMember, UserChannelMember {
   }
 
   private async reauth(token: string): Promise<void> {
-    const v = verifyAccessToken(this.ctx.config.JWT_SECRET, token, tokenScope(this.ctx.config));
-    if (!v.ok) return this.sendError('bad_request', v.reason === 'expired' ? 'token expired' : 'invalid token');
-    if (v.user.id !== this.user.id) return this.sendError('forbidden', 'token belongs to another user');
-    // A revocation published while this check is in flight is in the replica's recent record.
-    if ((await redisCall(isSessionRevoked(this.ctx.redis, this.ctx.keys, v.sid))) || this.ctx.recentlyRevoked(v.sid)) {
-      return this.sendError('bad_request', 'this session has ended; sign in again');
-    }
+    const r = await checkReauth(this.ctx, this.user.id, token);
+    if (!r.ok) return this.sendError(r.code, r.message);
     if (this.closed) return;
-    this.sid = v.sid;
-    this.exp = v.exp;
-    this.armExpiry();
-    this.sendText(authedFrame(v.exp));
-  }
-
-  private armExpiry(): void {
-    if (this.expTimer) clearTimeout(this.expTimer);
-    const ms = this.exp * 1000 - Date.now();
-    if (ms <= 0) {
-      this.close(CloseCode.TOKEN_EXPIRED, 'token expired');
-      return;
-    }
-    this.expTimer = setTimeout(() => this.armExpiry(), Math.min(ms, MAX_TIMER_MS));
-    this.expTimer.unref();
+    this.sid = r.sid;
+    this.expiry.arm(r.exp);
+    this.sendText(authedFrame(r.exp));
   }
 
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
     this.ctx.userChannels.remove(this);
-    if (this.expTimer) clearTimeout(this.expTimer);
+    this.expiry.stop();
     for (const room of [...this.rooms.keys()]) void this.leaveRoom(room);
     this.onClosed(this);
   }
-}
-
-function isRemoval(action: string | undefined): action is LeftReason {
-  return REMOVING_ACTIONS.includes(action as MemberAction);
-}
-
-/** The action of the newest member event about `userId` in a backlog when it removed them. */
-function lastRemovalOf(events: readonly LogEntry[], userId: string): LeftReason | undefined {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i]!;
-    if ('kind' in e && e.kind === 'member' && e.member.id === userId) return isRemoval(e.action) ? e.action : undefined;
-  }
-  return undefined;
 }
 
 /** The client's id of a frame that carries one (echoed as `ref` in errors). */

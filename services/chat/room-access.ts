@@ -2,12 +2,14 @@
 // users); every other room asks member.lua in one call: a public room makes the user a member
 // (the first join creates it, a `member joined` event), a banned user is refused; a private room
 // or group admits members only — and a non-member hears "not found" for one that exists and one
-// that does not alike.
+// that does not alike. And which member events take a user's sockets out of a room.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config.js';
 import type { MemberScript } from '../shared/member-script.js';
-import type { ChatUser } from '../shared/message.js';
+import { REMOVING_ACTIONS, type MemberAction } from '../shared/membership.js';
+import type { ChatUser, LogEntry } from '../shared/message.js';
 import { mayAccessRoom, roomKindOf } from '../shared/rooms.js';
+import type { LeftReason } from './frames.js';
 import type { ErrorCode, SendLimit } from './protocol.js';
 import { rateLimitMessage } from './send-script.js';
 
@@ -42,4 +44,18 @@ export async function joinAccess(member: MemberScript, config: Config, user: Cha
     default:
       return { code: 'forbidden', message: NO_SUCH_ROOM };
   }
+}
+
+/** A member event's action that takes the member's sockets out of the room. */
+export function isRemoval(action: string | undefined): action is LeftReason {
+  return REMOVING_ACTIONS.includes(action as MemberAction);
+}
+
+/** The action of the newest member event about `userId` in a backlog when it removed them. */
+export function lastRemovalOf(events: readonly LogEntry[], userId: string): LeftReason | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if ('kind' in e && e.kind === 'member' && e.member.id === userId) return isRemoval(e.action) ? e.action : undefined;
+  }
+  return undefined;
 }
