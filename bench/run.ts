@@ -11,8 +11,9 @@ import { ingestBenchmark } from './ingest.bench.js';
 import { scaleBenchmark } from './scale.bench.js';
 import { sendpathBenchmark } from './sendpath.bench.js';
 import { myroomsBenchmark } from './myrooms.bench.js';
+import { attentionBenchmark } from './attention.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

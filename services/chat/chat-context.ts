@@ -10,9 +10,11 @@ import type { AutoMute } from './auto-mute.js';
 import type { EventScript } from './event-script.js';
 import type { Fanout } from './fanout.js';
 import type { Presence } from './presence.js';
+import type { ReadScript } from './read-script.js';
 import type { SendScript } from './send-script.js';
 import type { TypingScript } from './typing.js';
 import type { UserChannels } from './user-channels.js';
+import type { UserStatusTracker } from './user-status.js';
 
 export interface ConnectionMetrics {
   framesIn: Counter;
@@ -33,12 +35,16 @@ export interface ChatContext {
   /** Edits, deletes and reactions (event-script.ts). */
   event: EventScript;
   typing: TypingScript;
+  /** `read` frames: read positions (read-script.ts). */
+  read: ReadScript;
   /** Membership checks and the join of a public room (shared/member-script.ts). */
   member: MemberScript;
   /** Mutes a member who keeps sending past the room's rate limit (auto-mute.ts). */
   autoMute: AutoMute;
   /** The per-user channel (user-channels.ts). */
   userChannels: UserChannels;
+  /** Online / away / last seen of the users with a socket here (user-status.ts). */
+  status: UserStatusTracker;
   /** Revoked on this replica's revocation channel within the last minute (revocations.ts). */
   recentlyRevoked: (sid: string | undefined) => boolean;
   metrics: ConnectionMetrics;

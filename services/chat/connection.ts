@@ -31,6 +31,7 @@ import { LiveGate } from './live-gate.js';
 import { CloseCode, parseClientFrame, type ClientFrame, type ErrorCode, type SendLimit } from './protocol.js';
 import { isRemoval, joinAccess, lastRemovalOf, type AccessRefused } from './room-access.js';
 import { checkReauth, TokenExpiry } from './token-expiry.js';
+import { markRead } from './reads.js';
 import { SocketBudget } from './socket-budget.js';
 import { RoomTyping } from './typing-throttle.js';
 import type { UserChannelMember } from './user-channels.js';
@@ -108,6 +109,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     this.ws.on('close', () => this.cleanup());
     this.expiry.arm();
     this.ctx.userChannels.add(this).catch(() => {}); // logged there; the socket works without it
+    this.ctx.status.connected(this.user.id);
     this.sendText(helloFrame(this.user, this.ctx.config.replicaId, this.ctx.config.HEARTBEAT_MS));
   }
 
@@ -126,7 +128,9 @@ export class Connection implements FanoutMember, UserChannelMember {
    * channel brings the same frame, so only the others are written.
    */
   receiveUserFrame(data: Buffer, frame: PublishedFrame): void {
-    if (frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
+    // A joined socket has the room's own frames from the room channel; a `read` position is only
+    // ever on the user channel.
+    if (frame.type !== 'read' && frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
     this.ctx.metrics.framesOut.inc();
     this.write(data);
   }
@@ -240,6 +244,8 @@ export class Connection implements FanoutMember, UserChannelMember {
       this.sendText(pongFrame(frame.t ?? Date.now()));
       return;
     }
+    if (frame.type === 'status') return this.ctx.status.set(this.user.id, frame.status);
+    if (frame.type !== 'read') this.ctx.status.activity(this.user.id);
     if (++this.queued >= PAUSE_QUEUED_FRAMES && !this.ws.isPaused) this.ws.pause();
     this.queue = this.queue
       .then(() => (this.closed ? undefined : this.handle(frame)))
@@ -273,9 +279,16 @@ export class Connection implements FanoutMember, UserChannelMember {
         if (!state) return this.sendError('not_joined', `join ${frame.room} first`);
         return state.typing.offer(frame.active);
       }
+      case 'read': {
+        if (!this.rooms.has(frame.room)) return this.sendError('not_joined', `join ${frame.room} first`);
+        const error = await markRead(this.ctx, this.user, frame.room, frame.id);
+        if (error !== null) this.sendText(error);
+        return;
+      }
       case 'auth':
         return this.reauth(frame.token);
       case 'ping':
+      case 'status':
         return;
     }
   }
@@ -409,6 +422,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     if (this.closed) return;
     this.closed = true;
     this.ctx.userChannels.remove(this);
+    this.ctx.status.disconnected(this.user.id);
     this.expiry.stop();
     for (const room of [...this.rooms.keys()]) void this.leaveRoom(room);
     this.onClosed(this);

@@ -22,6 +22,10 @@ export interface MessageFrame {
   cid: string;
   /** A thread reply: its top-level parent. */
   replyTo?: string;
+  /** Members mentioned (user ids) and/or "@room", resolved by send.lua; absent when none. */
+  mentions?: string[];
+  /** Top-level messages: the room's counter value (unread = the room's newest seq − the read position's). */
+  seq?: number;
   /** The parent's reply count with this reply (set with replyTo). */
   replyCount?: number;
   id: string;
@@ -112,6 +116,12 @@ export type ServerFrame =
   /** The user channel (user-channels.ts) may have missed frames: re-read GET /api/me/rooms. */
   | { type: 'resync' }
   | { type: 'presence'; room: string; event: 'join' | 'leave'; user: ChatUser }
+  /** My read position moved (another device of mine, or this one): the user channel. */
+  | { type: 'read'; room: string; id: string; seq: number }
+  /** A member's read position moved, in a room with receipts on (read.lua): the room channel. */
+  | { type: 'receipt'; room: string; user: ChatUser; id: string; seq: number }
+  /** A new notification in my inbox (services/notify/): the user channel. */
+  | { type: 'notify'; notification: Record<string, unknown> }
   | { type: 'typing'; room: string; user: ChatUser; active: boolean };
 
 const userJson = (user: ChatUser) => JSON.stringify({ id: user.id, name: user.name });
@@ -178,6 +188,8 @@ export function membershipFrame(e: MembershipLogEntry): string {
 
 /** Script-computed fields, in the order the scripts append them. */
 export interface TailCounts {
+  mentions?: readonly string[] | undefined;
+  seq?: number | undefined;
   replyTo?: string | undefined;
   replyCount?: number | undefined;
   count?: number | undefined;
@@ -186,6 +198,8 @@ export interface TailCounts {
 /** The tail the scripts append (their Lua twin: send.lua, event.lua). */
 export function frameTail(counts: TailCounts, id: string, ts: number): string {
   let s = '';
+  if (counts.mentions !== undefined && counts.mentions.length > 0) s += `"mentions":${JSON.stringify(counts.mentions)},`;
+  if (counts.seq !== undefined) s += `"seq":${counts.seq},`;
   if (counts.replyTo !== undefined) s += `"replyTo":${JSON.stringify(counts.replyTo)},`;
   if (counts.replyCount !== undefined) s += `"replyCount":${counts.replyCount},`;
   if (counts.count !== undefined) s += `"count":${counts.count},`;
@@ -198,7 +212,7 @@ export function logEntryFrame(room: string, id: string, fields: readonly string[
   const e = record.entry;
   if (isChatMessage(e)) {
     const replyCount = 'replyCount' in record ? record.replyCount : undefined;
-    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ replyCount }, id, e.ts);
+    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ mentions: e.mentions, seq: e.seq, replyCount }, id, e.ts);
     return { json, entry: e };
   }
   if (e.kind === 'member' || e.kind === 'room') return { json: membershipFrame(e), entry: e };
@@ -253,6 +267,23 @@ export function errorFrame(code: ErrorCode, message: string, ref?: string, retry
 
 export function presenceFrame(room: string, event: 'join' | 'leave', user: ChatUser): string {
   return JSON.stringify({ type: 'presence', room, event, user: { id: user.id, name: user.name } });
+}
+
+/**
+ * The head of the `read` frame read.lua publishes on the user channel (it appends `"seq":N}`),
+ * and of the `receipt` frame on the room channel.
+ */
+export function readFrameHead(room: string, id: string): string {
+  return `{"type":"read","room":${JSON.stringify(room)},"id":${JSON.stringify(id)},`;
+}
+
+export function receiptFrameHead(room: string, user: ChatUser, id: string): string {
+  return `{"type":"receipt","room":${JSON.stringify(room)},"user":${userJson(user)},"id":${JSON.stringify(id)},`;
+}
+
+/** A new notification for the user channel (services/notify/): the inbox entry as REST lists it. */
+export function notifyFrame(notification: object): string {
+  return JSON.stringify({ type: 'notify', notification });
 }
 
 export function typingFrame(room: string, user: ChatUser, active: boolean): string {

@@ -15,8 +15,8 @@ export const BEARER_PREFIX = 'bearer.';
  * | bad_request   | unparseable JSON, binary frame, unknown type, missing/ill-typed field, empty text, bad token in `auth` |
  * | invalid_room  | room name matches neither the public-room nor the DM pattern          |
  * | too_long      | text over MAX_TEXT_CHARS (4,000) characters                           |
- * | not_joined    | send/typing/edit/delete/react in a room this socket has not joined    |
- * | not_found     | edit/delete/react of a message that is unknown, deleted, or older than MESSAGE_CHANGE_WINDOW_SEC; a `replyTo` that is none of those or not a top-level message |
+ * | not_joined    | send/typing/edit/delete/react/read in a room this socket has not joined |
+ * | not_found     | edit/delete/react of a message that is unknown, deleted, or older than MESSAGE_CHANGE_WINDOW_SEC; a `replyTo` that is none of those or not a top-level message; a `read` of an id that is no top-level message of the room log |
  * | limit_reached | a reaction that would put more than MAX_REACTION_EMOJI (20) different emoji on one message |
  * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs). A refused `send` also names the limit in `limit`: `room`, `account` or `new_rooms` |
  * | forbidden     | someone else's DM room; an `auth` token for another user; an edit of someone else's message, a delete of someone else's message |
@@ -69,6 +69,8 @@ export type ClientFrame =
   | { type: 'delete'; room: string; id: string; cid: string }
   | { type: 'react'; room: string; id: string; emoji: string; on: boolean; cid: string }
   | { type: 'typing'; room: string; active: boolean }
+  | { type: 'read'; room: string; id: string }
+  | { type: 'status'; status: 'online' | 'away' }
   | { type: 'ping'; t?: number | string }
   | { type: 'auth'; token: string };
 
@@ -177,6 +179,16 @@ export function parseClientFrame(raw: string): ParseResult {
       if (typeof room !== 'string') return room;
       if (typeof f.active !== 'boolean') return bad('missing field: active (boolean)');
       return { ok: true, frame: { type: 'typing', room, active: f.active } };
+    }
+    case 'read': {
+      const room = roomOf(f, ref);
+      if (typeof room !== 'string') return room;
+      if (!isMessageId(f.id)) return bad('id must be a message id <ms>-<seq>');
+      return { ok: true, frame: { type: 'read', room, id: f.id } };
+    }
+    case 'status': {
+      if (f.status !== 'online' && f.status !== 'away') return bad('status must be "online" or "away"');
+      return { ok: true, frame: { type: 'status', status: f.status } };
     }
     case 'ping': {
       if (f.t === undefined) return { ok: true, frame: { type: 'ping' } };

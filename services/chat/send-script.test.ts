@@ -43,13 +43,13 @@ describe('send.lua', () => {
     expect(res.kind).toBe('ok');
     if (res.kind !== 'ok') return;
     const frame = JSON.parse(await published);
-    expect(frame).toEqual({ type: 'message', room, user: alice, text, cid: 'cid-1', id: res.id, ts: res.ts });
+    expect(frame).toEqual({ type: 'message', room, user: alice, text, cid: 'cid-1', seq: 1, id: res.id, ts: res.ts });
     expect(res.ts).toBe(Number(res.id.split('-')[0]));
     const [logEntry] = (await r.xrange(keys.roomLog(room), '-', '+')) as [string, string[]][];
     expect(logEntry![0]).toBe(res.id);
     const ingest = (await r.xrange(keys.ingestStreamOfRoom(room), '-', '+')) as [string, string[]][];
     expect(ingest).toHaveLength(1);
-    expect(parseIngestEntry(ingest[0]![1])).toEqual({ id: res.id, room, user: alice, text, ts: res.ts, cid: 'cid-1' });
+    expect(parseIngestEntry(ingest[0]![1])).toEqual({ id: res.id, room, user: alice, text, ts: res.ts, cid: 'cid-1', seq: 1 });
     expect(await r.get(keys.sendIdempotency(room, 'alice', 'cid-1'))).toBe(res.id);
     const ttl = await r.ttl(keys.sendIdempotency(room, 'alice', 'cid-1'));
     expect(ttl).toBeGreaterThan(0);
@@ -253,7 +253,8 @@ describe('send.lua replies and the message index', () => {
   const logFields = async (room: string, id: string) => ((await r.xrange(keys.roomLog(room), id, id)) as [string, string[]][])[0]![1];
 
   /** Sends and checks that the published frame, the frame rebuilt from the log and the ingest entry agree. */
-  async function sent(s: SendScript, room: string, user: ChatUser, text: string, cid: string, replyTo?: string, replyCount?: number) {
+  /** `seq` for a top-level message, the parent's author (`pu`) for a reply. */
+  async function sent(s: SendScript, room: string, user: ChatUser, text: string, cid: string, replyTo?: string, replyCount?: number, seqOrParentAuthor?: number | string) {
     const got: string[] = [];
     const listener = (_ch: string, payload: string) => void got.push(payload);
     sub.on('message', listener);
@@ -262,13 +263,15 @@ describe('send.lua replies and the message index', () => {
       const res = ok(await s(room, user, text, cid, replyTo));
       await sub.ping(); // answered after the script's PUBLISH reached this connection
       expect(got).toHaveLength(1);
-      expect(got[0]).toBe(messageFrameHead(room, user, text, cid, replyTo) + frameTail({ replyCount }, res.id, res.ts));
+      const seq = typeof seqOrParentAuthor === 'number' ? seqOrParentAuthor : undefined;
+      expect(got[0]).toBe(messageFrameHead(room, user, text, cid, replyTo) + frameTail({ seq, replyCount }, res.id, res.ts));
       const rebuilt = logEntryFrame(room, res.id, await logFields(room, res.id));
       expect(rebuilt.json).toBe(got[0]);
-      const message = { id: res.id, room, user, text, ts: res.ts, cid, ...(replyTo === undefined ? {} : { replyTo }) };
+      const message = { id: res.id, room, user, text, ts: res.ts, cid, ...(replyTo === undefined ? {} : { replyTo }), ...(seq === undefined ? {} : { seq }) };
       expect(rebuilt.entry).toEqual(message);
       const [[, ingest]] = (await r.xrevrange(keys.ingestStreamOfRoom(room), '+', '-', 'COUNT', 1)) as [[string, string[]]];
-      expect(parseIngestEntry(ingest)).toEqual(message);
+      const replyToUser = typeof seqOrParentAuthor === 'string' ? { replyToUser: seqOrParentAuthor } : {};
+      expect(parseIngestEntry(ingest)).toEqual({ ...message, ...replyToUser });
       expect(JSON.parse(got[0]!)).toEqual({ type: 'message', ...message, ...(replyCount === undefined ? {} : { replyCount }) });
       return res;
     } finally {
@@ -280,9 +283,9 @@ describe('send.lua replies and the message index', () => {
   it('a reply carries replyTo in its frame and the absolute replyCount (frame, log `rc`); the log rebuilds every frame byte for byte', async () => {
     const s = sendG();
     const room = 'replies';
-    const parent = await sent(s, room, alice, 'parent "q" é', 'p');
-    const r1 = await sent(s, room, bob, 'first', 'q1', parent.id, 1);
-    const r2 = await sent(s, room, alice, 'second', 'q2', parent.id, 2);
+    const parent = await sent(s, room, alice, 'parent "q" é', 'p', undefined, undefined, 1);
+    const r1 = await sent(s, room, bob, 'first', 'q1', parent.id, 1, 'alice');
+    const r2 = await sent(s, room, alice, 'second', 'q2', parent.id, 2, 'alice');
     expect(await logFields(room, r1.id)).toEqual(['uid', 'bob', 'name', 'Bob', 'text', 'first', 'cid', 'q1', 're', parent.id, 'rc', '1']);
     expect(await r.hget(keys.thread(room, parent.id), 'c')).toBe('2');
     // the thread counter lives as long as its newest reply can be deleted (a change window from it)

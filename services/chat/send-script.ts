@@ -8,6 +8,7 @@ import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
 import { dmMembers, isMembersOnlyRoom } from '../shared/rooms.js';
 import { messageFrameHead } from './frames.js';
+import { mentionArgs } from './mentions.js';
 import type { SendLimit } from './protocol.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
 
@@ -59,7 +60,7 @@ export function dmPeer(room: string, userId: string): string | undefined {
 }
 
 type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string,
+  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string, k10: string,
   ...argv: (string | number)[]
 ) => Promise<[string, string | number, number?]>;
 
@@ -84,7 +85,7 @@ export function rateLimitMessage(
 export type SendScript = (room: string, user: ChatUser, text: string, cid: string, replyTo?: string) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
-  redis.defineCommand('auroraSend', { numberOfKeys: 9, lua: SEND_LUA });
+  redis.defineCommand('auroraSend', { numberOfKeys: 10, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   const corkForThisTurn = corkPerTurn(redis);
   const call = (...args: Parameters<SendCommand>) => {
@@ -93,6 +94,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
   };
   return async (room, user, text, cid, replyTo) => {
     const peer = dmPeer(room, user.id);
+    const mentions = mentionArgs(room, text);
     const reply = await call(
       keys.sendIdempotency(room, user.id, cid),
       keys.sendRate(room, user.id),
@@ -103,6 +105,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       keys.messageIndex(room),
       keys.thread(room, replyTo ?? NO_THREAD),
       keys.roomAcl(room),
+      keys.roomSeq(room),
       keys.roomChannel(room),
       room,
       user.id,
@@ -125,6 +128,9 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       replyTo ?? '',
       membersOnlyArg(room),
       peer === undefined ? '' : keys.userChannel(peer),
+      mentions.roomMention,
+      mentions.names,
+      config.ROOM_MENTION_MAX_MEMBERS,
     );
     const refused = accessRefusalOf(reply);
     if (refused) return refused;

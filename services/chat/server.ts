@@ -30,6 +30,8 @@ import { Presence } from './presence.js';
 import { PubSubProbe } from './probe.js';
 import { CloseCode, SUBPROTOCOL, parseSubprotocols } from './protocol.js';
 import { createEventScript } from './event-script.js';
+import { createReadScript } from './read-script.js';
+import { UserStatusTracker } from './user-status.js';
 import { createSendScript } from './send-script.js';
 import { createTypingScript } from './typing.js';
 import { HANDSHAKE_BUDGET_TIMEOUT_MS, createHandshakeLimits } from './handshake-limits.js';
@@ -90,15 +92,18 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
   const revocations = new Revocations(redis, keys, fanout, () => connections, log);
   const userChannels = new UserChannels(fanout, keys, log);
+  const status = new UserStatusTracker(redis, keys, log, config);
   const member = createMemberScript(redis, keys, config);
   const ctx = {
     config, log, keys, redis, fanout, presence, metrics,
     send: createSendScript(redis, keys, config),
     event: createEventScript(redis, keys, config),
     typing: createTypingScript(redis, keys, config),
+    read: createReadScript(redis, keys, config),
     member,
     autoMute: createAutoMute(redis, keys, config, member, log),
     userChannels,
+    status,
     recentlyRevoked: (sid: string | undefined) => revocations.recentlyRevoked(sid),
   };
 
@@ -238,6 +243,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   heartbeat.unref();
 
   presence.start();
+  status.start();
   probe.start();
   revocations.start();
 
@@ -275,6 +281,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
       ['drain websockets', drain],
       ['stop loops', () => {
         presence.stop();
+        status.stop();
         probe.stop();
       }],
       ['close http server', () => new Promise<void>((resolve) => server.close(() => resolve()))],

@@ -2,7 +2,7 @@
 // events apart, each entry once per (room, id), and the entries delivered too often set aside.
 // Pure (no Redis, no store), so the worker's exactly-once rules read in one place: worker.ts.
 import { isMembershipLogEntry, sameMembershipEvent, type MembershipLogEntry } from '../shared/membership.js';
-import { isChatMessage, isRoomEvent, parseIngestEntry, type ChatMessage, type LogEntry, type RoomEvent } from '../shared/message.js';
+import { isChatMessage, isReadMark, isRoomEvent, parseIngestItem, type ChatMessage, type LogEntry, type ReadMark, type RoomEvent } from '../shared/message.js';
 import { sameEvent, sameMessage } from '../shared/store/store.js';
 import type { Poison } from './dead-letter.js';
 import type { IngestEntry } from './streams.js';
@@ -26,6 +26,11 @@ export interface SortedBatch {
   events: Sorted<RoomEvent>;
   /** Membership and room changes (membership.ts): written after the messages and events. */
   memberships: Sorted<MembershipLogEntry>;
+  /**
+   * Read marks (read.lua), the furthest per (room, user) of the batch: positions only move
+   * forward (the store takes the max), so the rest say nothing new.
+   */
+  reads: ReadMark[];
   /** The ingest entry each parsed message or event came from (dead letters name it). */
   entryOf: Map<LogEntry, IngestEntry>;
 }
@@ -72,8 +77,10 @@ export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number):
     messages: { fresh: [], suspects: [], sameIdLater: [] },
     events: { fresh: [], suspects: [], sameIdLater: [] },
     memberships: { fresh: [], suspects: [], sameIdLater: [] },
+    reads: [],
     entryOf: new Map(),
   };
+  const furthestRead = new Map<string, ReadMark>();
   // Messages and events are keyed apart: the store keeps them apart too (one id space each).
   const seenMessages = new Map<string, ChatMessage>();
   const seenEvents = new Map<string, RoomEvent>();
@@ -83,14 +90,21 @@ export function sortBatch(batch: readonly IngestEntry[], maxDeliveries: number):
       out.poison.push({ entry, kind: 'deleted', reason: 'entry was deleted from the stream before it was stored' });
       continue;
     }
-    const parsed = parseIngestEntry(entry.fields);
+    const parsed = parseIngestItem(entry.fields);
     if (typeof parsed === 'string') {
       out.poison.push({ entry, kind: 'invalid', reason: parsed });
+      continue;
+    }
+    if (isReadMark(parsed)) {
+      const key = `${parsed.room}\n${parsed.user.id}`;
+      const seen = furthestRead.get(key);
+      if (!seen || seen.seq < parsed.seq) furthestRead.set(key, parsed);
       continue;
     }
     if (isRoomEvent(parsed)) place(out.events, seenEvents, parsed, entry, maxDeliveries, out.entryOf);
     else if (isMembershipLogEntry(parsed)) place(out.memberships, seenMemberships, parsed, entry, maxDeliveries, out.entryOf);
     else place(out.messages, seenMessages, parsed, entry, maxDeliveries, out.entryOf);
   }
+  out.reads = [...furthestRead.values()];
   return out;
 }

@@ -1,5 +1,8 @@
-// Ingestion worker process: config -> logger -> store + Redis -> worker loop + trimmer ->
-// /healthz /readyz /metrics on PORT -> graceful shutdown (reverse order).
+// Ingestion worker process: config -> logger -> store + Redis -> worker loop + notifier (its own
+// consumer group and blocking reader, when NOTIFY_ENABLED) + trimmer -> /healthz /readyz /metrics
+// on PORT -> graceful shutdown (reverse order). The notifier has no readiness check on purpose:
+// /readyz says whether this process STORES; a notifier in trouble must not take storage out of
+// service (its metrics and logs say so instead).
 import { createServer } from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { INGEST_GROUP, keysFor } from '../shared/keys.js';
@@ -13,6 +16,8 @@ import { deadLetterCount } from './dead-letter.js';
 import { Trimmer } from './trimmer.js';
 import { watchAcls } from '../shared/acl-rebuild.js';
 import { IngestWorker } from './worker.js';
+import { createNotifyMetrics } from '../notify/metrics.js';
+import { NOTIFY_GROUP, NotifyWorker } from '../notify/worker.js';
 
 const config = loadConfigOrExit('ingestion');
 const log = createLogger(config);
@@ -26,6 +31,10 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry(config);
   const metrics = createIngestMetrics(registry);
   const worker = new IngestWorker({ config, log, redis, reader, store, keys, metrics });
+  // Registered even when disabled: a notify group left on the streams still shows its lag.
+  const notifyMetrics = createNotifyMetrics(registry);
+  const notifyReader = config.NOTIFY_ENABLED ? createRedis(config.REDIS_URL, log, { role: 'notify-reader', blocking: true }) : null;
+  const notifier = notifyReader ? new NotifyWorker({ config, log, redis, reader: notifyReader, store, keys, metrics: notifyMetrics }) : null;
   const trimmer = new Trimmer({
     redis,
     streams: keys.allIngestStreams(),
@@ -34,6 +43,14 @@ async function main(): Promise<void> {
     log,
     metrics,
     countDeadLetters: () => deadLetterCount(redis, keys),
+    maxOtherGroupLag: config.NOTIFY_MAX_LAG,
+    onGroupState: (stream, g) => {
+      if (g.name === NOTIFY_GROUP && g.lag !== null) notifyMetrics.lag.set({ stream }, g.lag);
+    },
+    onUnreadTrimmed: (stream, group, count) => {
+      if (group === NOTIFY_GROUP) notifyMetrics.skipped.inc({ reason: 'trimmed' }, count);
+      log.warn({ stream, group, count, maxLag: config.NOTIFY_MAX_LAG }, 'group lagged too far behind: its oldest unread entries were trimmed');
+    },
   });
 
   let draining = false;
@@ -61,9 +78,10 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(config.port, config.HOST, () => resolve());
   });
-  log.info({ port: config.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind }, 'ingestion listening');
+  log.info({ port: config.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind, notify: config.NOTIFY_ENABLED }, 'ingestion listening');
 
   worker.start();
+  notifier?.start();
   trimmer.start();
   const acls = watchAcls(redis, keys, store, log);
 
@@ -74,7 +92,7 @@ async function main(): Promise<void> {
       'worker',
       () =>
         Promise.race([
-          worker.stop(),
+          Promise.all([worker.stop(), notifier?.stop()]),
           new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_MS + 2000).unref()),
         ]),
     ],
@@ -88,7 +106,7 @@ async function main(): Promise<void> {
           server.closeAllConnections();
         }),
     ],
-    ['redis', () => Promise.all([closeRedis(reader), closeRedis(redis)])],
+    ['redis', () => Promise.all([closeRedis(reader), ...(notifyReader ? [closeRedis(notifyReader)] : []), closeRedis(redis)])],
     ['store', () => store.close()],
   ], config.SHUTDOWN_DRAIN_MS + 15_000);
 }

@@ -52,6 +52,11 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    readsStored: new Counter({
+      name: 'ingest_reads_stored_total',
+      help: 'Read positions (read.lua) written to the store: the furthest per (room, user) of each batch',
+      registers,
+    }),
     membershipsStored: new Counter({
       name: 'ingest_memberships_stored_total',
       help: 'Membership and room changes (membership.ts) the store took: result="applied" newly applied, result="duplicate" already held (redelivery, nothing changed)',

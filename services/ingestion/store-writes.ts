@@ -5,7 +5,7 @@
 // belongs to the worker and is passed in.
 import type { Logger } from '../shared/logger.js';
 import type { MembershipLogEntry } from '../shared/membership.js';
-import type { ChatMessage, LogEntry, RoomEvent } from '../shared/message.js';
+import type { ChatMessage, LogEntry, ReadMark, RoomEvent } from '../shared/message.js';
 import type { Store } from '../shared/store/store.js';
 import type { Sorted, SortedBatch } from './batch.js';
 import { idConflict, type Poison } from './dead-letter.js';
@@ -169,6 +169,22 @@ export class BatchWriter {
     await this.writeSorted(this.messages, sorted.messages, batch, sorted.entryOf, sorted.poison);
     await this.writeSorted(this.events, sorted.events, batch, sorted.entryOf, sorted.poison);
     await this.writeSorted(this.memberships, sorted.memberships, batch, sorted.entryOf, sorted.poison);
+    if (sorted.reads.length > 0) await this.writeReads(sorted.reads, batch);
+  }
+
+  /**
+   * Read positions: validated when parsed and applied as a max, so the store has no reason of
+   * its own to refuse one — only retried while it is down, never bisected or dead-lettered.
+   */
+  private async writeReads(reads: ReadMark[], batch: IngestEntry[]): Promise<void> {
+    const { metrics, log, store } = this.deps;
+    await this.deps.retry('store', batch, () => store.applyReads(reads), () => {
+      this.storeWriteFailed = true;
+      metrics.storeFailures.inc();
+    });
+    if (this.storeWriteFailed) log.info('store writes succeed again');
+    this.storeWriteFailed = false;
+    metrics.readsStored.inc(reads.length);
   }
 
   /**

@@ -4,11 +4,19 @@
 // and XTRIM MINID there. Entries below that point were delivered and acked by every group.
 // The numbers read on the way (lag, pending, length) feed the metrics. Running it on several
 // workers at once is harmless: the trim point only moves forward.
+//
+// Storage's own group is always waited for; a stream without it is never trimmed. Another group
+// (the notifier's) is waited for only while it is at most `maxOtherGroupLag` entries behind
+// storage: a stalled or slow notifier must never fill Redis until sends are refused. Past it the trim point ignores
+// that group, its oldest unread entries go (counted through onUnreadTrimmed), and
+// lua/trim-lagging.lua repairs the lag Redis reports for it (see there).
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { compareIds } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { fieldRecord } from '../shared/redis.js';
 import type { IngestMetrics } from './metrics.js';
+import { throwOnPipelineError } from './streams.js';
 
 export interface GroupState {
   name: string;
@@ -27,6 +35,30 @@ export function successorId(id: string): string {
   const ms = BigInt(id.slice(0, dash));
   const seq = BigInt(id.slice(dash + 1));
   return seq >= MAX_SEQ ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}
+
+const TRIM_LAGGING = readFileSync(new URL('./lua/trim-lagging.lua', import.meta.url), 'utf8');
+
+/** Which groups the trim point waits for (see the top of this file). */
+export interface TrimPolicy {
+  /** Storage's group: always waited for; without it on a stream, nothing is trimmed. */
+  ownGroup: string;
+  /** Other groups lagging more than this are not waited for (undefined: always waited for). */
+  maxOtherGroupLag?: number;
+}
+
+/**
+ * The groups a trim does not wait for: not `ownGroup`, and more than the maximum behind IT —
+ * their lag minus storage's, which is what they hold the stream for (the notifier trails
+ * storage on purpose, so a storage backlog alone must not make it "lagging"). Redis reports no
+ * lag when it cannot tell (the counter was reset); then the stream's length, an upper bound,
+ * stands in for the other group's and 0 for storage's.
+ */
+export function laggingGroups(groups: readonly GroupState[], policy: TrimPolicy, streamLength: number): string[] {
+  const max = policy.maxOtherGroupLag;
+  if (max === undefined) return [];
+  const ownLag = groups.find((g) => g.name === policy.ownGroup)?.lag ?? 0;
+  return groups.filter((g) => g.name !== policy.ownGroup && (g.lag ?? streamLength) - ownLag > max).map((g) => g.name);
 }
 
 /**
@@ -55,11 +87,28 @@ export function parseGroups(reply: unknown): GroupState[] {
   });
 }
 
-/** Trims one stream; returns its length afterwards, or null when it has no group yet. */
-export async function trimStream(redis: Redis, stream: string, metrics?: IngestMetrics, ingestGroup?: string): Promise<number | null> {
+/** What a trim reports about groups it did not wait for. */
+export interface OtherGroupsHooks {
+  /** Every group's state as read, each tick (other groups' lag gauges). */
+  onGroupState?: (stream: string, group: GroupState) => void;
+  /** Entries a group had not read yet and that this trim removed (it stopped being waited for). */
+  onUnreadTrimmed?: (stream: string, group: string, count: number) => void;
+}
+
+/** Trims one stream; returns its length afterwards, or null when it has no group yet (or not `policy.ownGroup`). */
+export async function trimStream(
+  redis: Redis,
+  stream: string,
+  metrics?: IngestMetrics,
+  ingestGroup?: string,
+  policy?: TrimPolicy & OtherGroupsHooks,
+): Promise<number | null> {
   let groups: GroupState[];
+  let length: number;
   try {
-    groups = parseGroups(await redis.xinfo('GROUPS', stream));
+    const [info, len] = throwOnPipelineError(await redis.pipeline().xinfo('GROUPS', stream).xlen(stream).exec());
+    groups = parseGroups(info);
+    length = Number(len);
   } catch (err) {
     if (err instanceof Error && err.message.includes('no such key')) return null;
     throw err;
@@ -70,10 +119,18 @@ export async function trimStream(redis: Redis, stream: string, metrics?: IngestM
       const summary = (await redis.xpending(stream, g.name)) as [number, string | null, ...unknown[]];
       g.oldestPendingId = summary[1];
     }
+    policy?.onGroupState?.(stream, g);
   }
-  const minId = trimPoint(groups);
-  if (minId !== null) await redis.xtrim(stream, 'MINID', minId);
-  const length = await redis.xlen(stream);
+  // Without storage's group (Redis lost its data, and another group was recreated first)
+  // nothing is trimmed: entries not stored yet must wait for it.
+  const ownMissing = policy !== undefined && !groups.some((g) => g.name === policy.ownGroup);
+  const lagging = policy && !ownMissing ? laggingGroups(groups, policy, length) : [];
+  const minId = ownMissing ? null : trimPoint(groups.filter((g) => !lagging.includes(g.name)));
+  if (minId !== null) {
+    if (lagging.length === 0) await redis.xtrim(stream, 'MINID', minId);
+    else await trimPastLagging(redis, stream, minId, lagging, policy?.onUnreadTrimmed);
+  }
+  length = await redis.xlen(stream);
   if (metrics) {
     const mine = groups.find((g) => g.name === ingestGroup);
     if (mine) {
@@ -83,6 +140,20 @@ export async function trimStream(redis: Redis, stream: string, metrics?: IngestM
     metrics.streamLength.set({ stream }, length);
   }
   return minId === null ? null : length;
+}
+
+async function trimPastLagging(
+  redis: Redis,
+  stream: string,
+  minId: string,
+  lagging: readonly string[],
+  onUnreadTrimmed: OtherGroupsHooks['onUnreadTrimmed'],
+): Promise<void> {
+  const reply = (await redis.eval(TRIM_LAGGING, 1, stream, minId, ...lagging)) as (string | number)[];
+  for (let i = 1; i + 1 < reply.length; i += 2) {
+    const count = Number(reply[i + 1]);
+    if (count > 0) onUnreadTrimmed?.(stream, String(reply[i]), count);
+  }
 }
 
 const TRIM_CONCURRENCY = 16;
@@ -104,7 +175,12 @@ export class Trimmer {
       metrics?: IngestMetrics;
       /** Counts the dead-letter entries each tick (the ingest_dead_letter_entries gauge). */
       countDeadLetters?: () => Promise<number>;
-    },
+      /**
+       * Groups other than `group` (the notifier's) lagging more than this are not waited for:
+       * their oldest unread entries are trimmed. Undefined: every group is waited for.
+       */
+      maxOtherGroupLag?: number;
+    } & OtherGroupsHooks,
   ) {}
 
   start(): void {
@@ -144,7 +220,8 @@ export class Trimmer {
 
   private async trimOne(stream: string): Promise<void> {
     try {
-      await trimStream(this.deps.redis, stream, this.deps.metrics, this.deps.group);
+      const { group, maxOtherGroupLag, onGroupState, onUnreadTrimmed } = this.deps;
+      await trimStream(this.deps.redis, stream, this.deps.metrics, group, { ownGroup: group, maxOtherGroupLag, onGroupState, onUnreadTrimmed });
     } catch (err) {
       this.logError(err, stream);
     }

@@ -35,7 +35,7 @@ export async function rebuildAcls(redis: Redis, keys: Keys, store: Store, log: L
       const fields: string[] = ['k', s.kind];
       if (s.archived) fields.push('a', '1');
       for (const m of s.members) {
-        fields.push(`r:${m.userId}`, m.role);
+        fields.push(`r:${m.userId}`, m.role, `u:${m.username.toLowerCase()}`, m.userId);
         if (m.mutedUntil !== undefined && m.mutedUntil > now) fields.push(`m:${m.userId}`, String(m.mutedUntil));
       }
       for (const m of s.mutedNonMembers) if (m.mutedUntil > now) fields.push(`m:${m.userId}`, String(m.mutedUntil));
@@ -48,9 +48,34 @@ export async function rebuildAcls(redis: Redis, keys: Keys, store: Store, log: L
     rooms += page.length;
     after = page.at(-1)!.room;
   }
+  await restoreRoomSeqs(redis, keys, store);
   await redis.set(keys.aclsLoaded(), String(now));
   log.info({ rooms }, 'room ACLs rebuilt from the store');
   return { rooms };
+}
+
+// Never lowers a counter: sends since the loss may have counted past the store already.
+const RAISE_LUA = `local cur = tonumber(redis.call('GET', KEYS[1])) or 0
+if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return cur`;
+
+/**
+ * Puts each room's message counter (keys.roomSeq) back to at least the store's lastSeq: unread
+ * counts are differences of seqs, so a counter that restarted at 0 would hide new messages.
+ * Messages sent between the loss and this call got low seqs and are not counted as unread
+ * (the documented gap, never a negative count).
+ */
+async function restoreRoomSeqs(redis: Redis, keys: Keys, store: Store): Promise<void> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.roomSeqs(after, PAGE);
+    if (page.length === 0) return;
+    const pipe = redis.pipeline();
+    for (const r of page) pipe.eval(RAISE_LUA, 1, keys.roomSeq(r.room), r.lastSeq);
+    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0]!;
+    after = page.at(-1)!.room;
+  }
 }
 
 /** Rebuilds when the marker is missing (a Redis that lost its data); never two at once here. */

@@ -160,6 +160,12 @@ export const envSchema = z.object({
   IDEMPOTENCY_TTL_SEC: int(600, 1, 86_400),
   PRESENCE_TTL_SEC: int(30, 2, 3600),
   /**
+   * A connected user with no activity on any device (frames other than heartbeats and reads, or
+   * the client's own `status` frame) for this long shows as `away`; the browser also says "away"
+   * itself after this long without input.
+   */
+  AWAY_AFTER_SEC: int(300, 10, 86_400),
+  /**
    * Rooms with more presence entries than this announce no joins/leaves: each event goes to
    * every member, so in a big room a reconnect wave or a rolling deploy would cost O(members²)
    * frames. Their members still get the member list in `joined`.
@@ -167,6 +173,14 @@ export const envSchema = z.object({
   PRESENCE_EVENTS_MAX_MEMBERS: int(200, 0, 1_000_000),
   /** Sends are refused with `overloaded` when an ingest stream holds more entries than this. */
   INGEST_MAX_BACKLOG: int(200_000, 100, 100_000_000),
+  /**
+   * Read receipts ("seen by") in DMs, groups and rooms with at most this many members: every
+   * `read` of a member is a frame to every member, O(members²) in a busy room. Off above (0: DMs
+   * and groups only).
+   */
+  RECEIPTS_MAX_MEMBERS: int(20, 0, 10_000),
+  /** `@room` (@here, @everyone) works in rooms with at most this many members, for owners and admins (any member of a group). */
+  ROOM_MENTION_MAX_MEMBERS: int(50, 0, 100_000),
 
   // --- ingestion workers ---
   INGEST_BATCH_SIZE: int(500, 1, 10_000),
@@ -175,6 +189,17 @@ export const envSchema = z.object({
   INGEST_MAX_DELIVERIES: int(5, 1, 1000),
   INGEST_TRIM_INTERVAL_MS: int(1000, 50, 600_000),
   INGEST_CONSUMER: z.string().min(1).max(128).optional(),
+  /**
+   * The ingestion service also runs the `notify` consumer group (services/notify/): mentions,
+   * DMs, replies and invites into each user's inbox. Off: run it elsewhere (or nowhere).
+   */
+  NOTIFY_ENABLED: bool(true),
+  /**
+   * Entries the trimmer keeps for the notify group when it falls behind storage: past this many
+   * its oldest unread entries are trimmed (those notifications are lost, counted in
+   * notify_entries_skipped_total) — a stalled notifier must never fill Redis and refuse sends.
+   */
+  NOTIFY_MAX_LAG: int(50_000, 100, 100_000_000),
 });
 
 export type Env = z.output<typeof envSchema>;

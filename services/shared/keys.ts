@@ -55,6 +55,14 @@ export function keysFor(partitions: number) {
      * how the scripts know a message exists and who wrote it, whatever the room log still holds.
      */
     messageIndex: (room: string) => `${tag(p(room))}:msgs:${room}`,
+    /**
+     * The room's message counter (send.lua: one INCR per top-level message, its value the
+     * message's `seq`). Never expires: unread counts are differences of seqs, so it must never go
+     * back (acl-rebuild.ts restores it from the store after a Redis loss).
+     */
+    roomSeq: (room: string) => `${tag(p(room))}:seq:${room}`,
+    /** Members' read positions (read.lua): HASH uid → "<seq> <message id>"; only moves forward. */
+    roomReads: (room: string) => `${tag(p(room))}:reads:${room}`,
     /** One message's reactions (event.lua): HASH `<emoji>` → count, `<emoji>\n<uid>` → 1, `#` → emoji in use. */
     reactions: (room: string, id: string) => `${tag(p(room))}:reactions:${room}:${id}`,
     /** One thread's live counters (send.lua, event.lua): HASH c → replies not deleted. */
@@ -62,7 +70,8 @@ export function keysFor(partitions: number) {
     /**
      * The room's access list (membership/member.lua, and read by send.lua and event.lua with one
      * HMGET): HASH `k` → kind, `a` → '1' when archived, `n` → members, `r:<uid>` → role,
-     * `b:<uid>` → '1' banned, `m:<uid>` → muted until (ms). In the room's `{p}` slot, so the send
+     * `b:<uid>` → '1' banned, `m:<uid>` → muted until (ms), `u:<lowercased username>` → uid of a
+     * member (send.lua resolves @mentions with it; may outlive a membership: checked with r:). In the room's `{p}` slot, so the send
      * script checks membership in the same atomic call. DMs have none (their name authorises);
      * a public room without one is open to all (a wave-1 room, or one not yet rebuilt after a
      * Redis loss: acl-rebuild.ts).
@@ -74,6 +83,14 @@ export function keysFor(partitions: number) {
      * a script may publish from any slot (SPUBLISH could not: it must share the script's slot).
      */
     userChannel: (userId: string) => `${KEY_ROOT}:user:${userId}`,
+    /**
+     * A user's presence status (chat/user-status.ts writes, shared/user-status.ts reads): HASH
+     * `on` → ms until which some replica vouches the user has a socket (refreshed every
+     * PRESENCE_TTL_SEC/3), `act` → last activity (ms), `aw` → '1' when a device said "away" and
+     * none was active since, `seen` → when a replica's last socket of the user closed. Global (not
+     * room-tagged): one user, every room.
+     */
+    userStatus: (userId: string) => `${KEY_ROOT}:status:${userId}`,
     /** Set once the ACLs were rebuilt from the store (acl-rebuild.ts): missing after a Redis loss. */
     aclsLoaded: () => `${KEY_ROOT}:acls-loaded`,
     /** Sorted set: member = `<userId>|<name>|<replicaId>`, score = expiry time (ms) refreshed by that replica. */

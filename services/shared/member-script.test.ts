@@ -65,7 +65,7 @@ describe('member.lua', () => {
       { kind: 'room', action: 'created', title: 'Plans "Q3"', topic: 'roadmap' },
       { kind: 'member', action: 'joined', member: owner, role: 'owner' },
     ]);
-    expect(await r.hgetall(keys.roomAcl(room))).toEqual({ k: 'private', n: '1', 'r:own': 'owner' });
+    expect(await r.hgetall(keys.roomAcl(room))).toEqual({ k: 'private', n: '1', 'r:own': 'owner', 'u:olga': 'own' });
     expect((await run(room, owner, { op: 'create' })).kind).toBe('exists');
     await sub.unsubscribe();
     sub.removeAllListeners('message');
@@ -89,7 +89,7 @@ describe('member.lua', () => {
   it('public rooms: the first join creates (capped), joins are idempotent, bans keep the banned out', async () => {
     expect((await run('lobby', bob, { op: 'join' })).kind).toBe('ok');
     expect((await run('lobby', bob, { op: 'join' })).kind).toBe('unchanged');
-    expect(await r.hgetall(keys.roomAcl('lobby'))).toEqual({ k: 'public', n: '1', 'r:bob': 'member' });
+    expect(await r.hgetall(keys.roomAcl('lobby'))).toEqual({ k: 'public', n: '1', 'r:bob': 'member', 'u:bob': 'bob' });
     // nobody owns a room made by joining it: there is nobody to moderate it
     expect((await run('lobby', bob, { op: 'kick', target: eve })).kind).toBe('forbidden');
     await run('made', owner, { op: 'create' });

@@ -74,7 +74,7 @@ export function createMemberScript(
   keys: Keys,
   config: Pick<Config, 'ROOM_LOG_MAXLEN' | 'ROOM_LOG_IDLE_TTL_SEC' | 'INGEST_MAX_BACKLOG' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC' | 'PRESENCE_EVENTS_MAX_MEMBERS'>,
 ): MemberScript {
-  redis.defineCommand('auroraMember', { numberOfKeys: 4, lua: MEMBER_LUA });
+  redis.defineCommand('auroraMember', { numberOfKeys: 5, lua: MEMBER_LUA });
   const run = (redis as unknown as { auroraMember: MemberCommand }).auroraMember.bind(redis);
 
   return async (room, actor, change, cid) => {
@@ -100,6 +100,7 @@ export function createMemberScript(
       keys.roomLog(room),
       keys.ingestStreamOfRoom(room),
       keys.userRoomCreates(room, actor.id),
+      keys.roomSeq(room),
       keys.roomChannel(room),
       room,
       actor.id,

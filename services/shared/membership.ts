@@ -12,7 +12,7 @@
 //
 // Room log and ingest stream fields (after `room <room> id <id>` in the ingest stream):
 //   member  ev member act <action> uid name cid mid <member id> mname <member name>
-//             [role <role>] [ban 1] [mute <until ms>]
+//             [role <role>] [ban 1] [mute <until ms>] [sq <the room's newest message seq, on joined/invited>]
 //   room    ev room act <action> uid name cid rk <kind> [title <t>] [topic <t>] [arch 1]
 import { idTime, isMessageId } from './ids.js';
 import { ROOM_KINDS, type RoomKind } from './rooms.js';
@@ -52,6 +52,13 @@ export interface MembershipEvent extends Base {
   banned?: true;
   /** ms; absent when not muted. */
   mutedUntil?: number;
+  /**
+   * joined / invited: the room's newest top-level message seq at that moment (member.lua reads
+   * the room counter in the same call), where the new member's read position starts — exact
+   * whatever order the store applies events and messages in; 0 in a room without messages yet.
+   * Absent on events written before seqs existed (the store then uses the room's newest seq).
+   */
+  seq?: number;
 }
 
 /** A change of the room itself; the fields after `action` are the room's state after it. */
@@ -78,6 +85,7 @@ export function membershipFields(e: MembershipLogEntry): string[] {
     if (e.role !== undefined) f.push('role', e.role);
     if (e.banned) f.push('ban', '1');
     if (e.mutedUntil !== undefined) f.push('mute', String(e.mutedUntil));
+    if (e.seq !== undefined) f.push('sq', String(e.seq));
   } else {
     f.push('rk', e.roomKind);
     if (e.title !== undefined) f.push('title', e.title);
@@ -109,6 +117,11 @@ export function parseMembershipFields(room: string, id: string, f: Record<string
       const until = Number(f.mute);
       if (!Number.isSafeInteger(until) || until <= 0) return 'invalid mute';
       e.mutedUntil = until;
+    }
+    if (f.sq !== undefined) {
+      const seq = Number(f.sq);
+      if (!Number.isSafeInteger(seq) || seq < 0) return 'invalid seq';
+      e.seq = seq;
     }
     return e;
   }

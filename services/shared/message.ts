@@ -5,13 +5,16 @@
 // the room log with logEntryOf, workers read the ingest stream with parseIngestEntry.
 //
 // Room log fields (a frame can be rebuilt from them byte for byte: chat/frames.ts):
-//   message  uid name text cid [re <parent id> rc <parent's reply count after it>]
+//   message  uid name text cid [sq <room seq>] [mn <mentions, ','-joined>]
+//              [re <parent id> rc <parent's reply count after it> pu <parent's author id>]
 //   event    ev <kind> uid name cid tg <target id>
 //              edit:   text
 //              delete: [re <parent id> rc <parent's reply count after it>]  (the target was a reply)
 //              react:  emoji on <1|0> n <count of this emoji after it>
 // Ingest stream fields: `room <room> id <id>` then the same fields (rc and n are live-only hints
 // and are not needed by the store: it recounts from what it holds).
+// A READ mark (chat/lua/read.lua: a user saw a room up to a message) is an ingest entry but no
+// room log entry: `rd 1 room <room> uid name id <message id> sq <its seq>` (parseIngestItem).
 import { isMessageId, idTime } from './ids.js';
 import { isMembershipLogEntry, membershipFields, parseMembershipFields, type MembershipLogEntry } from './membership.js';
 import { fieldRecord } from './redis.js';
@@ -34,6 +37,28 @@ export interface ChatMessage {
   cid: string;
   /** A reply in a thread: the id of its top-level parent message in the same room. */
   replyTo?: string;
+  /**
+   * Top-level messages: the room's counter value (send.lua, one INCR in the call that assigns the
+   * id, so seq order is id order). Unread counts are differences of seqs (DESIGN.md "Per-user
+   * channel and attention"). Absent on replies and on messages stored before seqs existed.
+   */
+  seq?: number;
+  /** Members mentioned (user ids, resolved at send), and/or MENTION_ROOM; absent when none. */
+  mentions?: string[];
+  /** A reply: its parent's author (ingest stream only, for the reply notification). */
+  replyToUser?: string;
+}
+
+/** `@room` (or @here, @everyone) in `mentions`: every member of the room at the time. */
+export const MENTION_ROOM = '@room';
+
+/** A user saw a room up to a top-level message (read.lua); travels on the ingest stream only. */
+export interface ReadMark {
+  room: string;
+  user: ChatUser;
+  /** The newest message seen. */
+  id: string;
+  seq: number;
 }
 
 export type EventKind = 'edit' | 'delete' | 'react';
@@ -93,11 +118,55 @@ export function isEmoji(s: unknown): s is string {
   return true;
 }
 
-/** Field/value list of a message in the ingest stream: room id uid name text cid [re]. */
+/** Field/value list of a message in the ingest stream: room id uid name text cid [sq] [mn] [re [pu]]. */
 export function ingestEntryFields(m: ChatMessage): string[] {
   const f = ['room', m.room, 'id', m.id, 'uid', m.user.id, 'name', m.user.name, 'text', m.text, 'cid', m.cid];
+  if (m.seq !== undefined) f.push('sq', String(m.seq));
+  if (m.mentions !== undefined && m.mentions.length > 0) f.push('mn', m.mentions.join(','));
   if (m.replyTo !== undefined) f.push('re', m.replyTo);
+  if (m.replyToUser !== undefined) f.push('pu', m.replyToUser);
   return f;
+}
+
+/** Field/value list of a read mark in the ingest stream (read.lua writes the same). */
+export function readMarkFields(r: ReadMark): string[] {
+  return ['rd', '1', 'room', r.room, 'uid', r.user.id, 'name', r.user.name, 'id', r.id, 'sq', String(r.seq)];
+}
+
+const SEQ_RE = /^[1-9][0-9]{0,15}$/;
+const MENTION_RE = /^(?:[A-Za-z0-9_-]{1,64}|@room)$/;
+
+/** `sq`: a positive integer; undefined when absent; a string when malformed (the poison reason). */
+function parseSeq(v: string | undefined): number | undefined | string {
+  if (v === undefined) return undefined;
+  return SEQ_RE.test(v) ? Number(v) : 'invalid seq';
+}
+
+/** `mn`: ','-joined user ids and/or @room. */
+function parseMentions(v: string | undefined): string[] | undefined | string {
+  if (v === undefined || v === '') return undefined;
+  const ids = v.split(',');
+  if (ids.length > 1000 || !ids.every((id) => MENTION_RE.test(id))) return 'invalid mentions';
+  return ids;
+}
+
+/**
+ * Parses one ingest stream entry: a room log entry (parseIngestEntry) or a read mark. A string
+ * result is the reason it is poison.
+ */
+export function parseIngestItem(fields: readonly string[]): LogEntry | ReadMark | string {
+  if (fields[0] !== 'rd') return parseIngestEntry(fields);
+  const f = fieldRecord(fields);
+  if (!isValidRoom(f.room)) return 'invalid room';
+  if (!isMessageId(f.id)) return 'invalid message id';
+  if (!f.uid || !f.name) return 'missing user';
+  const seq = parseSeq(f.sq);
+  if (typeof seq !== 'number') return seq ?? 'missing seq';
+  return { room: f.room, user: { id: f.uid, name: f.name }, id: f.id, seq };
+}
+
+export function isReadMark(e: object): e is ReadMark {
+  return 'seq' in e && !('text' in e) && !('kind' in e);
 }
 
 /** Field/value list of an event in the ingest stream (tests and tools; event.lua writes the same). */
@@ -148,8 +217,15 @@ export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
   if (typeof f.text !== 'string' || f.text.length === 0) return 'missing text';
   if (f.text.length > MAX_TEXT_CHARS) return 'text too long';
   if (f.re !== undefined && !isMessageId(f.re)) return 'invalid reply parent';
+  const seq = parseSeq(f.sq);
+  if (typeof seq === 'string') return seq;
+  const mentions = parseMentions(f.mn);
+  if (typeof mentions === 'string') return mentions;
   const m: ChatMessage = { id: f.id, room: f.room, user, text: f.text, ts: idTime(f.id), cid: f.cid };
   if (f.re !== undefined) m.replyTo = f.re;
+  if (seq !== undefined) m.seq = seq;
+  if (mentions !== undefined) m.mentions = mentions;
+  if (f.pu) m.replyToUser = f.pu;
   return m;
 }
 
@@ -187,6 +263,8 @@ export function logEntryOf(room: string, id: string, fields: readonly string[]):
   }
   const m: ChatMessage = { id, room, user, text: f.text ?? '', ts, cid };
   if (f.re !== undefined) m.replyTo = f.re;
+  if (f.sq !== undefined) m.seq = Number(f.sq);
+  if (f.mn) m.mentions = f.mn.split(',');
   return rc === undefined ? { entry: m } : { entry: m, replyCount: rc };
 }
 

@@ -21,10 +21,12 @@ import { createRefreshTokens } from './refresh-tokens.js';
 import { requestLog } from './request-log.js';
 import { roomsRouter } from './rooms-routes.js';
 import { membershipRouter } from './membership-routes.js';
+import { attentionRouter } from './attention-routes.js';
 import { RoomChanges } from './room-changes.js';
 import { createMemberScript } from '../shared/member-script.js';
 import { bearerAuth } from './bearer-auth.js';
 import { isSessionRevoked, revokeSession } from '../shared/sessions.js';
+import { readPresence, setPresenceDnd } from '../shared/user-status.js';
 import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
 
@@ -85,7 +87,7 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
   app.use(
     cors({
       origin: [...config.ALLOWED_ORIGINS],
-      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['Content-Type', 'Authorization'],
       maxAge: 600,
     }),
@@ -140,7 +142,14 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
     }),
   );
   const roomChanges = new RoomChanges(redis, keys, store, createMemberScript(redis, keys, config), log);
-  app.use(membershipRouter(store, roomChanges, { auth: authenticated }));
+  app.use(membershipRouter(store, roomChanges, { auth: authenticated, presence: (ids) => readPresence(redis, keys, ids, config.AWAY_AFTER_SEC * 1000) }));
+  app.use(
+    attentionRouter(store, {
+      auth: authenticated,
+      receiptsMaxMembers: config.RECEIPTS_MAX_MEMBERS,
+      presenceDnd: (userId, dnd) => setPresenceDnd(redis, keys, userId, dnd),
+    }),
+  );
   app.use(roomsRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(webRouter(config));
 

@@ -170,7 +170,8 @@ export function authRouter(deps: AuthDeps): Router {
     .get(authenticated, async (_req, res) => {
       const user = await store.findUserById(authedUser(res).id);
       if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
-      res.json({ user: publicUser(user) });
+      // dnd: the client shows (and keeps) the status the user chose on another device
+      res.json({ user: publicUser(user), dnd: user.dnd });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 

@@ -9,6 +9,7 @@ import { GROUP_MAX_MEMBERS } from '../shared/membership.js';
 import type { ChatUser } from '../shared/message.js';
 import { newMembersOnlyRoom, roomKindOf } from '../shared/rooms.js';
 import type { Store } from '../shared/store/store.js';
+import type { UserPresence } from '../shared/user-status.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import { parseCreateRoom, parseDirectoryQuery, parseMute, parseRole, parseRoomPatch, parseUserId } from './membership-validation.js';
@@ -20,9 +21,20 @@ export const MY_ROOMS_LIMIT = 500;
 const DIRECTORY_LIMIT = 50;
 const MEMBERS_LIMIT = 1000;
 
-export function membershipRouter(store: Store, changes: RoomChanges, { auth }: { auth: RequestHandler }): Router {
+export interface MembershipRouterOptions {
+  auth: RequestHandler;
+  /** Online / away / dnd / offline and last seen (shared/user-status.ts), for member lists and peers. */
+  presence: (userIds: Iterable<string>) => Promise<Map<string, UserPresence>>;
+}
+
+export function membershipRouter(store: Store, changes: RoomChanges, { auth, presence }: MembershipRouterOptions): Router {
   const router = Router();
   const me = (res: Parameters<RequestHandler>[1]): ChatUser => authedUser(res);
+  /** Adds each person's presence (status, lastSeen) to a list of them. */
+  const withPresence = async <T extends { id: string }>(people: T[]): Promise<(T & UserPresence)[]> => {
+    const p = await presence(people.map((x) => x.id));
+    return people.map((x) => ({ ...x, ...(p.get(x.id) ?? { status: 'offline' as const }) }));
+  };
 
   /** The room's state as the caller may see it (404 for a members-only room they are not in). */
   const roomView = async (room: string, viewer: string) => {
@@ -57,7 +69,11 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth }: {
   router
     .route('/api/me/rooms')
     .get(auth, async (_req, res) => {
-      res.json({ rooms: await store.myRooms(me(res).id, MY_ROOMS_LIMIT) });
+      const rooms = await store.myRooms(me(res).id, MY_ROOMS_LIMIT);
+      // DM and group peers carry their presence (one pipelined read for all of them).
+      const peers = await presence(rooms.flatMap((r) => (r.peers ?? []).map((p) => p.id)));
+      for (const r of rooms) if (r.peers) r.peers = r.peers.map((p) => ({ ...p, ...(peers.get(p.id) ?? { status: 'offline' as const }) }));
+      res.json({ rooms });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 
@@ -87,7 +103,7 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth }: {
     .get(auth, async (req, res) => {
       const room = parseRoomParam(req.params.room);
       await assertReadable(store, room, me(res).id);
-      res.json({ members: await store.roomMembers(room, roomKindOf(room) === 'group' ? GROUP_MAX_MEMBERS : MEMBERS_LIMIT) });
+      res.json({ members: await withPresence(await store.roomMembers(room, roomKindOf(room) === 'group' ? GROUP_MAX_MEMBERS : MEMBERS_LIMIT)) });
     })
     // Invite someone; your own id joins a public room (as a ws `join` does).
     .post(auth, async (req, res) => {

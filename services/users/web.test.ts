@@ -39,7 +39,7 @@ describe('the CSP connect-src', () => {
     app.set('trust proxy', 1);
     const frontend = mkdtempSync(join(tmpdir(), 'aurora-web-'));
     writeFileSync(join(frontend, 'index.html'), '<!doctype html><title>t</title>');
-    const config = { PUBLIC_WS_URL, FRONTEND_DIR: frontend };
+    const config = { PUBLIC_WS_URL, FRONTEND_DIR: frontend, AWAY_AFTER_SEC: 300 };
     app.use(securityHeaders(config));
     app.use(webRouter(config));
     const server = await new Promise<Server>((resolve) => {

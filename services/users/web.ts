@@ -75,10 +75,10 @@ export function wsUrls(config: Pick<Config, 'PUBLIC_WS_URL'>, req: Request): str
   return [`${scheme}://${host}:${DEFAULT_CHAT_PORT}/ws`];
 }
 
-export function webRouter(config: Pick<Config, 'PUBLIC_WS_URL' | 'FRONTEND_DIR'>): Router {
+export function webRouter(config: Pick<Config, 'PUBLIC_WS_URL' | 'FRONTEND_DIR' | 'AWAY_AFTER_SEC'>): Router {
   const router = express.Router();
   router.get('/config.json', (req, res) => {
-    res.set('Cache-Control', 'no-store').json({ wsUrls: wsUrls(config, req) });
+    res.set('Cache-Control', 'no-store').json({ wsUrls: wsUrls(config, req), awayAfterSec: config.AWAY_AFTER_SEC });
   });
   // A missing or empty FRONTEND_DIR simply serves nothing (404 JSON from the app).
   router.use(

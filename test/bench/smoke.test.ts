@@ -52,6 +52,11 @@ const TINY: Record<string, string> = {
   BENCH_MYROOMS_ROOMS: '20',
   BENCH_MYROOMS_MESSAGES: '2',
   BENCH_MYROOMS_REQUESTS: '20',
+  // attention (the notify backlog is big enough that the first poll sees it unfinished)
+  BENCH_ATTN_RECEIVERS: '4',
+  BENCH_ATTN_RATE: '20',
+  BENCH_ATTN_SECONDS: '1',
+  BENCH_ATTN_NOTIFY_MESSAGES: '3000',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -67,14 +72,30 @@ function runBench(names: string[]): Promise<{ code: number | null; out: string }
   });
 }
 
+/** Runs the benchmarks named and checks each printed rows with finite numbers, recording nothing. */
+async function expectRuns(names: string[]): Promise<string[]> {
+  const { code, out } = await runBench(names);
+  expect(code, out.slice(-3000)).toBe(0);
+  const rows = out.split('\n').filter((l) => /^\| \w+ +\|/.test(l) && !l.startsWith('| benchmark'));
+  for (const name of names) expect(rows.some((r) => r.startsWith(`| ${name} `)), `rows of ${name}`).toBe(true);
+  expect(rows.filter((r) => !/^-?[\d,.]+$/.test(r.split('|')[3]!.trim())), 'rows with a non-numeric value').toEqual([]);
+  expect(out).not.toContain('bench/RESULTS.md updated');
+  return rows;
+}
+
 describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
   it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
-    const names = ['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms'];
-    const { code, out } = await runBench(names);
-    expect(code, out.slice(-3000)).toBe(0);
-    const rows = out.split('\n').filter((l) => /^\| \w+ +\|/.test(l) && !l.startsWith('| benchmark'));
-    for (const name of names) expect(rows.some((r) => r.startsWith(`| ${name} `)), `rows of ${name}`).toBe(true);
-    expect(rows.filter((r) => !/^-?[\d,.]+$/.test(r.split('|')[3]!.trim())), 'rows with a non-numeric value').toEqual([]);
-    expect(out).not.toContain('bench/RESULTS.md updated');
+    await expectRuns(['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms']);
+  });
+
+  it('the attention benchmark runs to the end: receipts flow, every due notification is created', async () => {
+    const rows = await expectRuns(['attention']);
+    const cells = (metric: string) => rows.find((r) => r.includes(metric))?.split('|').map((c) => c.trim());
+    // Phase B: every receiver reads every message, so receipts must have been counted.
+    expect(Number(cells('B read every message: receipt frames per message')?.[3])).toBeGreaterThan(0);
+    const created = cells('notifications created');
+    const due = Number(/^(\d+) due/.exec(created?.[8] ?? '')?.[1]);
+    expect(due, 'notifications due (the row\'s note)').toBeGreaterThan(0);
+    expect(Number(created?.[3]?.replace(/,/g, '')), 'created = due (one per mention or DM message)').toBe(due);
   });
 });

@@ -116,7 +116,7 @@ describe('an operator disables a user account', { timeout: 60_000 }, () => {
     expect(enabled).toMatchObject({ code: 0, stdout: `enabled dina (${dina.user.id}): they can sign in again\n`, stderr: '' });
     const again = await login('dina');
     expect(again.status).toBe(200);
-    expect((await api('GET', '/api/me', undefined, again.json.token)).json).toEqual({ user: { id: dina.user.id, username: 'dina' } });
+    expect((await api('GET', '/api/me', undefined, again.json.token)).json).toEqual({ user: { id: dina.user.id, username: 'dina' }, dnd: false });
     const back = await connect(again.json.token);
     await back.join('general');
     expect((await back.sendText('general', 'back again', 'c-back')).type).toBe('ack');

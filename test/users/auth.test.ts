@@ -103,7 +103,7 @@ describe('GET /api/me', () => {
     const { token } = await h.login('grace');
     const res = await h.call('GET', '/api/me', { token });
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ user: { id: user.id, username: 'grace' } });
+    expect(res.json).toEqual({ user: { id: user.id, username: 'grace' }, dnd: false });
   });
 
   it('answers 401 unauthorized without a token, with a malformed header, a forged or an alg=none token', async () => {

@@ -137,9 +137,9 @@ describe('/config.json', () => {
   it('derives one ws URL on port 8080 from the Host header when PUBLIC_WS_URL is empty', async () => {
     const res = await getWithHost(h.svc.port, '/config.json', { host: 'chat.example.com:4000' });
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ wsUrls: ['ws://chat.example.com:8080/ws'] });
+    expect(JSON.parse(res.body)).toEqual({ wsUrls: ['ws://chat.example.com:8080/ws'], awayAfterSec: 300 });
     const v6 = await getWithHost(h.svc.port, '/config.json', { host: '[::1]:4000' });
-    expect(JSON.parse(v6.body)).toEqual({ wsUrls: ['ws://[::1]:8080/ws'] });
+    expect(JSON.parse(v6.body)).toEqual({ wsUrls: ['ws://[::1]:8080/ws'], awayAfterSec: 300 });
   });
 
   it('ignores X-Forwarded-* without TRUST_PROXY and never echoes a junk Host', async () => {
@@ -148,9 +148,9 @@ describe('/config.json', () => {
       'x-forwarded-proto': 'https',
       'x-forwarded-host': 'evil.example',
     });
-    expect(JSON.parse(fwd.body)).toEqual({ wsUrls: ['ws://chat.example.com:8080/ws'] });
+    expect(JSON.parse(fwd.body)).toEqual({ wsUrls: ['ws://chat.example.com:8080/ws'], awayAfterSec: 300 });
     const junk = await getWithHost(h.svc.port, '/config.json', { host: 'a"b<script>' });
-    expect(JSON.parse(junk.body)).toEqual({ wsUrls: ['ws://localhost:8080/ws'] });
+    expect(JSON.parse(junk.body)).toEqual({ wsUrls: ['ws://localhost:8080/ws'], awayAfterSec: 300 });
   });
 
   it('returns the PUBLIC_WS_URL list in order when set (and a production start with a strong secret works)', async () => {
@@ -164,7 +164,7 @@ describe('/config.json', () => {
     );
     try {
       const res = await other.call('GET', '/config.json');
-      expect(res.json).toEqual({ wsUrls: ['wss://a.example/ws', 'wss://b.example/ws', '/ws'] });
+      expect(res.json).toEqual({ wsUrls: ['wss://a.example/ws', 'wss://b.example/ws', '/ws'], awayAfterSec: 300 });
       expect(res.headers.get('cache-control')).toBe('no-store');
       // That instance's FRONTEND_DIR does not exist: / is a JSON 404, not a crash.
       const root = await other.call('GET', '/');

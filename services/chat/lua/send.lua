@@ -12,6 +12,7 @@ KEYS[7]  message index     keys.messageIndex(room)                  STREAM id = 
 KEYS[8]  thread counters   keys.thread(room, replyTo)               HASH c = replies not deleted (a placeholder key of the
                                                                     same slot when the message is not a reply: never touched)
 KEYS[9]  room ACL          keys.roomAcl(room)                       HASH (keys.ts): who may write (lib/limits.lua access_check)
+KEYS[10] room counter      keys.roomSeq(room)                       STRING: INCR per top-level message = its `seq`
 
 ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
 ARGV[2]  room
@@ -43,6 +44,15 @@ ARGV[20] replyTo: the parent message id, '' for a top-level message. The parent 
 ARGV[21] '1' when the room is private or a group (by its name): the sender must have a role
 ARGV[22] a DM's other user's channel (keys.userChannel), '' otherwise: the first message of a
          DM (no log yet) is published there too, so the recipient's sidebar shows it live
+ARGV[23] @room asked for: '' no, 'admin' (owners and admins may), 'any' (a group: every member may)
+ARGV[24] @names in the text, lowercased, ','-joined ('' for none): resolved through the ACL's
+         u:<name> to members (r: set, not banned), never the sender
+ARGV[25] ROOM_MENTION_MAX_MEMBERS: @room only in rooms up to this many members
+
+Mentions and seq (DESIGN.md "Per-user channel and attention"): the resolved ids (and '@room')
+go into the frame as "mentions", the log and ingest entry as `mn`; a top-level message takes the
+next value of the room counter as "seq" / `sq`, so unread counts are differences of seqs. A
+reply carries its parent's author in the ingest entry (`pu`) for the reply notification.
 
 Returns one of:
   {'ok', id, ts}            accepted: logged, queued for ingestion, published
@@ -73,16 +83,18 @@ if existing then
 end
 
 local now = now_ms()
-local _, refused = access_check(KEYS[9], ARGV[3], ARGV[21], now)
+local role, refused = access_check(KEYS[9], ARGV[3], ARGV[21], now)
 if refused then return refused end
 local windowMs = tonumber(ARGV[19]) * 1000
 local replyTo = ARGV[20]
+local parentAuthor
 if replyTo ~= '' then
   -- MINID trimming is approximate (whole nodes): the age is checked exactly here.
   if tonumber(string.match(replyTo, '^(%d+)-')) + windowMs <= now then return {'not_found'} end
   local parent = index_get(KEYS[7], replyTo)
   if not parent then return {'not_found'} end
   if parent.p then return {'not_top_level'} end
+  parentAuthor = parent.u
 end
 
 local nextTat, rateRetry = rate_check(KEYS[2], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
@@ -112,17 +124,46 @@ if creating and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(ARGV[17]
   return {'room_rate', retry}
 end
 
-local id, replyCount
+-- Mentions: members only (r: set, not banned), never the sender, each once.
+local mentions = {}
+if ARGV[24] ~= '' then
+  local names = {}
+  for name in string.gmatch(ARGV[24], '[^,]+') do names[#names + 1] = 'u:' .. name end
+  local ids = redis.call('HMGET', KEYS[9], unpack(names))
+  local seen = {}
+  for _, uid in ipairs(ids) do
+    if uid and uid ~= ARGV[3] and not seen[uid] then
+      seen[uid] = true
+      local st = redis.call('HMGET', KEYS[9], 'r:' .. uid, 'b:' .. uid)
+      if st[1] and not st[2] then mentions[#mentions + 1] = uid end
+    end
+  end
+end
+if ARGV[23] == 'any' or (ARGV[23] == 'admin' and (role == 'owner' or role == 'admin')) then
+  if (tonumber(redis.call('HGET', KEYS[9], 'n')) or 0) <= tonumber(ARGV[25]) then mentions[#mentions + 1] = '@room' end
+end
+
+-- Log and ingest fields (message.ts): uid name text cid [sq] [mn] then the reply's own.
+local fields = {'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6]}
+local seq, replyCount
 if replyTo == '' then
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
-    'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+  seq = redis.call('INCR', KEYS[10])
+  fields[#fields + 1] = 'sq'; fields[#fields + 1] = seq
+end
+if #mentions > 0 then
+  fields[#fields + 1] = 'mn'; fields[#fields + 1] = table.concat(mentions, ',')
+end
+local n = #fields
+local id
+if replyTo == '' then
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', unpack(fields))
 else
   -- Lives as long as its newest reply can still be deleted (a reply's own change window), so a
   -- delete of any reply finds the counter it lowers.
   replyCount = redis.call('HINCRBY', KEYS[8], 'c', 1)
   redis.call('PEXPIRE', KEYS[8], windowMs)
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
-    'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6], 're', replyTo, 'rc', replyCount)
+  fields[n + 1] = 're'; fields[n + 2] = replyTo; fields[n + 3] = 'rc'; fields[n + 4] = replyCount
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', unpack(fields))
 end
 local ts = tonumber(string.match(id, '^(%d+)-'))
 
@@ -138,13 +179,12 @@ else
 end
 redis.call('EXPIRE', KEYS[7], ARGV[19])
 
--- Field order is message.ts ingestEntryFields: room id uid name text cid [re].
+-- Field order is message.ts ingestEntryFields: room id uid name text cid [sq] [mn] [re pu].
 if replyTo == '' then
-  redis.call('XADD', KEYS[4], '*',
-    'room', ARGV[2], 'id', id, 'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6])
+  redis.call('XADD', KEYS[4], '*', 'room', ARGV[2], 'id', id, unpack(fields))
 else
-  redis.call('XADD', KEYS[4], '*',
-    'room', ARGV[2], 'id', id, 'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6], 're', replyTo)
+  fields[n + 3] = 'pu'; fields[n + 4] = parentAuthor or ''
+  redis.call('XADD', KEYS[4], '*', 'room', ARGV[2], 'id', id, unpack(fields))
 end
 
 redis.call('SET', KEYS[1], id, 'EX', ARGV[9])
@@ -155,8 +195,11 @@ if creating then
   if redis.call('INCR', KEYS[6]) == 1 then redis.call('EXPIRE', KEYS[6], ARGV[18]) end
 end
 
+-- The tail's order is frames.ts frameTail: mentions, seq, replyCount, id, ts.
 local tail = '"id":"' .. id .. '","ts":' .. ts .. '}'
 if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
+if seq then tail = '"seq":' .. seq .. ',' .. tail end
+if #mentions > 0 then tail = '"mentions":["' .. table.concat(mentions, '","') .. '"],' .. tail end
 redis.call('PUBLISH', ARGV[1], ARGV[12] .. tail)
 if creating and ARGV[22] ~= '' then redis.call('PUBLISH', ARGV[22], ARGV[12] .. tail) end
 return {'ok', id, ts}

@@ -4,10 +4,12 @@ change the ACL, and append what happened as `member` / `room` events on the room
 the partition's ingest stream, the room channel, the member's user channel). DESIGN.md "Rooms
 with members"; the events' format is membership.ts, the frames' frames.ts.
 
-KEYS[1] acl            keys.roomAcl(room)         HASH k a n r:<uid> b:<uid> m:<uid> (keys.ts)
+KEYS[1] acl            keys.roomAcl(room)         HASH k a n r:<uid> b:<uid> m:<uid> u:<name> (keys.ts)
 KEYS[2] room log       keys.roomLog(room)
 KEYS[3] ingest stream  keys.ingestStreamOfRoom(room)
 KEYS[4] room creates   keys.userRoomCreates(room, actor)   the creation cap send.lua also counts
+KEYS[5] room counter   keys.roomSeq(room)          read only: a joined/invited event carries it (`sq`),
+                                                   where the new member's read position starts
 
 ARGV[1]  room channel         ARGV[2]  room              ARGV[3]  actor id     ARGV[4] actor name
 ARGV[5]  cid                  ARGV[6]  op: create join invite leave kick ban unban mute unmute role topic archive unarchive
@@ -48,7 +50,7 @@ Every member event carries the member's state after it (role, banned, mutedUntil
 the ACL after the change, so stores and clients apply the newest event and need nothing else.
 ]]
 
-local acl, log, ingest, creates = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local acl, log, ingest, creates, roomSeq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local channel, room, actor, actorName, cid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local target, targetName, arg, kind = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local headA, headB = ARGV[11], ARGV[12]
@@ -79,6 +81,14 @@ end
 -- The member's state is read back AFTER the change: the event says what is now true.
 local function memberEvent(head, action, uid, name, userChannel)
   local s = redis.call('HMGET', acl, 'r:' .. uid, 'b:' .. uid, 'm:' .. uid)
+  -- The @mention directory (send.lua): a member's lowercased name → id, dropped when they are
+  -- no member any more (unless the name now belongs to someone else).
+  local nameKey = 'u:' .. string.lower(name)
+  if s[1] and not s[2] then
+    redis.call('HSET', acl, nameKey, uid)
+  elseif redis.call('HGET', acl, nameKey) == uid then
+    redis.call('HDEL', acl, nameKey)
+  end
   local fields = { 'ev', 'member', 'act', action, 'uid', actor, 'name', actorName, 'cid', cid, 'mid', uid, 'mname', name }
   local state = ''
   if s[1] then
@@ -94,6 +104,10 @@ local function memberEvent(head, action, uid, name, userChannel)
     local ms = string.format('%.0f', mute)
     table.insert(fields, 'mute'); table.insert(fields, ms)
     state = state .. '"mutedUntil":' .. ms .. ','
+  end
+  if action == 'joined' or action == 'invited' then
+    -- '0' in a room without messages yet: tells "nothing to skip" from an event written before seqs
+    table.insert(fields, 'sq'); table.insert(fields, redis.call('GET', roomSeq) or '0')
   end
   return append(fields, head .. state, userChannel)
 end

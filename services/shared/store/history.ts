@@ -16,8 +16,9 @@ export interface MessageState {
 }
 
 /**
- * Keys in this order: id room user text ts cid, then replyTo, editedAt | deleted, reactions,
- * replyCount, lastReplyAt. `m` is a message as first stored; its `user` object is reused.
+ * Keys in this order: id room user text ts cid, then replyTo, seq, mentions (as the room log's
+ * frames: message.ts logEntryOf), editedAt | deleted, reactions, replyCount, lastReplyAt. `m` is
+ * a message as first stored; its `user` object is reused.
  */
 export function historyMessage(m: ChatMessage, s: MessageState): HistoryMessage {
   const deleted = Boolean(s.deleted);
@@ -31,6 +32,9 @@ export function historyMessage(m: ChatMessage, s: MessageState): HistoryMessage 
     cid: m.cid,
   };
   if (m.replyTo !== undefined) h.replyTo = m.replyTo;
+  if (m.seq !== undefined) h.seq = m.seq;
+  // a tombstone names nobody: its mentions go with its text (its seq stays: it is still a place)
+  if (m.mentions !== undefined && m.mentions.length > 0 && !deleted) h.mentions = m.mentions;
   if (deleted) h.deleted = true;
   else {
     if (s.editedAt !== null && s.editedAt !== undefined) h.editedAt = s.editedAt;

@@ -10,7 +10,8 @@
 // newest member event per (room, member) wins, the newest created/topic event sets the topic,
 // the newest archived/unarchived the flag. A room's member count and owner are recounted from
 // the memberships after the writes, and re-read until two reads agree (another worker may be
-// writing the same room).
+// writing the same room). A joined/invited event claimed for the first time (not a redelivery)
+// moves that member's read position up to the room's newest message (store-mongo-attention.ts).
 import type { Connection, Model, mongo } from 'mongoose';
 import { idSortKey } from '../ids.js';
 import { GROUP_MAX_MEMBERS, sameMembershipEvent, type MembershipLogEntry, type Role } from '../membership.js';
@@ -46,10 +47,15 @@ interface MyRoomDoc {
   dmPeer: string | null;
   dmUser: { username: string }[];
   lastChange: Pick<ChangeDoc, 'text' | 'deleted'>[];
+  /** My user_rooms document (read position, mute), when I have one. */
+  ur?: { readSeq?: number; readId?: string | null; muted?: boolean };
+  readSeq: number;
+  topSeq: number;
+  mentionCount: { n: number }[];
 }
 
 export class MongoMembership {
-  private readonly memberships: Model<MembershipDoc>;
+  readonly memberships: Model<MembershipDoc>;
   private readonly memberEvents: Model<MemberEventDoc>;
 
   constructor(
@@ -57,6 +63,7 @@ export class MongoMembership {
     private readonly rooms: Model<RoomDoc>,
     private readonly users: mongo.Collection<{ _id: string; username: string }>,
     private readonly messages: Model<MessageDoc>,
+    private readonly onJoined: (joins: { room: string; userId: string; seq?: number | undefined }[]) => Promise<void>,
   ) {
     this.memberships = conn.model<MembershipDoc>('Membership', membershipSchema);
     this.memberEvents = conn.model<MemberEventDoc>('MemberEvent', memberEventSchema);
@@ -97,7 +104,7 @@ export class MongoMembership {
 
   async apply(events: readonly MembershipLogEntry[]): Promise<ApplyMembershipResult> {
     if (events.length === 0) return { applied: 0, duplicates: 0, conflicts: [] };
-    const { held, conflicting } = await this.claim(events);
+    const { held, taken, conflicting } = await this.claim(events);
     const memberOps: mongo.AnyBulkWriteOperation<MembershipDoc>[] = [];
     const roomOps: mongo.AnyBulkWriteOperation<RoomDoc>[] = [];
     const touched = new Set<string>();
@@ -112,12 +119,16 @@ export class MongoMembership {
     if (roomOps.length > 0) await driver(this.rooms).bulkWrite(roomOps, { ordered: true, ...durable });
     if (memberOps.length > 0) await driver(this.memberships).bulkWrite(memberOps, { ordered: true, ...durable });
     for (const room of touched) await this.recount(room);
+    const joins = events.flatMap((e, i) =>
+      !taken.has(i) && e.kind === 'member' && (e.action === 'joined' || e.action === 'invited') ? [{ room: e.room, userId: e.member.id, seq: e.seq }] : [],
+    );
+    await this.onJoined(joins);
     const conflicts = [...conflicting].sort((a, b) => a - b).map((i) => events[i]!);
     return { applied: events.length - held, duplicates: held - conflicts.length, conflicts };
   }
 
-  /** Inserts the events' documents; returns how many ids were already held and which hold a DIFFERENT event. */
-  private async claim(events: readonly MembershipLogEntry[]): Promise<{ held: number; conflicting: Set<number> }> {
+  /** Inserts the events' documents; returns which ids were already held (`taken`) and which hold a DIFFERENT event. */
+  private async claim(events: readonly MembershipLogEntry[]): Promise<{ held: number; taken: Set<number>; conflicting: Set<number> }> {
     const docs: MemberEventDoc[] = events.map((e) => ({
       _id: docKey(e.room, e.id),
       room: e.room,
@@ -137,7 +148,7 @@ export class MongoMembership {
       taken = duplicateIndexes(err, docs.length);
     }
     const conflicting = new Set<number>();
-    if (taken.size === 0) return { held: 0, conflicting };
+    if (taken.size === 0) return { held: 0, taken, conflicting };
     const stored = await this.memberEvents.find({ _id: { $in: [...taken].map((i) => docs[i]!._id) } }).lean<MemberEventDoc[]>();
     const byId = new Map(stored.map((d) => [d._id, d]));
     for (const i of taken) {
@@ -147,7 +158,7 @@ export class MongoMembership {
       const asEvent = (s.kind === 'member' ? { ...base, member: { id: s.memberId } } : base) as unknown as MembershipLogEntry;
       if (!sameMembershipEvent(asEvent, events[i]!)) conflicting.add(i);
     }
-    return { held: taken.size, conflicting };
+    return { held: taken.size, taken, conflicting };
   }
 
   /** See store.ts membershipEventsBetween: newest first from the upper bound, cut, reversed. */
@@ -228,7 +239,9 @@ export class MongoMembership {
    * One aggregate: the user's memberships (index userId+rank) and, through $unionWith, the DMs
    * they are in with a message stored (index members); each joined to its room by _id, sorted by
    * activity and cut at `limit` BEFORE the per-room lookups (group peers, a DM peer's name, the
-   * preview's edit/delete), so those run for at most `limit` rooms, each by index.
+   * preview's edit/delete), so those run for at most `limit` rooms, each by index. Attention
+   * adds two per room: my user_rooms document by _id and, only when something is unread, the
+   * count of my mention rows past my position (index userId+room+seq: my own rows only).
    */
   async myRooms(userId: string, limit: number): Promise<MyRoom[]> {
     if (limit <= 0) return [];
@@ -268,14 +281,39 @@ export class MongoMembership {
         $addFields: {
           dmPeer: { $cond: [{ $isArray: '$r.members' }, { $arrayElemAt: [{ $filter: { input: '$r.members', cond: { $ne: ['$$this', me] } } }, 0] }, null] },
           lastKey: { $cond: [{ $ifNull: ['$r.last', false] }, { $concat: ['$room', '|', '$r.last.id'] }, null] },
+          urKey: { $concat: [{ $literal: `${userId}|` }, '$room'] },
         },
       },
       { $lookup: { from: 'users', localField: 'dmPeer', foreignField: '_id', as: 'dmUser' } },
       { $lookup: { from: 'changes', localField: 'lastKey', foreignField: '_id', as: 'lastChange' } },
+      { $lookup: { from: 'user_rooms', localField: 'urKey', foreignField: '_id', as: 'ur' } },
+      { $addFields: { ur: { $arrayElemAt: ['$ur', 0] } } },
+      { $addFields: { readSeq: { $ifNull: ['$ur.readSeq', 0] }, topSeq: { $ifNull: ['$r.topSeq', 0] } } },
+      {
+        $lookup: {
+          from: 'mentions',
+          let: { room: '$room', readSeq: '$readSeq', topSeq: '$topSeq' },
+          pipeline: [
+            { $match: { userId, $expr: { $and: [{ $gt: ['$$topSeq', '$$readSeq'] }, { $eq: ['$room', '$$room'] }, { $gt: ['$seq', '$$readSeq'] }] } } },
+            { $count: 'n' },
+          ],
+          as: 'mentionCount',
+        },
+      },
     ]);
     return docs.map((d) => {
-      const room: MyRoom = { ...toRoomMeta(d.r), role: d.role };
-      if (typeof d.mutedUntil === 'number') room.mutedUntil = d.mutedUntil;
+      const room: MyRoom = {
+        ...toRoomMeta(d.r),
+        role: d.role,
+        ...(typeof d.mutedUntil === 'number' && { mutedUntil: d.mutedUntil }),
+        lastSeq: d.topSeq,
+        readSeq: d.readSeq,
+        ...(typeof d.ur?.readId === 'string' && { readId: d.ur.readId }),
+        // two integers, never a scan; a position past the counter (a Redis loss) is not negative
+        unread: Math.max(0, d.topSeq - d.readSeq),
+        mentions: d.mentionCount[0]?.n ?? 0,
+        muted: d.ur?.muted === true,
+      };
       if (room.kind === 'group') room.peers = d.groupPeers.map((p) => ({ id: p.id, username: p.username }));
       else if (room.kind === 'dm' && d.dmPeer) room.peers = [{ id: d.dmPeer, username: d.dmUser[0]?.username ?? d.dmPeer }];
       const last = d.r.last;
@@ -318,6 +356,7 @@ export class MongoMembership {
     for (const r of rows) {
       addAclRow(snapshots.get(r.room)!, {
         user_id: r.userId,
+        username: r.username,
         role: typeof r.rank === 'number' ? (r.role as Role) : null,
         banned: r.banned === true,
         muted_until: typeof r.mutedUntil === 'number' ? r.mutedUntil : null,

@@ -16,6 +16,9 @@
 //   thread at once could each write a count from its own snapshot, so a recount reads again
 //   after its write and writes again until the two agree: the last write is always followed by
 //   a read that saw every reply stored before it.
+// - what a message moves for attention (its room's topSeq, the sender's read position, mention
+//   rows: store-mongo-attention.ts) is written for every stored message of a batch, redelivered
+//   ones included, by writes that are idempotent (a max, an upsert of a key).
 import type { Connection, Model, mongo } from 'mongoose';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { idSortKey } from '../ids.js';
@@ -50,6 +53,8 @@ export interface RoomBump {
   first: number;
   last: number;
   top?: LastMessageDoc;
+  /** The highest room seq of the batch's top-level messages (0 or absent: none). */
+  topSeq?: number;
 }
 export type RoomBumps = Map<string, RoomBump>;
 
@@ -131,6 +136,7 @@ export class MongoMessages {
   constructor(
     conn: Connection,
     private readonly bumpRooms: (bumps: RoomBumps) => Promise<void>,
+    private readonly onStored: (messages: readonly ChatMessage[]) => Promise<void>,
   ) {
     this.messages = conn.model<MessageDoc>('Message', messageSchema);
     this.events = conn.model<EventDoc>('Event', eventSchema);
@@ -162,7 +168,8 @@ export class MongoMessages {
         const p = idKey(m.replyTo);
         d.replyMs = p.ms;
         d.replySeq = p.seq;
-      }
+      } else if (m.seq !== undefined) d.roomSeq = m.seq; // a reply has no seq (threads are not counted)
+      if (m.mentions !== undefined && m.mentions.length > 0) d.mentions = [...m.mentions];
       return d;
     });
     let duplicates = new Set<number>();
@@ -197,9 +204,11 @@ export class MongoMessages {
       if (d.replyMs === undefined) {
         const k = idSortKey(d.id);
         if (!r.top || r.top.k < k) r.top = { id: d.id, k, userId: d.userId, userName: d.userName, text: previewText(d.text), ts: d.ts };
+        if (d.roomSeq !== undefined) r.topSeq = Math.max(r.topSeq ?? 0, d.roomSeq);
       }
     });
     if (bumps.size > 0) await this.bumpRooms(bumps);
+    await this.onStored(messages.filter((_, i) => !conflicting.has(i)));
     // redelivered replies too: their first delivery may have died before its recount
     const parents = new Map<string, [string, string]>();
     messages.forEach((m, i) => {
@@ -377,6 +386,8 @@ export class MongoMessages {
     return docs.map((d) => {
       const m: ChatMessage = { id: d.id, room: d.room, user: { id: d.userId, name: d.userName }, text: d.text, ts: d.ts, cid: d.cid };
       if (d.replyMs !== undefined && d.replyMs !== null) m.replyTo = `${d.replyMs}-${d.replySeq}`;
+      if (typeof d.roomSeq === 'number') m.seq = d.roomSeq;
+      if (Array.isArray(d.mentions) && d.mentions.length > 0) m.mentions = d.mentions;
       const c = changeOf.get(d._id);
       const t = threadOf.get(d._id);
       const list = talliesOf.get(d.id);

@@ -38,6 +38,8 @@ export function bumpUpdate(room: string, b: RoomBump): mongo.Document[] {
     // $max/$min ignore a null or missing field
     lastMessageAt: { $max: ['$lastMessageAt', b.last] },
     firstMessageAt: { $min: ['$firstMessageAt', b.first] },
+    // a max: batches may land in any order
+    topSeq: { $max: [{ $ifNull: ['$topSeq', 0] }, b.topSeq ?? 0] },
   };
   if (b.top) set.last = { $cond: [{ $lt: [{ $ifNull: ['$last.k', ''] }, b.top.k] }, { $literal: b.top }, '$last'] };
   return [{ $set: set }];

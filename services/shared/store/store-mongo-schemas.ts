@@ -4,7 +4,8 @@
 //
 //   messages   _id = `${room}|${id}`; {room, ms, seq} unique; {room, replyMs, replySeq, ms, seq}
 //              pages both the room (replyMs null: top-level; documents written before threads
-//              have no replyMs and match null too) and a thread
+//              have no replyMs and match null too) and a thread; `roomSeq` (a top-level
+//              message's room counter value: `seq` is the id's part) and `mentions` when set
 //   events     _id = `${room}|${id}`: one per room event, its key tells new from already held;
 //              kind, target, userId and cid tell a redelivery from another event under a reused id
 //   changes    _id = `${room}|${target}`: edit/delete state of a message; `v` is idSortKey of the
@@ -53,6 +54,9 @@ export interface MessageDoc {
   /** A thread reply: its parent's id parts (absent on a top-level message). */
   replyMs?: number;
   replySeq?: number;
+  /** A top-level message's room seq (ChatMessage.seq); absent on replies and older messages. */
+  roomSeq?: number;
+  mentions?: string[];
 }
 export interface EventDoc {
   _id: string;
@@ -100,6 +104,8 @@ export const messageSchema = new Schema<MessageDoc>(
     cid: { type: String, required: true },
     replyMs: { type: Number },
     replySeq: { type: Number },
+    roomSeq: { type: Number },
+    mentions: { type: [String], default: undefined },
   },
   { ...durable, collection: 'messages' },
 );
@@ -186,6 +192,8 @@ export interface RoomDoc {
   ownerId?: string | null;
   firstMessageAt?: number;
   last?: LastMessageDoc;
+  /** The highest room seq of a stored top-level message (absent: none yet). */
+  topSeq?: number;
 }
 export interface MembershipDoc {
   _id: string;
@@ -231,6 +239,7 @@ export const roomSchema = new Schema<RoomDoc>(
     ownerId: String,
     firstMessageAt: Number,
     last: { type: Schema.Types.Mixed, default: undefined },
+    topSeq: Number,
   },
   { ...durable, collection: 'rooms' },
 );

@@ -6,6 +6,7 @@
 //   messages, events, changes, reactions, threads: store-mongo-schemas.ts (and
 //                  store-mongo-messages.ts, which reads and writes them)
 //   rooms, memberships, member_events: store-mongo-schemas.ts (and store-mongo-membership.ts)
+//   user_rooms, mentions, notifications: store-mongo-attention.ts
 //
 // bufferCommands is off and serverSelectionTimeoutMS small, so with MongoDB down every call
 // rejects within seconds instead of queueing forever; callers retry.
@@ -17,14 +18,14 @@
 import { createConnection, type Connection, type Model, type mongo } from 'mongoose';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
-import type { ChatMessage, RoomEvent } from '../message.js';
+import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
+import { mentionSchema, MongoAttention, notificationSchema, userRoomSchema } from './store-mongo-attention.js';
 import { MongoMembership } from './store-mongo-membership.js';
 import { MongoMessages } from './store-mongo-messages.js';
 import {
   changeSchema,
   eventSchema,
-  isDuplicateKey,
   memberEventSchema,
   membershipSchema,
   messageSchema,
@@ -33,11 +34,11 @@ import {
   threadSchema,
   type RoomDoc,
 } from './store-mongo-schemas.js';
-import { tokenSchema, toToken, toUser, userSchema, type TokenDoc, type UserDoc } from './store-mongo-users.js';
+import { MongoAccounts, tokenSchema, userSchema, type TokenDoc, type UserDoc } from './store-mongo-users.js';
 import {
-  DuplicateUsernameError,
   ensureGeneral,
-  newUserId,
+  type AppNotification,
+  type InsertedNotification,
   type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
@@ -45,12 +46,15 @@ import {
   type InsertResult,
   type MemberState,
   type MyRoom,
+  type NewNotification,
+  type NotifyPrefs,
   type PublicUser,
   type RefreshTokenRecord,
   type RoomAclSnapshot,
   type RoomInfo,
   type RoomMember,
   type RoomMeta,
+  type RoomRead,
   type SetDisabledResult,
   type Store,
   type User,
@@ -73,6 +77,9 @@ const schemas = {
   rooms: roomSchema,
   memberships: membershipSchema,
   member_events: memberEventSchema,
+  user_rooms: userRoomSchema,
+  mentions: mentionSchema,
+  notifications: notificationSchema,
   users: userSchema,
   refresh_tokens: tokenSchema,
 };
@@ -81,8 +88,6 @@ const schemas = {
 export function schemaWriteConcern(collection: keyof typeof schemas): unknown {
   return schemas[collection].get('writeConcern');
 }
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const toRoom = (d: RoomDoc): RoomInfo => ({
   name: d._id,
@@ -129,24 +134,28 @@ class MongoStore implements Store {
   private readonly rooms: Model<RoomDoc>;
   private readonly messages: MongoMessages;
   private readonly membership: MongoMembership;
+  private readonly attention: MongoAttention;
+  private readonly accounts: MongoAccounts;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
     this.tokens = conn.model<TokenDoc>('RefreshToken', tokenSchema);
     this.rooms = conn.model<RoomDoc>('Room', roomSchema);
-    this.messages = new MongoMessages(conn, (bumps) => this.membership.bumpRooms(bumps));
-    this.membership = new MongoMembership(
+    const users = this.users.collection as unknown as mongo.Collection<{ _id: string; username: string; dnd?: boolean }>;
+    this.messages = new MongoMessages(
       conn,
-      this.rooms,
-      this.users.collection as unknown as mongo.Collection<{ _id: string; username: string }>,
-      this.messages.messages,
+      (bumps) => this.membership.bumpRooms(bumps),
+      (stored) => this.attention.onStored(stored),
     );
+    this.membership = new MongoMembership(conn, this.rooms, users, this.messages.messages, (joins) => this.attention.onJoined(joins));
+    this.attention = new MongoAttention(conn, this.rooms, this.membership.memberships, users);
+    this.accounts = new MongoAccounts(this.users, this.tokens);
   }
 
   /** Creates the collections and indexes (idempotent), upgrades older room documents, and the `general` room. */
   async init(): Promise<void> {
     await Promise.all([this.users.init(), this.tokens.init(), this.messages.init(), this.rooms.init()]);
-    await this.membership.init();
+    await Promise.all([this.membership.init(), this.attention.init()]);
     await this.membership.ensureRoom(DEFAULT_ROOM);
   }
 
@@ -157,119 +166,52 @@ class MongoStore implements Store {
 
   async createUser(input: { username: string; passwordHash: string }): Promise<User> {
     this.live();
-    const user: User = {
-      id: newUserId(),
-      username: input.username,
-      passwordHash: input.passwordHash,
-      createdAt: Date.now(),
-      disabled: false,
-    };
-    try {
-      await this.users.create({
-        _id: user.id,
-        username: user.username,
-        usernameLower: user.username.toLowerCase(),
-        passwordHash: user.passwordHash,
-        createdAt: user.createdAt,
-        disabled: false,
-      });
-    } catch (err) {
-      if (isDuplicateKey(err) && /usernameLower/.test((err as Error).message)) {
-        throw new DuplicateUsernameError(input.username);
-      }
-      throw err;
-    }
-    return user;
+    return this.accounts.createUser(input);
   }
 
   async findUserByUsername(username: string): Promise<User | null> {
     this.live();
-    const d = await this.users.findOne({ usernameLower: username.toLowerCase() }).lean<UserDoc>();
-    return d ? toUser(d) : null;
+    return this.accounts.findUserByUsername(username);
   }
 
   async findUserById(id: string): Promise<User | null> {
     this.live();
-    const d = await this.users.findById(id).lean<UserDoc>();
-    return d ? toUser(d) : null;
+    return this.accounts.findUserById(id);
   }
 
-  /**
-   * Names that contain `query` (case-insensitive), those that start with it first. Matching the
-   * lowercased query against `usernameLower` is a case-insensitive regex that keeps the index: the
-   * anchored half is a range scan of it; the unanchored half walks its keys in order (no document
-   * is read until a key matches) and stops at `limit` matches. That walk is acceptable because the
-   * users collection is bounded (registration is rate-limited per IP), the query is escaped (no
-   * pattern of the caller's can backtrack) and each search is charged to the caller's request budget.
-   */
   async searchUsers(query: string, limit: number): Promise<PublicUser[]> {
     this.live();
-    if (limit <= 0) return [];
-    const q = escapeRegex(query.toLowerCase());
-    const find = (filter: object, n: number) =>
-      this.users.find(filter, { username: 1 }).sort({ usernameLower: 1 }).limit(n).lean<Pick<UserDoc, '_id' | 'username'>[]>();
-    const docs = await find({ usernameLower: { $regex: `^${q}` } }, limit);
-    if (query && docs.length < limit) {
-      docs.push(...(await find({ usernameLower: { $regex: q, $not: new RegExp(`^${q}`) } }, limit - docs.length)));
-    }
-    return docs.map((d) => ({ id: d._id, username: d.username }));
+    return this.accounts.searchUsers(query, limit);
   }
 
-  /**
-   * Without a transaction: the flag first, then the families read, then their tokens revoked.
-   * A token saved after the read (a concurrent login or refresh) is revoked too (the update
-   * names the user, not the families) but not returned; the users service re-checks the flag
-   * after a login and on every refresh, so that session is refused all the same.
-   */
   async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
     this.live();
-    const r = await this.users.updateOne({ _id: userId }, { $set: { disabled } });
-    if (r.matchedCount === 0) return { found: false, families: [] };
-    if (!disabled) return { found: true, families: [] };
-    const families = (await this.tokens.distinct('familyId', { userId, revokedAt: null })) as string[];
-    await this.tokens.updateMany({ userId, revokedAt: null }, { $set: { revokedAt: new Date() } });
-    return { found: true, families: families.sort() };
+    return this.accounts.setUserDisabled(userId, disabled);
+  }
+
+  async setDnd(userId: string, dnd: boolean): Promise<void> {
+    this.live();
+    return this.accounts.setDnd(userId, dnd);
   }
 
   async saveRefreshToken(record: RefreshTokenRecord): Promise<void> {
     this.live();
-    await this.tokens.create({
-      _id: record.tokenHash,
-      userId: record.userId,
-      familyId: record.familyId,
-      expiresAt: new Date(record.expiresAt),
-      usedAt: null,
-      revokedAt: null,
-    });
+    return this.accounts.saveRefreshToken(record);
   }
 
   async consumeRefreshToken(tokenHash: string, now: number): Promise<ConsumeRefreshResult> {
     this.live();
-    const at = new Date(now);
-    // one atomic conditional update: of concurrent consumers exactly one matches
-    const spent = await this.tokens
-      .findOneAndUpdate(
-        { _id: tokenHash, usedAt: null, revokedAt: null, expiresAt: { $gt: at } },
-        { $set: { usedAt: at } },
-      )
-      .lean<TokenDoc>();
-    if (spent) return { status: 'ok', record: toToken(spent) };
-    const d = await this.tokens.findById(tokenHash).lean<TokenDoc>();
-    if (!d) return { status: 'unknown' };
-    if (d.revokedAt) return { status: 'revoked' };
-    if (d.usedAt) return { status: 'reused', record: toToken(d), usedAt: d.usedAt.getTime() };
-    return { status: 'expired' };
+    return this.accounts.consumeRefreshToken(tokenHash, now);
   }
 
   async revokeRefreshFamily(familyId: string): Promise<void> {
     this.live();
-    await this.tokens.updateMany({ familyId, revokedAt: null }, { $set: { revokedAt: new Date() } });
+    return this.accounts.revokeRefreshFamily(familyId);
   }
 
   async refreshTokenFamily(tokenHash: string): Promise<string | null> {
     this.live();
-    const d = await this.tokens.findById(tokenHash, { familyId: 1 }).lean<Pick<TokenDoc, 'familyId'>>();
-    return d?.familyId ?? null;
+    return this.accounts.refreshTokenFamily(tokenHash);
   }
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
@@ -368,6 +310,51 @@ class MongoStore implements Store {
   async roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]> {
     this.live();
     return this.membership.roomAcls(afterRoom, limit);
+  }
+
+  async applyReads(marks: readonly ReadMark[]): Promise<void> {
+    this.live();
+    return this.attention.applyReads(marks);
+  }
+
+  async roomReads(room: string, limit: number): Promise<RoomRead[]> {
+    this.live();
+    return this.attention.roomReads(room, limit);
+  }
+
+  async roomSeqs(afterRoom: string | undefined, limit: number): Promise<{ room: string; lastSeq: number }[]> {
+    this.live();
+    return this.attention.roomSeqs(afterRoom, limit);
+  }
+
+  async setRoomMuted(userId: string, room: string, muted: boolean): Promise<void> {
+    this.live();
+    return this.attention.setRoomMuted(userId, room, muted);
+  }
+
+  async notifyPrefs(room: string, userIds: readonly string[]): Promise<Map<string, NotifyPrefs>> {
+    this.live();
+    return this.attention.notifyPrefs(room, userIds);
+  }
+
+  async insertNotifications(list: readonly NewNotification[]): Promise<InsertedNotification[]> {
+    this.live();
+    return this.attention.insertNotifications(list);
+  }
+
+  async notifications(userId: string, opts: { beforeId?: string; limit: number; unreadOnly?: boolean }): Promise<AppNotification[]> {
+    this.live();
+    return this.attention.notifications(userId, opts);
+  }
+
+  async markNotificationsRead(userId: string, ids: readonly string[] | 'all'): Promise<void> {
+    this.live();
+    return this.attention.markNotificationsRead(userId, ids);
+  }
+
+  async unreadNotificationCount(userId: string): Promise<number> {
+    this.live();
+    return this.attention.unreadNotificationCount(userId);
   }
 
   async ping(): Promise<void> {

@@ -9,11 +9,15 @@
 //
 // A room's member count and owner are kept on its rooms row, recounted from the memberships
 // index once per room a batch touched, so "my rooms" and the directory read one row per room.
+// A joined/invited event applied for the first time moves that member's read position up to the
+// room's newest message (store-sqlite-attention.ts onJoined), in the same transaction.
 import type Database from 'better-sqlite3';
 import { idSortKey, parseId } from '../ids.js';
-import { GROUP_MAX_MEMBERS, sameMembershipEvent, type MembershipLogEntry, type Role } from '../membership.js';
+import { sameMembershipEvent, type MembershipLogEntry, type Role } from '../membership.js';
 import { dmMembers, roomKindOf, type RoomKind } from '../rooms.js';
-import { addAclRow, previewText } from './store-common.js';
+import { addAclRow } from './store-common.js';
+import type { SqliteAttention } from './store-sqlite-attention.js';
+import { MY_ROOMS, ROOM_COLUMNS, SINCE, toMyRoom, toRoomMeta, type MyRoomRow, type RoomRow } from './store-sqlite-rooms.js';
 import type { ApplyMembershipResult, MemberState, MyRoom, PublicUser, RoomAclSnapshot, RoomMember, RoomMeta } from './store.js';
 
 /** Position in a member list, and the marker of a member now: NULL for anyone without a role or banned. */
@@ -26,33 +30,6 @@ interface StoredEventRow {
   cid: string;
   member_id: string | null;
 }
-interface RoomRow {
-  name: string;
-  kind: string | null;
-  title: string | null;
-  topic: string;
-  owner_id: string | null;
-  archived: number;
-  member_count: number;
-  last_message_at: number | null;
-  message_count: number;
-}
-interface MyRoomRow extends RoomRow {
-  role: Role;
-  muted_until: number | null;
-  member_a: string | null;
-  member_b: string | null;
-  last_ms: number | null;
-  last_seq: number | null;
-  last_user_id: string | null;
-  last_user_name: string | null;
-  last_text: string | null;
-  last_ts: number | null;
-  edited_text: string | null;
-  deleted: number | null;
-  /** Groups: JSON [[id, username], …] of the other members; DMs: the other user's username. */
-  peers: string | null;
-}
 interface MemberRow {
   room: string;
   user_id: string;
@@ -63,75 +40,6 @@ interface MemberRow {
   since: number;
 }
 
-const ROOM_COLUMNS = 'r.name, r.kind, r.title, r.topic, r.owner_id, r.archived, r.member_count, r.last_message_at, r.message_count';
-// since: the newest joined/invited event, or, before one is applied, the newest event's ms.
-const SINCE = 'COALESCE(since, CAST(substr(v, 1, 16) AS INTEGER))';
-
-// One statement whatever the number of rooms: the user's memberships (memberships_mine) and
-// the DMs they are in once a message is stored (rooms_member_a/b), each joined to its rooms row
-// by key, the last message's edit/delete by key, and a group's other members (at most
-// GROUP_MAX_MEMBERS, memberships_list) or a DM peer's name from users.
-const MY_ROOMS = `
-WITH mine(room, role, muted_until, since) AS (
-  SELECT room, role, muted_until, ${SINCE} FROM memberships INDEXED BY memberships_mine
-  WHERE user_id = @user AND rank IS NOT NULL AND room NOT GLOB 'dm:*'
-  UNION ALL
-  SELECT name, 'member', NULL, NULL FROM rooms INDEXED BY rooms_member_a WHERE member_a = @user AND last_message_at IS NOT NULL
-  UNION ALL
-  SELECT name, 'member', NULL, NULL FROM rooms INDEXED BY rooms_member_b WHERE member_b = @user AND last_message_at IS NOT NULL
-)
-SELECT ${ROOM_COLUMNS}, m.role, m.muted_until, r.member_a, r.member_b,
-  r.last_ms, r.last_seq, r.last_user_id, r.last_user_name, r.last_text, r.last_ts, c.text AS edited_text, c.deleted,
-  CASE
-    WHEN r.kind = 'group' THEN (
-      SELECT json_group_array(json_array(user_id, username)) FROM (
-        SELECT user_id, username FROM memberships INDEXED BY memberships_list
-        WHERE room = r.name AND rank IS NOT NULL AND user_id <> @user ORDER BY username LIMIT ${GROUP_MAX_MEMBERS}))
-    WHEN r.member_a IS NOT NULL THEN (
-      SELECT username FROM users WHERE id = CASE WHEN r.member_a = @user THEN r.member_b ELSE r.member_a END)
-  END AS peers
-FROM mine m
-JOIN rooms r ON r.name = m.room
-LEFT JOIN changes c ON c.room = r.name AND c.ms = r.last_ms AND c.seq = r.last_seq
-ORDER BY COALESCE(r.last_message_at, m.since) DESC, r.name
-LIMIT @limit`;
-
-/** The kind a room row holds, or the one its name says (rows written before kinds were stored). */
-const kindOfRow = (r: { name: string; kind: string | null }): RoomKind => (r.kind as RoomKind | null) ?? roomKindOf(r.name) ?? 'public';
-
-export function toRoomMeta(r: RoomRow): RoomMeta {
-  const kind = kindOfRow(r);
-  const meta: RoomMeta = {
-    name: r.name,
-    kind,
-    topic: r.topic,
-    archived: r.archived === 1,
-    memberCount: kind === 'dm' ? 2 : r.member_count,
-    lastMessageAt: r.last_message_at,
-    messageCount: r.message_count,
-  };
-  if (r.title !== null) meta.title = r.title;
-  if (r.owner_id !== null && kind !== 'dm') meta.ownerId = r.owner_id;
-  return meta;
-}
-
-function toMyRoom(r: MyRoomRow, userId: string): MyRoom {
-  const room: MyRoom = { ...toRoomMeta(r), role: r.role };
-  if (r.muted_until !== null) room.mutedUntil = r.muted_until;
-  if (room.kind === 'group') {
-    const peers = r.peers === null ? [] : (JSON.parse(r.peers) as [string, string][]);
-    room.peers = peers.map(([id, username]) => ({ id, username }));
-  } else if (room.kind === 'dm' && r.member_a !== null) {
-    const id = r.member_a === userId ? r.member_b! : r.member_a;
-    room.peers = [{ id, username: r.peers ?? id }];
-  }
-  if (r.last_ms !== null) {
-    const text = r.deleted === 1 ? '' : previewText(r.edited_text ?? r.last_text ?? '');
-    room.lastMessage = { id: `${r.last_ms}-${r.last_seq}`, user: { id: r.last_user_id!, name: r.last_user_name! }, text, ts: r.last_ts! };
-  }
-  return room;
-}
-
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -140,7 +48,7 @@ export class SqliteMembership {
   private readonly s;
   private readonly applyBatch;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, attention: SqliteAttention) {
     this.s = {
       // The first copy of an event is kept whole (body); a redelivery changes nothing.
       claim: db.prepare(
@@ -256,6 +164,7 @@ export class SqliteMembership {
             since: e.action === 'joined' || e.action === 'invited' ? e.ts : null,
             v,
           });
+          if (e.action === 'joined' || e.action === 'invited') attention.onJoined(e.room, e.member.id, e.seq);
           touched.add(e.room);
         } else {
           this.s.roomChange.run({

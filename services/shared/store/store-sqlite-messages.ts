@@ -7,12 +7,16 @@
 // and reaction summary by primary key, and, for a message with reactions, seeks the viewer's
 // own (each reaction's `me`) in reactions_mine. Nothing grows with the number of people who
 // reacted: the summary is recounted when a reaction is toggled, not when read.
+//
+// A newly inserted message also moves what attention counts (store-sqlite-attention.ts): its
+// room's top_seq, the sender's read position and its mention rows, in the same transaction.
 import type Database from 'better-sqlite3';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { parseId } from '../ids.js';
 import { dmMembers, roomKindOf } from '../rooms.js';
 import { historyMessage, orderReactions } from './history.js';
 import { previewText } from './store-common.js';
+import type { SqliteAttention } from './store-sqlite-attention.js';
 import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult, type Reaction } from './store.js';
 
 type Seq = number | bigint;
@@ -26,7 +30,7 @@ function idKey(id: string): [number, Seq] {
 // property by property, which made up a third of a page's time. The columns of HISTORY:
 type HistoryRow = [
   id: string, room: string, userId: string, userName: string, text: string, ts: number, cid: string,
-  ms: number, seq: number, replyMs: number | null, replySeq: number | null,
+  ms: number, seq: number, replyMs: number | null, replySeq: number | null, roomSeq: number | null, mentions: string | null,
   editedText: string | null, editedAt: number | null, deleted: number | null,
   replyCount: number | null, lastReplyAt: number | null, reactions: string | null, mine: string | null,
 ];
@@ -40,7 +44,7 @@ interface PageParams {
 }
 
 const HISTORY = `
-SELECT m.id, m.room, m.user_id, m.user_name, m.text, m.ts, m.cid, m.ms, m.seq, m.reply_ms, m.reply_seq,
+SELECT m.id, m.room, m.user_id, m.user_name, m.text, m.ts, m.cid, m.ms, m.seq, m.reply_ms, m.reply_seq, m.room_seq, m.mentions,
        c.text AS edited_text, c.edited_at, c.deleted, t.reply_count, t.last_reply_at, r.reactions,
        CASE WHEN r.reactions IS NOT NULL AND @viewer IS NOT NULL THEN (
          SELECT group_concat(emoji, char(0)) FROM reactions INDEXED BY reactions_mine
@@ -61,21 +65,22 @@ export class SqliteMessages {
   private readonly insertBatch;
   private readonly applyBatch;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, attention: SqliteAttention) {
     this.s = {
       insertMessage: db.prepare(
-        `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid, reply_ms, reply_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid, reply_ms, reply_seq, room_seq, mentions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       storedAuthor: db.prepare<[string, number, Seq], { user_id: string; cid: string }>(
         'SELECT user_id, cid FROM messages WHERE room = ? AND ms = ? AND seq = ?',
       ),
       bumpRoom: db.prepare(
-        `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b, kind)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO rooms (name, last_message_at, message_count, member_a, member_b, kind, top_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET
            message_count = message_count + excluded.message_count,
-           last_message_at = MAX(COALESCE(last_message_at, 0), excluded.last_message_at)`,
+           last_message_at = MAX(COALESCE(last_message_at, 0), excluded.last_message_at),
+           top_seq = MAX(top_seq, excluded.top_seq)`,
       ),
       // The sidebar's preview: moves forward only, so batches may land in any order.
       setPreview: db.prepare<{ room: string; ms: number; seq: Seq; userId: string; userName: string; text: string; ts: number }>(
@@ -153,15 +158,19 @@ export class SqliteMessages {
     // counters move by exactly the rows inserted, and each thread that gained a reply is
     // recounted once, so a redelivered batch changes nothing.
     this.insertBatch = db.transaction((messages: readonly ChatMessage[]): InsertResult => {
-      const perRoom = new Map<string, { count: number; last: number }>();
+      const perRoom = new Map<string, { count: number; last: number; topSeq: number }>();
       const newestTop = new Map<string, { m: ChatMessage; ms: number; seq: Seq }>();
       const threads = new ThreadSet();
       let inserted = 0;
       const conflicts: ChatMessage[] = [];
+      const fresh: ChatMessage[] = [];
       for (const m of messages) {
         const [ms, seq] = idKey(m.id);
         const [replyMs, replySeq] = m.replyTo === undefined ? [null, null] : idKey(m.replyTo);
-        const r = this.s.insertMessage.run(m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid, replyMs, replySeq);
+        // a reply has no seq (threads are not counted as unread)
+        const roomSeq = replyMs === null ? (m.seq ?? null) : null;
+        const mentions = m.mentions && m.mentions.length > 0 ? m.mentions.join(',') : null;
+        const r = this.s.insertMessage.run(m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid, replyMs, replySeq, roomSeq, mentions);
         if (r.changes === 0) {
           // Taken: a redelivery of this message, or another message under a reused id.
           const stored = this.s.storedAuthor.get(m.room, ms, seq);
@@ -169,6 +178,7 @@ export class SqliteMessages {
           continue;
         }
         inserted++;
+        fresh.push(m);
         if (replyMs !== null) threads.add(m.room, replyMs, replySeq!);
         else {
           const top = newestTop.get(m.room);
@@ -178,16 +188,18 @@ export class SqliteMessages {
         if (room) {
           room.count++;
           if (ms > room.last) room.last = ms;
-        } else perRoom.set(m.room, { count: 1, last: ms });
+          if (roomSeq !== null && roomSeq > room.topSeq) room.topSeq = roomSeq;
+        } else perRoom.set(m.room, { count: 1, last: ms, topSeq: roomSeq ?? 0 });
       }
-      for (const [name, { count, last }] of perRoom) {
+      for (const [name, { count, last, topSeq }] of perRoom) {
         const members = dmMembers(name);
-        this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null, roomKindOf(name) ?? 'public');
+        this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null, roomKindOf(name) ?? 'public', topSeq);
       }
       for (const [room, { m, ms, seq }] of newestTop) {
         this.s.setPreview.run({ room, ms, seq, userId: m.user.id, userName: m.user.name, text: previewText(m.text), ts: m.ts });
       }
       threads.forEach((room, ms, seq) => this.s.recountThread.run({ room, ms, seq }));
+      attention.onInserted(fresh);
       return { inserted, duplicates: messages.length - inserted - conflicts.length, conflicts };
     });
 
@@ -294,10 +306,12 @@ class ThreadSet {
 
 /** A row as history shows it. */
 function toHistory(row: HistoryRow): HistoryMessage {
-  const [id, room, userId, userName, text, ts, cid, , , replyMs, replySeq, editedText, editedAt, deleted, replyCount, lastReplyAt, summary, mine] =
+  const [id, room, userId, userName, text, ts, cid, , , replyMs, replySeq, roomSeq, mentions, editedText, editedAt, deleted, replyCount, lastReplyAt, summary, mine] =
     row;
   const m: ChatMessage = { id, room, user: { id: userId, name: userName }, text, ts, cid };
   if (replyMs !== null) m.replyTo = `${replyMs}-${replySeq}`;
+  if (roomSeq !== null) m.seq = roomSeq;
+  if (mentions !== null) m.mentions = mentions.split(',');
   let reactions: Reaction[] | undefined;
   if (summary !== null && !deleted) {
     // the viewer's own emoji on this message, NUL-separated (emoji never contain NUL)

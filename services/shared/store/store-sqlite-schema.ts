@@ -13,6 +13,14 @@
 // applied once (whole, for history's system lines), and the room's own state (kind, title, topic, archived, owner, member count) and
 // the sidebar's preview of its newest top-level message are columns of `rooms`, so "my rooms"
 // reads one row per room.
+//
+// Attention (issue 15; store.ts "attention"): a top-level message keeps its room's counter value
+// (`room_seq`: `seq` already names the id's sequence part here) and the room keeps the highest
+// (`rooms.top_seq`), `user_rooms` one read position {read_id, read_seq} and mute flag per (user,
+// room) — DMs included, which have no membership row —, `mentions` one row per (mentioned user,
+// room, message) with the message's room_seq, so unread = top_seq - read_seq and mentions = an
+// index range of the user's own rows past read_seq: nothing grows with the room's history.
+// `notifications` is each user's inbox, keyed (user, room, source message).
 import type Database from 'better-sqlite3';
 import { PREVIEW_CHARS } from './store-common.js';
 
@@ -37,6 +45,8 @@ const ROOM_STATE_COLUMNS: readonly [string, string][] = [
   ['last_user_name', 'TEXT'],
   ['last_text', 'TEXT'],
   ['last_ts', 'INTEGER'],
+  // the highest room_seq of a stored top-level message (0: none, or none with a seq)
+  ['top_seq', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 const TABLES = `
@@ -45,7 +55,8 @@ CREATE TABLE IF NOT EXISTS users (
   username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
   password_hash TEXT NOT NULL,
   created_at    INTEGER NOT NULL,
-  disabled      INTEGER NOT NULL DEFAULT 0
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  dnd           INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   token_hash TEXT PRIMARY KEY,
@@ -71,6 +82,9 @@ CREATE TABLE IF NOT EXISTS messages (
   -- a thread reply: its top-level parent's id (NULL for a top-level message)
   reply_ms  INTEGER,
   reply_seq INTEGER,
+  -- a top-level message's room counter value (send.lua), and whom it mentions (','-joined)
+  room_seq  INTEGER,
+  mentions  TEXT,
   PRIMARY KEY (room, ms, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rooms (
@@ -183,6 +197,47 @@ CREATE TABLE IF NOT EXISTS memberships (
 -- "my rooms" and a room's member list in order (owner, admins, members by name)
 CREATE INDEX IF NOT EXISTS memberships_mine ON memberships(user_id, room) WHERE rank IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memberships_list ON memberships(room, rank, username) WHERE rank IS NOT NULL;
+-- A user's read position in a room (max by read_seq; read_id NULL when a join set only the seq)
+-- and whether they muted its notifications. A row exists once either was ever set.
+CREATE TABLE IF NOT EXISTS user_rooms (
+  user_id  TEXT NOT NULL,
+  room     TEXT NOT NULL,
+  read_id  TEXT,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  muted    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, room)
+) WITHOUT ROWID;
+-- receipts: a room's read positions, furthest first
+CREATE INDEX IF NOT EXISTS user_rooms_reads ON user_rooms(room, read_seq DESC, user_id) WHERE read_id IS NOT NULL;
+-- One row per (mentioned user, room, message); room_seq NULL for a reply (notified, never counted).
+CREATE TABLE IF NOT EXISTS mentions (
+  user_id  TEXT NOT NULL,
+  room     TEXT NOT NULL,
+  id       TEXT NOT NULL,
+  room_seq INTEGER,
+  PRIMARY KEY (user_id, room, id)
+) WITHOUT ROWID;
+-- a user's unread mentions in a room: the range room_seq > read_seq
+CREATE INDEX IF NOT EXISTS mentions_unread ON mentions(user_id, room, room_seq) WHERE room_seq IS NOT NULL;
+-- The inbox: one row per (user, room, source message or member event); source_ms/source_seq the
+-- source id's parts, the inbox's order (newest first, then by room).
+CREATE TABLE IF NOT EXISTS notifications (
+  user_id    TEXT NOT NULL,
+  room       TEXT NOT NULL,
+  source_id  TEXT NOT NULL,
+  source_ms  INTEGER NOT NULL,
+  source_seq INTEGER NOT NULL,
+  kind       TEXT NOT NULL,
+  actor_id   TEXT NOT NULL,
+  actor_name TEXT NOT NULL,
+  text       TEXT NOT NULL,
+  ts         INTEGER NOT NULL,
+  is_read    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, room, source_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS notifications_inbox ON notifications(user_id, source_ms, source_seq, room);
+-- the unread ones: their count, their page, and "mark all read"
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications(user_id, is_read, source_ms, source_seq, room);
 `;
 
 // After the column upgrade: these name columns an old messages or rooms table did not have.
@@ -201,12 +256,17 @@ CREATE INDEX IF NOT EXISTS member_events_log ON member_events(room, ms, seq) WHE
  * Columns added after a table's first release: [table, column, declaration]. Backfilled by
  * BACKFILL: rooms of an older file get their kind from their name and the preview of their
  * newest top-level message from the messages table. member_events rows of an older file keep
- * no body (they never held the event whole), so history simply does not list them.
+ * no body (they never held the event whole), so history simply does not list them. Messages of
+ * an older file have no room_seq (they were sent before the counters): rooms start at top_seq 0
+ * and count from their first message with a seq.
  */
 const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['users', 'disabled', 'INTEGER NOT NULL DEFAULT 0'],
+  ['users', 'dnd', 'INTEGER NOT NULL DEFAULT 0'],
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
+  ['messages', 'room_seq', 'INTEGER'],
+  ['messages', 'mentions', 'TEXT'],
   ['member_events', 'ms', 'INTEGER'],
   ['member_events', 'seq', 'INTEGER'],
   ['member_events', 'body', 'TEXT'],

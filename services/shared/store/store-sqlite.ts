@@ -2,13 +2,15 @@
 // synchronous; every method is an async function so a thrown SQLite error (closed, locked,
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
 // crash. The schema is in store-sqlite-schema.ts, messages and room events in
-// store-sqlite-messages.ts, membership in store-sqlite-membership.ts; this file opens the
-// database and keeps users, tokens and rooms.
+// store-sqlite-messages.ts, membership in store-sqlite-membership.ts, read positions, mentions
+// and notifications in store-sqlite-attention.ts; this file opens the database and keeps users,
+// tokens and rooms.
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
-import type { ChatMessage, RoomEvent } from '../message.js';
+import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
+import { SqliteAttention } from './store-sqlite-attention.js';
 import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
 import { migrate } from './store-sqlite-schema.js';
@@ -16,6 +18,8 @@ import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  type AppNotification,
+  type InsertedNotification,
   type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
@@ -23,12 +27,15 @@ import {
   type InsertResult,
   type MemberState,
   type MyRoom,
+  type NewNotification,
+  type NotifyPrefs,
   type PublicUser,
   type RefreshTokenRecord,
   type RoomAclSnapshot,
   type RoomInfo,
   type RoomMember,
   type RoomMeta,
+  type RoomRead,
   type SetDisabledResult,
   type Store,
   type User,
@@ -46,6 +53,7 @@ interface UserRow {
   password_hash: string;
   created_at: number;
   disabled: number;
+  dnd: number;
 }
 interface TokenRow {
   token_hash: string;
@@ -67,6 +75,7 @@ const toUser = (r: UserRow): User => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   disabled: r.disabled === 1,
+  dnd: r.dnd === 1,
 });
 const toToken = (r: TokenRow): RefreshTokenRecord => ({
   tokenHash: r.token_hash,
@@ -113,12 +122,14 @@ class SqliteStore implements Store {
   private readonly s;
   private readonly messages: SqliteMessages;
   private readonly membership: SqliteMembership;
+  private readonly attention: SqliteAttention;
   private readonly consume;
   private readonly setDisabled;
 
   constructor(private readonly db: Database.Database) {
-    this.messages = new SqliteMessages(db);
-    this.membership = new SqliteMembership(db);
+    this.attention = new SqliteAttention(db);
+    this.messages = new SqliteMessages(db, this.attention);
+    this.membership = new SqliteMembership(db, this.attention);
     this.s = {
       insertUser: db.prepare(
         'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -147,6 +158,7 @@ class SqliteStore implements Store {
         'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
       ),
       setDisabled: db.prepare<[number, string]>('UPDATE users SET disabled = ? WHERE id = ?'),
+      setDnd: db.prepare<[number, string]>('UPDATE users SET dnd = ? WHERE id = ?'),
       // by refresh_tokens_user; RETURNING gives one row per token, deduplicated below
       revokeUserTokens: db.prepare<[number, string], { family_id: string }>(
         'UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING family_id',
@@ -191,6 +203,7 @@ class SqliteStore implements Store {
       passwordHash: input.passwordHash,
       createdAt: Date.now(),
       disabled: false,
+      dnd: false,
     };
     try {
       this.s.insertUser.run(user.id, user.username, user.passwordHash, user.createdAt);
@@ -320,6 +333,46 @@ class SqliteStore implements Store {
 
   async roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]> {
     return this.membership.roomAcls(afterRoom, limit);
+  }
+
+  async applyReads(marks: readonly ReadMark[]): Promise<void> {
+    this.attention.applyReads(marks);
+  }
+
+  async roomReads(room: string, limit: number): Promise<RoomRead[]> {
+    return this.attention.roomReads(room, limit);
+  }
+
+  async roomSeqs(afterRoom: string | undefined, limit: number): Promise<{ room: string; lastSeq: number }[]> {
+    return this.attention.roomSeqs(afterRoom, limit);
+  }
+
+  async setRoomMuted(userId: string, room: string, muted: boolean): Promise<void> {
+    this.attention.setRoomMuted(userId, room, muted);
+  }
+
+  async setDnd(userId: string, dnd: boolean): Promise<void> {
+    this.s.setDnd.run(dnd ? 1 : 0, userId);
+  }
+
+  async notifyPrefs(room: string, userIds: readonly string[]): Promise<Map<string, NotifyPrefs>> {
+    return this.attention.notifyPrefs(room, userIds);
+  }
+
+  async insertNotifications(list: readonly NewNotification[]): Promise<InsertedNotification[]> {
+    return this.attention.insertNotifications(list);
+  }
+
+  async notifications(userId: string, opts: { beforeId?: string; limit: number; unreadOnly?: boolean }): Promise<AppNotification[]> {
+    return this.attention.notifications(userId, opts);
+  }
+
+  async markNotificationsRead(userId: string, ids: readonly string[] | 'all'): Promise<void> {
+    this.attention.markNotificationsRead(userId, ids);
+  }
+
+  async unreadNotificationCount(userId: string): Promise<number> {
+    return this.attention.unreadNotificationCount(userId);
   }
 
   async ping(): Promise<void> {

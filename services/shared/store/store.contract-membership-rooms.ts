@@ -55,6 +55,11 @@ export function membershipRoomsContract(name: string, getStore: () => Store): vo
         lastMessageAt: 5100,
         messageCount: 4,
         role: 'member',
+        lastSeq: 0,
+        readSeq: 0,
+        unread: 0,
+        mentions: 0,
+        muted: false,
         lastMessage: { id: '5000-0', user: { id: 'u_sender01', name: 'sender' }, text: `${'é'.repeat(100)}${'😀'.repeat(40)}`, ts: 5000 },
       });
       expect(rooms.find((r) => r.name === priv)).toEqual({
@@ -68,6 +73,11 @@ export function membershipRoomsContract(name: string, getStore: () => Store): vo
         lastMessageAt: null,
         messageCount: 0,
         role: 'owner',
+        lastSeq: 0,
+        readSeq: 0,
+        unread: 0,
+        mentions: 0,
+        muted: false,
       });
       expect(rooms.find((r) => r.name === old)).toMatchObject({ archived: true, title: 'Old', role: 'owner' });
       expect(rooms.find((r) => r.name === group)).toMatchObject({ peers: [{ id: carol.id, username: 'carol' }], lastMessage: { text: 'in the group' } });
@@ -174,10 +184,10 @@ export function membershipRoomsContract(name: string, getStore: () => Store): vo
         topic: 'shh',
         archived: false,
         members: [
-          { userId: alice.id, role: 'member' },
-          { userId: bob.id, role: 'member' },
-          { userId: carol.id, role: 'member' },
-          { userId: erin.id, role: 'member', mutedUntil: 50_000 },
+          { userId: alice.id, username: 'alice', role: 'member' },
+          { userId: bob.id, username: 'bob', role: 'member' },
+          { userId: carol.id, username: 'carol', role: 'member' },
+          { userId: erin.id, username: 'erin', role: 'member', mutedUntil: 50_000 },
         ],
         banned: [frank.id],
         mutedNonMembers: [{ userId: dave.id, mutedUntil: 60_000 }],

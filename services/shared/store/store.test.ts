@@ -14,6 +14,7 @@ import { createStore, type Store } from './index.js';
 import { openSqliteStore } from './store-sqlite.js';
 import { msg, storeContract } from './store.contract.js';
 import { ev } from './store.contract-events.js';
+import { attentionContract } from './store.contract-attention.js';
 import { membershipContract } from './store.contract-membership.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
@@ -25,6 +26,7 @@ const freshPath = () => join(dir, `t${++n}`, 'aurora.db');
 
 storeContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 membershipContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+attentionContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 
 const MONGO_URL = process.env.MONGO_URL;
 if (!MONGO_URL) {
@@ -53,6 +55,7 @@ describe.skipIf(!MONGO_URL)(
     };
     storeContract('MongoDB', open, drop);
     membershipContract('MongoDB', open, drop);
+    attentionContract('MongoDB', open, drop);
   },
 );
 
@@ -69,12 +72,15 @@ describe('SQLite store specifics', () => {
       'events',
       'member_events',
       'memberships',
+      'mentions',
       'messages',
+      'notifications',
       'reaction_summary',
       'reactions',
       'refresh_tokens',
       'rooms',
       'threads',
+      'user_rooms',
       'users',
     ]);
     raw.close();
@@ -130,7 +136,7 @@ describe('SQLite store specifics', () => {
     const store = await openSqliteStore(path, log);
     expect(await store.messagesBefore('general', undefined, 10)).toEqual([old1]);
     // users of an older file are enabled, and can be disabled (their tokens revoked)
-    expect(await store.findUserById('oldUser00001')).toEqual({ id: 'oldUser00001', username: 'olduser', passwordHash: 'h', createdAt: 5, disabled: false });
+    expect(await store.findUserById('oldUser00001')).toEqual({ id: 'oldUser00001', username: 'olduser', passwordHash: 'h', createdAt: 5, disabled: false, dnd: false });
     expect(await store.setUserDisabled('oldUser00001', true)).toEqual({ found: true, families: ['fam-old'] });
     expect(await store.setUserDisabled('oldUser00001', false)).toEqual({ found: true, families: [] });
     expect(await store.getRoom('general')).toEqual({ name: 'general', lastMessageAt: 10, messageCount: 1 });
@@ -179,6 +185,38 @@ describe('SQLite store specifics', () => {
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'member_events_log'").pluck().get()).toBe('member_events_log');
     check.close();
+  });
+
+  it('upgrades a file of the schema before attention (no seqs, positions, mentions, inbox or DND): old rows count nothing, new ones count', async () => {
+    const path = freshPath();
+    await (await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log)).close();
+    const raw = new Database(path);
+    // back to exactly the schema before attention: its tables, indexes and columns gone
+    raw.exec(`DROP TABLE user_rooms; DROP TABLE mentions; DROP TABLE notifications;
+      ALTER TABLE users DROP COLUMN dnd; ALTER TABLE messages DROP COLUMN room_seq;
+      ALTER TABLE messages DROP COLUMN mentions; ALTER TABLE rooms DROP COLUMN top_seq;`);
+    raw.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES ('oldUser00002', 'old', 'h', 5)").run();
+    raw.prepare("INSERT INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid) VALUES ('general', 10, 0, '10-0', 'u_x', 'x', 'old', 10, 'c')").run();
+    raw.prepare("UPDATE rooms SET last_message_at = 10, message_count = 1, last_ms = 10, last_seq = 0 WHERE name = 'general'").run();
+    raw.close();
+
+    const store = await openSqliteStore(path, log);
+    expect(await store.findUserById('oldUser00002')).toMatchObject({ username: 'old', dnd: false });
+    expect(await store.messagesBefore('general', undefined, 10)).toEqual([{ id: '10-0', room: 'general', user: { id: 'u_x', name: 'x' }, text: 'old', ts: 10, cid: 'c' }]);
+    const reader = { id: 'u_reader', name: 'reader' };
+    await store.applyMembershipEvents([{ kind: 'member', id: '11-0', room: 'general', user: reader, ts: 11, cid: 'j', action: 'joined', member: reader, role: 'member' }]);
+    expect((await store.myRooms(reader.id, 10))[0]).toMatchObject({ name: 'general', lastSeq: 0, readSeq: 0, unread: 0, mentions: 0, muted: false });
+    await store.insertMessages([{ ...msg('general', '12-0'), seq: 1, mentions: [reader.id] }]);
+    expect((await store.myRooms(reader.id, 10))[0]).toMatchObject({ lastSeq: 1, readSeq: 0, unread: 1, mentions: 1 });
+    await store.setDnd('oldUser00002', true);
+    expect(await store.insertNotifications([{ userId: reader.id, kind: 'mention', room: 'general', sourceId: '12-0', actor: { id: 'u_sender01', name: 'sender' }, text: 't', ts: 12 }])).toHaveLength(1);
+    await store.close();
+    // opening it again is a no-op that keeps everything
+    const again = await openSqliteStore(path, log);
+    expect((await again.findUserById('oldUser00002'))?.dnd).toBe(true);
+    expect(await again.unreadNotificationCount(reader.id)).toBe(1);
+    expect((await again.getMessage('general', '12-0'))?.seq).toBe(1);
+    await again.close();
   });
 
   it('rejects (does not hang or crash) while another connection holds the write lock, then recovers', async () => {
@@ -233,22 +271,24 @@ describe('SQLite store specifics', () => {
 // within its server-selection timeout when nothing answers, and it classifies insertMany
 // failures correctly (built from the driver's own error classes).
 describe('MongoDB adapter without a server', () => {
-  it('writes messages, events, membership, the state they change and room counters with w:majority and j:true (the worker XACKs only after a durable write)', async () => {
+  it('writes messages, events, membership, the state they change, room counters, read positions, mentions and the inbox with w:majority and j:true (the workers XACK only after a durable write)', async () => {
     const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
     expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
-    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events'] as const) {
+    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events', 'user_rooms', 'mentions', 'notifications'] as const) {
       expect(schemaWriteConcern(c), c).toEqual({ w: 'majority', j: true });
     }
   });
 
   it('membership and room update pipelines carry every user-supplied value inside $literal (a "$x" topic stays text)', async () => {
     const { bumpUpdate, memberUpdate, roomUpdate } = await import('./store-mongo-room-updates.js');
+    const { raiseUpdate } = await import('./store-mongo-attention.js');
     const evil = '$evil';
     const user = { id: 'u1', name: evil };
     const pipelines = [
       memberUpdate({ kind: 'member', id: '5-0', room: 'lobby', user, ts: 5, cid: evil, action: 'joined', member: { id: 'u2', name: evil }, role: 'member' }),
       roomUpdate({ kind: 'room', id: '6-0', room: 'lobby', user, ts: 6, cid: evil, action: 'created', roomKind: 'public', title: evil, topic: evil }),
       bumpUpdate('lobby', { count: 1, first: 7, last: 7, top: { id: '7-0', k: 'k', userId: 'u1', userName: evil, text: evil, ts: 7 } }),
+      raiseUpdate(evil, evil, evil, 3),
     ];
     // every occurrence of the value is inside a $literal
     const outside = (node: unknown, literal: boolean): number => {

@@ -38,7 +38,7 @@
 import { randomBytes } from 'node:crypto';
 import { compareIds } from '../ids.js';
 import type { MembershipLogEntry, Role } from '../membership.js';
-import type { ChatMessage, RoomEvent } from '../message.js';
+import type { ChatMessage, ChatUser, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM, type RoomKind } from '../rooms.js';
 
 export interface User {
@@ -48,6 +48,8 @@ export interface User {
   createdAt: number;
   /** Set by an operator (scripts/users.ts): no login, no refresh. False for every new user. */
   disabled: boolean;
+  /** Do not disturb (PUT /api/me/status): notifications are stored, never pushed. */
+  dnd: boolean;
 }
 
 export interface PublicUser {
@@ -193,6 +195,18 @@ export interface MemberState {
 export interface MyRoom extends RoomMeta {
   role: Role;
   mutedUntil?: number;
+  /** The room's newest top-level message seq (0 when none). */
+  lastSeq: number;
+  /** My read position's seq (0: nothing read, e.g. a DM I never opened). */
+  readSeq: number;
+  /** My read position's message id, when I have one. */
+  readId?: string;
+  /** max(0, lastSeq - readSeq): two integers, never a scan. */
+  unread: number;
+  /** My mention rows in this room with seq > readSeq. */
+  mentions: number;
+  /** I muted this room's notifications (PATCH /api/me/rooms/:room). */
+  muted: boolean;
   /** DMs and groups: the other members (id, username), at most GROUP_MAX_MEMBERS. */
   peers?: PublicUser[];
   /** The newest stored top-level message, for the sidebar's preview (text cut to 140 chars). */
@@ -206,7 +220,8 @@ export interface RoomAclSnapshot {
   title?: string;
   topic: string;
   archived: boolean;
-  members: { userId: string; role: Role; mutedUntil?: number }[];
+  /** `username`: the ACL maps `u:<lowercased username>` to the id, for @mentions (send.lua). */
+  members: { userId: string; username: string; role: Role; mutedUntil?: number }[];
   banned: string[];
   /** Users muted while not members (a mute outlives a leave). */
   mutedNonMembers: { userId: string; mutedUntil: number }[];
@@ -225,6 +240,53 @@ export interface SetDisabledResult {
    * Always [] when enabling, or when the user had no unrevoked family.
    */
   families: string[];
+}
+
+// attention (issue 15: read positions, receipts, notifications; DESIGN.md "Per-user channel and attention")
+
+/** One member's read position in a room, as receipts show it. */
+export interface RoomRead {
+  user: ChatUser;
+  id: string;
+  seq: number;
+}
+
+/** Why a user is notified; one notification per (user, cause message), the first kind that applies. */
+export type NotificationKind = 'mention' | 'reply' | 'dm' | 'group' | 'invite';
+export const NOTIFICATION_KINDS: readonly NotificationKind[] = ['mention', 'reply', 'dm', 'group', 'invite'];
+
+export interface NewNotification {
+  userId: string;
+  kind: NotificationKind;
+  room: string;
+  /** The message (or member event, for invite) that caused it: with room and userId, the idempotency key. */
+  sourceId: string;
+  actor: ChatUser;
+  /** A preview, at most PREVIEW_CHARS. */
+  text: string;
+  ts: number;
+}
+
+/** A notification in a user's inbox. */
+export interface AppNotification extends Omit<NewNotification, 'userId'> {
+  /** Opaque (store-common.ts notificationId): the cursor and the handle for mark-read. */
+  id: string;
+  read: boolean;
+}
+
+/** A notification insertNotifications just added, with whose inbox it went to. */
+export interface InsertedNotification {
+  userId: string;
+  notification: AppNotification;
+}
+
+/** What decides whether a user is notified about a room, read in one call for many users. */
+export interface NotifyPrefs {
+  /** A member now (DMs: by the room's name). */
+  member: boolean;
+  /** The user muted the room's notifications. */
+  muted: boolean;
+  dnd: boolean;
 }
 
 export class DuplicateUsernameError extends Error {
@@ -323,6 +385,36 @@ export interface Store {
   publicRooms(query: string, limit: number): Promise<RoomMeta[]>;
   /** ACL snapshots of the public, private and group rooms with names after `afterRoom`, by name (rebuild). */
   roomAcls(afterRoom: string | undefined, limit: number): Promise<RoomAclSnapshot[]>;
+
+  // attention (issue 15). Counting is O(1) per room: messages carry their room's `seq` (send.lua),
+  // the store keeps each room's lastSeq (max) and each (user, room) read position (max by seq).
+  // insertMessages also: keeps seq and mentions (history returns them), raises the room's
+  // lastSeq, moves the SENDER's read position to their own top-level message, and writes one
+  // mention row per mentioned user (MENTION_ROOM expanded to the room's members then, never the
+  // sender) — all only for messages newly inserted (a redelivery changes nothing).
+  // applyMembershipEvents also: a `joined`/`invited` member's read position = max(it, the room's
+  // lastSeq then), so a new member does not inherit the room's history as unread.
+  /** Moves read positions forward (max by seq per (room, user)); idempotent, any order. */
+  applyReads(marks: readonly ReadMark[]): Promise<void>;
+  /** Members' read positions in `room`, furthest first (receipts); at most `limit`. */
+  roomReads(room: string, limit: number): Promise<RoomRead[]>;
+  /** Each room's lastSeq, rooms by name after `afterRoom` (rebuilding Redis's counters). */
+  roomSeqs(afterRoom: string | undefined, limit: number): Promise<{ room: string; lastSeq: number }[]>;
+  /** The user mutes or unmutes the room's notifications (works for DMs, no membership row needed). */
+  setRoomMuted(userId: string, room: string, muted: boolean): Promise<void>;
+  setDnd(userId: string, dnd: boolean): Promise<void>;
+  /** Per user id: member of `room` now, muted it, DND. Unknown users are absent from the map. */
+  notifyPrefs(room: string, userIds: readonly string[]): Promise<Map<string, NotifyPrefs>>;
+  /**
+   * Adds notifications, idempotent per (userId, room, sourceId): returns the ones inserted now
+   * (a redelivery returns none of its rows: the caller pushes only these live).
+   */
+  insertNotifications(list: readonly NewNotification[]): Promise<InsertedNotification[]>;
+  /** Newest first (by sourceId, numeric), those after the cursor `beforeId`; at most `limit`. */
+  notifications(userId: string, opts: { beforeId?: string; limit: number; unreadOnly?: boolean }): Promise<AppNotification[]>;
+  /** Marks the user's notifications read (ids of other users' notifications are ignored). */
+  markNotificationsRead(userId: string, ids: readonly string[] | 'all'): Promise<void>;
+  unreadNotificationCount(userId: string): Promise<number>;
 
   ping(): Promise<void>;
   close(): Promise<void>;
