@@ -77,7 +77,7 @@ describe('chat messaging across replicas', () => {
     expect(joins.map(([, f]) => fieldOf(f, 'mid')).sort()).toEqual(['alice', 'bob']);
     const metricsB = await (await fetch(b.baseUrl + '/metrics')).text();
     expect(Number(/^aurora_chat_fanout_latency_seconds_count\{[^}]*\} (\d+)/m.exec(metricsB)?.[1])).toBeGreaterThanOrEqual(n);
-    expect(entries[0]![1]).toEqual(['room', 'order', 'id', acks[0]!.id, 'uid', 'alice', 'name', 'alice', 'text', 'm0', 'cid', 'order-0']);
+    expect(entries[0]![1]).toEqual(['room', 'order', 'id', acks[0]!.id, 'uid', 'alice', 'name', 'alice', 'text', 'm0', 'cid', 'order-0', 'sq', '1']);
   });
 
   it('a replica subscribes a room channel only while it has a local member', async () => {
