@@ -233,6 +233,21 @@ export function createApi({ base = '', storage = window.localStorage, onSignedOu
       if (after) q.set('after', after);
       return authed('GET', `${roomPath(room)}/messages/${encodeURIComponent(id)}/replies?${q}`);
     },
+    // Attention (issue 15, docs/REST.md): read receipts, notifications, mute, status.
+    /** { receipts, reads:[{user,id,seq}] } */
+    reads: (room) => authed('GET', `${roomPath(room)}/reads`),
+    /** { notifications, unread } newest first; `before`: the last id of the previous page. */
+    notifications({ before, limit = 30, unread = false } = {}) {
+      const q = new URLSearchParams({ limit: String(limit) });
+      if (before) q.set('before', before);
+      if (unread) q.set('unread', '1');
+      return authed('GET', `/api/me/notifications?${q}`);
+    },
+    /** `ids` (an array) or 'all' → { unread } */
+    markNotificationsRead: (ids) => authed('POST', '/api/me/notifications/read', ids === 'all' ? { all: true } : { ids }),
+    setRoomMuted: (room, muted) => authed('PATCH', `/api/me/rooms/${encodeURIComponent(room)}`, { muted }),
+    /** 'online' | 'away' | 'dnd' */
+    setStatus: (status) => authed('PUT', '/api/me/status', { status }),
     async config() {
       return raw('GET', '/config.json');
     },

@@ -1,7 +1,8 @@
 // Wiring: session → chat. Decides between the sign-in screen and the chat, connects the socket
 // to the store, turns server frames into state, hands sends (sender.js) and changes to messages
-// (changes.js) their acks and errors, the user's rooms and their frames to my-rooms.js, pages
-// older history, and renders what changed.
+// (changes.js) their acks and errors, the user's rooms and their frames to my-rooms.js, read
+// positions, receipts and notifications to attention.js, pages older history, and renders what
+// changed.
 import { createApi, ApiError } from './api.js';
 import { ChatSocket } from './socket.js';
 import { createStore } from './store.js';
@@ -11,6 +12,7 @@ import { createOutboxPersistence } from './outbox-persist.js';
 import { createMyRooms } from './my-rooms.js';
 import { createHiddenDms } from './hidden-dms.js';
 import { createRoomActions } from './room-actions.js';
+import { createAttention } from './attention.js';
 import { DEFAULT_ROOM, isValidRoom } from './rooms.js';
 import { $ } from './ui/dom.js';
 import { mountAuth } from './ui/auth.js';
@@ -60,7 +62,7 @@ const sidebar = mountSidebar({
 });
 const actions = createMessageActions({ store, changes, onOpenThread: (room, id) => store.openThread(room, id) });
 const discard = (cid) => store.discard(cid);
-const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard });
+const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard, seenLine: (room) => attention.seenLine(room) });
 const composer = mountComposer({
   onSend: send,
   onTyping: sendTyping,
@@ -70,7 +72,8 @@ const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ?
 const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
 const members = mountMembers({ store, actions: roomActions, dialogs });
-const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs });
+const attention = createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, toast });
+const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs, setTitle: attention.setTitle, onMuteNotifications: attention.muteRoom });
 const drawer = mountDrawer({ store });
 
 // --- rendering ------------------------------------------------------------------------------
@@ -143,7 +146,8 @@ async function boot() {
   let user = api.user;
   try {
     const res = await api.me();
-    user = res.user || user;
+    // dnd (chosen on any device) rides along with the user for notifications.js
+    user = res.user ? { ...res.user, ...(typeof res.dnd === 'boolean' ? { dnd: res.dnd } : {}) } : user;
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.code === 'signed_out')) {
       $('boot').hidden = true;
@@ -202,6 +206,7 @@ async function startChat(user) {
 
   // `general` and the room last on screen now; every other room of the user's as soon as
   // GET /api/me/rooms answers (my-rooms.js).
+  attention.start(user);
   myRooms.add(DEFAULT_ROOM);
   myRooms.migrateSavedRooms(user.id);
   restoreOutbox();
@@ -215,6 +220,7 @@ function endChat(message) {
   if (socket) socket.stop();
   socket = null;
   myRooms.stop();
+  attention.stop();
   sender.stop();
   changes.stop();
   store.reset();
@@ -242,6 +248,7 @@ function selectRoom(name, { focusComposer = false, confirm = false } = {}) {
   drawer.close();
   if (focusComposer) composer.focus();
   loadRoomDetails(name);
+  attention.roomOpened(name);
 }
 
 /** The roster with roles (and the room's own state when "my rooms" has not brought it yet). */
@@ -299,12 +306,13 @@ function onState(s) {
 }
 
 function onFrame(f) {
-  if (myRooms.handleFrame(f)) return;
+  if (attention.handleFrame(f) || myRooms.handleFrame(f)) return;
   switch (f.type) {
     case 'joined':
       store.applyJoined(f, { canTrimCurrent: messages.atBottom });
       sender.flush(f.room);
       changes.flush(f.room);
+      attention.joined(f.room);
       return;
     case 'message': {
       // The room on screen is trimmed too while the reader is at the bottom (bounded memory).
@@ -339,7 +347,7 @@ function onFrame(f) {
 }
 
 function handleError(f) {
-  if (sender.onError(f) || changes.onError(f)) return;
+  if (sender.onError(f) || changes.onError(f) || attention.ownsError(f)) return;
   const msg = errorText(f);
   if (f.code === 'rate_limited') {
     const secs = Math.max(1, Math.ceil((f.retryAfterMs || 1000) / 1000));
@@ -366,10 +374,5 @@ function retrySend(cid) {
 function sendTyping(room, active) {
   if (socket && room) socket.send({ type: 'typing', room, active });
 }
-
-// Coming back to the tab clears the unread count of the room on screen.
-document.addEventListener('visibilitychange', () => {
-  if (!document.hidden && store.state.current) store.setCurrent(store.state.current);
-});
 
 boot();

@@ -24,6 +24,9 @@ export function normalizeMessage(m, room, user) {
     ts: typeof m.ts === 'number' ? m.ts : idTime(m.id),
     cid: m.cid || null,
     replyTo: typeof m.replyTo === 'string' ? m.replyTo : null,
+    // Top-level messages: the room's counter (read-state.js); mentions: ids and/or "@room".
+    seq: Number.isInteger(m.seq) && m.seq > 0 ? m.seq : null,
+    mentions: mentionsOf(m),
     editedAt: typeof m.editedAt === 'number' ? m.editedAt : null,
     deleted: m.deleted === true,
     // REST state carries no event id; its editedAt ms is a safe floor (an older edit has an
@@ -45,6 +48,28 @@ export function normalizeMessage(m, room, user) {
     }
   }
   return msg;
+}
+
+function mentionsOf(m) {
+  return Array.isArray(m.mentions) ? m.mentions.filter((x) => typeof x === 'string').slice(0, 1000) : null;
+}
+
+/**
+ * A message this client already holds, seen again: my own, added on its ack, gets the seq and
+ * mentions only its frame carries. True when something was filled in.
+ */
+export function fillFromFrame(msg, m) {
+  let filled = false;
+  if (msg.seq === null && Number.isInteger(m.seq) && m.seq > 0) {
+    msg.seq = m.seq;
+    filled = true;
+  }
+  if (msg.mentions === null && Array.isArray(m.mentions)) {
+    msg.mentions = mentionsOf(m);
+    msg.rev++;
+    filled = true;
+  }
+  return filled;
 }
 
 /**
@@ -142,6 +167,8 @@ export function messageView(msg, changes = []) {
     user: msg.user,
     ts: msg.ts,
     replyTo: msg.replyTo,
+    seq: msg.seq,
+    mentions: msg.mentions,
     text: deleted ? '' : text,
     deleted,
     editedAt: deleted ? null : editedAt,

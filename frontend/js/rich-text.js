@@ -8,11 +8,12 @@
 //   > quote           (at the start of a line, with a space: ">:(" stays a face)
 //   `code`  **bold**  *italic*  _italic_  ~~strike~~
 //   bare http://, https:// and mailto: URLs (no [text](url): a link shows where it goes)
+//   @name mentions (highlighted; the server resolves them to members, services/chat/mentions.ts)
 // Emphasis never opens or closes inside a word (snake_case_names, 2*3*4 stay as typed), and
 // code spans and links are opaque (no emphasis inside a URL's underscores).
 
 /** Every node type the tree can hold. */
-export const NODE_TYPES = Object.freeze(['root', 'text', 'strong', 'em', 'del', 'code', 'codeblock', 'quote', 'link']);
+export const NODE_TYPES = Object.freeze(['root', 'text', 'strong', 'em', 'del', 'code', 'codeblock', 'quote', 'link', 'mention']);
 /** The only schemes a link may have (URL.protocol form). */
 export const LINK_SCHEMES = Object.freeze(['http:', 'https:', 'mailto:']);
 
@@ -22,11 +23,41 @@ const MAX_DEPTH = 10;
 
 /**
  * @param {string} text
- * @returns {{type: 'root', children: object[]}} nodes: {type: 'text'|'code'|'codeblock', text},
+ * @returns {{type: 'root', children: object[]}} nodes: {type: 'text'|'code'|'codeblock'|'mention', text},
  *   {type: 'strong'|'em'|'del'|'quote', children}, {type: 'link', href, text}
  */
 export function parseRichText(text) {
-  return { type: 'root', children: limitDepth(blocks(String(text ?? '')), 1) };
+  return { type: 'root', children: withMentions(limitDepth(blocks(String(text ?? '')), 1)) };
+}
+
+// As the server reads them (services/chat/mentions.ts): an @ that starts a word (not an e-mail's),
+// then a username's characters; a trailing '.' or '-' is punctuation ("thanks @bob."). Names are
+// at least 3 characters; @room, @here, @everyone and @channel address the room.
+const MENTION_RE = /(?<![\w@.+-])@([A-Za-z0-9_.-]{1,32})/g;
+const ROOM_ALIASES = new Set(['room', 'here', 'everyone', 'channel']);
+
+/** Splits text nodes (never code or links) into text and mention nodes. */
+function withMentions(nodes) {
+  const out = [];
+  for (const n of nodes) {
+    if (n.type === 'text') splitMentions(out, n.text);
+    else if (n.children) out.push({ type: n.type, children: withMentions(n.children) });
+    else out.push(n);
+  }
+  return out;
+}
+
+function splitMentions(out, text) {
+  if (!text.includes('@')) return pushText(out, text);
+  let last = 0;
+  for (const m of text.matchAll(MENTION_RE)) {
+    const name = m[1].replace(/[.-]+$/, '');
+    if (name.length < 3 && !ROOM_ALIASES.has(name.toLowerCase())) continue;
+    pushText(out, text.slice(last, m.index));
+    out.push({ type: 'mention', text: '@' + name });
+    last = m.index + 1 + name.length;
+  }
+  pushText(out, text.slice(last));
 }
 
 /** `raw` as a canonical href when its scheme is allowed, else null. */

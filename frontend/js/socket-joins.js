@@ -50,7 +50,7 @@ export class JoinAnswers {
 
   /**
    * An error frame: null when it answers no join; else `{ room, forbidden }`. A server that names
-   * rooms is believed; one that does not yet is guessed from the order (a `forbidden` without
+   * rooms is believed (for a room whose join is waiting); one that does not yet is guessed from the order (a `forbidden` without
    * ref answers the oldest join still waiting) — never again once it named one, so an unrelated
    * room-less error (an `auth` token of another user) cannot be taken for a join's.
    */
@@ -58,6 +58,8 @@ export class JoinAnswers {
     if (!frame || frame.ref) return null;
     if (typeof frame.room === 'string' && frame.room) {
       this.namesRooms = true;
+      // Other frames' refusals name their room too (a `read`'s not_found): not a join's answer.
+      if (!this.pending.has(frame.room)) return null;
       this.pending.delete(frame.room);
       return { room: frame.room, forbidden: frame.code === 'forbidden' };
     }

@@ -8,6 +8,7 @@
 // event, so every event of the last moments is applied again over a REST answer (`recent`).
 import { compareIds, insertSorted } from './ids.js';
 import { roomKindOf } from './rooms.js';
+import { applyListed } from './read-state.js';
 
 // Per room; the oldest go first. Lines older than the oldest message go with the messages
 // (store.js trim), so this bounds only a stretch of many events between few messages.
@@ -45,7 +46,7 @@ export function isMembershipEvent(f) {
   return !!f && (f.kind === 'member' || f.kind === 'room') && typeof f.id === 'string' && typeof f.room === 'string';
 }
 
-export function createRoomOps({ state, room, emit, advanceHead }) {
+export function createRoomOps({ state, room, emit, advanceHead, attention }) {
   const meId = () => (state.me ? state.me.id : null);
   let online = null; // { v: state.presenceV it was computed at, ids }
 
@@ -152,6 +153,7 @@ export function createRoomOps({ state, room, emit, advanceHead }) {
         const r = room(item.name);
         assignMeta(r, item);
         reapplySince(r, t0);
+        applyListed(r, item); // unread, mentions, read position, notifications muted
         r.joined = true;
         r.listed = true;
         listed.add(item.name);
@@ -164,6 +166,7 @@ export function createRoomOps({ state, room, emit, advanceHead }) {
           if (!r.recent.some(({ at, ev }) => at >= t0 && ev.kind === 'member' && ev.member && ev.member.id === meId() && ev.role)) gone.push(r.name);
         }
       }
+      if (attention) attention.listed();
       emit('rooms');
       return gone;
     },

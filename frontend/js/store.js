@@ -4,10 +4,12 @@
 // sends by cid (pending → sent on ack, queued during a rate-limit cooldown, or failed with a
 // reason). Events that change messages, threads and this client's unconfirmed changes are in
 // store-events.js; membership (kinds, titles, roles, rosters, system lines, "my rooms") in
-// store-rooms.js. The store knows nothing about the network or the DOM; it mutates and tells
-// subscribers what changed.
+// store-rooms.js; unread and mention counts and read positions in store-attention.js. The store
+// knows nothing about the network or the DOM; it mutates and tells subscribers what changed.
 import { compareIds, insertSorted } from './ids.js';
-import { normalizeMessage } from './message-state.js';
+import { fillFromFrame, normalizeMessage } from './message-state.js';
+import { createAttentionOps } from './store-attention.js';
+import { attentionFields } from './read-state.js';
 import { createEventOps } from './store-events.js';
 import { createHistoryOps } from './store-history.js';
 import { createRoomOps, isMembershipEvent, membershipFields } from './store-rooms.js';
@@ -36,6 +38,7 @@ export function createStore() {
     thread: null, // { room, parent } of the open thread panel
     names: new Map(), // user id -> username (for DM titles)
     presenceV: 0, // bumped whenever any room's presence changes (store-rooms.js onlineIds)
+    countsLoaded: false, // GET /api/me/rooms answered once (store-attention.js)
   };
   let changed = new Set();
   let scheduled = false;
@@ -62,7 +65,6 @@ export function createStore() {
         live: false, // `joined` received on the current connection: sends may go out
         lastMessageAt: null,
         messageCount: null,
-        unread: 0,
         msgs: new Map(), // id -> message (message-state.js), timeline and thread replies alike
         ids: [], // the timeline: top-level ids, sorted ascending (numeric id order)
         threads: new Map(), // parent id -> { ids (replies, ascending), hasMore, loaded, loading, error, after }
@@ -80,6 +82,7 @@ export function createStore() {
         typing: new Map(),
         error: null,
         ...membershipFields(name), // store-rooms.js
+        ...attentionFields(), // read-state.js: unread, mentions, read position
       };
       state.rooms.set(name, r);
     }
@@ -90,6 +93,7 @@ export function createStore() {
   function addMessage(r, m) {
     if (!m || typeof m.id !== 'string') return false;
     if (r.msgs.has(m.id)) {
+      if (fillFromFrame(r.msgs.get(m.id), m)) emit('messages:' + r.name);
       // Our own reply, added on its ack: its frame still brings the parent's new count.
       if (typeof m.replyTo === 'string') events.countReply(r, m.replyTo, m.id, m.replyCount, m.ts);
       return false;
@@ -132,7 +136,8 @@ export function createStore() {
   }
 
   const { internal: events, ops: eventOps } = createEventOps({ state, room, emit, addMessage, advanceHead });
-  const roomOps = createRoomOps({ state, room, emit, advanceHead });
+  const { internal: attention, ops: attentionOps } = createAttentionOps({ state, room, emit });
+  const roomOps = createRoomOps({ state, room, emit, advanceHead, attention });
   const historyOps = createHistoryOps({ state, room, emit, addMessage, roomOps });
 
   return {
@@ -145,6 +150,7 @@ export function createStore() {
     ...eventOps,
     ...roomOps,
     ...historyOps,
+    ...attentionOps,
     /** A live `event` frame: a change to a message, or a membership/room change. */
     applyEvent(frame) {
       if (isMembershipEvent(frame)) roomOps.applyMembershipEvent(frame);
@@ -155,6 +161,7 @@ export function createStore() {
       state.rooms.clear();
       state.presenceV++;
       state.current = null;
+      state.countsLoaded = false;
       state.outbox.clear();
       state.changes.clear();
       state.thread = null;
@@ -172,8 +179,9 @@ export function createStore() {
     },
     setCurrent(name) {
       const r = room(name);
+      const opened = state.current !== name;
       state.current = name;
-      r.unread = 0;
+      if (opened) attention.open(r);
       emit('current');
       emit('rooms');
     },
@@ -231,7 +239,10 @@ export function createStore() {
       }
       let added = 0;
       for (const m of frame.messages) {
-        if (addMessage(r, m) && m && !m.replyTo) added++;
+        const isNew = addMessage(r, m);
+        if (isNew && m && !m.replyTo) added++;
+        // A backlog counts by seq only: a seq-less one is what was on screen before (no +1s).
+        if (m) attention.note(r, m, isNew, { legacy: false });
         if (m) advanceHead(r, m.id);
       }
       const backlog = Array.isArray(frame.events) ? frame.events : [];
@@ -257,12 +268,14 @@ export function createStore() {
     applyMessage(frame, { canTrimCurrent = false } = {}) {
       const r = room(frame.room);
       advanceHead(r, frame.id);
-      if (!addMessage(r, frame)) return null;
+      const isNew = addMessage(r, frame);
+      // Counted by seq (read-state.js): my own message coming back after its ack moves my read
+      // position too. Thread replies live in their thread: never unread in the room (as in Slack).
+      // A seq-less message of an old server counts +1 unless it is on screen.
+      const onScreen = frame.room === state.current && !document.hidden;
+      if (attention.note(r, frame, isNew, { legacy: !onScreen })) emit('rooms');
+      if (!isNew) return null;
       const stored = r.msgs.get(frame.id) || null;
-      // Thread replies live in their thread: not unread in the room (as in Slack).
-      if (!stored.replyTo && (frame.room !== state.current || document.hidden)) {
-        if (!state.me || stored.user.id !== state.me.id) r.unread += 1;
-      }
       trim(r, canTrimCurrent);
       emit('messages:' + r.name);
       // Its author stopped typing (addMessage cleared them): the indicator goes with the message,

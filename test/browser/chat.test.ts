@@ -722,15 +722,17 @@ describe('browser client against two chat replicas', { timeout: 120_000 }, () =>
     const dm = (await carol.page.title()).startsWith('@ alice');
     expect(dm).toBe(true);
 
-    // Alice finds the conversation in her list (her client joins her DM rooms) and later
-    // messages arrive live, counted as unread until she opens it.
+    // Alice finds the conversation in her list (her client joins her DM rooms) with its first
+    // message unread (the count survives the reload, issue 15), and later messages arrive live,
+    // counted as unread until she opens it.
     await alice.page.reload();
     await expectConnected(alice);
     const dmBtn = alice.page.locator('#dm-list .room-btn', { hasText: 'carol' });
     await dmBtn.waitFor();
+    await expectText(dmBtn.locator('.badge'), '1');
     await carol.page.keyboard.type('are you there?');
     await carol.page.keyboard.press('Enter');
-    await expectText(dmBtn.locator('.badge'), '1');
+    await expectText(dmBtn.locator('.badge'), '2');
     await dmBtn.click();
     await expectText(alice.page.locator('#room-title'), '@ carol');
     await waitForText(alice, 'are you there?');

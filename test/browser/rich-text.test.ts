@@ -17,7 +17,7 @@ function show(nodes: any[]): string {
     .map((n) => {
       if (n.type === 'text') return JSON.stringify(n.text);
       if (n.type === 'link') return `link(${n.href} ${JSON.stringify(n.text)})`;
-      if (n.type === 'code' || n.type === 'codeblock') return `${n.type}(${JSON.stringify(n.text)})`;
+      if (n.type === 'code' || n.type === 'codeblock' || n.type === 'mention') return `${n.type}(${JSON.stringify(n.text)})`;
       return `${n.type}(${show(n.children)})`;
     })
     .join(' ');
@@ -34,6 +34,7 @@ const KEYS: Record<string, string[]> = {
   del: ['children', 'type'],
   quote: ['children', 'type'],
   link: ['href', 'text', 'type'],
+  mention: ['text', 'type'],
 };
 const MAX_DEPTH = 10;
 
@@ -53,6 +54,7 @@ function problems(tree: any, input: string): string[] {
       if (n.type === 'text' && !n.text) out.push('empty text node');
       texts.push(n.text);
     }
+    if (n.type === 'mention' && !/^@[A-Za-z0-9_.-]*[A-Za-z0-9_]$/.test(n.text)) out.push(`mention text ${JSON.stringify(n.text)}`);
     if (n.type === 'link') {
       let u: URL | null = null;
       try {
@@ -95,6 +97,13 @@ describe('rich-text.js: the syntax', () => {
     expect(parse('**bold _and italic_**, ***both***')).toBe('strong("bold " em("and italic")) ", " em(strong("both"))');
     expect(parse('`a **b** <i>` and `` a ` b ``')).toBe('code("a **b** <i>") " and " code("a ` b")');
     expect(parse('(*aside*) "_quoted_"')).toBe('"(" em("aside") ") \\"" em("quoted") "\\""');
+  });
+
+  it('@mentions as the server reads them: not in an e-mail, code or a link, without trailing punctuation, at least 3 characters', () => {
+    expect(parse('hi @bob. and @al, @Carol_1-')).toBe('"hi " mention("@bob") ". and @al, " mention("@Carol_1") "-"');
+    expect(parse('mail a@b.com or mailto:x@y.com, `@code`')).toBe('"mail a@b.com or " link(mailto:x@y.com "mailto:x@y.com") ", " code("@code")');
+    expect(parse('**@dave** @room! @@eve x@frank')).toBe('strong(mention("@dave")) " " mention("@room") "! @@eve x@frank"');
+    expect(parse('> @gina here')).toBe('quote(mention("@gina") " here")');
   });
 
   it('code blocks keep their text verbatim, drop a language tag, and may close mid-line', () => {

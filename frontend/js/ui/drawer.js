@@ -1,9 +1,10 @@
 // The room list as a drawer on small screens: opened by the ☰ button, closed by ✕, the scrim
 // or Escape, with focus moved in and back out. While closed, the ☰ button is the only sign of
 // the other rooms, so it carries the number of rooms (and DMs) with unread messages, in its
-// badge and in its accessible name.
+// badge and in its accessible name — the same counts as the sidebar and the title (read-state.js).
 import { $, setText } from './dom.js';
 import { STRINGS } from '../strings.js';
+import { totals } from '../read-state.js';
 
 export function mountDrawer({ store }) {
   const button = $('sidebar-open');
@@ -36,8 +37,12 @@ export function mountDrawer({ store }) {
   });
 
   function renderUnread() {
-    let rooms = 0;
-    for (const r of store.state.rooms.values()) if (r.joined && r.unread > 0 && r.name !== store.state.current) rooms += 1;
+    // The room on screen is left out even in a hidden tab: the drawer is about the other rooms.
+    const { rooms } = totals([...store.state.rooms.values()].filter((r) => r.name !== store.state.current), {
+      current: store.state.current,
+      visible: true,
+      countsLoaded: store.state.countsLoaded,
+    });
     badge.hidden = rooms === 0;
     setText(badge, rooms ? String(rooms) : '');
     const label = rooms ? STRINGS.drawer.openWithUnread(rooms) : STRINGS.drawer.open;

@@ -17,6 +17,7 @@ const rendered = new WeakMap(); // li -> rev it shows
  * @param o.own      the signed-in user wrote it
  * @param o.moderate the signed-in user is the room's owner or an admin (may delete it)
  * @param o.inThread shown in the thread panel (no "reply in thread", no reply summary)
+ * @param o.mentionsMe it mentions the signed-in user (or @room): highlighted as a whole
  */
 export function buildMessageItem(view, rev, o) {
   const li = h(
@@ -49,6 +50,7 @@ export function patchMessageItem(li, view, rev, o) {
   rendered.set(li, rev);
   const body = li.querySelector('.msg-body');
   li.classList.toggle('deleted', view.deleted);
+  li.classList.toggle('mentions-me', !!o.mentionsMe && !view.deleted);
   li.classList.toggle('change-pending', view.pending !== null);
   if (!o.editing || view.deleted) {
     const line = body.querySelector('.msg-line') || body.querySelector('.msg-editor');

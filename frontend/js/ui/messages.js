@@ -4,7 +4,9 @@
 // (message-item.js) — so live messages append without rebuilding the list and older history
 // prepends while the visible messages stay where they are. Consecutive messages by the same
 // author within a few minutes are grouped. System lines (membership and room events,
-// system-line.js) are merged in by id. Every piece of user text goes through textContent.
+// system-line.js) are merged in by id. A "New messages" divider stands above the first message
+// after my read position when the room was opened (store-attention.js), and a "Seen" line under my
+// newest message others have read (receipts.js). Every piece of user text goes through textContent.
 import { $, h, setText } from './dom.js';
 import { formatDay, dayKey } from './format.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
@@ -12,6 +14,8 @@ import { mountOutboxBar } from './outbox-bar.js';
 import { systemLineEl, systemText } from './system-line.js';
 import { compareIds } from '../ids.js';
 import { roomName } from './room-label.js';
+import { mentionsUser } from '../read-state.js';
+import { STRINGS } from '../strings.js';
 
 const GROUP_MS = 5 * 60_000;
 const NEAR_BOTTOM_PX = 80;
@@ -21,7 +25,7 @@ const LOAD_OLDER_PX = 200;
 const isCreatorJoin = (prev, ev) =>
   !!prev && prev.kind === 'room' && prev.action === 'created' && ev.kind === 'member' && ev.action === 'joined' && ev.member && prev.user && ev.member.id === prev.user.id;
 
-export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard }) {
+export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard, seenLine = () => null }) {
   const scroller = $('messages');
   const list = $('message-list');
   const loadOlderBtn = $('load-older');
@@ -132,6 +136,9 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
         prev = { userId: null, ts: ev.ts, day };
       }
     };
+    const unreadAfter = store.dividerSeq(name);
+    let newPlaced = unreadAfter === null;
+    const seen = seenLine(name); // { id, text } | null
     for (const id of r.ids) {
       systemLinesBefore(id);
       const m = r.msgs.get(id);
@@ -139,11 +146,17 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard 
       // step cheap by computing a message's day once.
       const day = days.get(m) ?? days.set(m, dayKey(m.ts)).get(m);
       divider(m.ts, day);
+      if (!newPlaced && m.seq !== null && m.seq > unreadAfter) {
+        newPlaced = true;
+        push('new', () => h('li', { className: 'new-divider', attrs: { 'data-after-seq': String(unreadAfter) } }, h('span', { text: STRINGS.attention.newMessages })), false);
+        prev = null;
+      }
       const grouped = !!prev && prev.userId === m.user.id && m.ts - prev.ts < GROUP_MS;
-      const o = { own: m.user.id === me.id, moderate, inThread: false, editing: actions.isEditing(name, id) };
+      const o = { own: m.user.id === me.id, moderate, inThread: false, editing: actions.isEditing(name, id), mentionsMe: mentionsUser(m, me.id) };
       const el = push(`m:${id}`, () => buildMessageItem(store.view(name, id), m.rev, o), grouped);
       if (isStale(el, m.rev)) patchMessageItem(el, store.view(name, id), m.rev, o);
       prev = { userId: m.user.id, ts: m.ts, day };
+      if (seen && seen.id === id) setText(push('seen', () => h('li', { className: 'seen-line', attrs: { 'aria-live': 'off' } }), false), seen.text);
     }
     systemLinesBefore(null);
     for (const p of store.pendingIn(name)) {

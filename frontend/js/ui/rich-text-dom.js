@@ -13,6 +13,7 @@ export const RICH_TEXT_ALLOWED = Object.freeze({
   PRE: [],
   BLOCKQUOTE: [],
   A: ['href', 'rel', 'target'],
+  MARK: [], // an @mention
 });
 
 const WRAPPERS = { strong: 'strong', em: 'em', del: 'del', quote: 'blockquote' };
@@ -45,6 +46,8 @@ function build(n) {
     }
     case 'link':
       return link(n);
+    case 'mention':
+      return withText('mark', n.text);
     default: {
       const tag = WRAPPERS[n.type];
       if (!tag) return null;

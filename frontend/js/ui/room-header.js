@@ -1,6 +1,7 @@
 // The chat header of the room on screen: its name by kind (a lock for a private room), its topic
 // and member count, Leave (a confirmation first; "Close" for a DM) and the room options menu —
-// invite people, edit the topic (owner and admins), archive (the owner). Also what the
+// invite people, edit the topic (owner and admins), archive (the owner), and for everyone mute
+// or unmute the room's notifications (a DM's menu has only that). Also what the
 // composer may do there: nothing while the user is muted ("You are muted until 14:05", lifted
 // on time) or the room is archived.
 import { $, setText } from './dom.js';
@@ -13,7 +14,7 @@ import { STRINGS } from '../strings.js';
 
 const moderator = (r) => r.role === 'owner' || r.role === 'admin';
 
-export function mountRoomHeader({ store, composer, actions, dialogs }) {
+export function mountRoomHeader({ store, composer, actions, dialogs, setTitle = (t) => (document.title = t), onMuteNotifications = null }) {
   const menuBtn = $('room-menu-btn');
   let unmuteTimer = 0;
 
@@ -25,6 +26,10 @@ export function mountRoomHeader({ store, composer, actions, dialogs }) {
       items.push(r.archived
         ? { label: STRINGS.rooms.unarchive, onSelect: () => actions.archive(r.name, false) }
         : { label: STRINGS.rooms.archive, danger: true, onSelect: () => actions.archive(r.name, true) });
+    }
+    if (onMuteNotifications) {
+      const muted = r.notifyMuted;
+      items.push({ label: muted ? STRINGS.attention.unmuteRoom : STRINGS.attention.muteRoom, onSelect: () => onMuteNotifications(r.name, !muted) });
     }
     return items;
   }
@@ -72,8 +77,8 @@ export function mountRoomHeader({ store, composer, actions, dialogs }) {
     setText($('room-sub'), parts.join(' · '));
     $('room-leave').hidden = cur === DEFAULT_ROOM;
     setText($('room-leave'), r.kind === 'dm' ? STRINGS.chat.close : STRINGS.chat.leave);
-    menuBtn.hidden = r.kind === 'dm' || menuItems(r).length === 0;
-    document.title = STRINGS.chat.title(label);
+    menuBtn.hidden = menuItems(r).length === 0;
+    setTitle(STRINGS.chat.title(label));
     composer.setRoom(cur, r.kind === 'public' ? `#${cur}` : roomName(store, cur));
     composer.setLock(lockText(r));
   }

@@ -1,5 +1,6 @@
 // The sidebar: the user's rooms (GET /api/me/rooms, my-rooms.js) — public and private rooms, then
-// DMs and groups — with last activity and unread counts, the join form (a public name, validated
+// DMs and groups — with last activity, unread counts (dimmed when I muted the room) and a separate
+// "@ N" badge for unread mentions (read-state.js), the join form (a public name, validated
 // like the server; a private room's `p:` name is checked over REST first), "+" to create a room
 // or start a group, the people search that opens DMs, and the signed-in user with "Sign out".
 // Closed DMs (hidden-dms.js) are left out until a new message arrives.
@@ -8,6 +9,7 @@ import { formatAgo, initials, avatarClass } from './format.js';
 import { dmPartner, dmRoomName, isMembersOnlyRoom, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
 import { dmName, roomName } from './room-label.js';
 import { STRINGS } from '../strings.js';
+import { shownCounts } from '../read-state.js';
 
 export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom, onNewGroup, onLogout }) {
   const roomList = $('room-list');
@@ -156,7 +158,7 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
   // One <li><button> per room, kept across renders and updated in place (class, aria-current,
   // name, activity, unread badge), so an incoming message neither rebuilds the list nor moves
   // keyboard focus or a screen reader's position.
-  const items = new Map(); // room name -> { li, btn, name, meta, badge, avatar }
+  const items = new Map(); // room name -> { li, btn, name, meta, badge, mention, avatar }
   let emptyDms = null;
 
   function roomItem(r, dm) {
@@ -166,6 +168,7 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
       const avatar = dm ? h('span', { attrs: { 'aria-hidden': 'true' } }) : h('span', { className: 'hash', text: '#', attrs: { 'aria-hidden': 'true' } });
       const meta = h('span', { className: 'room-meta' });
       const badge = h('span', { className: 'badge' });
+      const mention = h('span', { className: 'badge mention-badge' });
       const priv = r.kind === 'private' ? h('span', { className: 'sr-only', text: ` ${STRINGS.chat.privateTag}` }) : null;
       const btn = h(
         'button',
@@ -173,15 +176,30 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
         h('span', { className: 'room-name' }, avatar, name, priv),
         meta,
       );
-      it = { li: h('li', {}, btn), btn, name, meta, badge, avatar };
+      it = { li: h('li', {}, btn), btn, name, meta, badge, mention, avatar };
       items.set(r.name, it);
     }
     return it;
   }
 
-  function updateItem(it, r, label, meta, avatarText, avatarCls) {
+  const attentionView = () => ({ current: store.state.current, visible: document.visibilityState === 'visible', countsLoaded: store.state.countsLoaded });
+
+  /** Shows `text` in `badge` (with its accessible name) at the end of the button, or removes it. */
+  function setBadge(it, badge, text, aria) {
+    if (!text) {
+      if (badge.parentNode) badge.remove();
+      return;
+    }
+    setText(badge, text);
+    if (badge.getAttribute('aria-label') !== aria) badge.setAttribute('aria-label', aria);
+    // The mention badge goes before the unread one.
+    if (badge.parentNode !== it.btn) it.btn.insertBefore(badge, badge === it.mention && it.badge.parentNode === it.btn ? it.badge : null);
+  }
+
+  function updateItem(it, r, label, meta, avatarText, avatarCls, view) {
     const current = store.state.current === r.name;
-    const cls = 'room-btn' + (r.joined ? ' joined' : '') + (r.unread ? ' has-unread' : '');
+    const shown = shownCounts(r, view);
+    const cls = 'room-btn' + (r.joined ? ' joined' : '') + (shown.total ? ' has-unread' : '') + (r.notifyMuted ? ' notify-muted' : '');
     if (it.btn.className !== cls) it.btn.className = cls;
     if (current) it.btn.setAttribute('aria-current', 'page');
     else it.btn.removeAttribute('aria-current');
@@ -193,14 +211,9 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
       if (it.avatar.className !== avatarCls) it.avatar.className = avatarCls;
       setText(it.avatar, avatarText);
     }
-    if (r.unread) {
-      setText(it.badge, r.unread > 99 ? '99+' : String(r.unread));
-      const aria = `${r.unread} unread`;
-      if (it.badge.getAttribute('aria-label') !== aria) it.badge.setAttribute('aria-label', aria);
-      if (it.badge.parentNode !== it.btn) it.btn.appendChild(it.badge);
-    } else if (it.badge.parentNode) {
-      it.badge.remove();
-    }
+    const A = STRINGS.attention;
+    setBadge(it, it.mention, shown.mentions ? A.mentionBadge(shown.mentions) : '', A.mentions(shown.mentions));
+    setBadge(it, it.badge, shown.unread ? (shown.unread > 99 ? '99+' : String(shown.unread)) : '', A.unread(shown.unread));
   }
 
   /** Puts `lis` into `list` in order, moving only what is out of place. */
@@ -222,6 +235,7 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
     const active = document.activeElement;
     const focused = active && active.classList && active.classList.contains('room-btn') ? active : null;
     const now = Date.now();
+    const view = attentionView();
     // The user's rooms only (a frame may have made a record of another), closed DMs left out.
     const rooms = [...store.state.rooms.values()].filter((r) => r.joined && !r.hidden);
     const isDmOrGroup = (r) => r.kind === 'dm' || r.kind === 'group';
@@ -235,7 +249,7 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
     const publicLis = [];
     for (const r of publicRooms) {
       const it = roomItem(r, false);
-      updateItem(it, r, label(r), formatAgo(r.lastMessageAt, now), r.kind === 'private' ? '🔒' : '#', 'hash');
+      updateItem(it, r, label(r), formatAgo(r.lastMessageAt, now), r.kind === 'private' ? '🔒' : '#', 'hash', view);
       publicLis.push(it.li);
     }
     reconcile(roomList, publicLis);
@@ -245,11 +259,11 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
       if (r.kind === 'group') {
         const name = roomName(store, r.name);
         const people = r.peers ? r.peers.length + 1 : null;
-        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), people ? String(people) : '👥', 'avatar tiny avatar-group');
+        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), people ? String(people) : '👥', 'avatar tiny avatar-group', view);
       } else {
         const name = dmName(store, r.name);
         const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
-        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`);
+        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`, view);
       }
       dmLis.push(it.li);
     }

@@ -6,6 +6,7 @@ import { $, reconcile, setText } from './dom.js';
 import { compareIds } from '../ids.js';
 import { mountComposer } from './composer.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
+import { mentionsUser } from '../read-state.js';
 import { roomLabel } from './room-label.js';
 
 const PAGE = 100;
@@ -78,7 +79,8 @@ export function mountThread({ store, api, actions, sender, onRetry, onDiscard })
     const m = store.state.rooms.get(room).msgs.get(id);
     const r = store.state.rooms.get(room);
     const moderate = !!r && (r.role === 'owner' || r.role === 'admin');
-    const o = { own: !!store.state.me && m.user.id === store.state.me.id, moderate, inThread, editing: actions.isEditing(room, id) };
+    const meId = store.state.me ? store.state.me.id : null;
+    const o = { own: !!meId && m.user.id === meId, moderate, inThread, editing: actions.isEditing(room, id), mentionsMe: mentionsUser(m, meId) };
     return item(
       `m:${id}`,
       () => buildMessageItem(store.view(room, id), m.rev, o),
