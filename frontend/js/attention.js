@@ -28,7 +28,7 @@ export function createAttention({ store, api, getSocket, myRooms, messages, sele
   const panel = { render() {} };
   const notifications = createNotifications({ api, onChange: () => panel.render() });
   const opener = createOpener({ store, selectRoom, loadOlder, toast, strings: STRINGS.attention });
-  const openNotification = (n) => opener.open(n.room, n.sourceId);
+  const openNotification = (n) => opener.open(n.room, n.sourceId, typeof n.replyTo === 'string' ? n.replyTo : undefined);
   const desktop = createDesktopNotify({ onOpen: openNotification, isDnd: () => notifications.state.dnd });
   const titleBadge = createTitleBadge({ store });
   /** The notification's message is at or before my read position in its room. */

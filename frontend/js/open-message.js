@@ -1,7 +1,8 @@
 // Opens a room at one message (a notification's cause): the room is selected (joined when it is
 // not yet), history is paged back — at most MAX_PAGES pages — until the message is held, then it
-// is scrolled into view and flashed. A thread reply this client holds opens its thread; an
-// invitation's member event is a system line. What cannot be found after that says so.
+// is scrolled into view and flashed. A thread reply opens its thread (the notification names the
+// parent: the thread is loaded first); an invitation's member event is a system line. What
+// cannot be found after that says so.
 import { compareIds } from './ids.js';
 
 export const MAX_PAGES = 10;
@@ -54,7 +55,8 @@ export function createOpener({ store, selectRoom, loadOlder, toast, strings }) {
   }
 
   return {
-    async open(room, id) {
+    /** `replyTo`: the id is a thread reply to this parent (a notification says so). */
+    async open(room, id, replyTo) {
       const mine = ++seq;
       if (!/^\d+-\d+$/.test(id)) return false;
       selectRoom(room, { focusComposer: false });
@@ -62,6 +64,11 @@ export function createOpener({ store, selectRoom, loadOlder, toast, strings }) {
       const here = () => store.state.current === room && mine === seq;
       await until(() => r.live || !here(), JOIN_WAIT_MS);
       if (!here()) return false;
+      if (replyTo && /^\d+-\d+$/.test(replyTo) && !r.msgs.has(id)) {
+        store.openThread(room, replyTo); // loads the thread's replies
+        await until(() => r.msgs.has(id) || !here(), JOIN_WAIT_MS);
+        if (!here()) return false;
+      }
       for (let page = 0; ; page++) {
         const where = locate(room, r, id);
         if (where) return reveal(where);

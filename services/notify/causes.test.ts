@@ -54,6 +54,14 @@ describe('notify causes', () => {
     expect(kindsOf(msg({ room: DM, user: { id: 'bob1', name: 'bob' } }))).toEqual([['alice1', 'dm']]);
   });
 
+  it('a notification of a thread reply names its parent (the client opens the thread)', () => {
+    const plan = planOf(msg({ replyTo: '1-0', replyToUser: 'bob1' }))!;
+    const [n] = resolvePlan(plan, [], prefsOf({ bob1: {} })).notifications;
+    expect(n).toMatchObject({ userId: 'bob1', kind: 'reply', replyTo: '1-0' });
+    const [top] = resolvePlan(planOf(msg({ mentions: ['bob1'] }))!, [], prefsOf({ bob1: {} })).notifications;
+    expect(top).not.toHaveProperty('replyTo');
+  });
+
   it('a reply to your own message notifies nobody', () => {
     expect(kindsOf(msg({ replyTo: '1-0', replyToUser: 'alice1' }))).toEqual([]);
   });

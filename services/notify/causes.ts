@@ -20,6 +20,8 @@ import type { NewNotification, NotificationKind, NotifyPrefs } from '../shared/s
 export interface NotifyPlan {
   room: string;
   sourceId: string;
+  /** The source is a thread reply: its parent (the notification opens the thread). */
+  replyTo?: string;
   actor: ChatUser;
   text: string;
   ts: number;
@@ -60,6 +62,7 @@ export function planOf(entry: LogEntry | ReadMark): NotifyPlan | null {
   return {
     room: entry.room,
     sourceId: entry.id,
+    ...(entry.replyTo === undefined ? {} : { replyTo: entry.replyTo }),
     actor: entry.user,
     text: previewText(entry.text),
     ts: entry.ts,
@@ -113,7 +116,9 @@ export function resolvePlan(plan: NotifyPlan, members: readonly string[], prefs:
       out.dropped.push(reason);
       continue;
     }
-    out.notifications.push({ userId, kind, room: plan.room, sourceId: plan.sourceId, actor: plan.actor, text: plan.text, ts: plan.ts });
+    const n: NewNotification = { userId, kind, room: plan.room, sourceId: plan.sourceId, actor: plan.actor, text: plan.text, ts: plan.ts };
+    if (plan.replyTo !== undefined) n.replyTo = plan.replyTo;
+    out.notifications.push(n);
   }
   return out;
 }

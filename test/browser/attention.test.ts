@@ -372,6 +372,24 @@ describe('attention in the browser', { timeout: 120_000 }, () => {
     await expectText(bob.page.locator('#notif-count'), /^\d+$/);
   });
 
+  it('a reply to my message is a notification that opens its thread at the reply', async () => {
+    const p = alice3.page;
+    const aliceWs = await wsClient(a, aliceToken, stack.origin);
+    await aliceWs.join('general');
+    const parent = await aliceWs.send('general', 'a question for the thread', 'thread-parent');
+    aliceWs.close();
+    await bobWs.join('general');
+    bobWs.ws.send(JSON.stringify({ type: 'send', room: 'general', text: 'an answer in the thread', cid: 'thread-reply', replyTo: parent.id }));
+    const ack = await bobWs.next((f) => f.type === 'ack' && f.cid === 'thread-reply');
+    await eventually(() => Promise.resolve(alice3.received.some((f) => f.type === 'notify' && f.notification.kind === 'reply')), (v) => v, 'her reply notification');
+    if (await p.locator('#notif-panel').isHidden()) await p.locator('#notif-btn').click();
+    const line = p.locator('.notif-item[data-kind="reply"]');
+    await line.waitFor();
+    await line.click();
+    await expectText(p.locator('#room-title'), '# general');
+    await p.locator(`#thread-list [data-id="${ack.id}"]`).waitFor({ timeout: 20_000 });
+  });
+
   it('reported no CSP violation, script error or dialog in any page', () => {
     for (const c of clients) {
       expect(c.problems, `${c.name}: problems`).toEqual([]);

@@ -50,6 +50,7 @@ export interface NotificationDoc {
   text: string;
   ts: number;
   read: boolean;
+  replyTo?: string;
 }
 
 const durable = { versionKey: false, autoIndex: true, autoCreate: true, writeConcern: MESSAGE_WRITE_CONCERN } as const;
@@ -79,6 +80,7 @@ export const notificationSchema = new Schema<NotificationDoc>(
     text: String,
     ts: Number,
     read: Boolean,
+    replyTo: String,
   },
   { ...durable, collection: 'notifications' },
 );
@@ -130,6 +132,7 @@ const toNotification = (d: NotificationDoc): AppNotification => ({
   text: d.text,
   ts: d.ts,
   read: d.read === true,
+  ...(d.replyTo ? { replyTo: d.replyTo } : {}),
 });
 
 export class MongoAttention {
@@ -298,6 +301,7 @@ export class MongoAttention {
       text: previewText(n.text),
       ts: n.ts,
       read: false,
+      ...(n.replyTo === undefined ? {} : { replyTo: n.replyTo }),
     }));
     let held = new Set<number>();
     try {

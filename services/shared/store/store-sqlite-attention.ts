@@ -22,6 +22,7 @@ interface NotificationRow {
   text: string;
   ts: number;
   is_read: number;
+  reply_to: string | null;
 }
 interface ReadRow {
   user_id: string;
@@ -40,7 +41,7 @@ interface InboxParams {
 // Above every real id's ms (ids.ts: parts are at most 2^53 - 1): the cursor of a first page.
 const NO_CURSOR = { ms: 2 ** 53, seq: 0, room: '' };
 
-const NOTIFICATION_COLUMNS = 'room, source_id, kind, actor_id, actor_name, text, ts, is_read';
+const NOTIFICATION_COLUMNS = 'room, source_id, kind, actor_id, actor_name, text, ts, is_read, reply_to';
 const toNotification = (r: NotificationRow): AppNotification => ({
   id: notificationId(r.room, r.source_id),
   kind: r.kind,
@@ -50,6 +51,7 @@ const toNotification = (r: NotificationRow): AppNotification => ({
   text: r.text,
   ts: r.ts,
   read: r.is_read === 1,
+  ...(r.reply_to === null ? {} : { replyTo: r.reply_to }),
 });
 
 const numericId = (id: string) => {
@@ -108,9 +110,9 @@ export class SqliteAttention {
          LEFT JOIN user_rooms ur ON ur.user_id = u.id AND ur.room = @room
          WHERE u.id IN (SELECT value FROM json_each(@ids))`,
       ),
-      notify: db.prepare<{ user: string; room: string; sourceId: string; ms: number; seq: number; kind: string; actorId: string; actorName: string; text: string; ts: number }>(
-        `INSERT OR IGNORE INTO notifications (user_id, room, source_id, source_ms, source_seq, kind, actor_id, actor_name, text, ts)
-         VALUES (@user, @room, @sourceId, @ms, @seq, @kind, @actorId, @actorName, @text, @ts)`,
+      notify: db.prepare<{ user: string; room: string; sourceId: string; ms: number; seq: number; kind: string; actorId: string; actorName: string; text: string; ts: number; replyTo: string | null }>(
+        `INSERT OR IGNORE INTO notifications (user_id, room, source_id, source_ms, source_seq, kind, actor_id, actor_name, text, ts, reply_to)
+         VALUES (@user, @room, @sourceId, @ms, @seq, @kind, @actorId, @actorName, @text, @ts, @replyTo)`,
       ),
       // Newest first from the cursor (exclusive): one backward range of the index, cut at the limit.
       inbox: db.prepare<InboxParams, NotificationRow>(
@@ -142,10 +144,10 @@ export class SqliteAttention {
         const text = previewText(n.text);
         const r = this.s.notify.run({
           user: n.userId, room: n.room, sourceId: n.sourceId, ...numericId(n.sourceId),
-          kind: n.kind, actorId: n.actor.id, actorName: n.actor.name, text, ts: n.ts,
+          kind: n.kind, actorId: n.actor.id, actorName: n.actor.name, text, ts: n.ts, replyTo: n.replyTo ?? null,
         });
         if (r.changes === 0) continue; // held already: a redelivery
-        const notification: AppNotification = { id: notificationId(n.room, n.sourceId), kind: n.kind, room: n.room, sourceId: n.sourceId, actor: { id: n.actor.id, name: n.actor.name }, text, ts: n.ts, read: false };
+        const notification: AppNotification = { id: notificationId(n.room, n.sourceId), kind: n.kind, room: n.room, sourceId: n.sourceId, actor: { id: n.actor.id, name: n.actor.name }, text, ts: n.ts, read: false, ...(n.replyTo === undefined ? {} : { replyTo: n.replyTo }) };
         inserted.push({ userId: n.userId, notification });
       }
       return inserted;

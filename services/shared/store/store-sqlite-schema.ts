@@ -233,6 +233,7 @@ CREATE TABLE IF NOT EXISTS notifications (
   text       TEXT NOT NULL,
   ts         INTEGER NOT NULL,
   is_read    INTEGER NOT NULL DEFAULT 0,
+  reply_to   TEXT,
   PRIMARY KEY (user_id, room, source_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_inbox ON notifications(user_id, source_ms, source_seq, room);
@@ -270,6 +271,7 @@ const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['member_events', 'ms', 'INTEGER'],
   ['member_events', 'seq', 'INTEGER'],
   ['member_events', 'body', 'TEXT'],
+  ['notifications', 'reply_to', 'TEXT'],
   ...ROOM_STATE_COLUMNS.map(([column, decl]): [string, string, string] => ['rooms', column, decl]),
 ];
 

@@ -13,9 +13,9 @@ const actor = { id: 'u_actor', name: 'actor' };
 function note(userId: string, room: string, sourceId: string, kind: NewNotification['kind'] = 'mention', text = `about ${sourceId}`): NewNotification {
   return { userId, kind, room, sourceId, actor, text, ts: Number(sourceId.split('-')[0]) };
 }
-/** What the inbox shows for `n` (unread unless told). */
 /** What insertNotifications answers for a row it added: whose inbox, and the notification. */
 const inserted = (n: NewNotification) => ({ userId: n.userId, notification: shown(n) });
+/** What the inbox shows for `n` (unread unless told). */
 const shown = (n: NewNotification, read = false): AppNotification => ({
   id: notificationId(n.room, n.sourceId),
   kind: n.kind,
@@ -49,6 +49,12 @@ export function attentionInboxContract(getStore: () => Store): void {
         expect(await store.notifications('u_one', { limit: 10 })).toEqual([shown(b), shown(d), shown(a)]);
         expect(await store.unreadNotificationCount('u_one')).toBe(3);
         expect(await store.insertNotifications([])).toEqual([]);
+      });
+
+      it('keeps the parent of a thread reply (replyTo) through insert and listing', async () => {
+        const reply = { ...note('u_thread', 'lobby', '30-0', 'reply'), replyTo: '29-0' };
+        expect(await store.insertNotifications([reply])).toEqual([{ userId: 'u_thread', notification: { ...shown(reply), replyTo: '29-0' } }]);
+        expect(await store.notifications('u_thread', { limit: 5 })).toEqual([{ ...shown(reply), replyTo: '29-0' }]);
       });
 
       it('keeps a preview of the text (PREVIEW_CHARS code points) and the actor', async () => {

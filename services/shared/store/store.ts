@@ -261,6 +261,8 @@ export interface NewNotification {
   room: string;
   /** The message (or member event, for invite) that caused it: with room and userId, the idempotency key. */
   sourceId: string;
+  /** The source is a thread reply: its top-level parent (a client opens the thread with it). */
+  replyTo?: string;
   actor: ChatUser;
   /** A preview, at most PREVIEW_CHARS. */
   text: string;
