@@ -1,8 +1,8 @@
 // Wiring: session → chat. Decides between the sign-in screen and the chat, connects the socket
 // to the store, turns server frames into state, hands sends (sender.js) and changes to messages
 // (changes.js) their acks and errors, the user's rooms and their frames to my-rooms.js, read
-// positions, receipts and notifications to attention.js, pages older history, and renders what
-// changed.
+// positions, receipts and notifications to attention.js, presence status to presence.js, pages
+// older history, and renders what changed.
 import { createApi, ApiError } from './api.js';
 import { ChatSocket } from './socket.js';
 import { createStore } from './store.js';
@@ -13,6 +13,7 @@ import { createMyRooms } from './my-rooms.js';
 import { createHiddenDms } from './hidden-dms.js';
 import { createRoomActions } from './room-actions.js';
 import { createAttention } from './attention.js';
+import { createPresence, awayAfterMsOf } from './presence.js';
 import { DEFAULT_ROOM, isValidRoom } from './rooms.js';
 import { $ } from './ui/dom.js';
 import { mountAuth } from './ui/auth.js';
@@ -26,6 +27,7 @@ import { mountMembers, renderTyping } from './ui/members.js';
 import { createMessageActions } from './ui/message-actions.js';
 import { mountThread } from './ui/thread.js';
 import { mountDrawer } from './ui/drawer.js';
+import { mountMyPresence } from './ui/presence-dot.js';
 import { toast } from './ui/toast.js';
 import { STRINGS, errorText } from './strings.js';
 
@@ -40,6 +42,8 @@ const outboxStore = createOutboxPersistence({ store });
 const changes = createChanges({ store, getSocket });
 const hiddenDms = createHiddenDms({ store });
 const myRooms = createMyRooms({ store, api, getSocket, hiddenDms, onRemoved: roomGone, toast });
+// Reads the statuses every members and rooms answer of `api` carries, whoever asked.
+const presence = createPresence({ store, api, getSocket, refreshRooms: () => myRooms.refresh(), onChange: renderPresence });
 const roomActions = createRoomActions({ store, api, myRooms, hiddenDms, onSelect: selectRoom, toast });
 const dialogs = mountRoomDialogs({ store, api, actions: roomActions });
 
@@ -54,6 +58,7 @@ const auth = mountAuth({
 const sidebar = mountSidebar({
   store,
   api,
+  presence,
   onSelect: selectRoom,
   onOpenByName: openByName,
   onCreateRoom: () => dialogs.openCreate(),
@@ -71,10 +76,11 @@ const composer = mountComposer({
 const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ? thread.composer : composer) });
 const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
-const members = mountMembers({ store, actions: roomActions, dialogs });
+const members = mountMembers({ store, actions: roomActions, dialogs, presence, onRefresh: loadRoomDetails });
 const attention = createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, toast });
-const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs, setTitle: attention.setTitle, onMuteNotifications: attention.muteRoom });
+const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs, presence, setTitle: attention.setTitle, onMuteNotifications: attention.muteRoom });
 const drawer = mountDrawer({ store });
+const myPresence = mountMyPresence({ presence });
 
 // --- rendering ------------------------------------------------------------------------------
 
@@ -97,6 +103,14 @@ store.subscribe((topics) => {
   if (all || topics.has('connection')) status.render(store.state.connection);
   if (topics.has('outbox')) outboxStore.save();
 });
+
+/** Statuses were pulled, or mine changed. */
+function renderPresence() {
+  sidebar.render();
+  header.render();
+  members.render();
+  myPresence.render();
+}
 
 function updateTyping() {
   const cur = store.state.current;
@@ -159,7 +173,7 @@ async function boot() {
   await startChat(user);
 }
 
-/** config.json: wsUrls (required) and, optionally, the client's heartbeat timing. */
+/** config.json: wsUrls (required) and, optionally, the client's heartbeat timing and awayAfterSec. */
 async function socketConfig() {
   const fallback = [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:8080/ws`];
   try {
@@ -169,9 +183,9 @@ async function socketConfig() {
     const ms = (v) => Number.isInteger(v) && v >= 500 && v <= 120_000;
     if (cfg && ms(cfg.pingIntervalMs)) options.pingIntervalMs = cfg.pingIntervalMs;
     if (cfg && ms(cfg.pongTimeoutMs)) options.pongTimeoutMs = cfg.pongTimeoutMs;
-    return { urls, options };
+    return { urls, options, awayAfterMs: awayAfterMsOf(cfg) };
   } catch {
-    return { urls: fallback, options: {} };
+    return { urls: fallback, options: {}, awayAfterMs: awayAfterMsOf(null) };
   }
 }
 
@@ -182,7 +196,7 @@ async function startChat(user) {
   loadNames();
   hiddenDms.load(user.id);
   $('app').hidden = false;
-  const { urls, options } = await socketConfig();
+  const { urls, options, awayAfterMs } = await socketConfig();
   if (!api.session) return; // signed out meanwhile
 
   socket = new ChatSocket({
@@ -207,6 +221,7 @@ async function startChat(user) {
   // `general` and the room last on screen now; every other room of the user's as soon as
   // GET /api/me/rooms answers (my-rooms.js).
   attention.start(user);
+  presence.start(user, awayAfterMs);
   myRooms.add(DEFAULT_ROOM);
   myRooms.migrateSavedRooms(user.id);
   restoreOutbox();
@@ -221,6 +236,8 @@ function endChat(message) {
   socket = null;
   myRooms.stop();
   attention.stop();
+  presence.stop();
+  myPresence.hide();
   sender.stop();
   changes.stop();
   store.reset();
@@ -254,7 +271,7 @@ function selectRoom(name, { focusComposer = false, confirm = false } = {}) {
 /** The roster with roles (and the room's own state when "my rooms" has not brought it yet). */
 async function loadRoomDetails(name) {
   const r = store.room(name);
-  if (r.kind === 'dm') return;
+  if (r.kind === 'dm') return presence.refreshPeers(); // the peer's status comes with my rooms
   const t0 = Date.now();
   try {
     if (!r.listed) store.applyRoomMeta((await api.room(name)).room, t0);
@@ -306,6 +323,7 @@ function onState(s) {
 }
 
 function onFrame(f) {
+  presence.sawFrame(f);
   if (attention.handleFrame(f) || myRooms.handleFrame(f)) return;
   switch (f.type) {
     case 'joined':

@@ -245,7 +245,8 @@ export class Connection implements FanoutMember, UserChannelMember {
       return;
     }
     if (frame.type === 'status') return this.ctx.status.set(this.user.id, frame.status);
-    if (frame.type !== 'read') this.ctx.status.activity(this.user.id);
+    // What a person does (not what a client does by itself: joins on reconnect, token refresh, reads)
+    if (PERSON_ACTIVITY.has(frame.type)) this.ctx.status.activity(this.user.id);
     if (++this.queued >= PAUSE_QUEUED_FRAMES && !this.ws.isPaused) this.ws.pause();
     this.queue = this.queue
       .then(() => (this.closed ? undefined : this.handle(frame)))
@@ -428,6 +429,9 @@ export class Connection implements FanoutMember, UserChannelMember {
     this.onClosed(this);
   }
 }
+
+/** Frames only a person's action sends: they make the user `online` (user-status.ts). */
+const PERSON_ACTIVITY: ReadonlySet<ClientFrame['type']> = new Set(['send', 'edit', 'delete', 'react', 'typing']);
 
 /** The client's id of a frame that carries one (echoed as `ref` in errors). */
 function cidOf(frame: ClientFrame): string | undefined {

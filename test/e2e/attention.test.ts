@@ -221,6 +221,9 @@ describe('attention', () => {
     await waitFor(async () => (await statusOf(per.user.id)).status === 'online', { timeoutMs: 10_000, what: 'per online' });
     perWs.send({ type: 'status', status: 'away' });
     await waitFor(async () => (await statusOf(per.user.id)).status === 'away', { timeoutMs: 10_000, what: 'per away' });
+    // what a client does by itself (a join, as after a reconnect) is not the person coming back
+    await perWs.join('attn-presence-elsewhere');
+    expect((await statusOf(per.user.id)).status).toBe('away');
     expect((await perWs.sendText(room, 'back', 'p-1')).type).toBe('ack'); // activity: online again
     await waitFor(async () => (await statusOf(per.user.id)).status === 'online', { timeoutMs: 10_000, what: 'per online again' });
     const before = Date.now();

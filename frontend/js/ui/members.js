@@ -1,6 +1,7 @@
 // The people of the current room — its members with their roles (GET …/members, kept live by
-// `member` events), each marked online when they have a socket in any room this client holds
-// (presence), a DM's two users — with a menu per member for moderators (member-menu.js) and
+// `member` events), each with their presence status (presence.js: online, away, do not disturb,
+// offline with "last seen …"; pulled when the list opens and every minute while it is open), a
+// DM's two users — with a menu per member for moderators (member-menu.js) and
 // "Invite people"; and the typing line under the messages. On a wide screen the roster sits
 // beside the chat, open unless the user closed it; narrower, it is drawn over the chat, so there
 // it opens only when asked for: a panel open on a wide screen closes when the window narrows (a
@@ -8,7 +9,9 @@
 import { $, h, clear, setText, reconcile } from './dom.js';
 import { initials, avatarClass } from './format.js';
 import { memberMenuItems, openMemberMenu } from './member-menu.js';
+import { presenceWords, setDot } from './presence-dot.js';
 import { dmPartner } from '../rooms.js';
+import { POLL_MS } from '../presence.js';
 import { STRINGS } from '../strings.js';
 
 // The width from which app.css lays the roster beside the chat instead of over it.
@@ -23,7 +26,7 @@ export function canInvite(r) {
   return r.kind === 'private' && (r.role === 'owner' || r.role === 'admin');
 }
 
-export function mountMembers({ store, actions, dialogs }) {
+export function mountMembers({ store, actions, dialogs, presence, onRefresh = () => {} }) {
   const panel = $('members');
   const list = $('member-list');
   const toggle = $('members-toggle');
@@ -34,7 +37,17 @@ export function mountMembers({ store, actions, dialogs }) {
   let openWhenWide = true;
   let shownRoom = null;
 
+  // Statuses are pulled, not pushed: the room's list again when it opens and every minute while
+  // it is open and someone may be looking.
+  const refresh = () => {
+    if (!panel.hidden && store.state.current) onRefresh(store.state.current);
+  };
+  setInterval(() => {
+    if (document.visibilityState === 'visible') refresh();
+  }, POLL_MS);
+
   function setOpen(open, { focus = false } = {}) {
+    const opening = open && panel.hidden;
     if (wide.matches) openWhenWide = open;
     // Closed under the keyboard's focus: give focus to the button that reopens it.
     if (!open && panel.contains(document.activeElement)) focus = true;
@@ -42,6 +55,7 @@ export function mountMembers({ store, actions, dialogs }) {
     toggle.setAttribute('aria-expanded', String(open));
     document.body.classList.toggle('members-open', open);
     if (focus) (open ? $('members-close') : toggle).focus();
+    if (opening) refresh();
   }
   toggle.addEventListener('click', () => setOpen(panel.hidden, { focus: panel.hidden }));
   $('members-close').addEventListener('click', () => setOpen(false, { focus: true }));
@@ -58,13 +72,28 @@ export function mountMembers({ store, actions, dialogs }) {
     if (store.state.current) dialogs.openInvite(store.state.current);
   });
 
-  function row(p, me, r, online) {
+  function row(p, me, r, info, now) {
     const you = me && p.id === me.id;
-    const muted = p.mutedUntil > Date.now();
+    const muted = p.mutedUntil > now;
     const items = memberMenuItems(r, p, me ? me.id : null, actions);
-    const sig = [p.name, p.role, online, muted, you, items.map((i) => i.label).join('|')].join('\n');
-    const old = rows.get(p.id);
-    if (old && old.sig === sig) return old.li;
+    const sig = [p.name, p.role, muted, you, items.map((i) => i.label).join('|')].join('\n');
+    let it = rows.get(p.id);
+    if (!it || it.sig !== sig) it = build(p, me, r, items, muted, you, sig);
+    // The status changes in place (a "last seen" minute ticks over): no rebuild for it.
+    const words = presenceWords(info, now);
+    setDot(it.dot, info, words);
+    const online = info.status !== 'offline';
+    const cls = `member ${online ? 'online' : 'offline'}`;
+    if (it.li.className !== cls) it.li.className = cls;
+    if (it.li.dataset.status !== info.status) it.li.dataset.status = info.status;
+    // The words, not only the dot: shown unless plain online (the dot says that alone).
+    const statusCls = info.status === 'online' ? 'sr-only' : 'member-status';
+    if (it.status.className !== statusCls) it.status.className = statusCls;
+    setText(it.status, info.status === 'online' ? `, ${words}` : words);
+    return it.li;
+  }
+
+  function build(p, me, r, items, muted, you, sig) {
     const menuBtn = items.length
       ? h('button', {
           className: 'icon-btn member-menu-btn',
@@ -74,19 +103,21 @@ export function mountMembers({ store, actions, dialogs }) {
         })
       : null;
     const role = STRINGS.people.roles[p.role] || '';
+    const dot = h('span', { attrs: { 'aria-hidden': 'true' } });
+    const status = h('span');
     const li = h(
       'li',
-      { className: `member ${online ? 'online' : 'offline'}`, attrs: { 'data-user-id': p.id } },
-      h('span', { className: `avatar small ${avatarClass(p.id)}`, text: initials(p.name), attrs: { 'aria-hidden': 'true' } }, h('span', { className: 'presence-dot' })),
-      h('span', { className: 'member-name', text: p.name }),
-      h('span', { className: 'sr-only', text: `, ${online ? STRINGS.people.isOnline : STRINGS.people.isOffline}` }),
+      { className: 'member', attrs: { 'data-user-id': p.id } },
+      h('span', { className: `avatar small ${avatarClass(p.id)}`, text: initials(p.name), attrs: { 'aria-hidden': 'true' } }, dot),
+      h('span', { className: 'member-main' }, h('span', { className: 'member-name', text: p.name }), status),
       you ? h('span', { className: 'you-tag', text: STRINGS.people.you }) : null,
       role ? h('span', { className: `role-tag role-${p.role}`, text: role }) : null,
       muted ? h('span', { className: 'role-tag muted-tag', text: STRINGS.people.muted }) : null,
       menuBtn,
     );
-    rows.set(p.id, { li, sig });
-    return li;
+    const it = { li, sig, dot, status };
+    rows.set(p.id, it);
+    return it;
   }
 
   /** Who is in the room: a DM's two users; otherwise the roster (REST, kept live by events), with
@@ -112,16 +143,17 @@ export function mountMembers({ store, actions, dialogs }) {
     if (r !== shownRoom) rows.clear();
     shownRoom = r;
     const everyone = people(r, me);
-    const online = store.onlineIds();
+    const now = Date.now();
+    const status = new Map(everyone.map((p) => [p.id, presence.statusOf(p.id)]));
     const seen = new Set();
     const lis = everyone.map((p) => {
       seen.add(p.id);
-      return row(p, me, r, online.has(p.id));
+      return row(p, me, r, status.get(p.id), now);
     });
     for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
     reconcile(list, lis);
     const n = everyone.length;
-    const on = everyone.filter((p) => online.has(p.id)).length;
+    const on = everyone.filter((p) => status.get(p.id).status !== 'offline').length;
     setText(count, n ? String(n) : '');
     setText(headingCount, n ? STRINGS.people.summary(n, on) : '');
     $('members-invite').hidden = !canInvite(r);

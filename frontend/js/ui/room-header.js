@@ -1,22 +1,25 @@
 // The chat header of the room on screen: its name by kind (a lock for a private room), its topic
-// and member count, Leave (a confirmation first; "Close" for a DM) and the room options menu —
+// and member count (a DM: its peer's presence status — "online", "away", "last seen 5 min ago"), Leave (a confirmation first; "Close" for a DM) and the room options menu —
 // invite people, edit the topic (owner and admins), archive (the owner), and for everyone mute
 // or unmute the room's notifications (a DM's menu has only that). Also what the
 // composer may do there: nothing while the user is muted ("You are muted until 14:05", lifted
 // on time) or the room is archived.
-import { $, setText } from './dom.js';
+import { $, h, clear, setText } from './dom.js';
 import { formatTime } from './format.js';
 import { openMenu } from './popup-menu.js';
 import { canInvite } from './members.js';
 import { dmName, roomLabel, roomName } from './room-label.js';
-import { DEFAULT_ROOM } from '../rooms.js';
+import { presenceDot, presenceWords } from './presence-dot.js';
+import { DEFAULT_ROOM, dmPartner } from '../rooms.js';
 import { STRINGS } from '../strings.js';
 
 const moderator = (r) => r.role === 'owner' || r.role === 'admin';
 
-export function mountRoomHeader({ store, composer, actions, dialogs, setTitle = (t) => (document.title = t), onMuteNotifications = null }) {
+export function mountRoomHeader({ store, composer, actions, dialogs, presence = null, setTitle = (t) => (document.title = t), onMuteNotifications = null }) {
   const menuBtn = $('room-menu-btn');
+  const sub = $('room-sub');
   let unmuteTimer = 0;
+  let subSig = '';
 
   function menuItems(r) {
     const items = [];
@@ -74,13 +77,26 @@ export function mountRoomHeader({ store, composer, actions, dialogs, setTitle = 
       if (Number.isInteger(n) && n > 0) parts.push(STRINGS.chat.members(n));
       if (r.archived) parts.push(STRINGS.chat.archived);
     }
-    setText($('room-sub'), parts.join(' · '));
+    const me = store.state.me;
+    const peer = r.kind === 'dm' && presence && me ? dmPartner(cur, me.id) : null;
+    setSub(parts.join(' · '), peer ? presence.statusOf(peer) : null);
     $('room-leave').hidden = cur === DEFAULT_ROOM;
     setText($('room-leave'), r.kind === 'dm' ? STRINGS.chat.close : STRINGS.chat.leave);
     menuBtn.hidden = menuItems(r).length === 0;
     setTitle(STRINGS.chat.title(label));
     composer.setRoom(cur, r.kind === 'public' ? `#${cur}` : roomName(store, cur));
     composer.setLock(lockText(r));
+  }
+
+  /** The line under the title; a DM's ends with its peer's status (a dot and the words). */
+  function setSub(text, info) {
+    const words = info ? presenceWords(info) : '';
+    const sig = `${text}\n${info ? info.status : ''}\n${words}`;
+    if (sig === subSig) return;
+    subSig = sig;
+    clear(sub);
+    if (text) sub.append(text);
+    if (info) sub.append(' · ', presenceDot(info, words, 'inline'), h('span', { className: 'room-peer-status', text: words }));
   }
 
   return { render };

@@ -3,15 +3,17 @@
 // "@ N" badge for unread mentions (read-state.js), the join form (a public name, validated
 // like the server; a private room's `p:` name is checked over REST first), "+" to create a room
 // or start a group, the people search that opens DMs, and the signed-in user with "Sign out".
-// Closed DMs (hidden-dms.js) are left out until a new message arrives.
+// Closed DMs (hidden-dms.js) are left out until a new message arrives. A DM's row shows its
+// peer's presence status (presence.js) as a dot on the avatar, in words for screen readers.
 import { $, h, clear, setText } from './dom.js';
 import { formatAgo, initials, avatarClass } from './format.js';
 import { dmPartner, dmRoomName, isMembersOnlyRoom, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
 import { dmName, roomName } from './room-label.js';
 import { STRINGS } from '../strings.js';
 import { shownCounts } from '../read-state.js';
+import { presenceWords, setDot } from './presence-dot.js';
 
-export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom, onNewGroup, onLogout }) {
+export function mountSidebar({ store, api, presence = null, onSelect, onOpenByName, onCreateRoom, onNewGroup, onLogout }) {
   const roomList = $('room-list');
   const dmList = $('dm-list');
   const joinForm = $('join-form');
@@ -216,6 +218,22 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
     setBadge(it, it.badge, shown.unread ? (shown.unread > 99 ? '99+' : String(shown.unread)) : '', A.unread(shown.unread));
   }
 
+  /** A DM peer's status: a dot on the avatar (title: the words), the words for screen readers. */
+  function setPeerStatus(it, partner) {
+    if (!presence || !partner) return;
+    if (!it.dot) {
+      it.dot = h('span');
+      it.said = h('span', { className: 'sr-only' });
+      it.name.after(it.said);
+    }
+    const info = presence.statusOf(partner);
+    const words = presenceWords(info);
+    setDot(it.dot, info, words);
+    // setText on the avatar (its initials) drops what is inside it: put the dot back.
+    if (it.dot.parentNode !== it.avatar) it.avatar.appendChild(it.dot);
+    setText(it.said, `, ${words}`);
+  }
+
   /** Puts `lis` into `list` in order, moving only what is out of place. */
   function reconcile(list, lis) {
     let cursor = list.firstChild;
@@ -264,6 +282,7 @@ export function mountSidebar({ store, api, onSelect, onOpenByName, onCreateRoom,
         const name = dmName(store, r.name);
         const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
         updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`, view);
+        setPeerStatus(it, partner);
       }
       dmLis.push(it.li);
     }
