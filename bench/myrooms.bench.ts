@@ -8,6 +8,8 @@
 //   and insertMessages, as ingestion would): ROOMS rooms of the user, a quarter each public,
 //   private, group (3 people) and DM, MESSAGES messages each; plus as many rooms the user is NOT
 //   in (the query must not scan them).
+// - Attention (issue 15): messages carry seqs, a quarter mention the user, the user read half of
+//   each room, so every room answers non-zero unread and mention counts (checked).
 // - Requests alternate /api/me and /api/me/rooms (same connection pool, same load), WARMUP first;
 //   p50/p95 of each and the ratio. The answer's length is checked (all ROOMS rooms).
 // Sizes: BENCH_MYROOMS_ROOMS (500), BENCH_MYROOMS_MESSAGES (20), BENCH_MYROOMS_REQUESTS (1000).
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { MembershipLogEntry } from '../services/shared/membership.js';
-import type { ChatMessage } from '../services/shared/message.js';
+import type { ChatMessage, ReadMark } from '../services/shared/message.js';
 import { dmRoomName, newMembersOnlyRoom } from '../services/shared/rooms.js';
 import { openSqliteStore } from '../services/shared/store/store-sqlite.js';
 import { startRedis } from '../test/helpers/redis-server.js';
@@ -73,6 +75,7 @@ export const myroomsBenchmark: Benchmark = {
       const events: MembershipLogEntry[] = [];
       const messages: ChatMessage[] = [];
       const rooms: string[] = [];
+      const reads: ReadMark[] = [];
       for (let i = 0; i < 2 * ROOMS; i++) {
         const mine = i < ROOMS;
         const kinds = ['public', 'private', 'group', 'dm'] as const;
@@ -88,13 +91,20 @@ export const myroomsBenchmark: Benchmark = {
           events.push(...roomEvents(room, kind, owner, kind === 'group' ? peerUsers : mine ? [peerUsers[0]!] : [peerUsers[1]!], t));
         }
         if (mine) rooms.push(room);
+        // Issue 15: every room has messages from someone else, a quarter of them mentioning the
+        // user, and the user read half of them — so each room answers real unread/mention counts.
         for (let m = 0; m < MESSAGES; m++) {
           const ts = t + 10 + m;
-          messages.push({ id: nextId(ts), room, user: mine ? meUser : peerUsers[1]!, text: `message ${m} in ${room}`, ts, cid: `m${seq}` });
+          const id = nextId(ts);
+          const msg: ChatMessage = { id, room, user: peerUsers[1]!, text: `message ${m} in ${room}`, ts, cid: `m${seq}`, seq: m + 1 };
+          if (mine && kind !== 'dm' && m % 4 === 0) msg.mentions = [me.id];
+          messages.push(msg);
+          if (mine && m === Math.floor(MESSAGES / 2)) reads.push({ room, user: meUser, id, seq: m + 1 });
         }
       }
       await store.applyMembershipEvents(events);
       for (let i = 0; i < messages.length; i += 1000) await store.insertMessages(messages.slice(i, i + 1000));
+      await store.applyReads(reads);
       await store.close();
       log(`${ROOMS} rooms of the user (+${ROOMS} of others), ${messages.length} messages`);
 
@@ -105,8 +115,12 @@ export const myroomsBenchmark: Benchmark = {
         if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
         return { ms: performance.now() - t, body };
       };
-      const first = (await get('/api/me/rooms')).body as { rooms: unknown[] };
+      const first = (await get('/api/me/rooms')).body as { rooms: { unread: number; mentions: number }[] };
       if (first.rooms.length !== Math.min(ROOMS, 500)) throw new Error(`GET /api/me/rooms listed ${first.rooms.length} rooms, not ${ROOMS}`);
+      const unread = first.rooms.reduce((n, r) => n + r.unread, 0);
+      const mentions = first.rooms.reduce((n, r) => n + r.mentions, 0);
+      if (unread === 0 || mentions === 0) throw new Error(`GET /api/me/rooms counted ${unread} unread, ${mentions} mentions: the data should give both`);
+      log(`counts answered: ${unread} unread, ${mentions} mentions over ${first.rooms.length} rooms`);
       const times = { me: [] as number[], rooms: [] as number[] };
       for (let i = 0; i < WARMUP + REQUESTS; i++) {
         const order = i % 2 === 0 ? (['me', 'rooms'] as const) : (['rooms', 'me'] as const);
