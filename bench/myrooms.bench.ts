@@ -97,9 +97,9 @@ export const myroomsBenchmark: Benchmark = {
           const ts = t + 10 + m;
           const id = nextId(ts);
           const msg: ChatMessage = { id, room, user: peerUsers[1]!, text: `message ${m} in ${room}`, ts, cid: `m${seq}`, seq: m + 1 };
-          if (mine && kind !== 'dm' && m % 4 === 0) msg.mentions = [me.id];
+          if (mine && kind !== 'dm' && (m % 4 === 3 || m === MESSAGES - 1)) msg.mentions = [me.id];
           messages.push(msg);
-          if (mine && m === Math.floor(MESSAGES / 2)) reads.push({ room, user: meUser, id, seq: m + 1 });
+          if (mine && m === Math.floor((MESSAGES - 1) / 2)) reads.push({ room, user: meUser, id, seq: m + 1 });
         }
       }
       await store.applyMembershipEvents(events);
@@ -119,7 +119,7 @@ export const myroomsBenchmark: Benchmark = {
       if (first.rooms.length !== Math.min(ROOMS, 500)) throw new Error(`GET /api/me/rooms listed ${first.rooms.length} rooms, not ${ROOMS}`);
       const unread = first.rooms.reduce((n, r) => n + r.unread, 0);
       const mentions = first.rooms.reduce((n, r) => n + r.mentions, 0);
-      if (unread === 0 || mentions === 0) throw new Error(`GET /api/me/rooms counted ${unread} unread, ${mentions} mentions: the data should give both`);
+      if (MESSAGES >= 2 && (unread === 0 || mentions === 0)) throw new Error(`GET /api/me/rooms counted ${unread} unread, ${mentions} mentions: the data should give both`);
       log(`counts answered: ${unread} unread, ${mentions} mentions over ${first.rooms.length} rooms`);
       const times = { me: [] as number[], rooms: [] as number[] };
       for (let i = 0; i < WARMUP + REQUESTS; i++) {
