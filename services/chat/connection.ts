@@ -128,9 +128,10 @@ export class Connection implements FanoutMember, UserChannelMember {
    * channel brings the same frame, so only the others are written.
    */
   receiveUserFrame(data: Buffer, frame: PublishedFrame): void {
-    // A joined socket has the room's own frames from the room channel; a `read` position is only
-    // ever on the user channel.
-    if (frame.type !== 'read' && frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
+    // Room log frames (messages, member events) are published on the room channel too: a joined
+    // socket has them from there. Frames only ever on the user channel (read, notify) always go.
+    const alsoOnRoom = frame.type === 'message' || frame.type === 'event';
+    if (alsoOnRoom && frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
     this.ctx.metrics.framesOut.inc();
     this.write(data);
   }

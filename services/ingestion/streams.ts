@@ -49,6 +49,36 @@ export function parseReadReply(reply: unknown, partitionOf: Map<string, number>,
   return out;
 }
 
+/**
+ * This consumer's own pending entries (a restart under the same name), page by page: XREADGROUP
+ * from id 0 on every stream, each stream's cursor moved past what it returned and dropped once
+ * it returns nothing. Each page is handled (and acked) by the caller before the next is read.
+ */
+export async function* ownPendingPages(
+  reader: Redis,
+  opts: { group: string; consumer: string; streams: readonly string[]; partitionOf: Map<string, number>; count: number; stopping: () => boolean },
+): AsyncGenerator<IngestEntry[]> {
+  const cursors = new Map(opts.streams.map((s) => [s, '0']));
+  while (cursors.size > 0 && !opts.stopping()) {
+    const streams = [...cursors.keys()];
+    const reply = await reader.xreadgroup(
+      'GROUP', opts.group, opts.consumer,
+      'COUNT', opts.count,
+      'STREAMS', ...streams, ...streams.map((s) => cursors.get(s)!),
+    );
+    const entries = parseReadReply(reply, opts.partitionOf, 1);
+    const last = new Map<string, string>();
+    for (const e of entries) last.set(e.stream, e.id);
+    for (const s of streams) {
+      const id = last.get(s);
+      if (id) cursors.set(s, id);
+      else cursors.delete(s);
+    }
+    if (entries.length === 0) return;
+    yield entries;
+  }
+}
+
 /** Entries from an XAUTOCLAIM / XRANGE-like list of [id, fields]. */
 export function toEntries(stream: string, partition: number, raw: RawEntry[]): IngestEntry[] {
   return raw.map(([id, fields]) => ({ stream, partition, id, fields, deliveries: 1 }));

@@ -52,6 +52,7 @@ import {
   ensureGroups,
   fillDeliveries,
   ingestStreams,
+  ownPendingPages,
   parseReadReply,
   touchEntries,
   type IngestEntry,
@@ -193,25 +194,14 @@ export class IngestWorker {
 
   /** Re-reads this consumer's own pending entries (a restart under the same name). */
   private async drainOwnPending(): Promise<void> {
-    const cursors = new Map(this.streams.map((s) => [s, '0']));
-    while (cursors.size > 0 && !this.stopping) {
-      const streams = [...cursors.keys()];
-      const reply = await this.deps.reader.xreadgroup(
-        'GROUP', this.group, this.consumer,
-        'COUNT', this.deps.config.INGEST_BATCH_SIZE,
-        'STREAMS', ...streams, ...streams.map((s) => cursors.get(s)!),
-      );
-      const entries = parseReadReply(reply, this.partitionOf, 1);
-      const last = new Map<string, string>();
-      for (const e of entries) last.set(e.stream, e.id);
-      for (const s of streams) {
-        const id = last.get(s);
-        if (id) cursors.set(s, id);
-        else cursors.delete(s);
-      }
-      if (entries.length === 0) break;
-      await fillDeliveries(this.deps.redis, this.group, this.consumer, entries);
-      this.deps.log.info({ count: entries.length }, 'processing own pending entries from before a restart');
+    const { reader, redis, config, log } = this.deps;
+    const pages = ownPendingPages(reader, {
+      group: this.group, consumer: this.consumer, streams: this.streams, partitionOf: this.partitionOf,
+      count: config.INGEST_BATCH_SIZE, stopping: () => this.stopping,
+    });
+    for await (const entries of pages) {
+      await fillDeliveries(redis, this.group, this.consumer, entries);
+      log.info({ count: entries.length }, 'processing own pending entries from before a restart');
       await this.process(entries);
     }
   }

@@ -23,7 +23,7 @@ import type { Store } from '../shared/store/store.js';
 import { backoffDelay, sleep } from '../ingestion/backoff.js';
 import { claimIdlePage, removeIdleConsumers } from '../ingestion/claimer.js';
 import { errorMessage, isStoreUnavailable } from '../ingestion/store-errors.js';
-import { ackEntries, ensureGroups, ingestStreams, parseReadReply, touchEntries, type IngestEntry } from '../ingestion/streams.js';
+import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, parseReadReply, touchEntries, type IngestEntry } from '../ingestion/streams.js';
 import { planOf, type DropReason, type NotifyPlan } from './causes.js';
 import { notifyFrame, resolveBatch, type Inserted } from './inbox.js';
 import type { NotifyMetrics } from './metrics.js';
@@ -178,23 +178,11 @@ export class NotifyWorker {
 
   /** Re-reads this consumer's own pending entries (a restart under the same name). */
   private async drainOwnPending(): Promise<void> {
-    const cursors = new Map(this.streams.map((s) => [s, '0']));
-    while (cursors.size > 0 && !this.stopping) {
-      const streams = [...cursors.keys()];
-      const reply = await this.deps.reader.xreadgroup(
-        'GROUP', NOTIFY_GROUP, this.consumer,
-        'COUNT', this.deps.config.INGEST_BATCH_SIZE,
-        'STREAMS', ...streams, ...streams.map((s) => cursors.get(s)!),
-      );
-      const entries = parseReadReply(reply, this.partitionOf, 1);
-      const last = new Map<string, string>();
-      for (const e of entries) last.set(e.stream, e.id);
-      for (const s of streams) {
-        const id = last.get(s);
-        if (id) cursors.set(s, id);
-        else cursors.delete(s);
-      }
-      if (entries.length === 0) break;
+    const pages = ownPendingPages(this.deps.reader, {
+      group: NOTIFY_GROUP, consumer: this.consumer, streams: this.streams, partitionOf: this.partitionOf,
+      count: this.deps.config.INGEST_BATCH_SIZE, stopping: () => this.stopping,
+    });
+    for await (const entries of pages) {
       this.deps.log.info({ count: entries.length }, 'notify: processing own pending entries from before a restart');
       await this.process(entries);
     }

@@ -130,12 +130,19 @@ if ARGV[24] ~= '' then
   local names = {}
   for name in string.gmatch(ARGV[24], '[^,]+') do names[#names + 1] = 'u:' .. name end
   local ids = redis.call('HMGET', KEYS[9], unpack(names))
-  local seen = {}
+  local found, fields, seen = {}, {}, {}
   for _, uid in ipairs(ids) do
     if uid and uid ~= ARGV[3] and not seen[uid] then
       seen[uid] = true
-      local st = redis.call('HMGET', KEYS[9], 'r:' .. uid, 'b:' .. uid)
-      if st[1] and not st[2] then mentions[#mentions + 1] = uid end
+      found[#found + 1] = uid
+      fields[#fields + 1] = 'r:' .. uid
+      fields[#fields + 1] = 'b:' .. uid
+    end
+  end
+  if #found > 0 then
+    local st = redis.call('HMGET', KEYS[9], unpack(fields)) -- role, ban of each, in one call
+    for i, uid in ipairs(found) do
+      if st[2 * i - 1] and not st[2 * i] then mentions[#mentions + 1] = uid end
     end
   end
 end
