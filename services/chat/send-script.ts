@@ -82,12 +82,41 @@ export function rateLimitMessage(
   }
 }
 
+/**
+ * send.lua's ARGV[7]: the thirteen config values it needs, in the script's order, as ONE argument
+ * built once — every send used to carry them as thirteen bulk strings, which ioredis encodes and
+ * Redis parses per call (the replica's share of the send path, issue 15's profile).
+ */
+export function sendLimitsArg(config: Config): string {
+  return [
+    config.RATE_LIMIT_MESSAGES,
+    config.RATE_LIMIT_WINDOW_MS,
+    config.IDEMPOTENCY_TTL_SEC,
+    config.INGEST_MAX_BACKLOG,
+    config.ROOM_LOG_MAXLEN,
+    config.ROOM_LOG_IDLE_TTL_SEC,
+    config.USER_SEND_MAX_MESSAGES,
+    config.USER_SEND_MAX_BYTES,
+    config.USER_SEND_WINDOW_MS,
+    config.ROOM_CREATE_MAX,
+    config.ROOM_CREATE_WINDOW_SEC,
+    config.MESSAGE_CHANGE_WINDOW_SEC,
+    config.ROOM_MENTION_MAX_MEMBERS,
+  ]
+    .map((value) => {
+      if (!Number.isSafeInteger(value) || value < 0) throw new Error(`send limits must be whole numbers ≥ 0, got ${value}`);
+      return String(value);
+    })
+    .join(' ');
+}
+
 export type SendScript = (room: string, user: ChatUser, text: string, cid: string, replyTo?: string) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
   redis.defineCommand('auroraSend', { numberOfKeys: 10, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   const corkForThisTurn = corkPerTurn(redis);
+  const limits = sendLimitsArg(config);
   const call = (...args: Parameters<SendCommand>) => {
     corkForThisTurn();
     return run(...args);
@@ -112,25 +141,13 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       user.name,
       text,
       cid,
-      config.RATE_LIMIT_MESSAGES,
-      config.RATE_LIMIT_WINDOW_MS,
-      config.IDEMPOTENCY_TTL_SEC,
-      config.INGEST_MAX_BACKLOG,
-      config.ROOM_LOG_MAXLEN,
+      limits,
       messageFrameHead(room, user, text, cid, replyTo),
-      config.ROOM_LOG_IDLE_TTL_SEC,
-      config.USER_SEND_MAX_MESSAGES,
-      config.USER_SEND_MAX_BYTES,
-      config.USER_SEND_WINDOW_MS,
-      config.ROOM_CREATE_MAX,
-      config.ROOM_CREATE_WINDOW_SEC,
-      config.MESSAGE_CHANGE_WINDOW_SEC,
       replyTo ?? '',
       membersOnlyArg(room),
       peer === undefined ? '' : keys.userChannel(peer),
       mentions.roomMention,
       mentions.names,
-      config.ROOM_MENTION_MAX_MEMBERS,
     );
     const refused = accessRefusalOf(reply);
     if (refused) return refused;

@@ -20,34 +20,32 @@ ARGV[3]  user id
 ARGV[4]  user name
 ARGV[5]  text
 ARGV[6]  cid
-ARGV[7]  RATE_LIMIT_MESSAGES
-ARGV[8]  RATE_LIMIT_WINDOW_MS
-ARGV[9]  IDEMPOTENCY_TTL_SEC
-ARGV[10] INGEST_MAX_BACKLOG
-ARGV[11] ROOM_LOG_MAXLEN (approximate trim, MAXLEN ~)
-ARGV[12] frame head: the `message` frame JSON pre-serialized by the replica up to and including
+ARGV[7]  the limits: one argument, built once per replica by send-script.ts sendLimitsArg — 13
+         config values, space-separated, in this order (the send path's command then carries one
+         bulk string for them instead of thirteen; unpacked by one string.match below):
+           RATE_LIMIT_MESSAGES RATE_LIMIT_WINDOW_MS IDEMPOTENCY_TTL_SEC
+           INGEST_MAX_BACKLOG  ROOM_LOG_MAXLEN (approximate trim, MAXLEN ~)
+           ROOM_LOG_IDLE_TTL_SEC: the room log's EXPIRE, renewed by every accepted message, so the
+             logs of abandoned rooms leave Redis (history then comes from the store; a join/resume
+             of an expired log answers recovered:false as for a trimmed one)
+           USER_SEND_MAX_MESSAGES USER_SEND_MAX_BYTES (UTF-8 bytes of text) USER_SEND_WINDOW_MS
+             (the account budget: per window, all rooms of the partition)
+           ROOM_CREATE_MAX (sends into a room without a log, per window) ROOM_CREATE_WINDOW_SEC
+           MESSAGE_CHANGE_WINDOW_SEC: the index keeps this much; its entries are what edit,
+             delete, react and replyTo can target (event.lua)
+           ROOM_MENTION_MAX_MEMBERS: @room only in rooms up to this many members
+ARGV[8]  frame head: the `message` frame JSON pre-serialized by the replica up to and including
          the comma before "id", e.g. {"type":"message","room":..,"user":{..},"text":..,"cid":..,
          The script appends "id":"<id>","ts":<ms>} (both are digits and '-': no escaping needed),
          so it needs no cjson and the replica forwards the published string verbatim.
-ARGV[13] ROOM_LOG_IDLE_TTL_SEC: the room log's EXPIRE, renewed by every accepted message, so the
-         logs of abandoned rooms leave Redis (history then comes from the store; a join/resume
-         of an expired log answers recovered:false as for a trimmed one)
-ARGV[14] USER_SEND_MAX_MESSAGES (per USER_SEND_WINDOW_MS, all rooms of the partition)
-ARGV[15] USER_SEND_MAX_BYTES    (UTF-8 bytes of text, same window)
-ARGV[16] USER_SEND_WINDOW_MS
-ARGV[17] ROOM_CREATE_MAX        (sends into a room without a log, per ROOM_CREATE_WINDOW_SEC)
-ARGV[18] ROOM_CREATE_WINDOW_SEC
-ARGV[19] MESSAGE_CHANGE_WINDOW_SEC: the index keeps this much; its entries are what edit,
-         delete, react and replyTo can target (event.lua)
-ARGV[20] replyTo: the parent message id, '' for a top-level message. The parent must be in the
+ARGV[9]  replyTo: the parent message id, '' for a top-level message. The parent must be in the
          index (not deleted, inside the change window) and top-level (threads are one level).
-ARGV[21] '1' when the room is private or a group (by its name): the sender must have a role
-ARGV[22] a DM's other user's channel (keys.userChannel), '' otherwise: the first message of a
+ARGV[10] '1' when the room is private or a group (by its name): the sender must have a role
+ARGV[11] a DM's other user's channel (keys.userChannel), '' otherwise: the first message of a
          DM (no log yet) is published there too, so the recipient's sidebar shows it live
-ARGV[23] @room asked for: '' no, 'admin' (owners and admins may), 'any' (a group: every member may)
-ARGV[24] @names in the text, lowercased, ','-joined ('' for none): resolved through the ACL's
+ARGV[12] @room asked for: '' no, 'admin' (owners and admins may), 'any' (a group: every member may)
+ARGV[13] @names in the text, lowercased, ','-joined ('' for none): resolved through the ACL's
          u:<name> to members (r: set, not banned), never the sender
-ARGV[25] ROOM_MENTION_MAX_MEMBERS: @room only in rooms up to this many members
 
 Mentions and seq (DESIGN.md "Per-user channel and attention"): the resolved ids (and '@room')
 go into the frame as "mentions", the log and ingest entry as `mn`; a top-level message takes the
@@ -76,6 +74,11 @@ A reply bumps its thread's counter and carries the new count in its frame ("repl
 "id") and in the log (`rc`), so every client shows an absolute count, not a sum of deltas.
 The rate limit and budget functions are in lib/limits.lua (shared with event.lua).
 ]]
+local rateMax, rateWindowMs, idemTtl, maxBacklog, logMaxLen, logIdleTtl, budgetMsgs, budgetBytes,
+  budgetWindowMs, createMax, createWindowSec, changeWindowSec, roomMentionMax = string.match(ARGV[7],
+  '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
+if not roomMentionMax then return redis.error_reply('send.lua: malformed limits argument') end
+
 
 local existing = redis.call('GET', KEYS[1])
 if existing then
@@ -83,10 +86,10 @@ if existing then
 end
 
 local now = now_ms()
-local role, refused = access_check(KEYS[9], ARGV[3], ARGV[21], now)
+local role, refused = access_check(KEYS[9], ARGV[3], ARGV[10], now)
 if refused then return refused end
-local windowMs = tonumber(ARGV[19]) * 1000
-local replyTo = ARGV[20]
+local windowMs = tonumber(changeWindowSec) * 1000
+local replyTo = ARGV[9]
 local parentAuthor
 if replyTo ~= '' then
   -- MINID trimming is approximate (whole nodes): the age is checked exactly here.
@@ -97,14 +100,14 @@ if replyTo ~= '' then
   parentAuthor = parent.u
 end
 
-local nextTat, rateRetry = rate_check(KEYS[2], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
+local nextTat, rateRetry = rate_check(KEYS[2], now, tonumber(rateMax), tonumber(rateWindowMs))
 if not nextTat then return {'rate', rateRetry} end
 
-local budget, budgetRetry = budget_charge(KEYS[5], string.len(ARGV[5]), ARGV[14], ARGV[15], ARGV[16])
+local budget, budgetRetry = budget_charge(KEYS[5], string.len(ARGV[5]), budgetMsgs, budgetBytes, budgetWindowMs)
 if not budget then return {'user_rate', budgetRetry} end
 
 local backlog = redis.call('XLEN', KEYS[4])
-if backlog > tonumber(ARGV[10]) then
+if backlog > tonumber(maxBacklog) then
   budget_refund(budget)
   return {'overloaded', backlog}
 end
@@ -112,13 +115,13 @@ end
 -- Renews the room log's idle expiry and, answering 0, says there is no log: this send creates
 -- the room (a new log of up to ROOM_LOG_MAXLEN entries), which counts against ROOM_CREATE_MAX.
 -- (An existing room is never refused after this point, so the renewal never outlives a refusal.)
-local creating = redis.call('EXPIRE', KEYS[3], ARGV[13]) == 0
-if creating and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(ARGV[17]) then
+local creating = redis.call('EXPIRE', KEYS[3], logIdleTtl) == 0
+if creating and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(createMax) then
   budget_refund(budget)
   local retry = redis.call('PTTL', KEYS[6])
   if retry == -1 then
-    redis.call('EXPIRE', KEYS[6], ARGV[18])
-    retry = tonumber(ARGV[18]) * 1000
+    redis.call('EXPIRE', KEYS[6], createWindowSec)
+    retry = tonumber(createWindowSec) * 1000
   end
   if retry < 1 then retry = 1 end
   return {'room_rate', retry}
@@ -126,9 +129,9 @@ end
 
 -- Mentions: members only (r: set, not banned), never the sender, each once.
 local mentions = {}
-if ARGV[24] ~= '' then
+if ARGV[13] ~= '' then
   local names = {}
-  for name in string.gmatch(ARGV[24], '[^,]+') do names[#names + 1] = 'u:' .. name end
+  for name in string.gmatch(ARGV[13], '[^,]+') do names[#names + 1] = 'u:' .. name end
   local ids = redis.call('HMGET', KEYS[9], unpack(names))
   local found, fields, seen = {}, {}, {}
   for _, uid in ipairs(ids) do
@@ -146,8 +149,8 @@ if ARGV[24] ~= '' then
     end
   end
 end
-if ARGV[23] == 'any' or (ARGV[23] == 'admin' and (role == 'owner' or role == 'admin')) then
-  if (tonumber(redis.call('HGET', KEYS[9], 'n')) or 0) <= tonumber(ARGV[25]) then mentions[#mentions + 1] = '@room' end
+if ARGV[12] == 'any' or (ARGV[12] == 'admin' and (role == 'owner' or role == 'admin')) then
+  if (tonumber(redis.call('HGET', KEYS[9], 'n')) or 0) <= tonumber(roomMentionMax) then mentions[#mentions + 1] = '@room' end
 end
 
 -- Log and ingest fields (message.ts): uid name text cid [sq] [mn] then the reply's own.
@@ -163,14 +166,14 @@ end
 local n = #fields
 local id
 if replyTo == '' then
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', unpack(fields))
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', logMaxLen, '*', unpack(fields))
 else
   -- Lives as long as its newest reply can still be deleted (a reply's own change window), so a
   -- delete of any reply finds the counter it lowers.
   replyCount = redis.call('HINCRBY', KEYS[8], 'c', 1)
   redis.call('PEXPIRE', KEYS[8], windowMs)
   fields[n + 1] = 're'; fields[n + 2] = replyTo; fields[n + 3] = 'rc'; fields[n + 4] = replyCount
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', unpack(fields))
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', logMaxLen, '*', unpack(fields))
 end
 local ts = tonumber(string.match(id, '^(%d+)-'))
 
@@ -184,7 +187,7 @@ if replyTo == '' then
 else
   redis.pcall('XADD', KEYS[7], 'MINID', '~', minId, id, 'u', ARGV[3], 'p', replyTo)
 end
-redis.call('EXPIRE', KEYS[7], ARGV[19])
+redis.call('EXPIRE', KEYS[7], changeWindowSec)
 
 -- Field order is message.ts ingestEntryFields: room id uid name text cid [sq] [mn] [re pu].
 if replyTo == '' then
@@ -194,12 +197,12 @@ else
   redis.call('XADD', KEYS[4], '*', 'room', ARGV[2], 'id', id, unpack(fields))
 end
 
-redis.call('SET', KEYS[1], id, 'EX', ARGV[9])
+redis.call('SET', KEYS[1], id, 'EX', idemTtl)
 rate_commit(KEYS[2], now, nextTat)
-budget_commit(budget, ARGV[16])
+budget_commit(budget, budgetWindowMs)
 if creating then
-  redis.call('EXPIRE', KEYS[3], ARGV[13])
-  if redis.call('INCR', KEYS[6]) == 1 then redis.call('EXPIRE', KEYS[6], ARGV[18]) end
+  redis.call('EXPIRE', KEYS[3], logIdleTtl)
+  if redis.call('INCR', KEYS[6]) == 1 then redis.call('EXPIRE', KEYS[6], createWindowSec) end
 end
 
 -- The tail's order is frames.ts frameTail: mentions, seq, replyCount, id, ts.
@@ -207,6 +210,6 @@ local tail = '"id":"' .. id .. '","ts":' .. ts .. '}'
 if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
 if seq then tail = '"seq":' .. seq .. ',' .. tail end
 if #mentions > 0 then tail = '"mentions":["' .. table.concat(mentions, '","') .. '"],' .. tail end
-redis.call('PUBLISH', ARGV[1], ARGV[12] .. tail)
-if creating and ARGV[22] ~= '' then redis.call('PUBLISH', ARGV[22], ARGV[12] .. tail) end
+redis.call('PUBLISH', ARGV[1], ARGV[8] .. tail)
+if creating and ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[8] .. tail) end
 return {'ok', id, ts}
