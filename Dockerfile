@@ -49,6 +49,11 @@ STOPSIGNAL SIGTERM
 # ---- users: REST API, browser client, /config.json (port 4000) ----------------------------
 FROM runtime AS users
 ENV PORT=4000
+# Uploads with FILE_STORAGE=disk (FILES_DIR; docker-compose.yml mounts the `files` volume here):
+# a new named volume takes this directory's owner, so `node` can write to it.
+USER root
+RUN mkdir -p /data/files && chown node:node /data/files
+USER node
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -12,8 +12,10 @@ import { scaleBenchmark } from './scale.bench.js';
 import { sendpathBenchmark } from './sendpath.bench.js';
 import { myroomsBenchmark } from './myrooms.bench.js';
 import { attentionBenchmark } from './attention.bench.js';
+import { filesBenchmark } from './files.bench.js';
+import { searchBenchmark } from './search.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

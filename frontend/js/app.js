@@ -28,6 +28,8 @@ import { createMessageActions } from './ui/message-actions.js';
 import { mountThread } from './ui/thread.js';
 import { mountDrawer } from './ui/drawer.js';
 import { mountMyPresence } from './ui/presence-dot.js';
+import { mountAttach } from './ui/attach.js';
+import { createFind } from './find.js';
 import { toast } from './ui/toast.js';
 import { STRINGS, errorText } from './strings.js';
 
@@ -67,17 +69,20 @@ const sidebar = mountSidebar({
 });
 const actions = createMessageActions({ store, changes, onOpenThread: (room, id) => store.openThread(room, id) });
 const discard = (cid) => store.discard(cid);
-const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard, seenLine: (room) => attention.seenLine(room) });
+// Search and jumps to a message far back (find.js); files to send (ui/attach.js).
+const find = createFind({ store, api, selectRoom, loadOlder, toast, render: () => messages.render() });
+const messages = mountMessages({ store, actions, onLoadOlder: loadOlder, onRetry: retrySend, onDiscard: discard, seenLine: (room) => attention.seenLine(room), gapAfter: find.gapAfter });
 const composer = mountComposer({
   onSend: send,
   onTyping: sendTyping,
   onEditLast: () => !!store.state.current && actions.editLast($('message-list'), store.state.current, null, $('composer-input')),
 });
+const attach = mountAttach({ store, api, composer, toast });
 const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ? thread.composer : composer) });
 const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
 const members = mountMembers({ store, actions: roomActions, dialogs, presence, onRefresh: loadRoomDetails });
-const attention = createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, toast });
+const attention = createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, loadAround: find.loadAround, toast });
 const header = mountRoomHeader({ store, composer, actions: roomActions, dialogs, presence, setTitle: attention.setTitle, onMuteNotifications: attention.muteRoom });
 const drawer = mountDrawer({ store });
 const myPresence = mountMyPresence({ presence });
@@ -123,7 +128,9 @@ function updateTyping() {
 function announce(m) {
   const box = $('announcer');
   const line = document.createElement('p');
-  line.textContent = `${m.user.name}: ${m.text}`;
+  // A message of files alone is read out by its file names.
+  const files = (m.attachments ?? []).map((a) => a.name).join(', ');
+  line.textContent = `${m.user.name}: ${m.text || (files ? `📎 ${files}` : '')}`;
   box.appendChild(line);
   while (box.childElementCount > 5) box.firstElementChild.remove();
 }
@@ -240,6 +247,8 @@ function endChat(message) {
   myPresence.hide();
   sender.stop();
   changes.stop();
+  attach.stop();
+  find.reset();
   store.reset();
   $('app').hidden = true;
   document.body.classList.remove('sidebar-open');
@@ -378,7 +387,7 @@ function handleError(f) {
 // --- sending --------------------------------------------------------------------------------
 
 function send(text) {
-  if (!sender.send(store.state.current, text)) return false;
+  if (!attach.send(store.state.current, text, sender)) return false; // with the files ready
   messages.scrollToBottom();
   queueMicrotask(() => messages.scrollToBottom());
   return true;

@@ -21,13 +21,13 @@ import { $ } from './ui/dom.js';
 
 const REFRESH_DEBOUNCE_MS = 500;
 
-export function createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, toast }) {
+export function createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, loadAround = null, toast }) {
   let refreshTimer = 0;
   let hellos = 0;
   const receipts = createReceipts({ store, api, onChange: (room) => room === store.state.current && messages.render() });
   const panel = { render() {} };
   const notifications = createNotifications({ api, onChange: () => panel.render() });
-  const opener = createOpener({ store, selectRoom, loadOlder, toast, strings: STRINGS.attention });
+  const opener = createOpener({ store, selectRoom, loadOlder, loadAround, toast, strings: STRINGS.attention });
   const openNotification = (n) => opener.open(n.room, n.sourceId, typeof n.replyTo === 'string' ? n.replyTo : undefined);
   const desktop = createDesktopNotify({ onOpen: openNotification, isDnd: () => notifications.state.dnd });
   const titleBadge = createTitleBadge({ store });

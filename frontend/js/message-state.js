@@ -10,6 +10,7 @@
 // - replyCount: absolute too (the parent's count after a reply or a reply's delete), newest wins.
 // No DOM, no network: unit-tested in Node.
 import { compareIds, idTime } from './ids.js';
+import { attachmentsOf } from './attachments.js';
 
 const newer = (id, than) => !than || compareIds(id, than) > 0;
 const notOlder = (id, than) => !than || compareIds(id, than) >= 0;
@@ -36,6 +37,8 @@ export function normalizeMessage(m, room, user) {
     // A top-level message's thread (the live `replyCount` of a reply frame is its PARENT's).
     replyCount: !m.replyTo && Number.isInteger(m.replyCount) ? m.replyCount : 0,
     lastReplyAt: typeof m.lastReplyAt === 'number' ? m.lastReplyAt : null,
+    // Files (issue 16): an edit never changes them; a delete takes them away.
+    attachments: m.deleted === true ? [] : attachmentsOf(m),
     rcv: null, // id of the frame that set replyCount
     rev: 0, // bumped on every change: renderers patch an element when it moves
   };
@@ -69,6 +72,11 @@ export function fillFromFrame(msg, m) {
     msg.rev++;
     filled = true;
   }
+  if (msg.attachments.length === 0 && !msg.deleted && Array.isArray(m.attachments)) {
+    msg.attachments = attachmentsOf(m);
+    if (msg.attachments.length) msg.rev++;
+    filled = filled || msg.attachments.length > 0;
+  }
   return filled;
 }
 
@@ -91,6 +99,7 @@ export function applyEventTo(msg, ev, meId) {
       msg.deleted = true;
       msg.text = '';
       msg.reactions.clear();
+      msg.attachments = [];
       if (newer(ev.id, msg.version)) msg.version = ev.id;
       msg.rev++;
       return true;
@@ -176,5 +185,6 @@ export function messageView(msg, changes = []) {
     reactions: deleted ? [] : [...rx.values()].filter((r) => r.count > 0),
     replyCount: msg.replyCount,
     lastReplyAt: msg.lastReplyAt,
+    attachments: deleted ? [] : msg.attachments,
   };
 }

@@ -1,6 +1,7 @@
-// Opens a room at one message (a notification's cause): the room is selected (joined when it is
-// not yet), history is paged back — at most MAX_PAGES pages — until the message is held, then it
-// is scrolled into view and flashed. A thread reply opens its thread (the notification names the
+// Opens a room at one message (a notification's cause, a search result): the room is selected
+// (joined when it is not yet); a message not held comes with the page around it when `loadAround`
+// is given (history-around.js: one request however far back), else history is paged back — at
+// most MAX_PAGES pages — until the message is held; then it is scrolled into view and flashed. A thread reply opens its thread (the notification names the
 // parent: the thread is loaded first); an invitation's member event is a system line. What
 // cannot be found after that says so.
 import { compareIds } from './ids.js';
@@ -9,7 +10,7 @@ export const MAX_PAGES = 10;
 const JOIN_WAIT_MS = 10_000;
 const FLASH_MS = 2500;
 
-export function createOpener({ store, selectRoom, loadOlder, toast, strings }) {
+export function createOpener({ store, selectRoom, loadOlder, toast, strings, loadAround = null }) {
   let seq = 0; // a newer open wins
 
   /** Resolves when `pred()` holds (checked at every store change) or after `ms`, with its value. */
@@ -67,6 +68,13 @@ export function createOpener({ store, selectRoom, loadOlder, toast, strings }) {
       if (replyTo && /^\d+-\d+$/.test(replyTo) && !r.msgs.has(id)) {
         store.openThread(room, replyTo); // loads the thread's replies
         await until(() => r.msgs.has(id) || !here(), JOIN_WAIT_MS);
+        if (!here()) return false;
+      }
+      if (loadAround && !r.msgs.has(id) && !(r.sysById && r.sysById.has(id))) {
+        await until(() => !r.loadingOlder || !here(), JOIN_WAIT_MS);
+        if (!here()) return false;
+        // false or a failure: not a page this server gives; paging back below still may find it.
+        await loadAround(room, id).catch(() => false);
         if (!here()) return false;
       }
       for (let page = 0; ; page++) {

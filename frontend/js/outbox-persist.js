@@ -4,6 +4,7 @@
 // Every tab of the same user shares one key: each tab read-modify-writes it by cid, replacing
 // only the entries it owns (sent or restored by it) and keeping the other tabs' entries.
 import { isValidRoom } from './rooms.js';
+import { attachmentsOf } from './attachments.js';
 
 const OUTBOX_MAX_AGE_MS = 5 * 60_000;
 const FOREIGN_OUTBOX_MAX_AGE_MS = 24 * 60 * 60_000; // a closed tab's leftovers are dropped after this
@@ -24,7 +25,8 @@ export function createOutboxPersistence({ store, storage = localStorage }) {
   return {
     save() {
       if (!store.state.me) return;
-      const mine = [...store.state.outbox.values()].map(({ cid, room, text, replyTo, state, error, createdAt }) => ({ cid, room, text, replyTo, state, error, createdAt }));
+      // `attachments`: the uploaded files a re-send names again (their metadata, to show them).
+      const mine = [...store.state.outbox.values()].map(({ cid, room, text, replyTo, state, error, createdAt, attachments }) => ({ cid, room, text, replyTo, state, error, createdAt, attachments }));
       const mineCids = new Set(mine.map((it) => it.cid));
       const others = read().filter(
         (it) => !mineCids.has(it.cid) && !ownedCids.has(it.cid) && Date.now() - (Number(it.createdAt) || 0) < FOREIGN_OUTBOX_MAX_AGE_MS,
@@ -42,6 +44,8 @@ export function createOutboxPersistence({ store, storage = localStorage }) {
         if (!isValidRoom(it.room) || typeof it.text !== 'string') continue;
         const p = store.addPending(it.room, it.text, it.cid, typeof it.replyTo === 'string' ? it.replyTo : null);
         p.createdAt = Number(it.createdAt) || Date.now();
+        const files = attachmentsOf(it);
+        if (files.length) p.attachments = files;
         if (it.state === 'failed') store.markFailed(it.cid, it.error || 'not delivered');
         else if (Date.now() - p.createdAt > OUTBOX_MAX_AGE_MS) store.markFailed(it.cid, 'not sent before the page was closed');
         // Waiting out a rate limit: it keeps its turn (sender.js sends the queue one at a time).

@@ -7,11 +7,13 @@
 // after it in the order they were typed, ONE AT A TIME (a burst would be refused again, and a
 // refusal in the middle of a burst is what reorders messages). Retries queue the same way.
 import { newCid } from './ids.js';
+import { fillFromFrame } from './message-state.js';
 import { overloadedRetryDelay } from './socket.js';
 import { cooldowns as sharedCooldowns } from './cooldown.js';
 import { countdownEl, formatWait } from './ui/countdown.js';
 import { formatTime } from './ui/format.js';
 import { STRINGS } from './strings.js';
+import { FILES } from './strings-files.js';
 
 const ACK_TIMEOUT_MS = 15_000;
 // Longer waits (the new-room cap is per hour) fail the message with a countdown instead: the
@@ -47,6 +49,8 @@ export function createSender({ store, getSocket, composerFor, cooldowns = shared
     if (!r || !r.live) return; // flush sends it once the room is (re)joined
     const frame = { type: 'send', room: p.room, text: p.text, cid: p.cid };
     if (p.replyTo) frame.replyTo = p.replyTo;
+    // The same upload ids on every re-send (the server dedups the cid before it looks at them).
+    if (p.attachments && p.attachments.length) frame.attachments = p.attachments.map((a) => a.id);
     if (!socket.send(frame)) return;
     store.markSent(p.cid);
     clearAckTimer(p.cid);
@@ -150,11 +154,13 @@ export function createSender({ store, getSocket, composerFor, cooldowns = shared
   });
 
   return {
-    /** A new message (or thread reply) typed by the user; false when it cannot be queued. */
-    send(room, text, replyTo = null) {
+    /** A new message (or thread reply) typed by the user, with its uploaded files (attachments.js
+     *  items' `attachment`); false when it cannot be queued. */
+    send(room, text, replyTo = null, attachments = []) {
       if (!room || !getSocket()) return false;
       const wait = mustWait(room);
       const p = store.addPending(room, text, newCid(), replyTo);
+      if (attachments.length) p.attachments = attachments;
       if (wait) enqueue(p);
       else resend(p);
       return true;
@@ -181,6 +187,9 @@ export function createSender({ store, getSocket, composerFor, cooldowns = shared
       overloadTimers.delete(f.cid);
       const p = store.applyAck(f);
       if (p) composerFor(p).clearError();
+      // The message the ack made shows its files at once, not when its own frame comes back.
+      const m = p && p.attachments && store.state.rooms.get(p.room)?.msgs.get(f.id);
+      if (m) fillFromFrame(m, p);
       return p;
     },
     /** An error frame about one of our sends: true when handled. */
@@ -229,6 +238,10 @@ export function createSender({ store, getSocket, composerFor, cooldowns = shared
           if (socket) socket.join(p.room); // flush runs again on `joined`
           return true;
         }
+        case 'bad_attachment':
+          // An upload that is gone (collected) or already in another message: a retry cannot help.
+          store.markFailed(p.cid, FILES.badAttachment);
+          return true;
         case 'not_found':
           // A reply whose parent was deleted (or is too old) meanwhile.
           store.markFailed(p.cid, p.replyTo ? 'the message you replied to was deleted' : f.message || 'not found');

@@ -45,7 +45,7 @@ export async function acceptChange(deps: ChangeDeps, user: ChatUser, frame: Chan
   try {
     const call: Promise<SendResult | EventResult> =
       frame.type === 'send'
-        ? deps.send(frame.room, user, frame.text, cid, frame.replyTo)
+        ? deps.send(frame.room, user, frame.text, cid, frame.replyTo, frame.attachments)
         : deps.event(
             frame.room,
             user,
@@ -82,6 +82,8 @@ export async function acceptChange(deps: ChangeDeps, user: ChatUser, frame: Chan
       return result.reason === 'not_found'
         ? refusal('not_found', `the message replied to is unknown, deleted, or older than ${window}`, cid)
         : refusal('bad_request', 'reply to the thread\'s top-level message: threads are one level deep', cid);
+    case 'bad_attachment':
+      return refusal('bad_attachment', `attachment ${result.id} is not an upload of yours to this room that is still unsent (upload it again)`, cid);
     case 'not_found':
       return refusal('not_found', `message not found: unknown, deleted, or older than ${window}`, cid);
     case 'forbidden':

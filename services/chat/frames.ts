@@ -12,6 +12,7 @@
 import type { MemberAction, MembershipLogEntry, Role, RoomAction } from '../shared/membership.js';
 import { isChatMessage, logEntryOf, type ChatMessage, type ChatUser, type LogEntry } from '../shared/message.js';
 import type { RoomKind } from '../shared/rooms.js';
+import { attachmentJson, type Attachment } from '../shared/attachments.js';
 import type { ErrorCode, SendLimit } from './protocol.js';
 
 export interface MessageFrame {
@@ -22,6 +23,8 @@ export interface MessageFrame {
   cid: string;
   /** A thread reply: its top-level parent. */
   replyTo?: string;
+  /** Uploaded files (services/shared/attachments.ts), as the upload registered them; absent when none. */
+  attachments?: Attachment[];
   /** Members mentioned (user ids) and/or "@room", resolved by send.lua; absent when none. */
   mentions?: string[];
   /** Top-level messages: the room's counter value (unread = the room's newest seq − the read position's). */
@@ -188,6 +191,7 @@ export function membershipFrame(e: MembershipLogEntry): string {
 
 /** Script-computed fields, in the order the scripts append them. */
 export interface TailCounts {
+  attachments?: readonly Attachment[] | undefined;
   mentions?: readonly string[] | undefined;
   seq?: number | undefined;
   replyTo?: string | undefined;
@@ -198,6 +202,9 @@ export interface TailCounts {
 /** The tail the scripts append (their Lua twin: send.lua, event.lua). */
 export function frameTail(counts: TailCounts, id: string, ts: number): string {
   let s = '';
+  // The registered JSONs verbatim in the live frame; canonical (attachmentJson) key order makes
+  // this the same bytes when a log entry is replayed.
+  if (counts.attachments !== undefined && counts.attachments.length > 0) s += `"attachments":[${counts.attachments.map(attachmentJson).join(',')}],`;
   if (counts.mentions !== undefined && counts.mentions.length > 0) s += `"mentions":${JSON.stringify(counts.mentions)},`;
   if (counts.seq !== undefined) s += `"seq":${counts.seq},`;
   if (counts.replyTo !== undefined) s += `"replyTo":${JSON.stringify(counts.replyTo)},`;
@@ -212,7 +219,7 @@ export function logEntryFrame(room: string, id: string, fields: readonly string[
   const e = record.entry;
   if (isChatMessage(e)) {
     const replyCount = 'replyCount' in record ? record.replyCount : undefined;
-    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ mentions: e.mentions, seq: e.seq, replyCount }, id, e.ts);
+    const json = messageFrameHead(room, e.user, e.text, e.cid, e.replyTo) + frameTail({ attachments: e.attachments, mentions: e.mentions, seq: e.seq, replyCount }, id, e.ts);
     return { json, entry: e };
   }
   if (e.kind === 'member' || e.kind === 'room') return { json: membershipFrame(e), entry: e };

@@ -1,6 +1,7 @@
 // WebSocket protocol v1 (DESIGN.md "WebSocket protocol v1"): the one module that turns a raw
 // client frame into a typed ClientFrame (a discriminated union on `type`) or a ProtocolError
 // with its stable code, and the one table of error and close codes. Nothing here throws.
+import { ATTACHMENT_ID_RE, ATTACHMENTS_MAX_PER_MESSAGE } from '../shared/attachments.js';
 import { isMessageId } from '../shared/ids.js';
 import { CID_RE, isEmoji, MAX_TEXT_CHARS } from '../shared/message.js';
 import { isValidRoom } from '../shared/rooms.js';
@@ -21,6 +22,7 @@ export const BEARER_PREFIX = 'bearer.';
  * | rate_limited  | per-user-per-room send limit, account-wide send budget (messages/bytes over all rooms), new-room cap, per-socket frame budget (every frame, refused ones too) or join/leave budget (retryAfterMs). A refused `send` also names the limit in `limit`: `room`, `account` or `new_rooms` |
  * | forbidden     | someone else's DM room; an `auth` token for another user; an edit of someone else's message, a delete of someone else's message |
  * | overloaded    | ingest backlog past INGEST_MAX_BACKLOG; retry later (a socket whose frames queue up behind Redis is not refused: its reading is paused — TCP backpressure) |
+ * | bad_attachment | a `send` naming an upload id that is not this sender's, of this room, or was already sent |
  * | internal      | Redis failed or timed out; the message was not accepted              |
  */
 export type ErrorCode =
@@ -35,6 +37,7 @@ export type ErrorCode =
   /** A moderator muted the sender in this room: `retryAfterMs` says until when. */
   | 'muted'
   | 'overloaded'
+  | 'bad_attachment'
   | 'internal';
 
 /**
@@ -64,7 +67,7 @@ export const CloseCode = {
 export type ClientFrame =
   | { type: 'join'; room: string; since?: string }
   | { type: 'leave'; room: string }
-  | { type: 'send'; room: string; text: string; cid: string; replyTo?: string }
+  | { type: 'send'; room: string; text: string; cid: string; replyTo?: string; attachments?: string[] }
   | { type: 'edit'; room: string; id: string; text: string; cid: string }
   | { type: 'delete'; room: string; id: string; cid: string }
   | { type: 'react'; room: string; id: string; emoji: string; on: boolean; cid: string }
@@ -121,6 +124,19 @@ function textOf(f: Record<string, unknown>, ref: string): string | ParseResult {
   return toWellFormed(f.text);
 }
 
+/** A send's `attachments`: absent/null/[] → undefined; else 1..ATTACHMENTS_MAX_PER_MESSAGE unique upload ids. */
+function attachmentsOf(f: Record<string, unknown>, ref: string): string[] | undefined | ParseResult {
+  const list = f.attachments;
+  if (list === undefined || list === null || (Array.isArray(list) && list.length === 0)) return undefined;
+  if (!Array.isArray(list)) return bad('attachments must be an array of upload ids', ref);
+  if (list.length > ATTACHMENTS_MAX_PER_MESSAGE) return bad(`at most ${ATTACHMENTS_MAX_PER_MESSAGE} attachments per message`, ref);
+  if (!list.every((id): id is string => typeof id === 'string' && ATTACHMENT_ID_RE.test(id))) {
+    return bad('attachments must be upload ids (from POST /api/rooms/:room/attachments)', ref);
+  }
+  if (new Set(list).size !== list.length) return bad('an attachment is named twice', ref);
+  return list;
+}
+
 /** Validates one text frame. `raw` is the frame as received (ws gives Buffers). */
 export function parseClientFrame(raw: string): ParseResult {
   let o: unknown;
@@ -150,11 +166,18 @@ export function parseClientFrame(raw: string): ParseResult {
       if (typeof c !== 'string') return c;
       const room = roomOf(f, c);
       if (typeof room !== 'string') return room;
-      const text = textOf(f, c);
+      const attachments = attachmentsOf(f, c);
+      if (attachments !== undefined && !Array.isArray(attachments)) return attachments;
+      // A message of files alone has no text: '' is then fine (not whitespace, not missing).
+      const text = attachments !== undefined && f.text === '' ? '' : textOf(f, c);
       if (typeof text !== 'string') return text;
-      if (f.replyTo === undefined || f.replyTo === null) return { ok: true, frame: { type: 'send', room, text, cid: c } };
-      if (!isMessageId(f.replyTo)) return bad('replyTo must be a message id <ms>-<seq>', c);
-      return { ok: true, frame: { type: 'send', room, text, cid: c, replyTo: f.replyTo } };
+      const frame: Extract<ClientFrame, { type: 'send' }> = { type: 'send', room, text, cid: c };
+      if (f.replyTo !== undefined && f.replyTo !== null) {
+        if (!isMessageId(f.replyTo)) return bad('replyTo must be a message id <ms>-<seq>', c);
+        frame.replyTo = f.replyTo;
+      }
+      if (attachments !== undefined) frame.attachments = attachments;
+      return { ok: true, frame };
     }
     case 'edit':
     case 'delete':

@@ -25,6 +25,8 @@ export type SendResult =
   | { kind: 'overloaded'; backlog: number }
   /** replyTo is unknown, deleted or older than the change window; or it is a reply itself. */
   | { kind: 'bad_parent'; reason: 'not_found' | 'not_top_level' }
+  /** An attachment id that is not an unsent upload of this sender in this room. */
+  | { kind: 'bad_attachment'; id: string }
   | AccessRefusal;
 
 /** The room's ACL refused the change (lib/limits.lua access_check): send and event scripts alike. */
@@ -60,7 +62,7 @@ export function dmPeer(room: string, userId: string): string | undefined {
 }
 
 type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string, k10: string,
+  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string, k10: string, k11: string,
   ...argv: (string | number)[]
 ) => Promise<[string, string | number, number?]>;
 
@@ -110,10 +112,17 @@ export function sendLimitsArg(config: Config): string {
     .join(' ');
 }
 
-export type SendScript = (room: string, user: ChatUser, text: string, cid: string, replyTo?: string) => Promise<SendResult>;
+export type SendScript = (
+  room: string,
+  user: ChatUser,
+  text: string,
+  cid: string,
+  replyTo?: string,
+  attachments?: readonly string[],
+) => Promise<SendResult>;
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
-  redis.defineCommand('auroraSend', { numberOfKeys: 10, lua: SEND_LUA });
+  redis.defineCommand('auroraSend', { numberOfKeys: 11, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   const corkForThisTurn = corkPerTurn(redis);
   const limits = sendLimitsArg(config);
@@ -121,7 +130,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
     corkForThisTurn();
     return run(...args);
   };
-  return async (room, user, text, cid, replyTo) => {
+  return async (room, user, text, cid, replyTo, attachments) => {
     const peer = dmPeer(room, user.id);
     const mentions = mentionArgs(room, text);
     const reply = await call(
@@ -135,6 +144,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       keys.thread(room, replyTo ?? NO_THREAD),
       keys.roomAcl(room),
       keys.roomSeq(room),
+      keys.roomUploads(room),
       keys.roomChannel(room),
       room,
       user.id,
@@ -148,6 +158,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       peer === undefined ? '' : keys.userChannel(peer),
       mentions.roomMention,
       mentions.names,
+      attachments === undefined ? '' : attachments.join(','),
     );
     const refused = accessRefusalOf(reply);
     if (refused) return refused;
@@ -164,6 +175,8 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
         return { kind: 'rate_limited', retryAfterMs: Number(reply[1]), scope: 'new_rooms' };
       case 'overloaded':
         return { kind: 'overloaded', backlog: Number(reply[1]) };
+      case 'bad_attachment':
+        return { kind: 'bad_attachment', id: String(reply[1]) };
       case 'not_found':
       case 'not_top_level':
         return { kind: 'bad_parent', reason: reply[0] as 'not_found' | 'not_top_level' };

@@ -11,6 +11,7 @@
 // never muted: the user could not have muted a room they were not in). DND users ARE stored: the
 // worker only leaves out their live push.
 import { previewText } from '../shared/store/store-common.js';
+import { messageSummary } from '../shared/attachments.js';
 import { isMembershipLogEntry } from '../shared/membership.js';
 import { isChatMessage, isReadMark, MENTION_ROOM, type ChatUser, type LogEntry, type ReadMark } from '../shared/message.js';
 import { dmMembers, roomKindOf } from '../shared/rooms.js';
@@ -64,7 +65,7 @@ export function planOf(entry: LogEntry | ReadMark): NotifyPlan | null {
     sourceId: entry.id,
     ...(entry.replyTo === undefined ? {} : { replyTo: entry.replyTo }),
     actor: entry.user,
-    text: previewText(entry.text),
+    text: previewText(messageSummary(entry)),
     ts: entry.ts,
     named,
     roomMention,

@@ -200,6 +200,33 @@ export const envSchema = z.object({
    * notify_entries_skipped_total) — a stalled notifier must never fill Redis and refuse sends.
    */
   NOTIFY_MAX_LAG: int(50_000, 100, 100_000_000),
+
+  // --- files (issue 16; users service stores uploads; DESIGN.md "Files") ---
+  /** Largest upload, bytes (413 past it, counted while streaming: nothing bigger is ever held). */
+  ATTACHMENT_MAX_BYTES: int(25 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
+  /** Bytes one user may keep stored (uploads not yet collected); 429 past it. */
+  ATTACHMENT_QUOTA_BYTES: int(1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  /** Uploads one user may start per minute; 429 past it. */
+  ATTACHMENT_UPLOADS_PER_MIN: int(30, 1, 100_000),
+  /** Types (sniffed from the bytes) an upload may have; anything else is refused with 415. */
+  ATTACHMENT_TYPES: list(
+    'image/png,image/jpeg,image/webp,image/gif,application/pdf,text/plain,application/zip,audio/mpeg,audio/ogg,video/mp4,video/webm',
+  ),
+  /** An upload no message names after this long is deleted (and a deleted message's files). */
+  ATTACHMENT_ORPHAN_TTL_SEC: int(24 * 3600, 60, 365 * 86_400),
+  /** Lifetime of a signed download link (GET …/attachments/:id/link). */
+  ATTACHMENT_LINK_TTL_SEC: int(300, 10, 86_400),
+  /** Where uploads are kept: `disk` (under FILES_DIR) or `s3` (S3_* below). */
+  FILE_STORAGE: z.enum(['disk', 's3']).default('disk'),
+  FILES_DIR: z.string().min(1).default('.data/files'),
+  /** Any S3-compatible endpoint (AWS, MinIO, R2...); unset: AWS's for S3_REGION. */
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Path-style URLs (bucket in the path): MinIO and most self-hosted S3 need it. */
+  S3_FORCE_PATH_STYLE: bool(false),
 });
 
 export type Env = z.output<typeof envSchema>;
@@ -269,9 +296,13 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
   if (service === 'chat' && e.ROOM_LOG_MAXLEN <= e.RECOVERY_MAX) {
     throw new ConfigError(`invalid ROOM_LOG_MAXLEN=${e.ROOM_LOG_MAXLEN}: must be greater than RECOVERY_MAX (${e.RECOVERY_MAX})`);
   }
+  if (service === 'users' && e.FILE_STORAGE === 's3' && e.S3_BUCKET === undefined) {
+    throw new ConfigError('invalid S3_BUCKET="": FILE_STORAGE=s3 needs a bucket');
+  }
   return Object.freeze({
     ...e,
     ALLOWED_ORIGINS: Object.freeze([...e.ALLOWED_ORIGINS]) as unknown as string[],
+    ATTACHMENT_TYPES: Object.freeze([...e.ATTACHMENT_TYPES]) as unknown as string[],
     HOST: host,
     service,
     port: e.PORT ?? DEFAULT_PORT[service],

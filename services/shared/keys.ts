@@ -61,6 +61,14 @@ export function keysFor(partitions: number) {
      * back (acl-rebuild.ts restores it from the store after a Redis loss).
      */
     roomSeq: (room: string) => `${tag(p(room))}:seq:${room}`,
+    /**
+     * Uploads a `send` may name (users service files-routes.ts writes at upload, send.lua takes):
+     * HASH upload id → "<owner uid> <Attachment JSON>" (attachments.ts attachmentJson); a send
+     * replaces what it names with "~<message id>", so an upload goes in one message and readers
+     * know it was sent before ingestion stores it. EXPIREs ATTACHMENT_ORPHAN_TTL_SEC after the
+     * newest upload: what was never sent by then is collected from the store too.
+     */
+    roomUploads: (room: string) => `${tag(p(room))}:uploads:${room}`,
     /** Members' read positions (read.lua): HASH uid → "<seq> <message id>"; only moves forward. */
     roomReads: (room: string) => `${tag(p(room))}:reads:${room}`,
     /** One message's reactions (event.lua): HASH `<emoji>` → count, `<emoji>\n<uid>` → 1, `#` → emoji in use. */
@@ -114,6 +122,10 @@ export function keysFor(partitions: number) {
     /** Registration attempts per client IP, fixed window. */
     registerAttemptsPerIp: (ip: string) => `${KEY_ROOT}:register-ip:${ip}`,
     /** Signed-in REST requests per user id, fixed window (REST_MAX_PER_USER). */
+    /** Held by the users replica collecting attachments this interval (files-gc.ts). */
+    filesCollectorLock: () => `${KEY_ROOT}:files-collector`,
+    /** Uploads a user started in the current minute (files-routes.ts, ATTACHMENT_UPLOADS_PER_MIN). */
+    uploadsPerUser: (userId: string) => `${KEY_ROOT}:uploads-user:${userId}`,
     restRequestsPerUser: (userId: string) => `${KEY_ROOT}:rest-user:${userId}`,
     /** A revoked session (refresh family id): set by logout/theft detection, TTL = access token life. */
     revokedSession: (sid: string) => `${KEY_ROOT}:revoked-session:${sid}`,

@@ -1,6 +1,7 @@
 // The one definition of room log and ingest entry formats (message.ts): what a reaction may be,
 // how ingest entries parse (and why a bad one is poison), how a replica reads a log entry.
 import { describe, expect, it } from 'vitest';
+import type { Attachment } from './attachments.js';
 import {
   ingestEntryFields,
   ingestEventFields,
@@ -16,6 +17,8 @@ import {
 
 const user = { id: 'u1', name: 'Ann' };
 const base = { id: '1700000000123-4', room: 'general', user, ts: 1700000000123, cid: 'c1', target: '1700000000000-0' };
+const png: Attachment = { id: `a${'1'.repeat(24)}`, name: 'cat.png', type: 'image/png', size: 2048, width: 640, height: 480, thumb: true };
+const pdf: Attachment = { id: `a${'2'.repeat(24)}`, name: 'report "Q3".pdf', type: 'application/pdf', size: 0 };
 
 describe('isEmoji', () => {
   it('accepts one emoji grapheme: plain, skin tone, flag, ZWJ sequence, keycap, variation selector', () => {
@@ -113,5 +116,54 @@ describe('logEntryOf', () => {
     expect(logEntryOf('general', base.id, ev('react', 'emoji', '👍', 'on', '0', 'n', '0'))).toEqual({ entry: { ...base, kind: 'react', emoji: '👍', on: false }, count: 0 });
     expect(isRoomEvent(logEntryOf('general', base.id, ev('delete')).entry)).toBe(true);
     expect(() => messageFromLogEntry('general', base.id, ev('delete'))).toThrow(/is an event/);
+  });
+});
+
+describe('attachments on messages (`at`)', () => {
+  const message: ChatMessage = { id: base.id, room: 'general', user, text: 'see these', ts: base.ts, cid: 'c1', seq: 7, attachments: [png, pdf] };
+
+  it('round-trips through the ingest entry, text or not, top-level or reply', () => {
+    const fields = ingestEntryFields(message);
+    expect(fields.slice(-2)).toEqual(['at', JSON.stringify([png, pdf])]);
+    expect(parseIngestEntry(fields)).toEqual(message);
+    const filesOnly: ChatMessage = { ...message, text: '' };
+    expect(parseIngestEntry(ingestEntryFields(filesOnly))).toEqual(filesOnly);
+    const reply: ChatMessage = { id: base.id, room: 'general', user, text: '', ts: base.ts, cid: 'c1', replyTo: base.target, attachments: [pdf] };
+    expect(parseIngestEntry(ingestEntryFields(reply))).toEqual(reply);
+    // none: no field at all, and an empty list is none
+    expect(ingestEntryFields({ ...message, attachments: [] })).not.toContain('at');
+  });
+
+  it('an entry with a malformed `at`, or with neither text nor files, is poison (a reason, never a throw)', () => {
+    const fields = (at: string) => [...ingestEntryFields({ ...message, attachments: undefined }), 'at', at];
+    const tooMany = JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ ...pdf, id: `a${String(i).padStart(24, '0')}` })));
+    const cases: [string, string][] = [
+      ['{', 'invalid attachments (not JSON)'],
+      ['null', 'invalid attachments'],
+      ['{}', 'invalid attachments'],
+      ['[]', 'invalid attachments'],
+      [tooMany, 'invalid attachments'],
+      [JSON.stringify([{ ...pdf, id: '../../etc/passwd' }]), 'invalid attachments'],
+      [JSON.stringify([{ ...pdf, size: -1 }]), 'invalid attachments'],
+      [JSON.stringify([{ ...pdf, type: 'text/html; charset=x' }]), 'invalid attachments'],
+      [JSON.stringify([{ ...png, width: 0 }]), 'invalid attachments'],
+      [JSON.stringify([{ ...png, thumb: false }]), 'invalid attachments'],
+      [JSON.stringify([{ ...pdf, name: '' }]), 'invalid attachments'],
+    ];
+    for (const [at, reason] of cases) expect(parseIngestEntry(fields(at)), at).toBe(reason);
+    expect(parseIngestEntry(ingestEntryFields({ ...message, text: '', attachments: undefined }))).toBe('missing text');
+    // unknown properties are dropped, not carried into the store
+    const extra = parseIngestEntry(fields(JSON.stringify([{ ...pdf, url: 'javascript:x' }])));
+    expect(extra).toEqual({ ...message, attachments: [pdf] });
+  });
+
+  it('logEntryOf reads them; a malformed list is left off (the message still reads)', () => {
+    const log = ['uid', 'u1', 'name', 'Ann', 'text', '', 'cid', 'c1', 'sq', '7'];
+    expect(logEntryOf('general', base.id, [...log, 'at', JSON.stringify([png, pdf])])).toEqual({
+      entry: { id: base.id, room: 'general', user, text: '', ts: base.ts, cid: 'c1', seq: 7, attachments: [png, pdf] },
+    });
+    expect(logEntryOf('general', base.id, [...log, 'at', '[{"id":"x"}]'])).toEqual({
+      entry: { id: base.id, room: 'general', user, text: '', ts: base.ts, cid: 'c1', seq: 7 },
+    });
   });
 });

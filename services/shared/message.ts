@@ -7,6 +7,7 @@
 // Room log fields (a frame can be rebuilt from them byte for byte: chat/frames.ts):
 //   message  uid name text cid [sq <room seq>] [mn <mentions, ','-joined>]
 //              [re <parent id> rc <parent's reply count after it> pu <parent's author id>]
+//              [at <attachments, a JSON array of Attachment (attachments.ts)>]  (text may be '' then)
 //   event    ev <kind> uid name cid tg <target id>
 //              edit:   text
 //              delete: [re <parent id> rc <parent's reply count after it>]  (the target was a reply)
@@ -15,6 +16,7 @@
 // and are not needed by the store: it recounts from what it holds).
 // A READ mark (chat/lua/read.lua: a user saw a room up to a message) is an ingest entry but no
 // room log entry: `rd 1 room <room> uid name id <message id> sq <its seq>` (parseIngestItem).
+import { parseAttachments, type Attachment } from './attachments.js';
 import { isMessageId, idTime } from './ids.js';
 import { isMembershipLogEntry, membershipFields, parseMembershipFields, type MembershipLogEntry } from './membership.js';
 import { fieldRecord } from './redis.js';
@@ -47,6 +49,8 @@ export interface ChatMessage {
   mentions?: string[];
   /** A reply: its parent's author (ingest stream only, for the reply notification). */
   replyToUser?: string;
+  /** Uploaded files the message carries (attachments.ts), absent when none; `text` may then be ''. */
+  attachments?: Attachment[];
 }
 
 /** `@room` (or @here, @everyone) in `mentions`: every member of the room at the time. */
@@ -118,13 +122,14 @@ export function isEmoji(s: unknown): s is string {
   return true;
 }
 
-/** Field/value list of a message in the ingest stream: room id uid name text cid [sq] [mn] [re [pu]]. */
+/** Field/value list of a message in the ingest stream: room id uid name text cid [sq] [mn] [re [pu]] [at]. */
 export function ingestEntryFields(m: ChatMessage): string[] {
   const f = ['room', m.room, 'id', m.id, 'uid', m.user.id, 'name', m.user.name, 'text', m.text, 'cid', m.cid];
   if (m.seq !== undefined) f.push('sq', String(m.seq));
   if (m.mentions !== undefined && m.mentions.length > 0) f.push('mn', m.mentions.join(','));
   if (m.replyTo !== undefined) f.push('re', m.replyTo);
   if (m.replyToUser !== undefined) f.push('pu', m.replyToUser);
+  if (m.attachments !== undefined && m.attachments.length > 0) f.push('at', JSON.stringify(m.attachments));
   return f;
 }
 
@@ -214,7 +219,10 @@ export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
         return 'unknown event kind';
     }
   }
-  if (typeof f.text !== 'string' || f.text.length === 0) return 'missing text';
+  const attachments = parseAttachments(f.at);
+  if (typeof attachments === 'string') return attachments;
+  // a message of files only has no text
+  if (typeof f.text !== 'string' || (f.text.length === 0 && attachments === undefined)) return 'missing text';
   if (f.text.length > MAX_TEXT_CHARS) return 'text too long';
   if (f.re !== undefined && !isMessageId(f.re)) return 'invalid reply parent';
   const seq = parseSeq(f.sq);
@@ -226,6 +234,7 @@ export function parseIngestEntry(fields: readonly string[]): LogEntry | string {
   if (seq !== undefined) m.seq = seq;
   if (mentions !== undefined) m.mentions = mentions;
   if (f.pu) m.replyToUser = f.pu;
+  if (attachments !== undefined) m.attachments = attachments;
   return m;
 }
 
@@ -265,6 +274,10 @@ export function logEntryOf(room: string, id: string, fields: readonly string[]):
   if (f.re !== undefined) m.replyTo = f.re;
   if (f.sq !== undefined) m.seq = Number(f.sq);
   if (f.mn) m.mentions = f.mn.split(',');
+  // send.lua copies what the users service registered (already checked): a malformed list is
+  // a bug there, and shows as a message without files rather than breaking the room's replay
+  const attachments = parseAttachments(f.at);
+  if (Array.isArray(attachments)) m.attachments = attachments;
   return rc === undefined ? { entry: m } : { entry: m, replyCount: rc };
 }
 

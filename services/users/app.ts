@@ -1,7 +1,8 @@
 // Builds the users service's Express app from its dependencies (no listening, no signals:
 // main.ts does that). Middleware order matters:
 //   ops (/healthz /readyz /metrics, unlogged) -> request log + metrics -> security headers ->
-//   CORS -> no-store on /api -> JSON body (16 KiB) -> auth routes -> user/room routes -> static client ->
+//   CORS -> no-store on /api -> attachments (raw streamed bodies: before the JSON parser) ->
+//   JSON body (16 KiB) -> auth routes -> user/room routes -> static client ->
 //   404 JSON -> error handler (every error becomes {"error":{code,message}}).
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
@@ -22,6 +23,7 @@ import { requestLog } from './request-log.js';
 import { roomsRouter } from './rooms-routes.js';
 import { membershipRouter } from './membership-routes.js';
 import { attentionRouter } from './attention-routes.js';
+import { searchRouter } from './search-routes.js';
 import { RoomChanges } from './room-changes.js';
 import { createMemberScript } from '../shared/member-script.js';
 import { bearerAuth } from './bearer-auth.js';
@@ -29,6 +31,8 @@ import { isSessionRevoked, revokeSession } from '../shared/sessions.js';
 import { readPresence, setPresenceDnd } from '../shared/user-status.js';
 import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
+import type { FileStorage } from './files/file-storage.js';
+import { filesRouter } from './files-routes.js';
 
 /** Auth bodies are two short strings; anything near this is not a real client. */
 export const JSON_BODY_LIMIT = '16kb';
@@ -39,6 +43,8 @@ export interface AppDeps {
   store: Store;
   redis: Redis;
   registry: Registry;
+  /** Where uploads live (files/file-storage.ts createFileStorage). */
+  storage: FileStorage;
 }
 
 export interface UsersApp {
@@ -48,7 +54,7 @@ export interface UsersApp {
   startDraining(): void;
 }
 
-export async function createApp({ config, log, store, redis, registry }: AppDeps): Promise<UsersApp> {
+export async function createApp({ config, log, store, redis, registry, storage }: AppDeps): Promise<UsersApp> {
   let draining = false;
   const ops: Ops = {
     registry,
@@ -97,15 +103,19 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
     res.set('Cache-Control', 'no-store');
     next();
   });
-  // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
-  app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
-
   const keys = keysFor(config.PARTITIONS);
   // Every signed-in route: a valid access token, then one request from the user's budget.
   const authenticated = chain(
     bearerAuth(config, (sid) => isSessionRevoked(redis, keys, sid)),
     userRequestBudget(redis, keys, { max: config.REST_MAX_PER_USER, windowSec: config.REST_WINDOW_SEC }),
   );
+  // Uploads stream their raw body: mounted before express.json, which would otherwise read a
+  // body sent as application/json whole into memory.
+  app.use(filesRouter({ config, store, redis, keys, storage, log, auth: authenticated }));
+
+  // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
+  app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
+
   app.use(
     authRouter({
       authenticated,
@@ -150,6 +160,8 @@ export async function createApp({ config, log, store, redis, registry }: AppDeps
       presenceDnd: (userId, dnd) => setPresenceDnd(redis, keys, userId, dnd),
     }),
   );
+  // before roomsRouter: it answers GET /api/rooms/:room/messages?around=… (other history requests pass on)
+  app.use(searchRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(roomsRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(webRouter(config));
 

@@ -27,9 +27,11 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   username_taken: 409, // case-insensitively
   conflict: 409, // a membership change the room's state does not allow now (exists, archived, full, owner leaving)
-  payload_too_large: 413,
-  unsupported_media_type: 415, // POST bodies must be application/json
+  payload_too_large: 413, // also an upload past ATTACHMENT_MAX_BYTES
+  unsupported_media_type: 415, // POST bodies must be application/json; an upload whose sniffed type is not in ATTACHMENT_TYPES
+  range_not_satisfiable: 416, // a download's Range lies outside the file
   too_many_requests: 429, // the per-user REST budget (REST_MAX_PER_USER) is spent; see Retry-After
+  quota_exceeded: 429, // the user's stored uploads would pass ATTACHMENT_QUOTA_BYTES
   too_many_attempts: 429, // login or registration throttled (per username + IP, or per IP); see Retry-After
   internal: 500,
   unavailable: 503, // Redis or the store did not answer

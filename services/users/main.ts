@@ -10,6 +10,8 @@ import { createMetricsRegistry } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { createStore } from '../shared/store/index.js';
 import { createApp } from './app.js';
+import { createFileStorage } from './files/file-storage.js';
+import { startAttachmentCollector } from './files-gc.js';
 
 const config = loadConfigOrExit('users');
 const log = createLogger(config);
@@ -18,7 +20,9 @@ async function main(): Promise<void> {
   const store = await createStore(config, log);
   const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
   const registry = createMetricsRegistry(config);
-  const { app, startDraining } = await createApp({ config, log, store, redis, registry });
+  const storage = await createFileStorage(config);
+  const { app, startDraining } = await createApp({ config, log, store, redis, registry, storage });
+  const collector = startAttachmentCollector({ config, store, storage, redis, log });
 
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
 
   onShutdown(log, [
     ['readiness', () => startDraining()],
+    ['attachment collector', () => collector.stop()],
     [
       'http',
       () =>
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
     ],
     ['redis', () => closeRedis(redis)],
     ['store', () => store.close()],
+    ['file storage', () => storage.close()],
   ]);
 }
 

@@ -57,6 +57,10 @@ const TINY: Record<string, string> = {
   BENCH_ATTN_RATE: '20',
   BENCH_ATTN_SECONDS: '1',
   BENCH_ATTN_NOTIFY_MESSAGES: '3000',
+  // files (1 MiB uploads)
+  BENCH_FILES_MIB: '1',
+  BENCH_FILES_ROUNDS: '1',
+  BENCH_FILES_PARALLEL: '2',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -85,7 +89,7 @@ async function expectRuns(names: string[]): Promise<string[]> {
 
 describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
   it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
-    await expectRuns(['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms']);
+    await expectRuns(['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms', 'files']);
   });
 
   it('the attention benchmark runs to the end: receipts flow, every due notification is created', async () => {

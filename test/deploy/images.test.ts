@@ -101,7 +101,7 @@ describe('Dockerfile', () => {
       expect(dockerIgnored(src, ignore), `COPY ${src}: excluded by .dockerignore`).toBe(false);
     }
     // Everything the build compiles or copies is in the context: sources, Lua, the client.
-    for (const f of repoFiles((n) => /\.(ts|lua)$/.test(n) && !/\.test\.ts$/.test(n), join(ROOT, 'services')))
+    for (const f of repoFiles((n) => /\.(ts|lua)$/.test(n) && !/(\.test\.ts|(^|\/)test-[^/]*\.ts)$/.test(n), join(ROOT, 'services')))
       expect(dockerIgnored(rel(f), ignore), rel(f)).toBe(false);
   });
 

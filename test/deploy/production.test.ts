@@ -125,6 +125,9 @@ describe('production build (what the Dockerfile runs)', () => {
         MONGO_URL: '',
         SQLITE_PATH: join(imageRoot, `${svc}.db`),
         FRONTEND_DIR: join(imageRoot, 'frontend'),
+        // No S3 here either: the disk storage stands in (same FileStorage contract).
+        FILE_STORAGE: 'disk',
+        FILES_DIR: join(imageRoot, `${svc}-files`),
       };
       const p = startCompiled(svc, env, await freePort());
       const paths = ['livenessProbe', 'readinessProbe', 'startupProbe']
@@ -171,6 +174,7 @@ describe('deploy/nginx.conf in front of two compiled chat replicas and users (th
       MONGO_URL: '',
       SQLITE_PATH: join(imageRoot, 'lb.db'),
       FRONTEND_DIR: join(imageRoot, 'frontend'),
+      FILES_DIR: join(imageRoot, 'lb-files'),
       BCRYPT_COST: '4',
       SHUTDOWN_DRAIN_MS: '1000',
     });

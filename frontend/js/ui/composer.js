@@ -9,6 +9,7 @@
 // from the first character, the limit is the server's (no other cap: a paste is never cut).
 import { $, setText } from './dom.js';
 import { MAX_TEXT_CHARS } from '../rooms.js';
+import { FILES } from '../strings-files.js';
 
 const TYPING_EVERY_MS = 2_000;
 const TYPING_IDLE_MS = 4_000;
@@ -32,6 +33,9 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   const notices = new Map(); // room -> { id, make } of a rate-limit notice (sender.js)
   let lastNotice = null; // a box with no room of its own (the thread's) shows the newest
   let lock = ''; // why nothing can be sent here now (muted, archived): '' when it can
+  // Files to send (ui/attach.js): `ready` may go without text; a send waits for `busy` uploads.
+  let files = { ready: 0, busy: 0 };
+  const sendLabel = sendBtn ? sendBtn.textContent : '';
 
   function stopTyping() {
     clearTimeout(idleTimer);
@@ -49,7 +53,11 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     count.classList.toggle('near', n > NEAR_LIMIT && !over());
     count.classList.toggle('over', over());
     input.setAttribute('aria-invalid', String(over()));
-    if (sendBtn) sendBtn.disabled = over() || !!lock;
+    if (sendBtn) {
+      sendBtn.disabled = over() || !!lock || files.busy > 0;
+      setText(sendBtn, files.busy > 0 ? FILES.sendBusy : sendLabel);
+      sendBtn.title = files.busy > 0 ? FILES.sendBusyTitle : '';
+    }
     // One line, by precedence: the text in the box, a lock, a running cooldown, a refusal.
     const notice = over() || lock ? null : room !== null ? notices.get(room) : lastNotice;
     if (notice) {
@@ -94,7 +102,7 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input.value;
-    if (!text.trim() || over() || lock) return paint();
+    if ((!text.trim() && !files.ready) || over() || lock || files.busy) return paint();
     stopTyping();
     if (onSend(text) !== false) {
       input.value = '';
@@ -139,6 +147,11 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
       paint();
     },
     clearError,
+    /** The files waiting under the box (counts): ready ones may go alone, busy ones hold sends. */
+    setFiles(next) {
+      files = { ready: next.ready || 0, busy: next.busy || 0 };
+      paint();
+    },
     /** A rate-limit notice about `room` (make: () => strings and elements), or null to take it down. */
     setNotice(forRoom, make) {
       if (make) {

@@ -9,6 +9,7 @@ import { formatTime, formatFull, initials, avatarClass } from './format.js';
 import { reactionsEl } from './reactions.js';
 import { countdownEl } from './countdown.js';
 import { renderRichText } from './rich-text-dom.js';
+import { attachmentsEl } from './attachment-view.js';
 
 const rendered = new WeakMap(); // li -> rev it shows
 
@@ -56,6 +57,7 @@ export function patchMessageItem(li, view, rev, o) {
     const line = body.querySelector('.msg-line') || body.querySelector('.msg-editor');
     line.replaceWith(lineEl(view));
   }
+  syncFiles(body, view);
   // The parts under the text, in this order, rebuilt together (each is small).
   for (const el of body.querySelectorAll(':scope > .msg-change, :scope > .reactions, :scope > .thread-summary')) el.remove();
   if (view.pending) body.appendChild(h('div', { className: 'msg-status msg-change', text: view.pending === 'delete' ? 'Deleting…' : 'Saving…' }));
@@ -75,6 +77,14 @@ export function lineEl(view) {
     textEl(view.text),
     view.editedAt ? h('span', { className: 'msg-edited', text: '(edited)', attrs: { title: `Edited ${formatFull(view.editedAt)}` } }) : null,
   );
+}
+
+/** The message's files under its text: built once (an edit keeps them), gone with a delete. */
+function syncFiles(body, view) {
+  const shown = body.querySelector(':scope > .msg-files');
+  const list = view.deleted ? [] : view.attachments || [];
+  if (!list.length) return shown && shown.remove();
+  if (!shown) body.querySelector(':scope > .msg-line, :scope > .msg-editor').after(attachmentsEl(view.room, list));
 }
 
 // A div, not a p: formatted text may hold a code block or a quote.
@@ -138,6 +148,7 @@ export function pendingItem(p, me, { onRetry, onDiscard }) {
       { className: 'msg-body' },
       h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
       textEl(p.text),
+      p.attachments && p.attachments.length ? attachmentsEl(p.room, p.attachments) : null,
       status,
     ),
   );

@@ -25,7 +25,7 @@ const LOAD_OLDER_PX = 200;
 const isCreatorJoin = (prev, ev) =>
   !!prev && prev.kind === 'room' && prev.action === 'created' && ev.kind === 'member' && ev.action === 'joined' && ev.member && prev.user && ev.member.id === prev.user.id;
 
-export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard, seenLine = () => null }) {
+export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard, seenLine = () => null, gapAfter = () => null }) {
   const scroller = $('messages');
   const list = $('message-list');
   const loadOlderBtn = $('load-older');
@@ -157,6 +157,12 @@ export function mountMessages({ store, actions, onLoadOlder, onRetry, onDiscard,
       if (isStale(el, m.rev)) patchMessageItem(el, store.view(name, id), m.rev, o);
       prev = { userId: m.user.id, ts: m.ts, day };
       if (seen && seen.id === id) setText(push('seen', () => h('li', { className: 'seen-line', attrs: { 'aria-live': 'off' } }), false), seen.text);
+      // Newer messages may be missing here (a jump to an old message: ui/newer-gap.js).
+      const gap = gapAfter(name, id);
+      if (gap) {
+        push(`g:${id}`, () => gap, false);
+        prev.userId = null; // no grouping across it (same day: no second divider)
+      }
     }
     systemLinesBefore(null);
     for (const p of store.pendingIn(name)) {

@@ -13,6 +13,7 @@ KEYS[8]  thread counters   keys.thread(room, replyTo)               HASH c = rep
                                                                     same slot when the message is not a reply: never touched)
 KEYS[9]  room ACL          keys.roomAcl(room)                       HASH (keys.ts): who may write (lib/limits.lua access_check)
 KEYS[10] room counter      keys.roomSeq(room)                       STRING: INCR per top-level message = its `seq`
+KEYS[11] room uploads      keys.roomUploads(room)                   HASH upload id -> "<owner uid> <Attachment JSON>"
 
 ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
 ARGV[2]  room
@@ -46,6 +47,11 @@ ARGV[11] a DM's other user's channel (keys.userChannel), '' otherwise: the first
 ARGV[12] @room asked for: '' no, 'admin' (owners and admins may), 'any' (a group: every member may)
 ARGV[13] @names in the text, lowercased, ','-joined ('' for none): resolved through the ACL's
          u:<name> to members (r: set, not banned), never the sender
+ARGV[14] attachment ids, ','-joined ('' for none; protocol.ts checked shape, count, uniqueness):
+         each must be in KEYS[11] uploaded by this sender, else {'bad_attachment', id}; their
+         JSONs go verbatim into the frame ("attachments", first in the tail), the log and the
+         ingest entry (`at`), and the send marks them "~<message id>" (one message per upload;
+         files-routes.ts lets members read a sent upload before ingestion stores its message)
 
 Mentions and seq (DESIGN.md "Per-user channel and attention"): the resolved ids (and '@room')
 go into the frame as "mentions", the log and ingest entry as `mn`; a top-level message takes the
@@ -62,6 +68,7 @@ Returns one of:
   {'overloaded', backlog}   the ingest stream holds more than INGEST_MAX_BACKLOG entries; nothing written
   {'not_found'}             replyTo is not a message of the index (unknown, deleted, too old); nothing written
   {'not_top_level'}         replyTo is itself a reply; nothing written
+  {'bad_attachment', id}    an attachment id this sender did not upload to this room (or sent already); nothing written
   {'no_access'} {'banned'} {'archived'} {'muted', retryAfterMs}   the room's ACL refuses (lib/limits.lua)
 
 Order: idempotency first (a retry of an accepted message gets its ack even when the user is now
@@ -98,6 +105,21 @@ if replyTo ~= '' then
   if not parent then return {'not_found'} end
   if parent.p then return {'not_top_level'} end
   parentAuthor = parent.u
+end
+
+-- Attachments: each an upload of this sender into this room, not yet sent.
+local attachmentIds, attachments
+if ARGV[14] ~= '' then
+  attachmentIds = {}
+  for aid in string.gmatch(ARGV[14], '[^,]+') do attachmentIds[#attachmentIds + 1] = aid end
+  local uploads = redis.call('HMGET', KEYS[11], unpack(attachmentIds))
+  local metas = {}
+  for i, v in ipairs(uploads) do
+    local sp = v and string.find(v, ' ', 1, true)
+    if not sp or string.sub(v, 1, sp - 1) ~= ARGV[3] then return {'bad_attachment', attachmentIds[i]} end
+    metas[i] = string.sub(v, sp + 1)
+  end
+  attachments = '[' .. table.concat(metas, ',') .. ']'
 end
 
 local nextTat, rateRetry = rate_check(KEYS[2], now, tonumber(rateMax), tonumber(rateWindowMs))
@@ -153,7 +175,7 @@ if ARGV[12] == 'any' or (ARGV[12] == 'admin' and (role == 'owner' or role == 'ad
   if (tonumber(redis.call('HGET', KEYS[9], 'n')) or 0) <= tonumber(roomMentionMax) then mentions[#mentions + 1] = '@room' end
 end
 
--- Log and ingest fields (message.ts): uid name text cid [sq] [mn] then the reply's own.
+-- Log and ingest fields (message.ts): uid name text cid [sq] [mn] [at] then the reply's own.
 local fields = {'uid', ARGV[3], 'name', ARGV[4], 'text', ARGV[5], 'cid', ARGV[6]}
 local seq, replyCount
 if replyTo == '' then
@@ -162,6 +184,9 @@ if replyTo == '' then
 end
 if #mentions > 0 then
   fields[#fields + 1] = 'mn'; fields[#fields + 1] = table.concat(mentions, ',')
+end
+if attachments then
+  fields[#fields + 1] = 'at'; fields[#fields + 1] = attachments
 end
 local n = #fields
 local id
@@ -189,7 +214,7 @@ else
 end
 redis.call('EXPIRE', KEYS[7], changeWindowSec)
 
--- Field order is message.ts ingestEntryFields: room id uid name text cid [sq] [mn] [re pu].
+-- Field order is message.ts ingestEntryFields: room id uid name text cid [sq] [mn] [at] [re pu].
 if replyTo == '' then
   redis.call('XADD', KEYS[4], '*', 'room', ARGV[2], 'id', id, unpack(fields))
 else
@@ -198,6 +223,11 @@ else
 end
 
 redis.call('SET', KEYS[1], id, 'EX', idemTtl)
+if attachmentIds then
+  local sent = {}
+  for _, aid in ipairs(attachmentIds) do sent[#sent + 1] = aid; sent[#sent + 1] = '~' .. id end
+  redis.call('HSET', KEYS[11], unpack(sent))
+end
 rate_commit(KEYS[2], now, nextTat)
 budget_commit(budget, budgetWindowMs)
 if creating then
@@ -205,11 +235,12 @@ if creating then
   if redis.call('INCR', KEYS[6]) == 1 then redis.call('EXPIRE', KEYS[6], createWindowSec) end
 end
 
--- The tail's order is frames.ts frameTail: mentions, seq, replyCount, id, ts.
+-- The tail's order is frames.ts frameTail: attachments, mentions, seq, replyCount, id, ts.
 local tail = '"id":"' .. id .. '","ts":' .. ts .. '}'
 if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
 if seq then tail = '"seq":' .. seq .. ',' .. tail end
 if #mentions > 0 then tail = '"mentions":["' .. table.concat(mentions, '","') .. '"],' .. tail end
+if attachments then tail = '"attachments":' .. attachments .. ',' .. tail end
 redis.call('PUBLISH', ARGV[1], ARGV[8] .. tail)
 if creating and ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[8] .. tail) end
 return {'ok', id, ts}

@@ -19,6 +19,7 @@
 // - what a message moves for attention (its room's topSeq, the sender's read position, mention
 //   rows: store-mongo-attention.ts) is written for every stored message of a batch, redelivered
 //   ones included, by writes that are idempotent (a max, an upsert of a key).
+// - linking the uploads a message names, flagging a deleted message's: store-mongo-files.ts.
 import type { Connection, Model, mongo } from 'mongoose';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { idSortKey } from '../ids.js';
@@ -40,6 +41,8 @@ import {
   type ThreadDoc,
 } from './store-mongo-schemas.js';
 import { previewText } from './store-common.js';
+import { messageSummary } from '../attachments.js';
+import { attachmentsField, MongoFiles, withAttachments } from './store-mongo-files.js';
 import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult } from './store.js';
 
 /**
@@ -132,6 +135,7 @@ export class MongoMessages {
   private readonly changes: Model<ChangeDoc>;
   private readonly reactions: Model<ReactionDoc>;
   private readonly threads: Model<ThreadDoc>;
+  readonly files: MongoFiles;
 
   constructor(
     conn: Connection,
@@ -143,11 +147,12 @@ export class MongoMessages {
     this.changes = conn.model<ChangeDoc>('Change', changeSchema);
     this.reactions = conn.model<ReactionDoc>('Reaction', reactionSchema);
     this.threads = conn.model<ThreadDoc>('Thread', threadSchema);
+    this.files = new MongoFiles(conn, this.changes);
   }
 
   /** Creates the collections and their indexes (idempotent). */
   async init(): Promise<void> {
-    await Promise.all([this.messages, this.events, this.changes, this.reactions, this.threads].map((m) => m.init()));
+    await Promise.all([this.messages, this.events, this.changes, this.reactions, this.threads, this.files.attachments].map((m) => m.init()));
   }
 
   async insert(messages: readonly ChatMessage[]): Promise<InsertResult> {
@@ -163,6 +168,7 @@ export class MongoMessages {
         text: m.text,
         ts: m.ts,
         cid: m.cid,
+        ...attachmentsField(m),
       };
       if (m.replyTo !== undefined) {
         const p = idKey(m.replyTo);
@@ -203,12 +209,14 @@ export class MongoMessages {
       r.last = Math.max(r.last, d.ms);
       if (d.replyMs === undefined) {
         const k = idSortKey(d.id);
-        if (!r.top || r.top.k < k) r.top = { id: d.id, k, userId: d.userId, userName: d.userName, text: previewText(d.text), ts: d.ts };
+        if (!r.top || r.top.k < k) r.top = { id: d.id, k, userId: d.userId, userName: d.userName, text: previewText(messageSummary(messages[i]!)), ts: d.ts };
         if (d.roomSeq !== undefined) r.topSeq = Math.max(r.topSeq ?? 0, d.roomSeq);
       }
     });
     if (bumps.size > 0) await this.bumpRooms(bumps);
-    await this.onStored(messages.filter((_, i) => !conflicting.has(i)));
+    const stored = messages.filter((_, i) => !conflicting.has(i));
+    await this.onStored(stored);
+    await this.files.link(stored);
     // redelivered replies too: their first delivery may have died before its recount
     const parents = new Map<string, [string, string]>();
     messages.forEach((m, i) => {
@@ -241,6 +249,7 @@ export class MongoMessages {
       }
     }
     if (changeOps.length > 0) await driver(this.changes).bulkWrite(changeOps, { ordered: false, ...durable });
+    await this.files.markGone(effective.filter((e) => e.kind === 'delete').map((e) => ({ room: e.room, id: e.target })));
     if (reactionOps.length > 0) await driver(this.reactions).bulkWrite(reactionOps, { ordered: false, ...durable });
     // A deleted reply whose event did not name its parent: the stored reply does. When it is
     // not stored yet, its own insert recounts the parent.
@@ -391,7 +400,7 @@ export class MongoMessages {
       const c = changeOf.get(d._id);
       const t = threadOf.get(d._id);
       const list = talliesOf.get(d.id);
-      return historyMessage(m, {
+      const h = historyMessage(m, {
         editedText: c?.text,
         editedAt: c?.editedAt,
         deleted: c?.deleted,
@@ -399,6 +408,7 @@ export class MongoMessages {
         replyCount: t?.replyCount,
         lastReplyAt: t?.lastReplyAt,
       });
+      return withAttachments(h, d.attachments);
     });
   }
 }

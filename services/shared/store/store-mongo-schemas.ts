@@ -5,7 +5,8 @@
 //   messages   _id = `${room}|${id}`; {room, ms, seq} unique; {room, replyMs, replySeq, ms, seq}
 //              pages both the room (replyMs null: top-level; documents written before threads
 //              have no replyMs and match null too) and a thread; `roomSeq` (a top-level
-//              message's room counter value: `seq` is the id's part) and `mentions` when set
+//              message's room counter value: `seq` is the id's part), `mentions` and
+//              `attachments` (its Attachment list, store-mongo-files.ts) when set
 //   events     _id = `${room}|${id}`: one per room event, its key tells new from already held;
 //              kind, target, userId and cid tell a redelivery from another event under a reused id
 //   changes    _id = `${room}|${target}`: edit/delete state of a message; `v` is idSortKey of the
@@ -24,6 +25,7 @@
 // The state collections are keyed by the message they change, never written into it: an event
 // may be stored before its message, and joining at read time makes arrival order irrelevant.
 import { mongo, Schema } from 'mongoose';
+import type { Attachment } from '../attachments.js';
 import { parseId } from '../ids.js';
 
 const DUPLICATE_KEY = 11000;
@@ -57,6 +59,7 @@ export interface MessageDoc {
   /** A top-level message's room seq (ChatMessage.seq); absent on replies and older messages. */
   roomSeq?: number;
   mentions?: string[];
+  attachments?: Attachment[];
 }
 export interface EventDoc {
   _id: string;
@@ -106,6 +109,7 @@ export const messageSchema = new Schema<MessageDoc>(
     replySeq: { type: Number },
     roomSeq: { type: Number },
     mentions: { type: [String], default: undefined },
+    attachments: { type: Schema.Types.Mixed, default: undefined },
   },
   { ...durable, collection: 'messages' },
 );

@@ -7,6 +7,8 @@
 //                  store-mongo-messages.ts, which reads and writes them)
 //   rooms, memberships, member_events: store-mongo-schemas.ts (and store-mongo-membership.ts)
 //   user_rooms, mentions, notifications: store-mongo-attention.ts
+//   attachments: store-mongo-files.ts (through store-mongo-messages.ts, which links them)
+//   search_docs: store-mongo-search.ts (written after each message and edit/delete batch)
 //
 // bufferCommands is off and serverSelectionTimeoutMS small, so with MongoDB down every call
 // rejects within seconds instead of queueing forever; callers retry.
@@ -23,6 +25,7 @@ import { DEFAULT_ROOM } from '../rooms.js';
 import { mentionSchema, MongoAttention, notificationSchema, userRoomSchema } from './store-mongo-attention.js';
 import { MongoMembership } from './store-mongo-membership.js';
 import { MongoMessages } from './store-mongo-messages.js';
+import { MongoSearch, searchDocSchema } from './store-mongo-search.js';
 import {
   changeSchema,
   eventSchema,
@@ -35,6 +38,7 @@ import {
   type RoomDoc,
 } from './store-mongo-schemas.js';
 import { MongoAccounts, tokenSchema, userSchema, type TokenDoc, type UserDoc } from './store-mongo-users.js';
+import { attachmentSchema } from './store-mongo-files.js';
 import {
   ensureGeneral,
   type AppNotification,
@@ -55,8 +59,11 @@ import {
   type RoomMember,
   type RoomMeta,
   type RoomRead,
+  type SearchHit,
+  type SearchQuery,
   type SetDisabledResult,
   type Store,
+  type StoredAttachment,
   type User,
 } from './store.js';
 
@@ -82,6 +89,8 @@ const schemas = {
   notifications: notificationSchema,
   users: userSchema,
   refresh_tokens: tokenSchema,
+  attachments: attachmentSchema,
+  search_docs: searchDocSchema,
 };
 
 /** The write concern mongoose applies to a collection's writes (a test checks the durable ones). */
@@ -136,6 +145,7 @@ class MongoStore implements Store {
   private readonly membership: MongoMembership;
   private readonly attention: MongoAttention;
   private readonly accounts: MongoAccounts;
+  private readonly search: MongoSearch;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
@@ -150,12 +160,13 @@ class MongoStore implements Store {
     this.membership = new MongoMembership(conn, this.rooms, users, this.messages.messages, (joins) => this.attention.onJoined(joins));
     this.attention = new MongoAttention(conn, this.rooms, this.membership.memberships, users);
     this.accounts = new MongoAccounts(this.users, this.tokens);
+    this.search = new MongoSearch(conn, (room, id, viewerId) => this.messages.one(room, id, viewerId));
   }
 
   /** Creates the collections and indexes (idempotent), upgrades older room documents, and the `general` room. */
   async init(): Promise<void> {
     await Promise.all([this.users.init(), this.tokens.init(), this.messages.init(), this.rooms.init()]);
-    await Promise.all([this.membership.init(), this.attention.init()]);
+    await Promise.all([this.membership.init(), this.attention.init(), this.search.init()]);
     await this.membership.ensureRoom(DEFAULT_ROOM);
   }
 
@@ -216,12 +227,17 @@ class MongoStore implements Store {
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
     this.live();
-    return this.messages.insert(messages);
+    const result = await this.messages.insert(messages);
+    // the search documents follow the stored state (store-mongo-search.ts), redelivered messages too
+    await this.search.onInserted(result.conflicts.length === 0 ? messages : messages.filter((m) => !result.conflicts.includes(m)));
+    return result;
   }
 
   async applyEvents(events: readonly RoomEvent[]): Promise<ApplyResult> {
     this.live();
-    return this.messages.apply(events);
+    const result = await this.messages.apply(events);
+    await this.search.onEvents(result.conflicts.length === 0 ? events : events.filter((e) => !result.conflicts.includes(e)));
+    return result;
   }
 
   async messagesBefore(room: string, beforeId: string | undefined, limit: number, viewerId?: string): Promise<HistoryMessage[]> {
@@ -355,6 +371,36 @@ class MongoStore implements Store {
   async unreadNotificationCount(userId: string): Promise<number> {
     this.live();
     return this.attention.unreadNotificationCount(userId);
+  }
+
+  async saveAttachment(attachment: StoredAttachment): Promise<void> {
+    this.live();
+    return this.messages.files.save(attachment);
+  }
+
+  async getAttachment(id: string): Promise<StoredAttachment | null> {
+    this.live();
+    return this.messages.files.get(id);
+  }
+
+  async attachmentBytesOf(userId: string): Promise<number> {
+    this.live();
+    return this.messages.files.bytesOf(userId);
+  }
+
+  async collectableAttachments(createdBefore: number, limit: number): Promise<StoredAttachment[]> {
+    this.live();
+    return this.messages.files.collectable(createdBefore, limit);
+  }
+
+  async deleteAttachments(ids: readonly string[]): Promise<void> {
+    this.live();
+    return this.messages.files.delete(ids);
+  }
+
+  async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
+    this.live();
+    return this.search.search(query);
   }
 
   async ping(): Promise<void> {

@@ -9,14 +9,17 @@
 // reacted: the summary is recounted when a reaction is toggled, not when read.
 //
 // A newly inserted message also moves what attention counts (store-sqlite-attention.ts): its
-// room's top_seq, the sender's read position and its mention rows, in the same transaction.
+// room's top_seq, the sender's read position and its mention rows, in the same transaction;
+// and it links the uploads it names (store-sqlite-files.ts), in that transaction too.
 import type Database from 'better-sqlite3';
 import type { ChatMessage, RoomEvent } from '../message.js';
 import { parseId } from '../ids.js';
 import { dmMembers, roomKindOf } from '../rooms.js';
 import { historyMessage, orderReactions } from './history.js';
 import { previewText } from './store-common.js';
+import { messageSummary } from '../attachments.js';
 import type { SqliteAttention } from './store-sqlite-attention.js';
+import { attachmentsColumn, attachmentsOf, type SqliteFiles } from './store-sqlite-files.js';
 import { sameEvent, sameMessage, type ApplyResult, type HistoryMessage, type InsertResult, type Reaction } from './store.js';
 
 type Seq = number | bigint;
@@ -33,6 +36,7 @@ type HistoryRow = [
   ms: number, seq: number, replyMs: number | null, replySeq: number | null, roomSeq: number | null, mentions: string | null,
   editedText: string | null, editedAt: number | null, deleted: number | null,
   replyCount: number | null, lastReplyAt: number | null, reactions: string | null, mine: string | null,
+  attachments: string | null,
 ];
 /** Named parameters of the history statements (each uses those it names). */
 interface PageParams {
@@ -49,7 +53,7 @@ SELECT m.id, m.room, m.user_id, m.user_name, m.text, m.ts, m.cid, m.ms, m.seq, m
        CASE WHEN r.reactions IS NOT NULL AND @viewer IS NOT NULL THEN (
          SELECT group_concat(emoji, char(0)) FROM reactions INDEXED BY reactions_mine
          WHERE room = m.room AND user_id = @viewer AND target_ms = m.ms AND target_seq = m.seq AND active = 1
-       ) END AS mine
+       ) END AS mine, m.attachments
 FROM messages m INDEXED BY <index>
 LEFT JOIN changes c ON c.room = m.room AND c.ms = m.ms AND c.seq = m.seq
 LEFT JOIN threads t ON t.room = m.room AND t.parent_ms = m.ms AND t.parent_seq = m.seq
@@ -65,11 +69,11 @@ export class SqliteMessages {
   private readonly insertBatch;
   private readonly applyBatch;
 
-  constructor(db: Database.Database, attention: SqliteAttention) {
+  constructor(db: Database.Database, attention: SqliteAttention, files: SqliteFiles) {
     this.s = {
       insertMessage: db.prepare(
-        `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid, reply_ms, reply_seq, room_seq, mentions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid, reply_ms, reply_seq, room_seq, mentions, attachments)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       storedAuthor: db.prepare<[string, number, Seq], { user_id: string; cid: string }>(
         'SELECT user_id, cid FROM messages WHERE room = ? AND ms = ? AND seq = ?',
@@ -170,7 +174,9 @@ export class SqliteMessages {
         // a reply has no seq (threads are not counted as unread)
         const roomSeq = replyMs === null ? (m.seq ?? null) : null;
         const mentions = m.mentions && m.mentions.length > 0 ? m.mentions.join(',') : null;
-        const r = this.s.insertMessage.run(m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid, replyMs, replySeq, roomSeq, mentions);
+        const r = this.s.insertMessage.run(
+          m.room, ms, seq, m.id, m.user.id, m.user.name, m.text, m.ts, m.cid, replyMs, replySeq, roomSeq, mentions, attachmentsColumn(m),
+        );
         if (r.changes === 0) {
           // Taken: a redelivery of this message, or another message under a reused id.
           const stored = this.s.storedAuthor.get(m.room, ms, seq);
@@ -179,6 +185,7 @@ export class SqliteMessages {
         }
         inserted++;
         fresh.push(m);
+        if (m.attachments !== undefined) files.link(m, ms, seq);
         if (replyMs !== null) threads.add(m.room, replyMs, replySeq!);
         else {
           const top = newestTop.get(m.room);
@@ -196,7 +203,7 @@ export class SqliteMessages {
         this.s.bumpRoom.run(name, last, count, members?.[0] ?? null, members?.[1] ?? null, roomKindOf(name) ?? 'public', topSeq);
       }
       for (const [room, { m, ms, seq }] of newestTop) {
-        this.s.setPreview.run({ room, ms, seq, userId: m.user.id, userName: m.user.name, text: previewText(m.text), ts: m.ts });
+        this.s.setPreview.run({ room, ms, seq, userId: m.user.id, userName: m.user.name, text: previewText(messageSummary(m)), ts: m.ts });
       }
       threads.forEach((room, ms, seq) => this.s.recountThread.run({ room, ms, seq }));
       attention.onInserted(fresh);
@@ -306,7 +313,7 @@ class ThreadSet {
 
 /** A row as history shows it. */
 function toHistory(row: HistoryRow): HistoryMessage {
-  const [id, room, userId, userName, text, ts, cid, , , replyMs, replySeq, roomSeq, mentions, editedText, editedAt, deleted, replyCount, lastReplyAt, summary, mine] =
+  const [id, room, userId, userName, text, ts, cid, , , replyMs, replySeq, roomSeq, mentions, editedText, editedAt, deleted, replyCount, lastReplyAt, summary, mine, files] =
     row;
   const m: ChatMessage = { id, room, user: { id: userId, name: userName }, text, ts, cid };
   if (replyMs !== null) m.replyTo = `${replyMs}-${replySeq}`;
@@ -322,5 +329,8 @@ function toHistory(row: HistoryRow): HistoryMessage {
       me: own.includes(emoji),
     }));
   }
-  return historyMessage(m, { editedText, editedAt, deleted, reactions, replyCount, lastReplyAt });
+  const h = historyMessage(m, { editedText, editedAt, deleted, reactions, replyCount, lastReplyAt });
+  const attachments = attachmentsOf(files, Boolean(deleted));
+  if (attachments) h.attachments = attachments;
+  return h;
 }

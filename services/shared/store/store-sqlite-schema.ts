@@ -23,6 +23,8 @@
 // `notifications` is each user's inbox, keyed (user, room, source message).
 import type Database from 'better-sqlite3';
 import { PREVIEW_CHARS } from './store-common.js';
+import { ATTACHMENT_SCHEMA } from './store-sqlite-files.js';
+import { migrateSearch } from './store-sqlite-search.js';
 
 // The room's own state and counters (membership.ts RoomChangeEvent), added to older files too.
 // *_v columns hold the idSortKey of the newest event that set the field (created/topic for the
@@ -85,6 +87,8 @@ CREATE TABLE IF NOT EXISTS messages (
   -- a top-level message's room counter value (send.lua), and whom it mentions (','-joined)
   room_seq  INTEGER,
   mentions  TEXT,
+  -- the files it carries: JSON [Attachment] (NULL for none); uploads: store-sqlite-files.ts
+  attachments TEXT,
   PRIMARY KEY (room, ms, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rooms (
@@ -268,6 +272,7 @@ const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['messages', 'reply_seq', 'INTEGER'],
   ['messages', 'room_seq', 'INTEGER'],
   ['messages', 'mentions', 'TEXT'],
+  ['messages', 'attachments', 'TEXT'],
   ['member_events', 'ms', 'INTEGER'],
   ['member_events', 'seq', 'INTEGER'],
   ['member_events', 'body', 'TEXT'],
@@ -295,6 +300,9 @@ export function migrate(db: Database.Database): void {
       if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
     }
     db.exec(INDEXES);
+    db.exec(ATTACHMENT_SCHEMA);
     db.exec(BACKFILL);
+    // the search index (FTS5) and its triggers; filled from the messages of an older file once
+    migrateSearch(db);
   }).immediate();
 }

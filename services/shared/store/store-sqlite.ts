@@ -3,16 +3,18 @@
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
 // crash. The schema is in store-sqlite-schema.ts, messages and room events in
 // store-sqlite-messages.ts, membership in store-sqlite-membership.ts, read positions, mentions
-// and notifications in store-sqlite-attention.ts; this file opens the database and keeps users,
-// tokens and rooms.
+// and notifications in store-sqlite-attention.ts, message search (FTS5) in
+// store-sqlite-search.ts; this file opens the database and keeps users, tokens and rooms.
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 import { SqliteAttention } from './store-sqlite-attention.js';
+import { SqliteFiles } from './store-sqlite-files.js';
 import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
+import { SqliteSearch } from './store-sqlite-search.js';
 import { migrate } from './store-sqlite-schema.js';
 import {
   DuplicateUsernameError,
@@ -36,8 +38,11 @@ import {
   type RoomMember,
   type RoomMeta,
   type RoomRead,
+  type SearchHit,
+  type SearchQuery,
   type SetDisabledResult,
   type Store,
+  type StoredAttachment,
   type User,
 } from './store.js';
 
@@ -123,13 +128,17 @@ class SqliteStore implements Store {
   private readonly messages: SqliteMessages;
   private readonly membership: SqliteMembership;
   private readonly attention: SqliteAttention;
+  private readonly files: SqliteFiles;
+  private readonly search: SqliteSearch;
   private readonly consume;
   private readonly setDisabled;
 
   constructor(private readonly db: Database.Database) {
     this.attention = new SqliteAttention(db);
-    this.messages = new SqliteMessages(db, this.attention);
+    this.files = new SqliteFiles(db);
+    this.messages = new SqliteMessages(db, this.attention, this.files);
     this.membership = new SqliteMembership(db, this.attention);
+    this.search = new SqliteSearch(db, (room, id, viewerId) => this.messages.one(room, id, viewerId));
     this.s = {
       insertUser: db.prepare(
         'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -373,6 +382,30 @@ class SqliteStore implements Store {
 
   async unreadNotificationCount(userId: string): Promise<number> {
     return this.attention.unreadNotificationCount(userId);
+  }
+
+  async saveAttachment(attachment: StoredAttachment): Promise<void> {
+    this.files.save(attachment);
+  }
+
+  async getAttachment(id: string): Promise<StoredAttachment | null> {
+    return this.files.get(id);
+  }
+
+  async attachmentBytesOf(userId: string): Promise<number> {
+    return this.files.bytesOf(userId);
+  }
+
+  async collectableAttachments(createdBefore: number, limit: number): Promise<StoredAttachment[]> {
+    return this.files.collectable(createdBefore, limit);
+  }
+
+  async deleteAttachments(ids: readonly string[]): Promise<void> {
+    this.files.delete(ids);
+  }
+
+  async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
+    return this.search.search(query);
   }
 
   async ping(): Promise<void> {

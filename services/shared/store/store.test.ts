@@ -15,7 +15,9 @@ import { openSqliteStore } from './store-sqlite.js';
 import { msg, storeContract } from './store.contract.js';
 import { ev } from './store.contract-events.js';
 import { attentionContract } from './store.contract-attention.js';
+import { filesContract, sqliteFilesUpgrade } from './store.contract-files.js';
 import { membershipContract } from './store.contract-membership.js';
+import { searchContract, sqliteSearchSpecifics } from './store.contract-search.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
 const log = pino({ level: 'silent' });
@@ -27,6 +29,8 @@ const freshPath = () => join(dir, `t${++n}`, 'aurora.db');
 storeContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 membershipContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 attentionContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+filesContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+searchContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 
 const MONGO_URL = process.env.MONGO_URL;
 if (!MONGO_URL) {
@@ -56,6 +60,8 @@ describe.skipIf(!MONGO_URL)(
     storeContract('MongoDB', open, drop);
     membershipContract('MongoDB', open, drop);
     attentionContract('MongoDB', open, drop);
+    filesContract('MongoDB', open, drop);
+    searchContract('MongoDB', open, drop);
   },
 );
 
@@ -68,17 +74,25 @@ describe('SQLite store specifics', () => {
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
+      'attachments',
       'changes',
       'events',
       'member_events',
       'memberships',
       'mentions',
+      // the search index (FTS5) and its shadow tables
+      'message_fts',
+      'message_fts_config',
+      'message_fts_data',
+      'message_fts_docsize',
+      'message_fts_idx',
       'messages',
       'notifications',
       'reaction_summary',
       'reactions',
       'refresh_tokens',
       'rooms',
+      'search_docs',
       'threads',
       'user_rooms',
       'users',
@@ -219,6 +233,9 @@ describe('SQLite store specifics', () => {
     await again.close();
   });
 
+  sqliteFilesUpgrade((path) => openSqliteStore(path, log), freshPath);
+  sqliteSearchSpecifics((path) => openSqliteStore(path, log), freshPath);
+
   it('rejects (does not hang or crash) while another connection holds the write lock, then recovers', async () => {
     const path = freshPath();
     const store = await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log);
@@ -274,7 +291,7 @@ describe('MongoDB adapter without a server', () => {
   it('writes messages, events, membership, the state they change, room counters, read positions, mentions and the inbox with w:majority and j:true (the workers XACK only after a durable write)', async () => {
     const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
     expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
-    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events', 'user_rooms', 'mentions', 'notifications'] as const) {
+    for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events', 'user_rooms', 'mentions', 'notifications', 'attachments', 'search_docs'] as const) {
       expect(schemaWriteConcern(c), c).toEqual({ w: 'majority', j: true });
     }
   });
@@ -282,6 +299,7 @@ describe('MongoDB adapter without a server', () => {
   it('membership and room update pipelines carry every user-supplied value inside $literal (a "$x" topic stays text)', async () => {
     const { bumpUpdate, memberUpdate, roomUpdate } = await import('./store-mongo-room-updates.js');
     const { raiseUpdate } = await import('./store-mongo-attention.js');
+    const { searchUpdate } = await import('./store-mongo-search.js');
     const evil = '$evil';
     const user = { id: 'u1', name: evil };
     const pipelines = [
@@ -289,6 +307,7 @@ describe('MongoDB adapter without a server', () => {
       roomUpdate({ kind: 'room', id: '6-0', room: 'lobby', user, ts: 6, cid: evil, action: 'created', roomKind: 'public', title: evil, topic: evil }),
       bumpUpdate('lobby', { count: 1, first: 7, last: 7, top: { id: '7-0', k: 'k', userId: 'u1', userName: evil, text: evil, ts: 7 } }),
       raiseUpdate(evil, evil, evil, 3),
+      searchUpdate({ _id: evil, room: evil, ms: 1, seq: 0, userId: evil, v: evil, deleted: false, words: evil }),
     ];
     // every occurrence of the value is inside a $literal
     const outside = (node: unknown, literal: boolean): number => {

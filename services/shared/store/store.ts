@@ -245,7 +245,9 @@ export interface SetDisabledResult {
 // The attention types (read receipts, notifications, their preferences) live in
 // store-attention-types.ts; re-exported so callers import every store type from here.
 export * from './store-attention-types.js';
+export * from './store-files-types.js';
 import type { AppNotification, InsertedNotification, NewNotification, NotifyPrefs, RoomRead } from './store-attention-types.js';
+import type { SearchHit, SearchQuery, StoredAttachment } from './store-files-types.js';
 
 export class DuplicateUsernameError extends Error {
   constructor(username: string) {
@@ -373,6 +375,24 @@ export interface Store {
   /** Marks the user's notifications read (ids of other users' notifications are ignored). */
   markNotificationsRead(userId: string, ids: readonly string[] | 'all'): Promise<void>;
   unreadNotificationCount(userId: string): Promise<number>;
+
+  // --- files (issue 16; store-files-types.ts) ---
+  /** Records a stored upload (idempotent per id). */
+  saveAttachment(attachment: StoredAttachment): Promise<void>;
+  getAttachment(id: string): Promise<StoredAttachment | null>;
+  /** Bytes of the user's uploads still kept (the quota's measure; thumbnails not counted). */
+  attachmentBytesOf(userId: string): Promise<number>;
+  /**
+   * Uploads to collect, oldest first: never named by a stored message and created before
+   * `createdBefore`, or named by a message that has since been deleted.
+   */
+  collectableAttachments(createdBefore: number, limit: number): Promise<StoredAttachment[]>;
+  /** Forgets uploads (their files are the caller's to delete first). */
+  deleteAttachments(ids: readonly string[]): Promise<void>;
+
+  // --- search (issue 16; store-files-types.ts) ---
+  /** Ranked matches in the rooms the viewer may read; edits searched by their new text, deleted messages never. */
+  searchMessages(query: SearchQuery): Promise<SearchHit[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;
