@@ -12,7 +12,7 @@ export const ERROR_STATUS = {
   invalid_username: 400, // missing, not a string, or not 3–32 of [A-Za-z0-9_.-]
   invalid_password: 400, // missing, not a string, or not 8–128 characters
   invalid_field: 400, // another field missing or of the wrong type (message names it)
-  invalid_query: 400, // user search without a usable `query`
+  invalid_query: 400, // user search without a usable `query`; message search without a usable `q`
   invalid_room: 400, // not a room name: public, dm:<idA>:<idB>, p:<id> or g:<id>
   invalid_id: 400, // `before`, `after` or a message id in the path is not a message id `<ms>-<seq>`
   invalid_limit: 400, // `limit` is not a positive integer

@@ -50,11 +50,18 @@ export interface User {
   disabled: boolean;
   /** Do not disturb (PUT /api/me/status): notifications are stored, never pushed. */
   dnd: boolean;
+  /** PATCH /api/me; absent when not set. */
+  displayName?: string;
+  /** The avatar's id (GET /avatars/:id); absent when not set. */
+  avatar?: string;
 }
 
 export interface PublicUser {
   id: string;
   username: string;
+  /** Absent when not set (also on every list that shows users: members, peers, search). */
+  displayName?: string;
+  avatar?: string;
 }
 
 export interface RefreshTokenRecord {
@@ -181,6 +188,8 @@ export interface RoomMember {
   mutedUntil?: number;
   /** ts of the event that made them a member (the newest joined/invited). */
   since: number;
+  displayName?: string;
+  avatar?: string;
 }
 
 /** One user's state in one room, as REST authorisation needs it. */
@@ -391,11 +400,43 @@ export interface Store {
   deleteAttachments(ids: readonly string[]): Promise<void>;
 
   // --- search (issue 16; store-files-types.ts) ---
-  /** Ranked matches in the rooms the viewer may read; edits searched by their new text, deleted messages never. */
+  /**
+   * Ranked matches in the rooms the viewer may read; edits searched by their new text, deleted
+   * messages never. SQLite ranks only the newest SEARCH_RANK_WINDOW (store-sqlite-search.ts)
+   * matches after the filters, so a very common word stays fast; MongoDB ranks every match.
+   */
   searchMessages(query: SearchQuery): Promise<SearchHit[]>;
+
+  // --- profiles (issue 16; store-sqlite-profiles.ts, store-mongo-profiles.ts) ---
+  /**
+   * Replaces the user's password hash and, in the same call (one transaction on SQLite),
+   * revokes every refresh-token family of theirs except `keepFamily` (the session that made the
+   * change; undefined: none kept). Returns the families it revoked (SetDisabledResult's shape):
+   * the caller ends those sessions (sessions.ts revokeSession). found: false changes nothing.
+   */
+  changePassword(userId: string, passwordHash: string, keepFamily: string | undefined): Promise<SetDisabledResult>;
+  /** Sets (a cleaned, non-empty name) or clears (null) the display name; the user as now, null when unknown. */
+  setDisplayName(userId: string, displayName: string | null): Promise<User | null>;
+  /** id, username, displayName?, avatar? of the known users among `ids` (unknown ids left out), in no set order. */
+  userProfiles(ids: readonly string[]): Promise<PublicUser[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Copies displayName/avatar from `profiles` onto the users of `list` that have them (in place;
+ * absent stays absent). Member lists, peers and user search get them this way: one lookup by
+ * primary key for the whole list, after the list's own query.
+ */
+export function withProfiles<T extends { id: string; displayName?: string; avatar?: string }>(list: T[], profiles: readonly PublicUser[]): T[] {
+  const byId = new Map(profiles.map((p) => [p.id, p]));
+  for (const u of list) {
+    const p = byId.get(u.id);
+    if (p?.displayName !== undefined) u.displayName = p.displayName;
+    if (p?.avatar !== undefined) u.avatar = p.avatar;
+  }
+  return list;
 }
 
 /** A new user id: 9 random bytes → 12 base64url characters (matches rooms.ts USER_ID_RE). */
