@@ -45,7 +45,7 @@ export const filesBenchmark: Benchmark = {
         'services/users/main.ts',
         {
           REDIS_URL: redis.url, SQLITE_PATH: join(dir, 'aurora.db'), FILES_DIR: join(dir, 'files'), JWT_SECRET: SECRET, BCRYPT_COST: '4',
-          REST_MAX_PER_USER: '1000000', ATTACHMENT_UPLOADS_PER_MIN: '100000', ATTACHMENT_QUOTA_BYTES: String(1 << 40),
+          REST_MAX_PER_USER: '1000000', ATTACHMENT_UPLOADS_PER_MIN: '100000', ATTACHMENT_QUOTA_BYTES: String(2 ** 40),
           ATTACHMENT_MAX_BYTES: String(Math.max(bytes, 25 * 1024 * 1024)), LOG_LEVEL: 'warn',
         },
         (p) => `http://127.0.0.1:${p}`,
