@@ -288,6 +288,16 @@ export function receiptFrameHead(room: string, user: ChatUser, id: string): stri
   return `{"type":"receipt","room":${JSON.stringify(room)},"user":${userJson(user)},"id":${JSON.stringify(id)},`;
 }
 
+/**
+ * A user's profile changed (display name, avatar) or the account was deleted: published by the
+ * users service (profile-live.ts) on the user's channel and on every room channel they are a
+ * member of. Transient, like `receipt`: no id, not on the room log.
+ */
+export function profileFrame(user: { id: string; name: string; displayName?: string; avatar?: string }, deleted = false): string {
+  const u = { id: user.id, name: user.name, ...(user.displayName !== undefined && { displayName: user.displayName }), ...(user.avatar !== undefined && { avatar: user.avatar }) };
+  return JSON.stringify({ type: 'profile', user: u, ...(deleted && { deleted: true }) });
+}
+
 /** A new notification for the user channel (services/notify/): the inbox entry as REST lists it. */
 export function notifyFrame(notification: object): string {
   return JSON.stringify({ type: 'notify', notification });

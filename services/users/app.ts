@@ -33,6 +33,9 @@ import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
 import type { FileStorage } from './files/file-storage.js';
 import { filesRouter } from './files-routes.js';
+import { profileRouter } from './profile-routes.js';
+import { avatarRouter } from './avatar-routes.js';
+import { createProfilePublisher } from './profile-live.js';
 
 /** Auth bodies are two short strings; anything near this is not a real client. */
 export const JSON_BODY_LIMIT = '16kb';
@@ -112,24 +115,32 @@ export async function createApp({ config, log, store, redis, registry, storage }
   // Uploads stream their raw body: mounted before express.json, which would otherwise read a
   // body sent as application/json whole into memory.
   app.use(filesRouter({ config, store, redis, keys, storage, log, auth: authenticated }));
+  const publishProfile = createProfilePublisher({ redis, keys, store, log });
+  app.use(avatarRouter({ auth: authenticated, store, storage, log, publishProfile }));
 
   // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
 
+  // shared by login and the password change (profile-routes.ts): one throttle per username
+  const passwords = await createPasswords(config.BCRYPT_COST);
+  const throttle = createLoginThrottle(redis, keys, {
+    maxFailures: config.LOGIN_MAX_FAILURES,
+    windowSec: config.LOGIN_WINDOW_SEC,
+    accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
+    accountMaxDelaySec: config.LOGIN_ACCOUNT_MAX_DELAY_SEC,
+  });
+  // before authRouter: PATCH /api/me is here, GET /api/me (and the 405 for the rest) there
+  app.use(profileRouter({ auth: authenticated, config, store, redis, keys, log, passwords, throttle, publishProfile }));
   app.use(
     authRouter({
       authenticated,
       config,
       log,
       store,
+      sessionRevoked: (familyId) => isSessionRevoked(redis, keys, familyId),
       events,
-      passwords: await createPasswords(config.BCRYPT_COST),
-      throttle: createLoginThrottle(redis, keys, {
-        maxFailures: config.LOGIN_MAX_FAILURES,
-        windowSec: config.LOGIN_WINDOW_SEC,
-        accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
-        accountMaxDelaySec: config.LOGIN_ACCOUNT_MAX_DELAY_SEC,
-      }),
+      passwords,
+      throttle,
       loginPerIp: createIpLimit(redis, keys.loginAttemptsPerIp, {
         max: config.LOGIN_MAX_PER_IP,
         windowSec: config.LOGIN_WINDOW_SEC,

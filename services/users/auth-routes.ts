@@ -25,17 +25,28 @@ export interface AuthDeps {
   loginPerIp: IpLimit;
   registerPerIp: IpLimit;
   refreshTokens: RefreshTokens;
+  /**
+   * True when the session (refresh family) was ended (sessions.ts): a rotation that raced with a
+   * password change may have saved its successor after that change revoked the family.
+   */
+  sessionRevoked: (familyId: string) => Promise<boolean>;
   /** auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, ... */
   events: Counter<'event'>;
 }
 
-const publicUser = (u: Pick<User, 'id' | 'username'>) => ({ id: u.id, username: u.username });
+const publicUser = (u: Pick<User, 'id' | 'username' | 'displayName' | 'avatar'>) => ({
+  id: u.id,
+  username: u.username,
+  // profiles (profile-routes.ts): absent when not set
+  ...(u.displayName !== undefined && { displayName: u.displayName }),
+  ...(u.avatar !== undefined && { avatar: u.avatar }),
+});
 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 
 export function authRouter(deps: AuthDeps): Router {
-  const { authenticated, config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, events } = deps;
+  const { authenticated, config, log, store, passwords, throttle, loginPerIp, registerPerIp, refreshTokens, sessionRevoked, events } = deps;
 
   /** Runs a limiter; a 429 from it is counted as `event` before it goes on to the error handler. */
   const limited = async (event: string, check: () => Promise<void>) => {
@@ -143,9 +154,11 @@ export function authRouter(deps: AuthDeps): Router {
       }
       const user = await store.findUserById(rotated.userId);
       if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
-      // Disabling revokes the user's families, so this is only a rotation that raced with it
-      // (its successor may have been saved after the revocation): end that family too.
-      if (user.disabled) {
+      // Disabling and a password change revoke the user's families (the change all but the
+      // caller's), so either of these is only a rotation that raced with one: its successor may
+      // have been saved after the revocation. End that family too — both marks are set before
+      // the families are listed, so reading them after the save closes the gap.
+      if (user.disabled || (await sessionRevoked(rotated.familyId))) {
         await refreshTokens.revokeFamily(rotated.familyId, user.id);
         events.inc({ event: 'refresh_rejected' });
         throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
@@ -173,7 +186,7 @@ export function authRouter(deps: AuthDeps): Router {
       // dnd: the client shows (and keeps) the status the user chose on another device
       res.json({ user: publicUser(user), dnd: user.dnd });
     })
-    .all(methodNotAllowed(['GET', 'HEAD']));
+    .all(methodNotAllowed(['GET', 'HEAD', 'PATCH'])); // PATCH: profile-routes.ts, mounted first
 
   return router;
 }

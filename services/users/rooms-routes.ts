@@ -114,7 +114,8 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
       // client shows them as "you"). A query no name can contain skips the store's scan.
       const query = parseSearchQuery(req);
       const users = couldBeInUsername(query) ? await store.searchUsers(query, SEARCH_MAX_RESULTS) : [];
-      res.json({ users: users.map((u) => ({ id: u.id, username: u.username })) });
+      // displayName / avatar (profiles) only when set
+      res.json({ users: users.map(({ id, username, displayName, avatar }) => ({ id, username, ...(displayName !== undefined && { displayName }), ...(avatar !== undefined && { avatar }) })) });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 

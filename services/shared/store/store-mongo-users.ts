@@ -31,6 +31,9 @@ export interface UserDoc {
   disabled?: boolean;
   /** Do not disturb; absent on documents written before it (read as false). */
   dnd?: boolean;
+  /** Profiles (store-mongo-profiles.ts); absent when not set. */
+  displayName?: string;
+  avatar?: string;
 }
 export interface TokenDoc {
   _id: string;
@@ -52,10 +55,14 @@ export const userSchema = new Schema<UserDoc>(
     createdAt: { type: Number, required: true },
     disabled: { type: Boolean, default: false },
     dnd: { type: Boolean, default: false },
+    displayName: { type: String, required: false },
+    avatar: { type: String, required: false },
   },
   { ...schemaOptions, collection: 'users' },
 );
 userSchema.index({ usernameLower: 1 }, { unique: true });
+// GET /avatars/:id: is it someone's current avatar (store-mongo-profiles.ts)
+userSchema.index({ avatar: 1 }, { sparse: true });
 
 export const tokenSchema = new Schema<TokenDoc>(
   {
@@ -79,6 +86,8 @@ export const toUser = (d: UserDoc): User => ({
   createdAt: d.createdAt,
   disabled: d.disabled === true,
   dnd: d.dnd === true,
+  ...(typeof d.displayName === 'string' && { displayName: d.displayName }),
+  ...(typeof d.avatar === 'string' && { avatar: d.avatar }),
 });
 export const toToken = (d: TokenDoc): RefreshTokenRecord => ({
   tokenHash: d._id,

@@ -26,6 +26,7 @@ import { mentionSchema, MongoAttention, notificationSchema, userRoomSchema } fro
 import { MongoMembership } from './store-mongo-membership.js';
 import { MongoMessages } from './store-mongo-messages.js';
 import { MongoSearch, searchDocSchema } from './store-mongo-search.js';
+import { MongoProfiles } from './store-mongo-profiles.js';
 import {
   changeSchema,
   eventSchema,
@@ -41,6 +42,7 @@ import { MongoAccounts, tokenSchema, userSchema, type TokenDoc, type UserDoc } f
 import { attachmentSchema } from './store-mongo-files.js';
 import {
   ensureGeneral,
+  withProfiles,
   type AppNotification,
   type InsertedNotification,
   type ApplyMembershipResult,
@@ -146,6 +148,7 @@ class MongoStore implements Store {
   private readonly attention: MongoAttention;
   private readonly accounts: MongoAccounts;
   private readonly search: MongoSearch;
+  private readonly profiles: MongoProfiles;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
@@ -160,6 +163,7 @@ class MongoStore implements Store {
     this.membership = new MongoMembership(conn, this.rooms, users, this.messages.messages, (joins) => this.attention.onJoined(joins));
     this.attention = new MongoAttention(conn, this.rooms, this.membership.memberships, users);
     this.accounts = new MongoAccounts(this.users, this.tokens);
+    this.profiles = new MongoProfiles(this.users, this.tokens);
     this.search = new MongoSearch(conn, (room, id, viewerId) => this.messages.one(room, id, viewerId));
   }
 
@@ -192,7 +196,8 @@ class MongoStore implements Store {
 
   async searchUsers(query: string, limit: number): Promise<PublicUser[]> {
     this.live();
-    return this.accounts.searchUsers(query, limit);
+    const found = await this.accounts.searchUsers(query, limit);
+    return withProfiles(found, await this.profiles.profiles(found.map((u) => u.id)));
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
@@ -310,12 +315,16 @@ class MongoStore implements Store {
 
   async roomMembers(room: string, limit: number): Promise<RoomMember[]> {
     this.live();
-    return this.membership.roomMembers(room, limit);
+    const members = await this.membership.roomMembers(room, limit);
+    return withProfiles(members, await this.profiles.profiles(members.map((m) => m.id)));
   }
 
   async myRooms(userId: string, limit: number): Promise<MyRoom[]> {
     this.live();
-    return this.membership.myRooms(userId, limit);
+    const rooms = await this.membership.myRooms(userId, limit);
+    const peers = rooms.flatMap((r) => r.peers ?? []);
+    withProfiles(peers, await this.profiles.profiles(peers.map((p) => p.id)));
+    return rooms;
   }
 
   async publicRooms(query: string, limit: number): Promise<RoomMeta[]> {
@@ -401,6 +410,32 @@ class MongoStore implements Store {
   async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
     this.live();
     return this.search.search(query);
+  }
+
+  // --- profiles (store-mongo-profiles.ts)
+  async changePassword(userId: string, passwordHash: string, keepFamily: string | undefined): Promise<SetDisabledResult> {
+    this.live();
+    return this.profiles.changePassword(userId, passwordHash, keepFamily);
+  }
+
+  async setDisplayName(userId: string, displayName: string | null): Promise<User | null> {
+    this.live();
+    return this.profiles.setDisplayName(userId, displayName);
+  }
+
+  async userProfiles(ids: readonly string[]): Promise<PublicUser[]> {
+    this.live();
+    return this.profiles.profiles(ids);
+  }
+
+  async setAvatar(userId: string, avatar: string | null): Promise<{ user: User; previous?: string } | null> {
+    this.live();
+    return this.profiles.setAvatar(userId, avatar);
+  }
+
+  async isAvatar(id: string): Promise<boolean> {
+    this.live();
+    return this.profiles.isAvatar(id);
   }
 
   async ping(): Promise<void> {

@@ -255,6 +255,8 @@ CREATE INDEX IF NOT EXISTS messages_top ON messages(room, ms, seq) WHERE reply_m
 CREATE INDEX IF NOT EXISTS messages_thread ON messages(room, reply_ms, reply_seq, ms, seq) WHERE reply_ms IS NOT NULL;
 -- a room's membership events in id order, for history pages (only rows with a body)
 CREATE INDEX IF NOT EXISTS member_events_log ON member_events(room, ms, seq) WHERE body IS NOT NULL;
+-- GET /avatars/:id: is it someone's current avatar (profiles)
+CREATE INDEX IF NOT EXISTS users_avatar ON users(avatar) WHERE avatar IS NOT NULL;
 `;
 
 /**
@@ -268,6 +270,8 @@ CREATE INDEX IF NOT EXISTS member_events_log ON member_events(room, ms, seq) WHE
 const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['users', 'disabled', 'INTEGER NOT NULL DEFAULT 0'],
   ['users', 'dnd', 'INTEGER NOT NULL DEFAULT 0'],
+  ['users', 'display_name', 'TEXT'],
+  ['users', 'avatar', 'TEXT'],
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
   ['messages', 'room_seq', 'INTEGER'],

@@ -15,11 +15,13 @@ import { SqliteFiles } from './store-sqlite-files.js';
 import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
 import { SqliteSearch } from './store-sqlite-search.js';
+import { SqliteProfiles } from './store-sqlite-profiles.js';
 import { migrate } from './store-sqlite-schema.js';
 import {
   DuplicateUsernameError,
   ensureGeneral,
   newUserId,
+  withProfiles,
   type AppNotification,
   type InsertedNotification,
   type ApplyMembershipResult,
@@ -59,6 +61,8 @@ interface UserRow {
   created_at: number;
   disabled: number;
   dnd: number;
+  display_name?: string | null;
+  avatar?: string | null;
 }
 interface TokenRow {
   token_hash: string;
@@ -81,6 +85,8 @@ const toUser = (r: UserRow): User => ({
   createdAt: r.created_at,
   disabled: r.disabled === 1,
   dnd: r.dnd === 1,
+  ...(typeof r.display_name === 'string' && { displayName: r.display_name }),
+  ...(typeof r.avatar === 'string' && { avatar: r.avatar }),
 });
 const toToken = (r: TokenRow): RefreshTokenRecord => ({
   tokenHash: r.token_hash,
@@ -130,6 +136,7 @@ class SqliteStore implements Store {
   private readonly attention: SqliteAttention;
   private readonly files: SqliteFiles;
   private readonly search: SqliteSearch;
+  private readonly profiles: SqliteProfiles;
   private readonly consume;
   private readonly setDisabled;
 
@@ -139,6 +146,7 @@ class SqliteStore implements Store {
     this.messages = new SqliteMessages(db, this.attention, this.files);
     this.membership = new SqliteMembership(db, this.attention);
     this.search = new SqliteSearch(db, (room, id, viewerId) => this.messages.one(room, id, viewerId));
+    this.profiles = new SqliteProfiles(db);
     this.s = {
       insertUser: db.prepare(
         'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -246,7 +254,7 @@ class SqliteStore implements Store {
     const q = escapeLike(query);
     const found = this.s.usersByPrefix.all(`${q}%`, limit);
     if (query && found.length < limit) found.push(...this.s.usersContaining.all(`%${q}%`, `${q}%`, limit - found.length));
-    return found.map((r) => ({ id: r.id, username: r.username }));
+    return withProfiles(found.map((r) => ({ id: r.id, username: r.username })), this.profiles.profiles(found.map((r) => r.id)));
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
@@ -329,11 +337,15 @@ class SqliteStore implements Store {
   }
 
   async roomMembers(room: string, limit: number): Promise<RoomMember[]> {
-    return this.membership.roomMembers(room, limit);
+    const members = await this.membership.roomMembers(room, limit);
+    return withProfiles(members, this.profiles.profiles(members.map((m) => m.id)));
   }
 
   async myRooms(userId: string, limit: number): Promise<MyRoom[]> {
-    return this.membership.myRooms(userId, limit);
+    const rooms = await this.membership.myRooms(userId, limit);
+    const peers = rooms.flatMap((r) => r.peers ?? []);
+    withProfiles(peers, this.profiles.profiles(peers.map((p) => p.id)));
+    return rooms;
   }
 
   async publicRooms(query: string, limit: number): Promise<RoomMeta[]> {
@@ -406,6 +418,30 @@ class SqliteStore implements Store {
 
   async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
     return this.search.search(query);
+  }
+
+  // --- profiles (store-sqlite-profiles.ts)
+  async changePassword(userId: string, passwordHash: string, keepFamily: string | undefined): Promise<SetDisabledResult> {
+    return this.profiles.changePassword(userId, passwordHash, keepFamily);
+  }
+
+  async setDisplayName(userId: string, displayName: string | null): Promise<User | null> {
+    return this.profiles.setDisplayName(userId, displayName) ? this.findUserById(userId) : null;
+  }
+
+  async userProfiles(ids: readonly string[]): Promise<PublicUser[]> {
+    return this.profiles.profiles(ids);
+  }
+
+  async setAvatar(userId: string, avatar: string | null): Promise<{ user: User; previous?: string } | null> {
+    const r = this.profiles.setAvatar(userId, avatar);
+    const user = r && (await this.findUserById(userId));
+    if (!r || !user) return null;
+    return r.previous === null ? { user } : { user, previous: r.previous };
+  }
+
+  async isAvatar(id: string): Promise<boolean> {
+    return this.profiles.isAvatar(id);
   }
 
   async ping(): Promise<void> {

@@ -18,6 +18,7 @@ import { attentionContract } from './store.contract-attention.js';
 import { filesContract, sqliteFilesUpgrade } from './store.contract-files.js';
 import { membershipContract } from './store.contract-membership.js';
 import { searchContract, sqliteSearchSpecifics } from './store.contract-search.js';
+import { profilesContract } from './store.contract-profiles.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
 const log = pino({ level: 'silent' });
@@ -31,6 +32,7 @@ membershipContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO
 attentionContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 filesContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 searchContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+profilesContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 
 const MONGO_URL = process.env.MONGO_URL;
 if (!MONGO_URL) {
@@ -62,6 +64,7 @@ describe.skipIf(!MONGO_URL)(
     attentionContract('MongoDB', open, drop);
     filesContract('MongoDB', open, drop);
     searchContract('MongoDB', open, drop);
+    profilesContract('MongoDB', open, drop);
   },
 );
 

@@ -419,6 +419,13 @@ export interface Store {
   setDisplayName(userId: string, displayName: string | null): Promise<User | null>;
   /** id, username, displayName?, avatar? of the known users among `ids` (unknown ids left out), in no set order. */
   userProfiles(ids: readonly string[]): Promise<PublicUser[]>;
+  /**
+   * Sets (an avatar id) or clears (null) the user's avatar atomically; answers the user as now and
+   * the avatar it replaced (its file is the caller's to delete), or null for an unknown user.
+   */
+  setAvatar(userId: string, avatar: string | null): Promise<{ user: User; previous?: string } | null>;
+  /** True when `id` is some user's current avatar (GET /avatars/:id serves nothing else). */
+  isAvatar(id: string): Promise<boolean>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,34 @@
+// The live side of profiles (issue 16): after a display name or avatar change (or an account
+// deletion) the `profile` frame (chat/frames.ts profileFrame) goes to the user's own channel
+// (their other devices) and to the room channel of every room they are a member of (DMs and
+// groups included), so whoever has one of those rooms open sees the new name or picture at once.
+// Best effort, like every transient frame: the change is stored before this runs, and a client
+// that missed the frame reads the profile again (GET /api/users/profiles) on its next load.
+import type { Redis } from 'ioredis';
+import { profileFrame } from '../chat/frames.js';
+import type { Keys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import type { PublicUser, Store } from '../shared/store/store.js';
+
+/** The rooms one change is published to at most (the "my rooms" bound of GET /api/me/rooms). */
+export const PROFILE_ROOMS_MAX = 500;
+
+export type PublishProfile = (user: PublicUser, deleted?: boolean) => Promise<void>;
+
+export function createProfilePublisher(deps: { redis: Redis; keys: Pick<Keys, 'userChannel' | 'roomChannel'>; store: Store; log: Logger }): PublishProfile {
+  const { redis, keys, store, log } = deps;
+  return async (user, deleted = false) => {
+    try {
+      const frame = profileFrame({ ...user, name: user.username }, deleted);
+      const rooms = await store.myRooms(user.id, PROFILE_ROOMS_MAX);
+      // one round trip; each PUBLISH on its own (room channels hash to different cluster slots)
+      const pipeline = redis.pipeline().publish(keys.userChannel(user.id), frame);
+      for (const r of rooms) pipeline.publish(keys.roomChannel(r.name), frame);
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([err]) => err);
+      if (failed) throw failed[0];
+    } catch (err) {
+      log.warn({ err, userId: user.id }, 'profile change not published live');
+    }
+  };
+}

@@ -1,0 +1,157 @@
+// Profiles (issue 16): the display name (PATCH /api/me), the profiles of given users (GET
+// /api/users/profiles: what a client needs to show message authors by id), and the password.
+//
+// /api/me/password: a signed-in user changes their password. The current
+// password is checked like a login (the same throttle, keyed by their username and client IP, so
+// a stolen access token cannot be used to guess the password at full speed); the new hash is
+// stored and every OTHER session of the user is ended in the same store call (their refresh
+// families revoked), then revokeSession closes those sessions' sockets and refuses their access
+// tokens at once. The caller's own session (its access token's `sid`) keeps working.
+import { Router, type Request, type RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import type { Keys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { revokeSession } from '../shared/sessions.js';
+import { USER_ID_RE } from '../shared/rooms.js';
+import type { PublicUser, Store, User } from '../shared/store/store.js';
+import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
+import { authedUser } from './bearer-auth.js';
+import { ApiError, methodNotAllowed } from './errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Passwords } from './passwords.js';
+import type { PublishProfile } from './profile-live.js';
+import { jsonObjectBody, PASSWORD_MAX, PASSWORD_MIN } from './validation.js';
+
+export interface ProfileDeps {
+  /** bearerAuth + the per-user request budget (app.ts). */
+  auth: RequestHandler;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SEC'>;
+  store: Store;
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  passwords: Passwords;
+  /** The login throttle (one instance with auth-routes.ts: failures here count for login too). */
+  throttle: LoginThrottle;
+  /** The live `profile` frame (profile-live.ts). */
+  publishProfile: PublishProfile;
+}
+
+const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+export function parsePasswordChange(body: Record<string, unknown>): { currentPassword: string; newPassword: string } {
+  const { currentPassword, newPassword } = body;
+  // any string up to the maximum: a wrong one is a wrong password (401), not a bad request
+  if (typeof currentPassword !== 'string' || currentPassword.length === 0 || currentPassword.length > PASSWORD_MAX) {
+    throw new ApiError('invalid_field', `currentPassword must be a string of 1–${PASSWORD_MAX} characters`);
+  }
+  if (typeof newPassword !== 'string' || newPassword.length < PASSWORD_MIN || newPassword.length > PASSWORD_MAX) {
+    throw new ApiError(
+      'invalid_password',
+      newPassword === undefined ? 'newPassword is required' : `newPassword must be a string of ${PASSWORD_MIN}–${PASSWORD_MAX} characters`,
+    );
+  }
+  return { currentPassword, newPassword };
+}
+
+/** Display names: at most this many characters (code points) after trimming. */
+export const DISPLAY_NAME_MAX = 64;
+/** GET /api/users/profiles: at most this many ids per request. */
+export const PROFILES_MAX_IDS = 100;
+
+// C0/C1 controls, line/paragraph separators and the bidi controls (which could reorder the text
+// around a name in someone else's client): refused, never silently removed.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_NAME_RE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+
+/** `displayName`: a name of 1–64 characters after trimming, or null / "" (also after trimming) to clear it. */
+export function parseDisplayName(body: Record<string, unknown>): string | null {
+  const raw = body.displayName;
+  if (raw === null) return null;
+  if (typeof raw !== 'string') throw new ApiError('invalid_field', 'displayName must be a string or null');
+  const name = raw.trim();
+  if (name === '') return null;
+  if ([...name].length > DISPLAY_NAME_MAX) throw new ApiError('invalid_field', `displayName must be at most ${DISPLAY_NAME_MAX} characters`);
+  if (UNSAFE_NAME_RE.test(name)) throw new ApiError('invalid_field', 'displayName must not contain control or bidi characters');
+  return name;
+}
+
+/** `?ids=a,b,c`: 1–100 user ids, duplicates dropped, in the order given. */
+export function parseProfileIds(raw: unknown): string[] {
+  if (typeof raw !== 'string' || raw === '') throw new ApiError('invalid_field', 'ids must be given once: user ids separated by commas');
+  const ids = [...new Set(raw.split(','))];
+  if (ids.length > PROFILES_MAX_IDS) throw new ApiError('invalid_field', `ids: at most ${PROFILES_MAX_IDS} user ids`);
+  if (!ids.every((id) => USER_ID_RE.test(id))) throw new ApiError('invalid_field', 'ids must be user ids separated by commas');
+  return ids;
+}
+
+/** A user as profiles show them: optional fields absent when not set. */
+export const profileOf = (u: PublicUser | User): PublicUser => ({
+  id: u.id,
+  username: u.username,
+  ...(u.displayName !== undefined && { displayName: u.displayName }),
+  ...(u.avatar !== undefined && { avatar: u.avatar }),
+});
+
+export function profileRouter(deps: ProfileDeps): Router {
+  const { auth, config, store, redis, keys, log, passwords, throttle, publishProfile } = deps;
+  const scope = tokenScope(config);
+  const router = Router();
+
+  /**
+   * The caller's session id. bearerAuth (run before) verified this token and put only the user
+   * on res.locals, so it is read again here; undefined for a token minted outside a session.
+   */
+  const callerSid = (req: Request): string | undefined => {
+    const token = /^Bearer +(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
+    const verified = token ? verifyAccessToken(config.JWT_SECRET, token, scope) : null;
+    return verified?.ok ? verified.sid : undefined;
+  };
+
+  // Only PATCH here: GET /api/me and its 405 live in auth-routes.ts (this router is mounted first).
+  router
+    .route('/api/me')
+    .patch(auth, async (req, res) => {
+      const displayName = parseDisplayName(jsonObjectBody(req));
+      const user = await store.setDisplayName(authedUser(res).id, displayName);
+      if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
+      await publishProfile(profileOf(user));
+      res.json({ user: profileOf(user) });
+    });
+
+  router
+    .route('/api/users/profiles')
+    .get(auth, async (req, res) => {
+      const ids = parseProfileIds((req.query as Record<string, unknown>).ids);
+      const found = new Map((await store.userProfiles(ids)).map((p) => [p.id, p]));
+      const profiles = ids.flatMap((id) => (found.has(id) ? [profileOf(found.get(id)!)] : []));
+      res.json({ profiles });
+    })
+    .all(methodNotAllowed(['GET', 'HEAD']));
+
+  router
+    .route('/api/me/password')
+    .put(auth, async (req, res) => {
+      const me = authedUser(res);
+      const { currentPassword, newPassword } = parsePasswordChange(jsonObjectBody(req));
+      const ip = clientIp(req);
+      await throttle.attempt(me.name, ip);
+      const user = await store.findUserById(me.id);
+      // always one bcrypt comparison (passwords.ts), also for an account deleted meanwhile
+      const ok = await passwords.verify(currentPassword, user?.passwordHash ?? null);
+      if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
+      if (!ok) throw new ApiError('invalid_credentials', 'the current password is wrong');
+      await throttle.succeeded(me.name, ip);
+      const sid = callerSid(req);
+      const { found, families } = await store.changePassword(user.id, await passwords.hash(newPassword), sid);
+      if (!found) throw new ApiError('unauthorized', 'this account no longer exists');
+      // Their refresh tokens are already refused; this ends their sockets and access tokens now.
+      await Promise.all(families.map((f) => revokeSession(redis, keys, f, config.ACCESS_TOKEN_TTL_SEC)));
+      log.info({ userId: user.id, endedSessions: families.length }, 'password changed');
+      res.status(204).end();
+    })
+    .all(methodNotAllowed(['PUT']));
+
+  return router;
+}
