@@ -15,14 +15,13 @@
 import { Router, type Request, type RequestHandler } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import sharp from 'sharp';
 import { ATTACHMENT_ID_RE } from '../shared/attachments.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import type { FileStorage } from './files/file-storage.js';
-import { IMAGE_MAX_PIXELS } from './files/images.js';
+import { IMAGE_MAX_PIXELS, loadSharp } from './files/images.js';
 import { IMAGE_TYPES, SNIFF_BYTES, sniffType } from './files/sniff.js';
 import { newAttachmentId } from './files/upload-pipeline.js';
 import type { PublishProfile } from './profile-live.js';
@@ -63,6 +62,7 @@ export async function avatarImage(input: Buffer, maxPixels = IMAGE_MAX_PIXELS): 
   if (input.length === 0) throw new ApiError('invalid_body', 'the image is empty');
   const type = await sniffType(input.subarray(0, SNIFF_BYTES));
   if (!IMAGE_TYPES.has(type)) throw new ApiError('unsupported_media_type', 'an avatar must be a PNG, JPEG, WebP or GIF image');
+  const sharp = await loadSharp();
   try {
     const meta = await sharp(input).metadata();
     if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) throw new ApiError('payload_too_large', `image too large: at most ${maxPixels} pixels`);
