@@ -24,12 +24,14 @@ import { mountMessages } from './ui/messages.js';
 import { mountComposer } from './ui/composer.js';
 import { mountStatus } from './ui/status.js';
 import { mountMembers, renderTyping } from './ui/members.js';
+import { shownName } from './ui/avatar.js';
 import { createMessageActions } from './ui/message-actions.js';
 import { mountThread } from './ui/thread.js';
 import { mountDrawer } from './ui/drawer.js';
 import { mountMyPresence } from './ui/presence-dot.js';
 import { mountAttach } from './ui/attach.js';
 import { createFind } from './find.js';
+import { setupProfiles } from './profiles-setup.js';
 import { toast } from './ui/toast.js';
 import { STRINGS, errorText } from './strings.js';
 
@@ -41,6 +43,7 @@ let socket = null;
 let typingTimer = 0;
 const getSocket = () => socket;
 const outboxStore = createOutboxPersistence({ store });
+const profiles = setupProfiles({ api, store, onChange: () => renderPresence() }); // names, avatars
 const changes = createChanges({ store, getSocket });
 const hiddenDms = createHiddenDms({ store });
 const myRooms = createMyRooms({ store, api, getSocket, hiddenDms, onRemoved: roomGone, toast });
@@ -119,7 +122,8 @@ function renderPresence() {
 
 function updateTyping() {
   const cur = store.state.current;
-  const names = cur ? store.typingIn(cur) : [];
+  const typers = cur ? store.typingIn(cur) : [];
+  const names = typers.map((id) => shownName(id, store.state.rooms.get(cur).typing.get(id).name));
   renderTyping(names);
   clearTimeout(typingTimer);
   if (names.length) typingTimer = setTimeout(updateTyping, 1000); // expire stale indicators
@@ -200,6 +204,7 @@ async function startChat(user) {
   $('boot').hidden = true;
   auth.hide();
   store.setMe(user);
+  profiles.start(user);
   loadNames();
   hiddenDms.load(user.id);
   $('app').hidden = false;
@@ -249,6 +254,7 @@ function endChat(message) {
   changes.stop();
   attach.stop();
   find.reset();
+  profiles.stop();
   store.reset();
   $('app').hidden = true;
   document.body.classList.remove('sidebar-open');
@@ -329,6 +335,7 @@ async function loadOlder(name) {
 
 function onState(s) {
   store.setConnection(s);
+  profiles.connection(s);
 }
 
 function onFrame(f) {
@@ -362,6 +369,9 @@ function onFrame(f) {
       return;
     case 'presence':
       store.applyPresence(f);
+      return;
+    case 'profile':
+      profiles.frame(f);
       return;
     case 'left':
       return;

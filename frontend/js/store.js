@@ -303,6 +303,7 @@ export function createStore() {
       emit('typing:' + r.name);
     },
     /** Names of users typing in `name` now (expired entries dropped). */
+    /** Who is typing in room `name`: their ids (the UI shows each one's display name). */
     typingIn(name) {
       const r = state.rooms.get(name);
       if (!r) return [];
@@ -310,7 +311,7 @@ export function createStore() {
       const out = [];
       for (const [id, t] of r.typing) {
         if (t.until <= now) r.typing.delete(id);
-        else out.push(t.name);
+        else out.push(id);
       }
       return out;
     },

@@ -262,7 +262,7 @@ describe('store.js', () => {
     expect([...s.state.rooms.get('general').members.keys()].sort()).toEqual(['u1', 'u3']);
     s.applyTyping({ room: 'general', user: { id: 'u3', name: 'cy' }, active: true });
     s.applyTyping({ room: 'general', user: { id: 'u1', name: 'alice' }, active: true });
-    expect(s.typingIn('general')).toEqual(['cy']);
+    expect(s.typingIn('general')).toEqual(['u3']);
     s.applyMessage({ type: 'message', ...msg('60-0', 'hi', { id: 'u3', name: 'cy' }) });
     expect(s.typingIn('general')).toEqual([]);
   });

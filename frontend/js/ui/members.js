@@ -7,7 +7,7 @@
 // it opens only when asked for: a panel open on a wide screen closes when the window narrows (a
 // rotated tablet, a resized window) and comes back when it widens again.
 import { $, h, clear, setText, reconcile } from './dom.js';
-import { initials, avatarClass } from './format.js';
+import { avatarEl, shownName } from './avatar.js';
 import { memberMenuItems, openMemberMenu } from './member-menu.js';
 import { presenceWords, setDot } from './presence-dot.js';
 import { dmPartner } from '../rooms.js';
@@ -76,7 +76,7 @@ export function mountMembers({ store, actions, dialogs, presence, onRefresh = ()
     const you = me && p.id === me.id;
     const muted = p.mutedUntil > now;
     const items = memberMenuItems(r, p, me ? me.id : null, actions);
-    const sig = [p.name, p.role, muted, you, items.map((i) => i.label).join('|')].join('\n');
+    const sig = [p.name, shownName(p.id, p.name), p.role, muted, you, items.map((i) => i.label).join('|')].join('\n');
     let it = rows.get(p.id);
     if (!it || it.sig !== sig) it = build(p, me, r, items, muted, you, sig);
     // The status changes in place (a "last seen" minute ticks over): no rebuild for it.
@@ -108,8 +108,8 @@ export function mountMembers({ store, actions, dialogs, presence, onRefresh = ()
     const li = h(
       'li',
       { className: 'member', attrs: { 'data-user-id': p.id } },
-      h('span', { className: `avatar small ${avatarClass(p.id)}`, text: initials(p.name), attrs: { 'aria-hidden': 'true' } }, dot),
-      h('span', { className: 'member-main' }, h('span', { className: 'member-name', text: p.name }), status),
+      avatarWithDot(p, dot),
+      h('span', { className: 'member-main' }, memberName(p), status),
       you ? h('span', { className: 'you-tag', text: STRINGS.people.you }) : null,
       role ? h('span', { className: `role-tag role-${p.role}`, text: role }) : null,
       muted ? h('span', { className: 'role-tag muted-tag', text: STRINGS.people.muted }) : null,
@@ -118,6 +118,19 @@ export function mountMembers({ store, actions, dialogs, presence, onRefresh = ()
     const it = { li, sig, dot, status };
     rows.set(p.id, it);
     return it;
+  }
+
+  // "Display Name @username": the handle stays visible where two people may share a name.
+  function memberName(p) {
+    const shown = shownName(p.id, p.name);
+    if (shown === p.name) return h('span', { className: 'member-name', text: p.name });
+    return h('span', { className: 'member-name' }, shown, ' ', h('span', { className: 'member-handle', text: `@${p.name}` }));
+  }
+
+  function avatarWithDot(p, dot) {
+    const av = avatarEl(p.id, p.name, 'small');
+    av.appendChild(dot);
+    return av;
   }
 
   /** Who is in the room: a DM's two users; otherwise the roster (REST, kept live by events), with

@@ -5,11 +5,12 @@
 // handler per list (message-actions.js) acts on them. User text only through textContent; a
 // message's text through rich-text-dom.js (links and light formatting as DOM nodes).
 import { h } from './dom.js';
-import { formatTime, formatFull, initials, avatarClass } from './format.js';
+import { formatTime, formatFull } from './format.js';
 import { reactionsEl } from './reactions.js';
 import { countdownEl } from './countdown.js';
 import { renderRichText } from './rich-text-dom.js';
 import { attachmentsEl } from './attachment-view.js';
+import { avatarEl, nameEl } from './avatar.js';
 
 const rendered = new WeakMap(); // li -> rev it shows
 
@@ -24,7 +25,7 @@ export function buildMessageItem(view, rev, o) {
   const li = h(
     'li',
     { className: 'msg' + (o.own ? ' own' : ''), attrs: { 'data-id': view.id, 'data-author': view.user.name } },
-    h('span', { className: `avatar ${avatarClass(view.user.id)}`, text: initials(view.user.name), attrs: { 'aria-hidden': 'true' } }),
+    avatarEl(view.user.id, view.user.name),
     h('span', { className: 'msg-gutter-time', text: formatTime(view.ts), attrs: { 'aria-hidden': 'true' } }),
     h(
       'div',
@@ -32,7 +33,7 @@ export function buildMessageItem(view, rev, o) {
       h(
         'div',
         { className: 'msg-head' },
-        h('span', { className: 'msg-author', text: view.user.name }),
+        nameEl(view.user.id, view.user.name, 'msg-author'),
         o.own ? h('span', { className: 'you-tag', text: 'you' }) : null,
         h('time', { className: 'msg-time', text: formatTime(view.ts), attrs: { datetime: new Date(view.ts).toISOString(), title: formatFull(view.ts) } }),
       ),
@@ -141,12 +142,12 @@ export function pendingItem(p, me, { onRetry, onDiscard }) {
   return h(
     'li',
     { className: `msg own ${p.state}`, attrs: { 'data-cid': p.cid, 'data-author': me.username } },
-    h('span', { className: `avatar ${avatarClass(me.id)}`, text: initials(me.username), attrs: { 'aria-hidden': 'true' } }),
+    avatarEl(me.id, me.username),
     h('span', { className: 'msg-gutter-time', text: '', attrs: { 'aria-hidden': 'true' } }),
     h(
       'div',
       { className: 'msg-body' },
-      h('div', { className: 'msg-head' }, h('span', { className: 'msg-author', text: me.username }), h('span', { className: 'you-tag', text: 'you' })),
+      h('div', { className: 'msg-head' }, nameEl(me.id, me.username, 'msg-author'), h('span', { className: 'you-tag', text: 'you' })),
       textEl(p.text),
       p.attachments && p.attachments.length ? attachmentsEl(p.room, p.attachments) : null,
       status,

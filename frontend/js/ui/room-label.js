@@ -4,18 +4,19 @@
 // generic word stands in (never the random `p:`/`g:` name).
 import { dmPartner } from '../rooms.js';
 import { STRINGS } from '../strings.js';
+import { shownName } from './avatar.js';
 
 export function dmName(store, name) {
   const me = store.state.me;
   const partner = dmPartner(name, me ? me.id : '');
-  return (partner && store.state.names.get(partner)) || 'Direct message';
+  return (partner && shownName(partner, store.state.names.get(partner) || '')) || 'Direct message';
 }
 
 function groupName(store, r) {
   const me = store.state.me ? store.state.me.id : null;
   let people = r && r.peers ? r.peers : null;
   if ((!people || !people.length) && r && r.roster) people = [...r.roster.values()].filter((m) => m.id !== me);
-  const names = (people || []).map((p) => p.name).filter(Boolean);
+  const names = (people || []).map((p) => shownName(p.id, p.name)).filter(Boolean);
   return names.length ? names.join(', ') : STRINGS.chat.group;
 }
 

@@ -9,6 +9,7 @@ import { $, h, clear, setText } from './dom.js';
 import { formatAgo, initials, avatarClass } from './format.js';
 import { dmPartner, dmRoomName, isMembersOnlyRoom, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
 import { dmName, roomName } from './room-label.js';
+import { bindAvatar, shownName } from './avatar.js';
 import { STRINGS } from '../strings.js';
 import { shownCounts } from '../read-state.js';
 import { presenceWords, setDot } from './presence-dot.js';
@@ -294,10 +295,11 @@ export function mountSidebar({ store, api, presence = null, onSelect, onOpenByNa
     if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
     const me = store.state.me;
     if (me) {
-      setText($('me-name'), me.username);
+      setText($('me-name'), shownName(me.id, me.username));
       const av = $('me-avatar');
-      av.className = `avatar ${avatarClass(me.id)}`;
-      setText(av, initials(me.username));
+      const cls = `avatar ${avatarClass(me.id)}`;
+      if (!av.classList.contains(cls.split(' ')[1])) av.className = cls;
+      bindAvatar(av, me.id, me.username);
     }
   }
 
