@@ -90,7 +90,9 @@ export async function sendAB(
   }
   await client.flushall();
   const ratios = got.new.map((n, i) => n.rate / got.old[i]!.rate);
-  const cpuRatios = got.new.map((n, i) => n.redisUs / got.old[i]!.redisUs);
+  // Redis CPU is read in 10 ms clock ticks: a short round (the smoke run's) can show none, and
+  // a ratio over 0 says nothing — such rounds are left out (NaN when none is left).
+  const cpuRatios = got.new.map((n, i) => n.redisUs / got.old[i]!.redisUs).filter((r) => Number.isFinite(r) && r > 0);
   return {
     rounds: opts.rounds,
     newRate: median(got.new.map((x) => x.rate)),
@@ -98,7 +100,7 @@ export async function sendAB(
     newRedisUs: median(got.new.map((x) => x.redisUs)),
     oldRedisUs: median(got.old.map((x) => x.redisUs)),
     rateRatio: median(ratios),
-    redisCpuRatio: median(cpuRatios),
+    redisCpuRatio: cpuRatios.length > 0 ? median(cpuRatios) : Number.NaN,
     perRound: got.new.map((n, i) => ({ newRate: n.rate, oldRate: got.old[i]!.rate })),
   };
 }
