@@ -4,7 +4,9 @@
 // crash. The schema is in store-sqlite-schema.ts, messages and room events in
 // store-sqlite-messages.ts, membership in store-sqlite-membership.ts, read positions, mentions
 // and notifications in store-sqlite-attention.ts, message search (FTS5) in
-// store-sqlite-search.ts; this file opens the database and keeps users, tokens and rooms.
+// store-sqlite-search.ts, uploads in store-sqlite-files.ts, users and refresh tokens in
+// store-sqlite-users.ts, profiles in store-sqlite-profiles.ts; this file opens the database,
+// keeps the rooms list and hands every other call to its module.
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
@@ -16,11 +18,10 @@ import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
 import { SqliteSearch } from './store-sqlite-search.js';
 import { SqliteProfiles } from './store-sqlite-profiles.js';
+import { SqliteUsers } from './store-sqlite-users.js';
 import { migrate } from './store-sqlite-schema.js';
 import {
-  DuplicateUsernameError,
   ensureGeneral,
-  newUserId,
   withProfiles,
   type AppNotification,
   type InsertedNotification,
@@ -54,55 +55,17 @@ export interface SqliteStoreOptions {
 }
 
 
-interface UserRow {
-  id: string;
-  username: string;
-  password_hash: string;
-  created_at: number;
-  disabled: number;
-  dnd: number;
-  display_name?: string | null;
-  avatar?: string | null;
-}
-interface TokenRow {
-  token_hash: string;
-  user_id: string;
-  family_id: string;
-  expires_at: number;
-  used_at: number | null;
-  revoked_at: number | null;
-}
 interface RoomRow {
   name: string;
   last_message_at: number | null;
   message_count: number;
 }
 
-const toUser = (r: UserRow): User => ({
-  id: r.id,
-  username: r.username,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  disabled: r.disabled === 1,
-  dnd: r.dnd === 1,
-  ...(typeof r.display_name === 'string' && { displayName: r.display_name }),
-  ...(typeof r.avatar === 'string' && { avatar: r.avatar }),
-});
-const toToken = (r: TokenRow): RefreshTokenRecord => ({
-  tokenHash: r.token_hash,
-  userId: r.user_id,
-  familyId: r.family_id,
-  expiresAt: r.expires_at,
-});
 const toRoom = (r: RoomRow): RoomInfo => ({
   name: r.name,
   lastMessageAt: r.last_message_at,
   messageCount: r.message_count,
 });
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 export async function openSqliteStore(
   path: string,
@@ -137,8 +100,7 @@ class SqliteStore implements Store {
   private readonly files: SqliteFiles;
   private readonly search: SqliteSearch;
   private readonly profiles: SqliteProfiles;
-  private readonly consume;
-  private readonly setDisabled;
+  private readonly users: SqliteUsers;
 
   constructor(private readonly db: Database.Database) {
     this.attention = new SqliteAttention(db);
@@ -147,39 +109,8 @@ class SqliteStore implements Store {
     this.membership = new SqliteMembership(db, this.attention);
     this.search = new SqliteSearch(db, (room, id, viewerId) => this.messages.one(room, id, viewerId));
     this.profiles = new SqliteProfiles(db);
+    this.users = new SqliteUsers(db, this.profiles);
     this.s = {
-      insertUser: db.prepare(
-        'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
-      ),
-      userByName: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?'),
-      userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
-      // Names that start with the query: a range of the username index (NOCASE, like LIKE).
-      usersByPrefix: db.prepare<[string, number], PublicUser>(
-        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
-      ),
-      // Names that contain it further in: the username index walked in order, stopping at the
-      // limit — at worst one pass over the names, for a query that few of them contain.
-      usersContaining: db.prepare<[string, string, number], PublicUser>(
-        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND username NOT LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
-      ),
-      saveToken: db.prepare(
-        'INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)',
-      ),
-      spendToken: db.prepare<[number, string, number], TokenRow>(
-        `UPDATE refresh_tokens SET used_at = ?
-         WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-         RETURNING *`,
-      ),
-      tokenByHash: db.prepare<[string], TokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?'),
-      revokeFamily: db.prepare(
-        'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
-      ),
-      setDisabled: db.prepare<[number, string]>('UPDATE users SET disabled = ? WHERE id = ?'),
-      setDnd: db.prepare<[number, string]>('UPDATE users SET dnd = ? WHERE id = ?'),
-      // by refresh_tokens_user; RETURNING gives one row per token, deduplicated below
-      revokeUserTokens: db.prepare<[number, string], { family_id: string }>(
-        'UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING family_id',
-      ),
       // Public rooms (no ':' in the name: not p:, g: or dm:) and the caller's DMs; private rooms
       // and groups are listed by myRooms, to their members only.
       listRooms: db.prepare<[string, string, number], RoomRow>(
@@ -194,87 +125,42 @@ class SqliteStore implements Store {
       ping: db.prepare('SELECT 1'),
     };
 
-    this.consume = db.transaction((tokenHash: string, now: number): ConsumeRefreshResult => {
-      const spent = this.s.spendToken.get(now, tokenHash, now);
-      if (spent) return { status: 'ok', record: toToken(spent) };
-      const row = this.s.tokenByHash.get(tokenHash);
-      if (!row) return { status: 'unknown' };
-      if (row.revoked_at !== null) return { status: 'revoked' };
-      if (row.used_at !== null) return { status: 'reused', record: toToken(row), usedAt: row.used_at };
-      return { status: 'expired' };
-    });
-
-    // One transaction: a refresh cannot spend a token between the flag and the revocation.
-    this.setDisabled = db.transaction((userId: string, disabled: boolean): SetDisabledResult => {
-      if (this.s.setDisabled.run(disabled ? 1 : 0, userId).changes === 0) return { found: false, families: [] };
-      if (!disabled) return { found: true, families: [] };
-      const families = new Set(this.s.revokeUserTokens.all(Date.now(), userId).map((r) => r.family_id));
-      return { found: true, families: [...families].sort() };
-    });
   }
 
   async createUser(input: { username: string; passwordHash: string }): Promise<User> {
-    const user: User = {
-      id: newUserId(),
-      username: input.username,
-      passwordHash: input.passwordHash,
-      createdAt: Date.now(),
-      disabled: false,
-      dnd: false,
-    };
-    try {
-      this.s.insertUser.run(user.id, user.username, user.passwordHash, user.createdAt);
-    } catch (err) {
-      if (err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE' && err.message.includes('users.username')) {
-        throw new DuplicateUsernameError(input.username);
-      }
-      throw err;
-    }
-    return user;
+    return this.users.create(input);
   }
 
   async findUserByUsername(username: string): Promise<User | null> {
-    const row = this.s.userByName.get(username);
-    return row ? toUser(row) : null;
+    return this.users.byName(username);
   }
 
   async findUserById(id: string): Promise<User | null> {
-    const row = this.s.userById.get(id);
-    return row ? toUser(row) : null;
+    return this.users.byId(id);
   }
 
-  /**
-   * Names that contain `query` (case-insensitive), those that start with it first. The substring
-   * half cannot use the index as a range; it is acceptable because the users table is bounded
-   * (registration is rate-limited per IP), the walk is of the index only and ends at `limit`
-   * matches, and each search is charged to the caller's request budget.
-   */
   async searchUsers(query: string, limit: number): Promise<PublicUser[]> {
-    if (limit <= 0) return [];
-    const q = escapeLike(query);
-    const found = this.s.usersByPrefix.all(`${q}%`, limit);
-    if (query && found.length < limit) found.push(...this.s.usersContaining.all(`%${q}%`, `${q}%`, limit - found.length));
-    return withProfiles(found.map((r) => ({ id: r.id, username: r.username })), this.profiles.profiles(found.map((r) => r.id)));
+    return this.users.search(query, limit);
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult> {
-    return this.setDisabled.immediate(userId, disabled);
+    return this.users.setDisabled.immediate(userId, disabled);
   }
 
   async saveRefreshToken(record: RefreshTokenRecord): Promise<void> {
-    this.s.saveToken.run(record.tokenHash, record.userId, record.familyId, record.expiresAt);
+    this.users.saveToken(record);
   }
 
   async consumeRefreshToken(tokenHash: string, now: number): Promise<ConsumeRefreshResult> {
-    return this.consume.immediate(tokenHash, now);
+    return this.users.consume.immediate(tokenHash, now);
   }
 
   async revokeRefreshFamily(familyId: string): Promise<void> {
-    this.s.revokeFamily.run(Date.now(), familyId);
+    this.users.revokeFamily(familyId);
   }
 
   async refreshTokenFamily(tokenHash: string): Promise<string | null> {
-    return this.s.tokenByHash.get(tokenHash)?.family_id ?? null;
+    return this.users.familyOf(tokenHash);
   }
 
   async insertMessages(messages: readonly ChatMessage[]): Promise<InsertResult> {
@@ -373,7 +259,7 @@ class SqliteStore implements Store {
   }
 
   async setDnd(userId: string, dnd: boolean): Promise<void> {
-    this.s.setDnd.run(dnd ? 1 : 0, userId);
+    this.users.setDnd(userId, dnd);
   }
 
   async notifyPrefs(room: string, userIds: readonly string[]): Promise<Map<string, NotifyPrefs>> {
