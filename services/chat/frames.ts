@@ -293,9 +293,22 @@ export function receiptFrameHead(room: string, user: ChatUser, id: string): stri
  * users service (profile-live.ts) on the user's channel and on every room channel they are a
  * member of. Transient, like `receipt`: no id, not on the room log.
  */
-export function profileFrame(user: { id: string; name: string; displayName?: string; avatar?: string }, deleted = false): string {
+/**
+ * A user's profile changed (users/profile-live.ts). `deleted`: the account is gone (shown as a
+ * deleted user); `messagesRemoved`: with DELETE_MESSAGES_WITH_ACCOUNT, their messages are being
+ * removed from the store, and a client hides those it holds.
+ */
+export function profileFrame(
+  user: { id: string; name: string; displayName?: string; avatar?: string },
+  state: { deleted?: boolean; messagesRemoved?: boolean } = {},
+): string {
   const u = { id: user.id, name: user.name, ...(user.displayName !== undefined && { displayName: user.displayName }), ...(user.avatar !== undefined && { avatar: user.avatar }) };
-  return JSON.stringify({ type: 'profile', user: u, ...(deleted && { deleted: true }) });
+  return JSON.stringify({
+    type: 'profile',
+    user: u,
+    ...(state.deleted && { deleted: true }),
+    ...(state.deleted && state.messagesRemoved && { messagesRemoved: true }),
+  });
 }
 
 /** A new notification for the user channel (services/notify/): the inbox entry as REST lists it. */

@@ -227,6 +227,13 @@ export const envSchema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Path-style URLs (bucket in the path): MinIO and most self-hosted S3 need it. */
   S3_FORCE_PATH_STYLE: bool(false),
+
+  // --- accounts ---
+  /**
+   * DELETE /api/me also removes the account's messages (tombstoned like a deleted message, their
+   * files collected) instead of keeping them shown as from a deleted user (users/account-purge.ts).
+   */
+  DELETE_MESSAGES_WITH_ACCOUNT: bool(false),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -124,6 +124,11 @@ export function keysFor(partitions: number) {
     /** Signed-in REST requests per user id, fixed window (REST_MAX_PER_USER). */
     /** Held by the users replica collecting attachments this interval (files-gc.ts). */
     filesCollectorLock: () => `${KEY_ROOT}:files-collector`,
+    /**
+     * Deleted accounts whose messages are still to be removed (DELETE_MESSAGES_WITH_ACCOUNT):
+     * ZSET user id → deletion time, ms (users/account-purge.ts works it off under the collector's lock).
+     */
+    accountPurges: () => `${KEY_ROOT}:account-purges`,
     /** Uploads a user started in the current minute (files-routes.ts, ATTACHMENT_UPLOADS_PER_MIN). */
     uploadsPerUser: (userId: string) => `${KEY_ROOT}:uploads-user:${userId}`,
     restRequestsPerUser: (userId: string) => `${KEY_ROOT}:rest-user:${userId}`,

@@ -33,6 +33,7 @@ import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
 import type { FileStorage } from './files/file-storage.js';
 import { filesRouter } from './files-routes.js';
+import { createAccountDeletion } from './account-deletion.js';
 import { profileRouter } from './profile-routes.js';
 import { avatarRouter } from './avatar-routes.js';
 import { createProfilePublisher } from './profile-live.js';
@@ -129,8 +130,11 @@ export async function createApp({ config, log, store, redis, registry, storage }
     accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
     accountMaxDelaySec: config.LOGIN_ACCOUNT_MAX_DELAY_SEC,
   });
-  // before authRouter: PATCH /api/me is here, GET /api/me (and the 405 for the rest) there
-  app.use(profileRouter({ auth: authenticated, config, store, redis, keys, log, passwords, throttle, publishProfile }));
+  // membership changes: the REST routes' and an account deletion's (leaving every room)
+  const roomChanges = new RoomChanges(redis, keys, store, createMemberScript(redis, keys, config), log);
+  const deleteAccount = createAccountDeletion({ config, store, redis, keys, log, storage, changes: roomChanges, publishProfile });
+  // before authRouter: PATCH and DELETE /api/me are here, GET /api/me (and the 405 for the rest) there
+  app.use(profileRouter({ auth: authenticated, config, store, redis, keys, log, passwords, throttle, publishProfile, deleteAccount }));
   app.use(
     authRouter({
       authenticated,
@@ -162,7 +166,6 @@ export async function createApp({ config, log, store, redis, registry, storage }
       }),
     }),
   );
-  const roomChanges = new RoomChanges(redis, keys, store, createMemberScript(redis, keys, config), log);
   app.use(membershipRouter(store, roomChanges, { auth: authenticated, presence: (ids) => readPresence(redis, keys, ids, config.AWAY_AFTER_SEC * 1000) }));
   app.use(
     attentionRouter(store, {

@@ -182,11 +182,11 @@ export function authRouter(deps: AuthDeps): Router {
     .route('/api/me')
     .get(authenticated, async (_req, res) => {
       const user = await store.findUserById(authedUser(res).id);
-      if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
+      if (!user || user.deleted) throw new ApiError('unauthorized', 'this account no longer exists');
       // dnd: the client shows (and keeps) the status the user chose on another device
       res.json({ user: publicUser(user), dnd: user.dnd });
     })
-    .all(methodNotAllowed(['GET', 'HEAD', 'PATCH'])); // PATCH: profile-routes.ts, mounted first
+    .all(methodNotAllowed(['GET', 'HEAD', 'PATCH', 'DELETE'])); // PATCH, DELETE: profile-routes.ts, mounted first
 
   return router;
 }

@@ -1,5 +1,6 @@
 // The attachment collector (DESIGN.md "Files"): uploads no message named within
 // ATTACHMENT_ORPHAN_TTL_SEC, and the files of deleted messages, leave storage and the store.
+// Its pass also works off the deleted accounts' messages (account-purge.ts).
 // Every users replica runs the timer; a Redis lock (SET NX PX) lets one of them do a pass at a
 // time. A pass is idempotent — the files go first (deleting an absent key is fine), then the
 // rows — so a replica killed mid-pass leaves rows whose files the next pass deletes again.
@@ -8,6 +9,7 @@ import type { Config } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../shared/store/store.js';
+import { purgeDeletedAccounts } from './account-purge.js';
 import type { FileStorage } from './files/file-storage.js';
 
 const BATCH = 100;
@@ -50,6 +52,8 @@ export function startAttachmentCollector(deps: CollectorDeps): { stop(): Promise
   const pass = async () => {
     const got = await deps.redis.set(keys.filesCollectorLock(), process.pid.toString(), 'PX', interval, 'NX');
     if (got !== 'OK') return;
+    // deleted accounts' messages first: the files of the messages it removes are then collectable
+    await purgeDeletedAccounts({ ...deps, keys });
     await collectAttachments(deps);
   };
   const timer = setInterval(() => {

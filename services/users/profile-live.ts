@@ -13,17 +13,27 @@ import type { PublicUser, Store } from '../shared/store/store.js';
 /** The rooms one change is published to at most (the "my rooms" bound of GET /api/me/rooms). */
 export const PROFILE_ROOMS_MAX = 500;
 
-export type PublishProfile = (user: PublicUser, deleted?: boolean) => Promise<void>;
+export interface ProfileChange {
+  deleted?: boolean;
+  messagesRemoved?: boolean;
+  /**
+   * The rooms to tell, when they are not the user's rooms as the store lists them now: an
+   * account deletion has left them all by the time it publishes (account-deletion.ts).
+   */
+  rooms?: readonly string[];
+}
+
+export type PublishProfile = (user: PublicUser, change?: ProfileChange) => Promise<void>;
 
 export function createProfilePublisher(deps: { redis: Redis; keys: Pick<Keys, 'userChannel' | 'roomChannel'>; store: Store; log: Logger }): PublishProfile {
   const { redis, keys, store, log } = deps;
-  return async (user, deleted = false) => {
+  return async (user, change = {}) => {
     try {
-      const frame = profileFrame({ ...user, name: user.username }, deleted);
-      const rooms = await store.myRooms(user.id, PROFILE_ROOMS_MAX);
+      const frame = profileFrame({ ...user, name: user.username }, change);
+      const rooms = change.rooms ?? (await store.myRooms(user.id, PROFILE_ROOMS_MAX)).map((r) => r.name);
       // one round trip; each PUBLISH on its own (room channels hash to different cluster slots)
       const pipeline = redis.pipeline().publish(keys.userChannel(user.id), frame);
-      for (const r of rooms) pipeline.publish(keys.roomChannel(r.name), frame);
+      for (const r of rooms) pipeline.publish(keys.roomChannel(r), frame);
       const replies = (await pipeline.exec()) ?? [];
       const failed = replies.find(([err]) => err);
       if (failed) throw failed[0];

@@ -7,6 +7,9 @@
 // stored and every OTHER session of the user is ended in the same store call (their refresh
 // families revoked), then revokeSession closes those sessions' sockets and refuses their access
 // tokens at once. The caller's own session (its access token's `sid`) keeps working.
+//
+// DELETE /api/me {password}: the account goes (account-deletion.ts). The password is asked again,
+// checked under the login throttle like a change, so a stolen access token alone cannot delete it.
 import { Router, type Request, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
@@ -18,6 +21,7 @@ import type { PublicUser, Store, User } from '../shared/store/store.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
+import type { DeleteAccount } from './account-deletion.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Passwords } from './passwords.js';
 import type { PublishProfile } from './profile-live.js';
@@ -36,6 +40,8 @@ export interface ProfileDeps {
   throttle: LoginThrottle;
   /** The live `profile` frame (profile-live.ts). */
   publishProfile: PublishProfile;
+  /** DELETE /api/me (account-deletion.ts). */
+  deleteAccount: DeleteAccount;
 }
 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
@@ -92,10 +98,11 @@ export const profileOf = (u: PublicUser | User): PublicUser => ({
   username: u.username,
   ...(u.displayName !== undefined && { displayName: u.displayName }),
   ...(u.avatar !== undefined && { avatar: u.avatar }),
+  ...(u.deleted && { deleted: true as const }),
 });
 
 export function profileRouter(deps: ProfileDeps): Router {
-  const { auth, config, store, redis, keys, log, passwords, throttle, publishProfile } = deps;
+  const { auth, config, store, redis, keys, log, passwords, throttle, publishProfile, deleteAccount } = deps;
   const scope = tokenScope(config);
   const router = Router();
 
@@ -109,7 +116,21 @@ export function profileRouter(deps: ProfileDeps): Router {
     return verified?.ok ? verified.sid : undefined;
   };
 
-  // Only PATCH here: GET /api/me and its 405 live in auth-routes.ts (this router is mounted first).
+  /** The caller's password, checked like a login (throttled per username + IP); the user when right. */
+  const checkPassword = async (req: Request, password: string): Promise<User> => {
+    const me = authedUser(req.res!);
+    const ip = clientIp(req);
+    await throttle.attempt(me.name, ip);
+    const user = await store.findUserById(me.id);
+    // always one bcrypt comparison (passwords.ts), also for an account deleted meanwhile
+    const ok = await passwords.verify(password, user?.passwordHash ?? null);
+    if (!user || user.deleted) throw new ApiError('unauthorized', 'this account no longer exists');
+    if (!ok) throw new ApiError('invalid_credentials', 'the password is wrong');
+    await throttle.succeeded(me.name, ip);
+    return user;
+  };
+
+  // PATCH and DELETE here: GET /api/me and its 405 live in auth-routes.ts (this router is mounted first).
   router
     .route('/api/me')
     .patch(auth, async (req, res) => {
@@ -118,6 +139,16 @@ export function profileRouter(deps: ProfileDeps): Router {
       if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
       await publishProfile(profileOf(user));
       res.json({ user: profileOf(user) });
+    })
+    .delete(auth, async (req, res) => {
+      const { password } = jsonObjectBody(req);
+      if (typeof password !== 'string' || password.length === 0 || password.length > PASSWORD_MAX) {
+        throw new ApiError('invalid_field', `password must be a string of 1–${PASSWORD_MAX} characters`);
+      }
+      const user = await checkPassword(req, password);
+      const { found } = await deleteAccount({ id: user.id, name: user.username });
+      if (!found) throw new ApiError('unauthorized', 'this account no longer exists');
+      res.status(204).end();
     });
 
   router
@@ -133,16 +164,8 @@ export function profileRouter(deps: ProfileDeps): Router {
   router
     .route('/api/me/password')
     .put(auth, async (req, res) => {
-      const me = authedUser(res);
       const { currentPassword, newPassword } = parsePasswordChange(jsonObjectBody(req));
-      const ip = clientIp(req);
-      await throttle.attempt(me.name, ip);
-      const user = await store.findUserById(me.id);
-      // always one bcrypt comparison (passwords.ts), also for an account deleted meanwhile
-      const ok = await passwords.verify(currentPassword, user?.passwordHash ?? null);
-      if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
-      if (!ok) throw new ApiError('invalid_credentials', 'the current password is wrong');
-      await throttle.succeeded(me.name, ip);
+      const user = await checkPassword(req, currentPassword);
       const sid = callerSid(req);
       const { found, families } = await store.changePassword(user.id, await passwords.hash(newPassword), sid);
       if (!found) throw new ApiError('unauthorized', 'this account no longer exists');

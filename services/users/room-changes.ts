@@ -131,6 +131,6 @@ export async function assertReadable(store: Store, room: string, viewerId: strin
 /** A user named in a request, as events name them (id + username), or 404. */
 export async function userRef(store: Store, id: string): Promise<ChatUser> {
   const u = await store.findUserById(id);
-  if (!u) throw new ApiError('not_found', 'no such user');
+  if (!u || u.deleted) throw new ApiError('not_found', 'no such user');
   return { id: u.id, name: u.username };
 }

@@ -175,7 +175,8 @@ describe('docs/PROTOCOL.md', () => {
       frames.eventFrameHead('general', user, 'c1', { kind: 'react', target: '1700000000000-0', emoji: '👍', on: true }) + tail({ count: 1 }),
       frames.presenceFrame('general', 'join', user),
       frames.typingFrame('general', user, true),
-      frames.profileFrame({ ...user, displayName: 'Alice A.', avatar: 'a0123456789abcdef01234567' }, true),
+      frames.profileFrame({ ...user, displayName: 'Alice A.', avatar: 'a0123456789abcdef01234567' }),
+      frames.profileFrame(user, { deleted: true, messagesRemoved: true }),
     ];
     const declared = new Set([...framesSrc.matchAll(/type: '(\w+)'/g)].map((m) => m[1]!));
     const sampled = new Set(samples.map((s) => (JSON.parse(s) as { type: string }).type));

@@ -181,7 +181,7 @@ describe('unknown routes and wrong methods', () => {
       ['GET', '/api/auth/register', 'POST'],
       ['PUT', '/api/auth/refresh', 'POST'],
       ['DELETE', '/api/auth/logout', 'POST'],
-      ['POST', '/api/me', 'GET, HEAD, PATCH'],
+      ['POST', '/api/me', 'GET, HEAD, PATCH, DELETE'],
       ['PUT', '/api/rooms', 'GET, HEAD, POST'],
       ['DELETE', '/api/rooms/general', 'GET, HEAD, PATCH'],
       ['PATCH', '/api/users', 'GET, HEAD'],

@@ -49,13 +49,14 @@ export class MongoProfiles {
   async profiles(ids: readonly string[]): Promise<PublicUser[]> {
     if (ids.length === 0) return [];
     const docs = await this.users
-      .find({ _id: { $in: [...new Set(ids)] } }, { username: 1, displayName: 1, avatar: 1 })
-      .lean<Pick<UserDoc, '_id' | 'username' | 'displayName' | 'avatar'>[]>();
+      .find({ _id: { $in: [...new Set(ids)] } }, { username: 1, displayName: 1, avatar: 1, deletedAt: 1 })
+      .lean<Pick<UserDoc, '_id' | 'username' | 'displayName' | 'avatar' | 'deletedAt'>[]>();
     return docs.map((d) => ({
       id: d._id,
       username: d.username,
       ...(typeof d.displayName === 'string' && { displayName: d.displayName }),
       ...(typeof d.avatar === 'string' && { avatar: d.avatar }),
+      ...(typeof d.deletedAt === 'number' && { deleted: true as const }),
     }));
   }
 }

@@ -34,6 +34,8 @@ export interface UserDoc {
   /** Profiles (store-mongo-profiles.ts); absent when not set. */
   displayName?: string;
   avatar?: string;
+  /** DELETE /api/me (store-mongo-deletion.ts): when the account was deleted. */
+  deletedAt?: number;
 }
 export interface TokenDoc {
   _id: string;
@@ -57,6 +59,7 @@ export const userSchema = new Schema<UserDoc>(
     dnd: { type: Boolean, default: false },
     displayName: { type: String, required: false },
     avatar: { type: String, required: false },
+    deletedAt: { type: Number, required: false },
   },
   { ...schemaOptions, collection: 'users' },
 );
@@ -88,6 +91,7 @@ export const toUser = (d: UserDoc): User => ({
   dnd: d.dnd === true,
   ...(typeof d.displayName === 'string' && { displayName: d.displayName }),
   ...(typeof d.avatar === 'string' && { avatar: d.avatar }),
+  ...(typeof d.deletedAt === 'number' && { deleted: true as const }),
 });
 export const toToken = (d: TokenDoc): RefreshTokenRecord => ({
   tokenHash: d._id,
@@ -155,9 +159,9 @@ export class MongoAccounts {
     const q = escapeRegex(query.toLowerCase());
     const find = (filter: object, n: number) =>
       this.users.find(filter, { username: 1 }).sort({ usernameLower: 1 }).limit(n).lean<Pick<UserDoc, '_id' | 'username'>[]>();
-    const docs = await find({ usernameLower: { $regex: `^${q}` } }, limit);
+    const docs = await find({ usernameLower: { $regex: `^${q}` }, deletedAt: { $exists: false } }, limit);
     if (query && docs.length < limit) {
-      docs.push(...(await find({ usernameLower: { $regex: q, $not: new RegExp(`^${q}`) } }, limit - docs.length)));
+      docs.push(...(await find({ usernameLower: { $regex: q, $not: new RegExp(`^${q}`) }, deletedAt: { $exists: false } }, limit - docs.length)));
     }
     return docs.map((d) => ({ id: d._id, username: d.username }));
   }

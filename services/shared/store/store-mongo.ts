@@ -22,6 +22,7 @@ import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
+import { MongoAccountDeletion } from './store-mongo-deletion.js';
 import { mentionSchema, MongoAttention, notificationSchema, userRoomSchema } from './store-mongo-attention.js';
 import { MongoMembership } from './store-mongo-membership.js';
 import { MongoMessages } from './store-mongo-messages.js';
@@ -48,6 +49,7 @@ import {
   type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
+  type DeleteAccountResult,
   type HistoryMessage,
   type InsertResult,
   type MemberState,
@@ -67,6 +69,7 @@ import {
   type Store,
   type StoredAttachment,
   type User,
+  type UserMessageRef,
 } from './store.js';
 
 export interface MongoStoreOptions {
@@ -149,6 +152,7 @@ class MongoStore implements Store {
   private readonly accounts: MongoAccounts;
   private readonly search: MongoSearch;
   private readonly profiles: MongoProfiles;
+  private readonly deletion: MongoAccountDeletion;
 
   constructor(private readonly conn: Connection) {
     this.users = conn.model<UserDoc>('User', userSchema);
@@ -164,6 +168,7 @@ class MongoStore implements Store {
     this.attention = new MongoAttention(conn, this.rooms, this.membership.memberships, users);
     this.accounts = new MongoAccounts(this.users, this.tokens);
     this.profiles = new MongoProfiles(this.users, this.tokens);
+    this.deletion = new MongoAccountDeletion(conn, this.users, this.tokens);
     this.search = new MongoSearch(conn, (room, id, viewerId) => this.messages.one(room, id, viewerId));
   }
 
@@ -436,6 +441,17 @@ class MongoStore implements Store {
   async isAvatar(id: string): Promise<boolean> {
     this.live();
     return this.profiles.isAvatar(id);
+  }
+
+  // --- account deletion (store-mongo-deletion.ts)
+  async deleteAccount(userId: string): Promise<DeleteAccountResult> {
+    this.live();
+    return this.deletion.deleteAccount(userId);
+  }
+
+  async messagesOfUser(userId: string, limit: number): Promise<UserMessageRef[]> {
+    this.live();
+    return this.deletion.messagesOf(userId, limit);
   }
 
   async ping(): Promise<void> {

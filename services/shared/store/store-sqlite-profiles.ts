@@ -10,6 +10,7 @@ interface ProfileRow {
   username: string;
   display_name: string | null;
   avatar: string | null;
+  deleted_at: number | null;
 }
 
 export const toProfile = (r: ProfileRow): PublicUser => ({
@@ -17,6 +18,7 @@ export const toProfile = (r: ProfileRow): PublicUser => ({
   username: r.username,
   ...(r.display_name !== null && { displayName: r.display_name }),
   ...(r.avatar !== null && { avatar: r.avatar }),
+  ...(r.deleted_at !== null && { deleted: true as const }),
 });
 
 export class SqliteProfiles {
@@ -33,7 +35,7 @@ export class SqliteProfiles {
       isAvatar: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM users WHERE avatar = ? LIMIT 1'),
       // by the primary key: one probe per id (json_each: any number of ids in one statement)
       profiles: db.prepare<[string], ProfileRow>(
-        'SELECT id, username, display_name, avatar FROM users WHERE id IN (SELECT value FROM json_each(?))',
+        'SELECT id, username, display_name, avatar, deleted_at FROM users WHERE id IN (SELECT value FROM json_each(?))',
       ),
     };
     const setHash = db.prepare<[string, string]>('UPDATE users SET password_hash = ? WHERE id = ?');

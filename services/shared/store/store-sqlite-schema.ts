@@ -272,6 +272,8 @@ const ADDED_COLUMNS: readonly [string, string, string][] = [
   ['users', 'dnd', 'INTEGER NOT NULL DEFAULT 0'],
   ['users', 'display_name', 'TEXT'],
   ['users', 'avatar', 'TEXT'],
+  // DELETE /api/me (store-sqlite-deletion.ts): when the account was deleted
+  ['users', 'deleted_at', 'INTEGER'],
   ['messages', 'reply_ms', 'INTEGER'],
   ['messages', 'reply_seq', 'INTEGER'],
   ['messages', 'room_seq', 'INTEGER'],

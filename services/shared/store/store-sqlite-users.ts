@@ -23,6 +23,7 @@ interface UserRow {
   dnd: number;
   display_name?: string | null;
   avatar?: string | null;
+  deleted_at?: number | null;
 }
 interface TokenRow {
   token_hash: string;
@@ -42,6 +43,7 @@ const toUser = (r: UserRow): User => ({
   dnd: r.dnd === 1,
   ...(typeof r.display_name === 'string' && { displayName: r.display_name }),
   ...(typeof r.avatar === 'string' && { avatar: r.avatar }),
+  ...(typeof r.deleted_at === 'number' && { deleted: true as const }),
 });
 const toToken = (r: TokenRow): RefreshTokenRecord => ({
   tokenHash: r.token_hash,
@@ -70,12 +72,12 @@ export class SqliteUsers {
       userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
       // Names that start with the query: a range of the username index (NOCASE, like LIKE).
       usersByPrefix: db.prepare<[string, number], PublicUser>(
-        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
+        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND deleted_at IS NULL ORDER BY username LIMIT ?",
       ),
       // Names that contain it further in: the username index walked in order, stopping at the
       // limit — at worst one pass over the names, for a query that few of them contain.
       usersContaining: db.prepare<[string, string, number], PublicUser>(
-        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND username NOT LIKE ? ESCAPE '\\' ORDER BY username LIMIT ?",
+        "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND username NOT LIKE ? ESCAPE '\\' AND deleted_at IS NULL ORDER BY username LIMIT ?",
       ),
       saveToken: db.prepare(
         'INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)',

@@ -13,6 +13,7 @@ import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 import { SqliteAttention } from './store-sqlite-attention.js';
+import { SqliteAccountDeletion } from './store-sqlite-deletion.js';
 import { SqliteFiles } from './store-sqlite-files.js';
 import { SqliteMembership } from './store-sqlite-membership.js';
 import { SqliteMessages } from './store-sqlite-messages.js';
@@ -28,6 +29,7 @@ import {
   type ApplyMembershipResult,
   type ApplyResult,
   type ConsumeRefreshResult,
+  type DeleteAccountResult,
   type HistoryMessage,
   type InsertResult,
   type MemberState,
@@ -47,6 +49,7 @@ import {
   type Store,
   type StoredAttachment,
   type User,
+  type UserMessageRef,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -101,6 +104,7 @@ class SqliteStore implements Store {
   private readonly search: SqliteSearch;
   private readonly profiles: SqliteProfiles;
   private readonly users: SqliteUsers;
+  private readonly deletion: SqliteAccountDeletion;
 
   constructor(private readonly db: Database.Database) {
     this.attention = new SqliteAttention(db);
@@ -110,6 +114,7 @@ class SqliteStore implements Store {
     this.search = new SqliteSearch(db, (room, id, viewerId) => this.messages.one(room, id, viewerId));
     this.profiles = new SqliteProfiles(db);
     this.users = new SqliteUsers(db, this.profiles);
+    this.deletion = new SqliteAccountDeletion(db);
     this.s = {
       // Public rooms (no ':' in the name: not p:, g: or dm:) and the caller's DMs; private rooms
       // and groups are listed by myRooms, to their members only.
@@ -328,6 +333,15 @@ class SqliteStore implements Store {
 
   async isAvatar(id: string): Promise<boolean> {
     return this.profiles.isAvatar(id);
+  }
+
+  // --- account deletion (store-sqlite-deletion.ts)
+  async deleteAccount(userId: string): Promise<DeleteAccountResult> {
+    return this.deletion.deleteAccount(userId);
+  }
+
+  async messagesOfUser(userId: string, limit: number): Promise<UserMessageRef[]> {
+    return this.deletion.messagesOf(userId, limit);
   }
 
   async ping(): Promise<void> {

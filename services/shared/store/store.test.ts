@@ -19,6 +19,7 @@ import { filesContract, sqliteFilesUpgrade } from './store.contract-files.js';
 import { membershipContract } from './store.contract-membership.js';
 import { searchContract, sqliteSearchSpecifics } from './store.contract-search.js';
 import { profilesContract } from './store.contract-profiles.js';
+import { deletionContract } from './store.contract-deletion.js';
 import { freePort } from '../../../test/helpers/ports.js';
 
 const log = pino({ level: 'silent' });
@@ -33,6 +34,7 @@ attentionContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_
 filesContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 searchContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 profilesContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
+deletionContract('SQLite', () => createStore({ SQLITE_PATH: freshPath(), MONGO_URL: undefined }, log));
 
 const MONGO_URL = process.env.MONGO_URL;
 if (!MONGO_URL) {
@@ -65,6 +67,7 @@ describe.skipIf(!MONGO_URL)(
     filesContract('MongoDB', open, drop);
     searchContract('MongoDB', open, drop);
     profilesContract('MongoDB', open, drop);
+    deletionContract('MongoDB', open, drop);
   },
 );
 

@@ -54,6 +54,8 @@ export interface User {
   displayName?: string;
   /** The avatar's id (GET /avatars/:id); absent when not set. */
   avatar?: string;
+  /** DELETE /api/me: the account is gone (also `disabled`); its username stays taken. */
+  deleted?: true;
 }
 
 export interface PublicUser {
@@ -62,6 +64,23 @@ export interface PublicUser {
   /** Absent when not set (also on every list that shows users: members, peers, search). */
   displayName?: string;
   avatar?: string;
+  /** The account was deleted: shown as a deleted user (no display name, no avatar). */
+  deleted?: true;
+}
+
+export interface DeleteAccountResult {
+  found: boolean;
+  /** Refresh-token families revoked now (their sockets and access tokens are the caller's to end). */
+  families: string[];
+  /** The avatar the account had (its file is the caller's to delete). */
+  avatar?: string;
+}
+
+/** A message named for removal: enough to build its `delete` event. */
+export interface UserMessageRef {
+  room: string;
+  id: string;
+  replyTo?: string;
 }
 
 export interface RefreshTokenRecord {
@@ -351,6 +370,22 @@ export interface Store {
   setAvatar(userId: string, avatar: string | null): Promise<{ user: User; previous?: string } | null>;
   /** True when `id` is some user's current avatar (GET /avatars/:id serves nothing else). */
   isAvatar(id: string): Promise<boolean>;
+
+  // --- account deletion (store-*-deletion.ts)
+  /**
+   * Deletes the account: flagged deleted and disabled, the password hash, display name and
+   * avatar cleared, every refresh-token family revoked (returned, like setUserDisabled), and its
+   * personal state dropped (read positions, mentions, inbox). The row stays, so the username is
+   * never given to someone else (old messages carry it) and authors resolve to "deleted user".
+   * Idempotent: deleting a deleted account finds it and ends nothing more.
+   */
+  deleteAccount(userId: string): Promise<DeleteAccountResult>;
+  /**
+   * Up to `limit` messages (top-level and replies) sent by `userId` that are not deleted, in no
+   * particular order: DELETE_MESSAGES_WITH_ACCOUNT removes them in batches (users/account-purge.ts).
+   * Not indexed by user: a scan, acceptable for a rare operation that runs in the background.
+   */
+  messagesOfUser(userId: string, limit: number): Promise<UserMessageRef[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;
