@@ -180,7 +180,7 @@ describe('display names', { timeout: 60_000 }, () => {
     expect(await api('PATCH', '/api/me', { displayName: 'X' })).toMatchObject({ status: 401 });
     expect(await api('PUT', '/api/me', { displayName: 'X' }, dot.token)).toMatchObject({ status: 405 });
     // DELETE /api/me is the account deletion (account-deletion.test.ts): without a password, refused
-    expect(await api('DELETE', '/api/me', undefined, dot.token)).toMatchObject({ status: 400, json: { error: { code: 'invalid_field' } } });
+    expect(await api('DELETE', '/api/me', undefined, dot.token)).toMatchObject({ status: 400, json: { error: { code: 'invalid_body' } } });
 
     const ids = (n: number) => Array.from({ length: n }, (_, i) => `user${String(i).padStart(8, '0')}`).join(',');
     for (const q of ['', '?ids=', `?ids=${ids(101)}`, '?ids=a,b/c', '?ids=a&ids=b']) {
