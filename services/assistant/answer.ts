@@ -29,6 +29,8 @@ export interface AnswerResult {
   status: 'done' | 'stopped' | 'failed';
   /** 'failed' only: short, user-presentable. */
   error?: string;
+  /** 'failed' only: the ProviderError's kind, or 'internal' (a bug) — for metrics. */
+  errorKind?: string;
   usage: Usage;
   /** Tool calls run (all rounds). */
   toolCalls: number;
@@ -52,8 +54,8 @@ export async function answer(opts: AnswerOptions): Promise<AnswerResult> {
       // A failed live update must not lose the answer: the final edit carries the whole text.
     }
   };
-  const result = (status: AnswerResult['status'], error?: string): AnswerResult =>
-    error === undefined ? { text, status, usage, toolCalls } : { text, status, error, usage, toolCalls };
+  const result = (status: AnswerResult['status'], error?: string, errorKind?: string): AnswerResult =>
+    error === undefined ? { text, status, usage, toolCalls } : { text, status, error, errorKind: errorKind ?? 'internal', usage, toolCalls };
 
   try {
     for (let round = 0; ; round++) {
@@ -97,7 +99,7 @@ export async function answer(opts: AnswerOptions): Promise<AnswerResult> {
     }
   } catch (err) {
     if (signal.aborted) return result('stopped');
-    if (err instanceof ProviderError) return result('failed', err.message);
+    if (err instanceof ProviderError) return result('failed', err.message, err.kind);
     opts.log?.error({ err, provider: provider.name }, 'assistant answer failed');
     return result('failed', INTERNAL_ERROR);
   }

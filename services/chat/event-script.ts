@@ -7,7 +7,7 @@ import type { Keys } from '../shared/keys.js';
 import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { eventFrameHead, type EventHeadInput } from './frames.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
-import { accessRefusalOf, membersOnlyArg, NO_THREAD, type SendResult } from './send-script.js';
+import { accessRefusalOf, membersOnlyArg, NO_THREAD, type ScriptOptions, type SendResult } from './send-script.js';
 
 const EVENT_LUA = luaWithLimits('event');
 
@@ -26,7 +26,7 @@ export type EventScript = (room: string, user: ChatUser, cid: string, change: Ev
 
 type EventCommand = (...args: (string | number)[]) => Promise<[string, (string | number)?, number?]>;
 
-export function createEventScript(redis: Redis, keys: Keys, config: Config): EventScript {
+export function createEventScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): EventScript {
   redis.defineCommand('auroraEvent', { numberOfKeys: 9, lua: EVENT_LUA });
   const run = (redis as unknown as { auroraEvent: EventCommand }).auroraEvent.bind(redis);
   const cork = corkPerTurn(redis);
@@ -79,7 +79,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config): Eve
       config.MESSAGE_CHANGE_WINDOW_SEC,
       MAX_REACTION_EMOJI,
       parent,
-      membersOnlyArg(room),
+      opts.anyRoom ? '0' : membersOnlyArg(room),
     );
     const refused = accessRefusalOf(reply);
     if (refused) return refused;

@@ -316,6 +316,17 @@ export function notifyFrame(notification: object): string {
   return JSON.stringify({ type: 'notify', notification });
 }
 
+/**
+ * The assistant's answer so far (services/assistant/writer.ts), published on the room channel
+ * while it streams: transient (never logged, never stored, not replayed on resume), at most one
+ * per ASSISTANT_DELTA_INTERVAL_MS per answer. `text` is the WHOLE answer so far, so a lost frame
+ * costs nothing and a client that joins mid-answer shows it from the next one. `asker`: whose
+ * question it is (their client offers the stop button). The final text arrives as an `edit`.
+ */
+export function deltaFrame(room: string, id: string, text: string, asker: string): string {
+  return JSON.stringify({ type: 'delta', room, id, text, asker });
+}
+
 export function typingFrame(room: string, user: ChatUser, active: boolean): string {
   return JSON.stringify({ type: 'typing', room, user: { id: user.id, name: user.name }, active });
 }

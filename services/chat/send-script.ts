@@ -121,7 +121,16 @@ export type SendScript = (
   attachments?: readonly string[],
 ) => Promise<SendResult>;
 
-export function createSendScript(redis: Redis, keys: Keys, config: Config): SendScript {
+/**
+ * `anyRoom`: the assistant's writes (services/assistant/): it answers in a private room or group a
+ * member summoned it to without being a member, so the members-only check is skipped for it (bans,
+ * archive and mutes still apply). Never set for a user's socket.
+ */
+export interface ScriptOptions {
+  anyRoom?: boolean;
+}
+
+export function createSendScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): SendScript {
   redis.defineCommand('auroraSend', { numberOfKeys: 11, lua: SEND_LUA });
   const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
   const corkForThisTurn = corkPerTurn(redis);
@@ -154,7 +163,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config): Send
       limits,
       messageFrameHead(room, user, text, cid, replyTo),
       replyTo ?? '',
-      membersOnlyArg(room),
+      opts.anyRoom ? '0' : membersOnlyArg(room),
       peer === undefined ? '' : keys.userChannel(peer),
       mentions.roomMention,
       mentions.names,

@@ -1,8 +1,9 @@
 // Ingestion worker process: config -> logger -> store + Redis -> worker loop + notifier (its own
-// consumer group and blocking reader, when NOTIFY_ENABLED) + trimmer -> /healthz /readyz /metrics
-// on PORT -> graceful shutdown (reverse order). The notifier has no readiness check on purpose:
-// /readyz says whether this process STORES; a notifier in trouble must not take storage out of
-// service (its metrics and logs say so instead).
+// consumer group and blocking reader, when NOTIFY_ENABLED) + the assistant (its own group and
+// connections, when ASSISTANT_ENABLED: services/assistant/start.ts) + trimmer -> /healthz /readyz
+// /metrics on PORT -> graceful shutdown (reverse order). Neither the notifier nor the assistant
+// has a readiness check on purpose: /readyz says whether this process STORES; a notifier or an
+// assistant in trouble must not take storage out of service (their metrics and logs say so).
 import { createServer } from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { INGEST_GROUP, keysFor } from '../shared/keys.js';
@@ -18,6 +19,7 @@ import { watchAcls } from '../shared/acl-rebuild.js';
 import { IngestWorker } from './worker.js';
 import { createNotifyMetrics } from '../notify/metrics.js';
 import { NOTIFY_GROUP, NotifyWorker } from '../notify/worker.js';
+import { startAssistant, type RunningAssistant } from '../assistant/start.js';
 
 const config = loadConfigOrExit('ingestion');
 const log = createLogger(config);
@@ -83,6 +85,14 @@ async function main(): Promise<void> {
   worker.start();
   notifier?.start();
   trimmer.start();
+  // Storage never waits for the assistant: a failure to start it is logged, and ingestion goes on.
+  let assistant: RunningAssistant | null = null;
+  if (config.ASSISTANT_ENABLED) {
+    assistant = await startAssistant({ config, log, store, registry }).catch((err: unknown) => {
+      log.error({ err }, 'the assistant did not start; ingestion runs without it');
+      return null;
+    });
+  }
   const acls = watchAcls(redis, keys, store, log);
 
   onShutdown(log, [
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
       'worker',
       () =>
         Promise.race([
-          Promise.all([worker.stop(), notifier?.stop()]),
+          Promise.all([worker.stop(), notifier?.stop(), assistant?.stop()]),
           new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_MS + 2000).unref()),
         ]),
     ],

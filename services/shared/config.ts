@@ -5,9 +5,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 
-export type ServiceName = 'users' | 'chat' | 'ingestion';
+export type ServiceName = 'users' | 'chat' | 'ingestion' | 'assistant';
 
-const DEFAULT_PORT: Record<ServiceName, number> = { users: 4000, chat: 8080, ingestion: 9090 };
+const DEFAULT_PORT: Record<ServiceName, number> = { users: 4000, chat: 8080, ingestion: 9090, assistant: 9091 };
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -234,6 +234,39 @@ export const envSchema = z.object({
    * files collected) instead of keeping them shown as from a deleted user (users/account-purge.ts).
    */
   DELETE_MESSAGES_WITH_ACCOUNT: bool(false),
+
+  // --- assistant (issue 17; services/assistant/; DESIGN.md "Assistant") ---
+  /**
+   * The ingestion service also runs the `assistant` consumer group (the user `assistant`, who
+   * answers @assistant and DMs). Off: run it as its own service (`npm run start:assistant`, the
+   * k8s Deployment `assistant`) or not at all.
+   */
+  ASSISTANT_ENABLED: bool(true),
+  /** `offline`: deterministic, no network (help, summaries, search, time); `openai`: ASSISTANT_BASE_URL. */
+  ASSISTANT_PROVIDER: z.enum(['offline', 'openai']).default('offline'),
+  /** Any OpenAI-compatible Chat Completions endpoint (OpenAI, Groq, Ollama, vLLM, llama.cpp). */
+  ASSISTANT_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
+  /** Never logged, never in an error or a metric (may be unset for a local server). */
+  ASSISTANT_API_KEY: z.string().optional(),
+  ASSISTANT_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  /** Until the provider's response headers arrive, and the whole answer at most ten times this. */
+  ASSISTANT_TIMEOUT_MS: int(30_000, 100, 600_000),
+  /** Longest silence between two streamed chunks (a stalled provider becomes an error line). */
+  ASSISTANT_IDLE_TIMEOUT_MS: int(20_000, 100, 600_000),
+  ASSISTANT_MAX_TOOL_ROUNDS: int(3, 0, 10),
+  /** Tokens per completion (each tool round is one). */
+  ASSISTANT_MAX_TOKENS: int(800, 16, 32_000),
+  /** Recent messages of the room (or thread) the assistant sees. */
+  ASSISTANT_CONTEXT_MESSAGES: int(30, 1, 200),
+  /** Answers in progress at once per assistant process (more wait in the stream). */
+  ASSISTANT_CONCURRENCY: int(8, 1, 1000),
+  /** Least time between two live `delta` frames of one answer (100: at most 10 per second). */
+  ASSISTANT_DELTA_INTERVAL_MS: int(100, 10, 10_000),
+  /** Questions one user may ask per ASSISTANT_USER_WINDOW_SEC. */
+  ASSISTANT_USER_REQUESTS: int(20, 1, 1_000_000),
+  ASSISTANT_USER_WINDOW_SEC: int(600, 1, 86_400),
+  /** Tokens (prompt + completion) one user's questions may use per UTC day. */
+  ASSISTANT_USER_TOKENS_PER_DAY: int(50_000, 1, Number.MAX_SAFE_INTEGER),
 });
 
 export type Env = z.output<typeof envSchema>;

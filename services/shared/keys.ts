@@ -142,6 +142,21 @@ export function keysFor(partitions: number) {
     handshakesPerUser: (userId: string) => `${KEY_ROOT}:ws-user:${userId}`,
     /** WebSocket handshakes per client IP (IPv6 /64, ipBucket), fixed window (HANDSHAKE_MAX_PER_IP). */
     handshakesPerIp: (ip: string) => `${KEY_ROOT}:ws-ip:${ip}`,
+
+    // --- the assistant (services/assistant/) ---
+    /**
+     * One trigger message's answer (assistant/jobs.ts): HASH answer (the placeholder's id), asker,
+     * state (answering | done), attempts. What makes it one answer per trigger across kill -9.
+     */
+    assistantJob: (room: string, triggerId: string) => `${KEY_ROOT}:assistant:job:${room}:${triggerId}`,
+    /** The asker of an answer in progress (the stop route checks it), by the placeholder's id. */
+    assistantAnswer: (room: string, answerId: string) => `${KEY_ROOT}:assistant:answer:${room}:${answerId}`,
+    /** Pub/sub: `<room> <answer id>` of an answer its asker stopped (every assistant process listens). */
+    assistantStops: () => `${KEY_ROOT}:assistant:stops`,
+    /** Questions per user, fixed window (ASSISTANT_USER_REQUESTS). */
+    assistantRequests: (userId: string) => `${KEY_ROOT}:assistant:requests:${userId}`,
+    /** Tokens used by one user's questions on one UTC day (`YYYY-MM-DD`). */
+    assistantTokens: (userId: string, day: string) => `${KEY_ROOT}:assistant:tokens:${userId}:${day}`,
   };
 }
 

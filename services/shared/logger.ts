@@ -19,6 +19,11 @@ export const REDACT_PATHS = [
   'req.headers["sec-websocket-protocol"]',
   'headers.authorization',
   'headers["sec-websocket-protocol"]',
+  // the assistant's provider key (config.ts ASSISTANT_API_KEY), should a config object be logged
+  'apiKey',
+  '*.apiKey',
+  'ASSISTANT_API_KEY',
+  '*.ASSISTANT_API_KEY',
 ];
 
 export function createLogger(

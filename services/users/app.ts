@@ -34,6 +34,7 @@ import { securityHeaders, webRouter } from './web.js';
 import type { FileStorage } from './files/file-storage.js';
 import { filesRouter } from './files-routes.js';
 import { createAccountDeletion } from './account-deletion.js';
+import { assistantRouter } from './assistant-routes.js';
 import { profileRouter } from './profile-routes.js';
 import { avatarRouter } from './avatar-routes.js';
 import { createProfilePublisher } from './profile-live.js';
@@ -135,6 +136,7 @@ export async function createApp({ config, log, store, redis, registry, storage }
   const deleteAccount = createAccountDeletion({ config, store, redis, keys, log, storage, changes: roomChanges, publishProfile });
   // before authRouter: PATCH and DELETE /api/me are here, GET /api/me (and the 405 for the rest) there
   app.use(profileRouter({ auth: authenticated, config, store, redis, keys, log, passwords, throttle, publishProfile, deleteAccount }));
+  app.use(assistantRouter({ auth: authenticated, redis, keys }));
   app.use(
     authRouter({
       authenticated,

@@ -13,11 +13,15 @@ import { createApp } from './app.js';
 import { createFileStorage } from './files/file-storage.js';
 import { startAttachmentCollector } from './files-gc.js';
 
+import { ensureAssistantUser } from '../assistant/identity.js';
+
 const config = loadConfigOrExit('users');
 const log = createLogger(config);
 
 async function main(): Promise<void> {
   const store = await createStore(config, log);
+  // the name `assistant` is the assistant's (assistant/identity.ts), never a person's to register
+  await ensureAssistantUser(store, log).catch((err: unknown) => log.error({ err }, 'the assistant account could not be made sure of'));
   const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
   const registry = createMetricsRegistry(config);
   const storage = await createFileStorage(config);

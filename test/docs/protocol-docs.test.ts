@@ -177,6 +177,7 @@ describe('docs/PROTOCOL.md', () => {
       frames.typingFrame('general', user, true),
       frames.profileFrame({ ...user, displayName: 'Alice A.', avatar: 'a0123456789abcdef01234567' }),
       frames.profileFrame(user, { deleted: true, messagesRemoved: true }),
+      frames.deltaFrame('general', '1700000000000-0', 'the answer so far', 'u2'),
     ];
     const declared = new Set([...framesSrc.matchAll(/type: '(\w+)'/g)].map((m) => m[1]!));
     const sampled = new Set(samples.map((s) => (JSON.parse(s) as { type: string }).type));

@@ -16,7 +16,7 @@ export interface RunningService {
 }
 
 export async function startService(
-  name: 'users' | 'chat' | 'ingestion',
+  name: 'users' | 'chat' | 'ingestion' | 'assistant',
   env: Record<string, string>,
   { waitReady = false, timeoutMs = 20_000, nodeArgs = [] as string[] } = {},
 ): Promise<RunningService> {
