@@ -7,6 +7,9 @@
 # (images.sh does exactly this.) The build stage compiles TypeScript to dist/ and compiles the
 # native modules (better-sqlite3; bcrypt ships prebuilt binaries); the runtime images hold only
 # compiled JavaScript, production node_modules and the browser client, and run as `node`.
+# The assistant (services/assistant/) has no image of its own: every image holds all of dist/, and
+# the ingestion image runs it, in-process by default (ASSISTANT_ENABLED) or as its own process
+# with `node dist/services/assistant/main.js` on PORT 9091 (k8s/45-assistant.yaml).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -68,6 +71,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 CMD ["node", "dist/services/chat/main.js"]
 
 # ---- ingestion: stream -> store workers; health and metrics only (port 9090) --------------
+# Also the assistant's image (command above, PORT=9091): the health check follows PORT.
 FROM runtime AS ingestion
 ENV PORT=9090
 EXPOSE 9090

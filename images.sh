@@ -10,6 +10,7 @@
 #              gives ghcr.io/acme/aurorachat-chat:v1.2.0
 #
 # The names here are the ones docker-compose.yml and k8s/ reference (test/deploy checks that).
+# aurorachat-ingestion also runs the assistant (k8s/45-assistant.yaml: another command).
 set -euo pipefail
 
 SERVICES=(users chat ingestion)
@@ -97,4 +98,5 @@ fi
 echo "images: ${built[*]}" >&2
 echo "deploy: kubectl -n aurorachat set image deployment/users users=${built[0]}" \
   "&& kubectl -n aurorachat set image deployment/chat chat=${built[1]}" \
-  "&& kubectl -n aurorachat set image deployment/ingestion ingestion=${built[2]}" >&2
+  "&& kubectl -n aurorachat set image deployment/ingestion ingestion=${built[2]}" \
+  "&& kubectl -n aurorachat set image deployment/assistant assistant=${built[2]}" >&2

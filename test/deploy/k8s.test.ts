@@ -15,7 +15,9 @@ import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
 import { Registry } from 'prom-client';
 import { createRedisMemoryGauges } from '../../services/chat/redis-memory.js';
 import { createIngestMetrics } from '../../services/ingestion/metrics.js';
+import { createAssistantMetrics } from '../../services/assistant/metrics.js';
 import {
+  DEPLOYMENTS,
   K8S_DIR,
   NAMESPACE,
   SERVICES,
@@ -28,6 +30,7 @@ import {
   kustomization,
   mainContainer,
   podContainers,
+  podEnv,
   type Obj,
 } from './load.js';
 
@@ -65,29 +68,8 @@ function k8sBytes(v: string): number {
   return Number(m[1]) * unit;
 }
 
-/** The environment a container of `workload` sees, as the kubelet assembles it (envFrom in order, then env). */
-function containerEnv(container: Obj, secretData: Record<string, string>, podName: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const from of container.envFrom ?? []) {
-    if (from.configMapRef) {
-      const cm = find(objects, 'ConfigMap', from.configMapRef.name);
-      if (!cm) throw new Error(`envFrom names a missing ConfigMap ${from.configMapRef.name}`);
-      Object.assign(env, cm.data);
-    }
-    if (from.secretRef) {
-      if (from.secretRef.name !== secretExample.metadata.name) throw new Error(`unknown Secret ${from.secretRef.name}`);
-      Object.assign(env, secretData);
-    }
-  }
-  for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = String(e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = secretData[e.valueFrom.secretKeyRef.key]!;
-    else if (e.valueFrom?.configMapKeyRef) env[e.name] = configMap.data[e.valueFrom.configMapKeyRef.key];
-    else throw new Error(`env ${e.name}: unsupported source`);
-  }
-  return env;
-}
+const containerEnv = (container: Obj, secretData: Record<string, string>, podName: string) =>
+  podEnv(objects, container, secretData, podName);
 
 describe('k8s/ manifests', () => {
   it('every object passes the Kubernetes schema for its kind (CRDs are checked by hand below)', () => {
@@ -121,7 +103,7 @@ describe('k8s/ manifests', () => {
   });
 
   it('every Deployment and StatefulSet has liveness and readiness probes, and resource requests and limits', () => {
-    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['chat', 'ingestion', 'mongo', 'redis', 'users']);
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['assistant', 'chat', 'ingestion', 'mongo', 'redis', 'users']);
     for (const w of workloads) {
       for (const c of podContainers(w)) {
         const where = `${w.kind}/${w.metadata.name} container ${c.name}`;
@@ -133,7 +115,7 @@ describe('k8s/ manifests', () => {
     }
   });
 
-  it.each(SERVICES)('%s: probes hit /healthz (liveness, startup) and /readyz (readiness) on the service port', (svc) => {
+  it.each(DEPLOYMENTS)('%s: probes hit /healthz (liveness, startup) and /readyz (readiness) on the service port', (svc) => {
     const d = appDeployment(svc);
     const c = mainContainer(d);
     const named = new Map<string, number>(c.ports.map((p: Obj) => [p.name, p.containerPort]));
@@ -149,7 +131,7 @@ describe('k8s/ manifests', () => {
   });
 
   it('app pods run as non-root without privilege escalation, root filesystem read-only', () => {
-    for (const svc of SERVICES) {
+    for (const svc of DEPLOYMENTS) {
       const d = appDeployment(svc);
       expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
       expect(d.spec.template.spec.securityContext.runAsUser).toBeGreaterThan(0);
@@ -163,18 +145,19 @@ describe('k8s/ manifests', () => {
     for (const key of Object.keys(configMap.data)) expect(known.has(key), `ConfigMap key ${key}`).toBe(true);
     for (const key of Object.keys(secretExample.stringData ?? secretExample.data))
       expect(known.has(key), `Secret key ${key}`).toBe(true);
-    for (const svc of SERVICES)
+    for (const svc of DEPLOYMENTS)
       for (const e of mainContainer(appDeployment(svc)).env ?? [])
         expect(known.has(e.name), `${svc} env ${e.name}`).toBe(true);
   });
 
   it('the shared ConfigMap holds no per-pod value and no secret', () => {
-    for (const key of ['PORT', 'REPLICA_ID', 'INGEST_CONSUMER', 'JWT_SECRET'])
+    // ASSISTANT_ENABLED differs per Deployment (false on ingestion); the API key is a secret.
+    for (const key of ['PORT', 'REPLICA_ID', 'INGEST_CONSUMER', 'JWT_SECRET', 'ASSISTANT_ENABLED', 'ASSISTANT_API_KEY'])
       expect(configMap.data, `ConfigMap must not set ${key}`).not.toHaveProperty(key);
     expect(configMap.data.NODE_ENV).toBe('production');
   });
 
-  it.each(SERVICES)('%s: the assembled pod environment passes loadConfig in production with a real secret', (svc) => {
+  it.each(DEPLOYMENTS)('%s: the assembled pod environment passes loadConfig in production with a real secret', (svc) => {
     const c = mainContainer(appDeployment(svc));
     const env = containerEnv(c, { JWT_SECRET: 'x'.repeat(16) + 'a-real-random-secret-of-48-chars' }, `${svc}-7d9f-abcde`);
     const config = loadConfig(svc, env);
@@ -185,14 +168,14 @@ describe('k8s/ manifests', () => {
     expect(config.PUBLIC_WS_URL).toBe('/ws');
   });
 
-  it.each(SERVICES)('%s: JWT_SECRET comes from the Secret, and the committed example cannot start a pod', (svc) => {
+  it.each(DEPLOYMENTS)('%s: JWT_SECRET comes from the Secret, and the committed example cannot start a pod', (svc) => {
     const c = mainContainer(appDeployment(svc));
     const fromSecret =
       (c.envFrom ?? []).some((f: Obj) => f.secretRef?.name === 'aurorachat-secrets') ||
       (c.env ?? []).some((e: Obj) => e.name === 'JWT_SECRET' && e.valueFrom?.secretKeyRef?.name === 'aurorachat-secrets');
     expect(fromSecret).toBe(true);
     expect(secretExample.stringData).toHaveProperty('JWT_SECRET');
-    if (svc === 'ingestion') {
+    if (svc === 'ingestion' || svc === 'assistant') {
       // Workers never sign or verify tokens: they start without the secret.
       expect(() => loadConfig(svc, containerEnv(c, {}, 'p'))).not.toThrow();
       return;
@@ -272,9 +255,10 @@ describe('k8s/ manifests', () => {
     const registry = new Registry();
     createRedisMemoryGauges(registry, {} as never, {} as never);
     createIngestMetrics(registry);
+    createAssistantMetrics(registry);
     const exported = new Set(registry.getMetricsAsArray().map((m) => m.name));
     for (const r of alerts.values())
-      for (const name of r.expr.match(/\b(?:aurora|ingest)_[a-z_]+\b/g) ?? []) expect(exported.has(name), `${r.alert}: ${name}`).toBe(true);
+      for (const name of r.expr.match(/\b(?:aurora|ingest|assistant)_[a-z_]+\b/g) ?? []) expect(exported.has(name), `${r.alert}: ${name}`).toBe(true);
   });
 
   it('the app images are exactly the three images.sh builds', () => {
@@ -300,7 +284,7 @@ describe('k8s/ manifests', () => {
         expect(target.containerPort).toBe(p.port);
       }
     }
-    for (const svc of SERVICES)
+    for (const svc of DEPLOYMENTS)
       expect(find(objects, 'Service', svc)!.spec.ports.map((p: Obj) => p.port)).toEqual([SERVICE_PORT[svc]]);
   });
 
@@ -344,7 +328,7 @@ describe('k8s/ manifests', () => {
     expect(chat.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
-  it.each(SERVICES)('%s: terminationGracePeriodSeconds exceeds preStop + SHUTDOWN_DRAIN_MS + the 15 s shutdown deadline margin', (svc) => {
+  it.each(DEPLOYMENTS)('%s: terminationGracePeriodSeconds exceeds preStop + SHUTDOWN_DRAIN_MS + the 15 s shutdown deadline margin', (svc) => {
     const d = appDeployment(svc);
     const c = mainContainer(d);
     const pre: string[] = c.lifecycle?.preStop?.exec?.command ?? [];
@@ -353,7 +337,8 @@ describe('k8s/ manifests', () => {
     const grace = d.spec.template.spec.terminationGracePeriodSeconds;
     // main.ts passes SHUTDOWN_DRAIN_MS + 15 s to onShutdown as its hard deadline.
     expect(grace).toBeGreaterThan(preStop + drain + 15);
-    if (svc !== 'ingestion') expect(preStop, `${svc} needs a preStop pause`).toBeGreaterThanOrEqual(3);
+    // Workers take no traffic a load balancer must first stop sending: no preStop pause needed.
+    if (svc !== 'ingestion' && svc !== 'assistant') expect(preStop, `${svc} needs a preStop pause`).toBeGreaterThanOrEqual(3);
   });
 
   it('ingestion: KEDA ScaledObject scales on the consumer group lag of every partition stream', () => {

@@ -8,10 +8,17 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
+/** The services with an image (Dockerfile target) and a compose service each. */
 export const SERVICES = ['users', 'chat', 'ingestion'] as const;
 export type Service = (typeof SERVICES)[number];
+/**
+ * The app's Deployments in k8s/: the services, and the assistant, which runs the ingestion image
+ * with its own command (in compose it runs inside ingestion).
+ */
+export const DEPLOYMENTS = [...SERVICES, 'assistant'] as const;
+export type AppDeployment = (typeof DEPLOYMENTS)[number];
 /** The contract's ports (services/shared/config.ts DEFAULT_PORT). */
-export const SERVICE_PORT: Record<Service, number> = { users: 4000, chat: 8080, ingestion: 9090 };
+export const SERVICE_PORT: Record<AppDeployment, number> = { users: 4000, chat: 8080, ingestion: 9090, assistant: 9091 };
 export const NAMESPACE = 'aurorachat';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -88,6 +95,36 @@ export function mainContainer(workload: Obj): Obj {
   const c = podContainers(workload)[0];
   if (!c) throw new Error(`${workload.kind}/${workload.metadata?.name} has no container`);
   return c;
+}
+
+/**
+ * The environment a container sees, as the kubelet assembles it (envFrom in order, then env),
+ * with `secretData` as the Secret aurorachat-secrets (k8s/examples/secret.example.yaml names it)
+ * and `podName` for fieldRef metadata.name.
+ */
+export function podEnv(objs: K8sObject[], container: Obj, secretData: Record<string, string>, podName: string): Record<string, string> {
+  const secretName = (k8sObjects([join(K8S_DIR, 'examples', 'secret.example.yaml')])[0]!.obj as Obj).metadata.name;
+  const configMap = (name: string) => {
+    const cm = find(objs, 'ConfigMap', name);
+    if (!cm) throw new Error(`the pod names a missing ConfigMap ${name}`);
+    return cm.data as Record<string, string>;
+  };
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    if (from.configMapRef) Object.assign(env, configMap(from.configMapRef.name));
+    if (from.secretRef) {
+      if (from.secretRef.name !== secretName) throw new Error(`unknown Secret ${from.secretRef.name}`);
+      Object.assign(env, secretData);
+    }
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = String(e.value);
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = secretData[e.valueFrom.secretKeyRef.key]!;
+    else if (e.valueFrom?.configMapKeyRef) env[e.name] = configMap(e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key]!;
+    else throw new Error(`env ${e.name}: unsupported source`);
+  }
+  return env;
 }
 
 /** The repository part of an image reference: `ghcr.io/a/aurorachat-chat:1.0` -> `aurorachat-chat`. */

@@ -14,9 +14,10 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { ROOT, SERVICES, composeFile, find, interpolate, k8sObjects, mainContainer, repoFiles, rel, type Obj, type Service } from './load.js';
+import { DEPLOYMENTS, ROOT, composeFile, find, interpolate, k8sObjects, mainContainer, repoFiles, rel, type AppDeployment, type Obj } from './load.js';
 
-const present = SERVICES.filter((s) => existsSync(join(ROOT, 'services', s, 'main.ts')));
+/** Every process k8s/ runs (the services and the assistant), by its entry point services/<name>/main.ts. */
+const present = DEPLOYMENTS.filter((s) => existsSync(join(ROOT, 'services', s, 'main.ts')));
 const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const jwtSecret = randomBytes(32).toString('hex');
 
@@ -34,10 +35,10 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-/** `node dist/services/<svc>/main.js` from the image root, exactly the Dockerfile's CMD. */
-function startCompiled(svc: Service, env: Record<string, string>, port: number): Proc {
+/** `node dist/services/<svc>/main.js` from the image root, exactly the Dockerfile's CMD (or `args`, a Deployment's command). */
+function startCompiled(svc: AppDeployment, env: Record<string, string>, port: number, args = [`dist/services/${svc}/main.js`]): Proc {
   const logs: string[] = [];
-  const proc = spawn(process.execPath, [`dist/services/${svc}/main.js`], {
+  const proc = spawn(process.execPath, args, {
     cwd: imageRoot,
     env: { PATH: process.env.PATH ?? '', HOME: imageRoot, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,7 +98,7 @@ afterAll(async () => {
 
 describe('production build (what the Dockerfile runs)', () => {
   it('type-checks and compiles every service to dist/services/<name>/main.js, Lua scripts beside their modules', () => {
-    expect(present, 'every service has services/<name>/main.ts').toEqual([...SERVICES]);
+    expect(present, 'every service has services/<name>/main.ts').toEqual([...DEPLOYMENTS]);
     expect(buildOk, `npm run build failed:\n${buildOutput}`).toBe(true);
     for (const svc of present) expect(existsSync(join(imageRoot, 'dist', 'services', svc, 'main.js')), svc).toBe(true);
     const lua = repoFiles((n) => n.endsWith('.lua'), join(ROOT, 'services'));
@@ -115,8 +116,11 @@ describe('production build (what the Dockerfile runs)', () => {
       expect(buildOk, 'build failed (see the first test)').toBe(true);
       const dep = k8s.find((o: Obj) => o.kind === 'Deployment' && o.metadata.name === svc)!;
       const c = mainContainer(dep);
+      // The Deployment's literal values (ingestion's ASSISTANT_ENABLED=false) over the ConfigMap.
+      const literal = (c.env ?? []).filter((e: Obj) => e.value !== undefined).map((e: Obj) => [e.name, String(e.value)]);
       const env: Record<string, string> = {
         ...configMap.data,
+        ...Object.fromEntries(literal),
         JWT_SECRET: jwtSecret,
         REPLICA_ID: `${svc}-test-pod`,
         REDIS_URL: redis.url,
@@ -129,14 +133,19 @@ describe('production build (what the Dockerfile runs)', () => {
         FILE_STORAGE: 'disk',
         FILES_DIR: join(imageRoot, `${svc}-files`),
       };
-      const p = startCompiled(svc, env, await freePort());
+      // The Deployment's command where it has one (the assistant runs the ingestion image so).
+      expect(c.command?.[0] ?? 'node').toBe('node');
+      const p = startCompiled(svc, env, await freePort(), c.command?.slice(1));
       const paths = ['livenessProbe', 'readinessProbe', 'startupProbe']
         .map((k) => c[k]?.httpGet?.path as string | undefined)
         .filter((x): x is string => Boolean(x));
       expect(paths).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
       for (const path of paths) await waitHttp(p, path, 200);
       const metrics = await waitHttp(p, '/metrics', 200);
-      expect(await metrics.text()).toMatch(/replica="[^"]*test-pod"/);
+      const exported = await metrics.text();
+      expect(exported).toMatch(/replica="[^"]*test-pod"/);
+      // Only the assistant's own Deployment answers questions: ingestion runs without it here.
+      expect(/^# TYPE assistant_requests_total counter$/m.test(exported), 'assistant metrics').toBe(svc === 'assistant');
       // Production logs are JSON lines (LOG_PRETTY=false), not pretty text.
       expect(p.logs.some((l) => l.startsWith('{') && JSON.parse(l).service === svc)).toBe(true);
       const t0 = Date.now();
@@ -156,7 +165,7 @@ describe('production build (what the Dockerfile runs)', () => {
   }, 30_000);
 });
 
-const lbReady = Boolean(nginxBin) && ['users', 'chat'].every((s) => present.includes(s as Service));
+const lbReady = Boolean(nginxBin) && ['users', 'chat'].every((s) => present.includes(s as AppDeployment));
 describe('deploy/nginx.conf in front of two compiled chat replicas and users (the compose topology)', () => {
   const title = (t: string) => (lbReady ? t : `SKIPPED: ${nginxBin ? 'users/chat sources missing' : 'nginx is not installed (apt-get install -y nginx-light)'} — ${t}`);
   const lbIt = lbReady ? it : it.skip;
