@@ -15,7 +15,7 @@ export async function createStore(
   log: Logger,
 ): Promise<Store> {
   if (config.MONGO_URL) {
-    const { openMongoStore } = await import('./store-mongo.js');
+    const { openMongoStore } = await import('./store-mongo-open.js');
     return openMongoStore(config.MONGO_URL, log);
   }
   const path = config.SQLITE_PATH;

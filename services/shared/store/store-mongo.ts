@@ -1,5 +1,6 @@
 // The production store: MongoDB through mongoose, on its own connection (never the global
-// mongoose one). Imported dynamically by index.ts only when MONGO_URL is set.
+// mongoose one), opened by store-mongo-open.ts — which index.ts imports dynamically only when
+// MONGO_URL is set. This file is the Store's methods, each delegating to the module of its part.
 //
 // Collections and their indexes:
 //   users, refresh_tokens: store-mongo-users.ts
@@ -17,30 +18,19 @@
 // in a second write after insertMany. Without multi-document transactions (a standalone
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
-import { createConnection, type Connection, type Model, type mongo } from 'mongoose';
+import type { Connection, Model, mongo } from 'mongoose';
 import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 import { MongoAccountDeletion } from './store-mongo-deletion.js';
-import { mentionSchema, MongoAttention, notificationSchema, userRoomSchema } from './store-mongo-attention.js';
+import { MongoAttention } from './store-mongo-attention.js';
 import { MongoMembership } from './store-mongo-membership.js';
 import { MongoMessages } from './store-mongo-messages.js';
-import { MongoSearch, searchDocSchema } from './store-mongo-search.js';
+import { MongoSearch } from './store-mongo-search.js';
 import { MongoProfiles } from './store-mongo-profiles.js';
-import {
-  changeSchema,
-  eventSchema,
-  memberEventSchema,
-  membershipSchema,
-  messageSchema,
-  reactionSchema,
-  roomSchema,
-  threadSchema,
-  type RoomDoc,
-} from './store-mongo-schemas.js';
+import { roomSchema, type RoomDoc } from './store-mongo-schemas.js';
 import { MongoAccounts, tokenSchema, userSchema, type TokenDoc, type UserDoc } from './store-mongo-users.js';
-import { attachmentSchema } from './store-mongo-files.js';
 import {
   ensureGeneral,
   withProfiles,
@@ -72,75 +62,13 @@ import {
   type UserMessageRef,
 } from './store.js';
 
-export interface MongoStoreOptions {
-  /** Database name; defaults to the one in the URL. Tests use a unique one each. */
-  dbName?: string;
-  serverSelectionTimeoutMS?: number;
-}
-
-export { duplicateIndexes, MESSAGE_WRITE_CONCERN } from './store-mongo-schemas.js';
-
-const schemas = {
-  messages: messageSchema,
-  events: eventSchema,
-  changes: changeSchema,
-  reactions: reactionSchema,
-  threads: threadSchema,
-  rooms: roomSchema,
-  memberships: membershipSchema,
-  member_events: memberEventSchema,
-  user_rooms: userRoomSchema,
-  mentions: mentionSchema,
-  notifications: notificationSchema,
-  users: userSchema,
-  refresh_tokens: tokenSchema,
-  attachments: attachmentSchema,
-  search_docs: searchDocSchema,
-};
-
-/** The write concern mongoose applies to a collection's writes (a test checks the durable ones). */
-export function schemaWriteConcern(collection: keyof typeof schemas): unknown {
-  return schemas[collection].get('writeConcern');
-}
-
 const toRoom = (d: RoomDoc): RoomInfo => ({
   name: d._id,
   lastMessageAt: d.lastMessageAt ?? null,
   messageCount: d.messageCount,
 });
 
-export async function openMongoStore(url: string, log: Logger, options: MongoStoreOptions = {}): Promise<Store> {
-  const conn = createConnection(url, {
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
-    bufferCommands: false,
-    autoIndex: true,
-    autoCreate: true,
-    ...(options.dbName ? { dbName: options.dbName } : {}),
-  });
-  try {
-    await conn.asPromise();
-    const store = new MongoStore(conn);
-    await store.init();
-    log.info({ db: conn.name }, 'mongo store open');
-    return store;
-  } catch (err) {
-    await conn.close().catch(() => undefined);
-    throw err;
-  }
-}
-
-/** Drops a database (tests: each run gets its own and throws it away). */
-export async function dropMongoDatabase(url: string, dbName: string): Promise<void> {
-  const conn = createConnection(url, { dbName, serverSelectionTimeoutMS: 5000, bufferCommands: false });
-  try {
-    await conn.asPromise();
-    await conn.dropDatabase();
-  } finally {
-    await conn.close();
-  }
-}
-
-class MongoStore implements Store {
+export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
   private closed = false;
   private readonly users: Model<UserDoc>;

@@ -49,14 +49,14 @@ describe.skipIf(!MONGO_URL)(
   () => {
     const stores = new Map<Store, string>();
     const open = async () => {
-      const { openMongoStore } = await import('./store-mongo.js');
+      const { openMongoStore } = await import('./store-mongo-open.js');
       const dbName = `aurora_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
       const store = await openMongoStore(MONGO_URL!, log, { dbName });
       stores.set(store, dbName);
       return store;
     };
     const drop = async (store: Store) => {
-      const { dropMongoDatabase } = await import('./store-mongo.js');
+      const { dropMongoDatabase } = await import('./store-mongo-open.js');
       await store.close();
       await dropMongoDatabase(MONGO_URL!, stores.get(store)!);
       stores.delete(store);
@@ -295,7 +295,7 @@ describe('SQLite store specifics', () => {
 // failures correctly (built from the driver's own error classes).
 describe('MongoDB adapter without a server', () => {
   it('writes messages, events, membership, the state they change, room counters, read positions, mentions and the inbox with w:majority and j:true (the workers XACK only after a durable write)', async () => {
-    const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo.js');
+    const { MESSAGE_WRITE_CONCERN, schemaWriteConcern } = await import('./store-mongo-open.js');
     expect(MESSAGE_WRITE_CONCERN).toEqual({ w: 'majority', j: true });
     for (const c of ['messages', 'events', 'changes', 'reactions', 'threads', 'rooms', 'memberships', 'member_events', 'user_rooms', 'mentions', 'notifications', 'attachments', 'search_docs'] as const) {
       expect(schemaWriteConcern(c), c).toEqual({ w: 'majority', j: true });
@@ -330,7 +330,7 @@ describe('MongoDB adapter without a server', () => {
 
   it('createStore with MONGO_URL set to an unreachable server rejects within the selection timeout', async () => {
     const port = await freePort();
-    const { openMongoStore } = await import('./store-mongo.js');
+    const { openMongoStore } = await import('./store-mongo-open.js');
     const started = Date.now();
     await expect(
       openMongoStore(`mongodb://127.0.0.1:${port}/aurora`, log, { serverSelectionTimeoutMS: 300 }),
@@ -341,7 +341,7 @@ describe('MongoDB adapter without a server', () => {
   }, 30_000);
 
   it('counts duplicate-key write errors of an unordered insertMany as duplicates and rethrows anything else', async () => {
-    const { duplicateIndexes } = await import('./store-mongo.js');
+    const { duplicateIndexes } = await import('./store-mongo-open.js');
     const bulk = (writeErrors: { index: number; code: number; errmsg: string }[]) =>
       new mongo.MongoBulkWriteError(
         // the driver's WriteError keeps the server's entry in `err` and reads code/index from it
