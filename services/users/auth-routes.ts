@@ -155,9 +155,9 @@ export function authRouter(deps: AuthDeps): Router {
       const user = await store.findUserById(rotated.userId);
       if (!user) throw new ApiError('invalid_refresh_token', 'refresh token is not valid; sign in again');
       // Disabling and a password change revoke the user's families (the change all but the
-      // caller's), so either of these is only a rotation that raced with one: its successor may
-      // have been saved after the revocation. End that family too — both marks are set before
-      // the families are listed, so reading them after the save closes the gap.
+      // caller's), so either of these is only a rotation that raced with one. Its successor,
+      // saved after the store's revocation, was saved revoked (store.ts saveRefreshToken); one
+      // saved before it was revoked with the family. This also ends the new access token at once.
       if (user.disabled || (await sessionRevoked(rotated.familyId))) {
         await refreshTokens.revokeFamily(rotated.familyId, user.id);
         events.inc({ event: 'refresh_rejected' });

@@ -190,6 +190,10 @@ export class MongoAccounts {
       usedAt: null,
       revokedAt: null,
     });
+    // Without a transaction: checked after the insert, so a revocation either saw this token
+    // (and revoked it) or wrote its mark before this read.
+    const revoked = await this.tokens.findOne({ familyId: record.familyId, revokedAt: { $ne: null } }, { revokedAt: 1 }).lean<TokenDoc>();
+    if (revoked) await this.tokens.updateOne({ _id: record.tokenHash, revokedAt: null }, { $set: { revokedAt: revoked.revokedAt } });
   }
 
   async consumeRefreshToken(tokenHash: string, now: number): Promise<ConsumeRefreshResult> {

@@ -79,8 +79,10 @@ export class SqliteUsers {
       usersContaining: db.prepare<[string, string, number], PublicUser>(
         "SELECT id, username FROM users WHERE username LIKE ? ESCAPE '\\' AND username NOT LIKE ? ESCAPE '\\' AND deleted_at IS NULL ORDER BY username LIMIT ?",
       ),
+      // One statement: a token of a revoked family is born revoked (store.ts saveRefreshToken).
       saveToken: db.prepare(
-        'INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)',
+        `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, revoked_at)
+         VALUES (?, ?, ?, ?, (SELECT MAX(revoked_at) FROM refresh_tokens WHERE family_id = ?))`,
       ),
       spendToken: db.prepare<[number, string, number], TokenRow>(
         `UPDATE refresh_tokens SET used_at = ?
@@ -163,7 +165,7 @@ export class SqliteUsers {
   }
 
   saveToken(record: RefreshTokenRecord): void {
-    this.s.saveToken.run(record.tokenHash, record.userId, record.familyId, record.expiresAt);
+    this.s.saveToken.run(record.tokenHash, record.userId, record.familyId, record.expiresAt, record.familyId);
   }
 
   revokeFamily(familyId: string): void {

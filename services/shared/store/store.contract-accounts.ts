@@ -62,6 +62,23 @@ export function accountsContract(getStore: () => Store): void {
       expect(await store.setUserDisabled(eve.id, true)).toEqual({ found: true, families: [] });
     });
 
+    it('a rotation saved after its family was revoked (a race with a password change or a disable) is born revoked', async () => {
+      const hal = await store.createUser({ username: 'hal', passwordHash: 'h' });
+      const first = token(hal.id, 'fam-race');
+      const other = token(hal.id, 'fam-other');
+      await store.saveRefreshToken(first);
+      await store.saveRefreshToken(other);
+      expect((await store.consumeRefreshToken(first.tokenHash, NOW)).status).toBe('ok'); // the rotation began
+      await store.revokeRefreshFamily('fam-race'); // the revocation lands in between
+      const successor = token(hal.id, 'fam-race');
+      await store.saveRefreshToken(successor); // the rotation's save
+      expect(await store.consumeRefreshToken(successor.tokenHash, NOW)).toEqual({ status: 'revoked' });
+      // another family of the same user is not touched
+      const next = token(hal.id, 'fam-other');
+      await store.saveRefreshToken(next);
+      expect((await store.consumeRefreshToken(next.tokenHash, NOW)).status).toBe('ok');
+    });
+
     it('enabling leaves old sessions ended and lets a new login session work', async () => {
       const gil = await store.createUser({ username: 'gil', passwordHash: 'h' });
       const before = token(gil.id, 'fam-before');

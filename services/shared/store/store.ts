@@ -230,6 +230,10 @@ export interface Store {
   setUserDisabled(userId: string, disabled: boolean): Promise<SetDisabledResult>;
 
   // refresh tokens
+  /**
+   * Saves a token. A token of a family already revoked is saved revoked: a rotation that raced
+   * with a revocation (a password change, a disable, a logout) must not bring the session back.
+   */
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
   /** Marks a live token spent and returns it; see ConsumeRefreshResult. `now` in ms. */
   consumeRefreshToken(tokenHash: string, now: number): Promise<ConsumeRefreshResult>;
@@ -396,12 +400,13 @@ export interface Store {
  * absent stays absent). Member lists, peers and user search get them this way: one lookup by
  * primary key for the whole list, after the list's own query.
  */
-export function withProfiles<T extends { id: string; displayName?: string; avatar?: string }>(list: T[], profiles: readonly PublicUser[]): T[] {
+export function withProfiles<T extends { id: string; displayName?: string; avatar?: string; deleted?: true }>(list: T[], profiles: readonly PublicUser[]): T[] {
   const byId = new Map(profiles.map((p) => [p.id, p]));
   for (const u of list) {
     const p = byId.get(u.id);
     if (p?.displayName !== undefined) u.displayName = p.displayName;
     if (p?.avatar !== undefined) u.avatar = p.avatar;
+    if (p?.deleted) u.deleted = true;
   }
   return list;
 }
