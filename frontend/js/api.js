@@ -248,6 +248,8 @@ export function createApi({ base = '', storage = window.localStorage, onSignedOu
     setRoomMuted: (room, muted) => authed('PATCH', `/api/me/rooms/${encodeURIComponent(room)}`, { muted }),
     /** 'online' | 'away' | 'dnd' */
     setStatus: (status) => authed('PUT', '/api/me/status', { status }),
+    /** The asker's stop button on the assistant's answer in progress (docs/REST.md "Assistant"). */
+    stopAnswer: (room, id) => authed('POST', `${roomPath(room)}/assistant/stop`, { id }),
     async config() {
       return raw('GET', '/config.json');
     },

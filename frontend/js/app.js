@@ -43,7 +43,7 @@ let socket = null;
 let typingTimer = 0;
 const getSocket = () => socket;
 const outboxStore = createOutboxPersistence({ store });
-const profiles = setupProfiles({ api, store, onChange: () => renderPresence() }); // names, avatars
+const profiles = setupProfiles({ api, store, onChange: () => renderPresence(), onDeleted: () => logout(STRINGS.account.deleted) }); // names, avatars; account deletion
 const changes = createChanges({ store, getSocket });
 const hiddenDms = createHiddenDms({ store });
 const myRooms = createMyRooms({ store, api, getSocket, hiddenDms, onRemoved: roomGone, toast });
@@ -70,7 +70,13 @@ const sidebar = mountSidebar({
   onNewGroup: () => dialogs.openGroup(),
   onLogout: logout,
 });
-const actions = createMessageActions({ store, changes, onOpenThread: (room, id) => store.openThread(room, id) });
+const actions = createMessageActions({
+  store,
+  changes,
+  onOpenThread: (room, id) => store.openThread(room, id),
+  // an answer that ended meanwhile is a 404: its final text is on its way, nothing to say
+  onStopAnswer: (room, id) => api.stopAnswer(room, id).catch((err) => err.status !== 404 && toast(errorText(err), { kind: 'error' })),
+});
 const discard = (cid) => store.discard(cid);
 // Search and jumps to a message far back (find.js); files to send (ui/attach.js).
 const find = createFind({ store, api, selectRoom, loadOlder, toast, render: () => messages.render() });
@@ -82,7 +88,7 @@ const composer = mountComposer({
 });
 const attach = mountAttach({ store, api, composer, toast });
 const sender = createSender({ store, getSocket, composerFor: (p) => (p.replyTo ? thread.composer : composer) });
-const thread = mountThread({ store, api, actions, sender, onRetry: retrySend, onDiscard: discard });
+const thread = mountThread({ store, api, actions, sender, toast, onRetry: retrySend, onDiscard: discard });
 const status = mountStatus({ onRetry: () => socket && socket.reconnectNow() });
 const members = mountMembers({ store, actions: roomActions, dialogs, presence, onRefresh: loadRoomDetails });
 const attention = createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, loadAround: find.loadAround, toast });
@@ -134,7 +140,7 @@ function announce(m) {
   const line = document.createElement('p');
   // A message of files alone is read out by its file names.
   const files = (m.attachments ?? []).map((a) => a.name).join(', ');
-  line.textContent = `${m.user.name}: ${m.text || (files ? `📎 ${files}` : '')}`;
+  line.textContent = `${shownName(m.user.id, m.user.name)}: ${m.text || (files ? `📎 ${files}` : '')}`;
   box.appendChild(line);
   while (box.childElementCount > 5) box.firstElementChild.remove();
 }
@@ -261,11 +267,11 @@ function endChat(message) {
   auth.show({ message });
 }
 
-async function logout() {
+async function logout(message = STRINGS.auth.signedOut) {
   if (socket) socket.stop();
   outboxStore.forget(); // signing out drops unsent messages
   await api.logout();
-  endChat(STRINGS.auth.signedOut);
+  endChat(message);
 }
 
 // --- rooms ----------------------------------------------------------------------------------
@@ -366,6 +372,9 @@ function onFrame(f) {
       return;
     case 'typing':
       store.applyTyping(f);
+      return;
+    case 'delta':
+      store.applyDelta(f);
       return;
     case 'presence':
       store.applyPresence(f);

@@ -18,13 +18,14 @@ import { roomName } from './ui/room-label.js';
 import { restErrorText } from './room-actions.js';
 import { STRINGS } from './strings.js';
 import { $ } from './ui/dom.js';
+import { shownName } from './ui/avatar.js';
 
 const REFRESH_DEBOUNCE_MS = 500;
 
 export function createAttention({ store, api, getSocket, myRooms, messages, selectRoom, loadOlder, loadAround = null, toast }) {
   let refreshTimer = 0;
   let hellos = 0;
-  const receipts = createReceipts({ store, api, onChange: (room) => room === store.state.current && messages.render() });
+  const receipts = createReceipts({ store, api, onChange: (room) => room === store.state.current && messages.render(), nameOf: (u) => shownName(u.id, u.name) });
   const panel = { render() {} };
   const notifications = createNotifications({ api, onChange: () => panel.render() });
   const opener = createOpener({ store, selectRoom, loadOlder, loadAround, toast, strings: STRINGS.attention });

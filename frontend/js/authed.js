@@ -14,7 +14,9 @@ export function apiErrorOf(status, body, retryAfterSec = null) {
 
 /**
  * Runs `attempt(token)` with a fresh access token; a 401 ApiError refreshes the token and runs it
- * once more (an upload is sent again: a 401 comes before the server reads the body).
+ * once more (an upload is sent again: a 401 comes before the server reads the body). Not a wrong
+ * password (`invalid_credentials`, a password change or an account deletion): that is no token
+ * problem, and a second try would count as a second failed sign-in against the throttle.
  */
 export async function withToken(api, attempt) {
   if (!api.session) throw new ApiError(401, 'signed_out', 'Signed out.');
@@ -22,7 +24,7 @@ export async function withToken(api, attempt) {
   try {
     return await attempt(api.token);
   } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401 || !api.session) throw err;
+    if (!(err instanceof ApiError) || err.status !== 401 || err.code === 'invalid_credentials' || !api.session) throw err;
     await api.refresh();
     return attempt(api.token);
   }

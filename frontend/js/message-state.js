@@ -11,6 +11,7 @@
 // No DOM, no network: unit-tested in Node.
 import { compareIds, idTime } from './ids.js';
 import { attachmentsOf } from './attachments.js';
+import { answerState } from './assistant-answers.js';
 
 const newer = (id, than) => !than || compareIds(id, than) > 0;
 const notOlder = (id, than) => !than || compareIds(id, than) >= 0;
@@ -40,6 +41,7 @@ export function normalizeMessage(m, room, user) {
     // Files (issue 16): an edit never changes them; a delete takes them away.
     attachments: m.deleted === true ? [] : attachmentsOf(m),
     rcv: null, // id of the frame that set replyCount
+    stream: null, // the assistant's answer while it streams: { text, asker } (assistant-answers.js)
     rev: 0, // bumped on every change: renderers patch an element when it moves
   };
   if (msg.deleted) msg.text = '';
@@ -95,13 +97,8 @@ export function applyEventTo(msg, ev, meId) {
       msg.rev++;
       return true;
     case 'delete':
-      if (msg.deleted) return false;
-      msg.deleted = true;
-      msg.text = '';
-      msg.reactions.clear();
-      msg.attachments = [];
+      if (!markDeleted(msg)) return false;
       if (newer(ev.id, msg.version)) msg.version = ev.id;
-      msg.rev++;
       return true;
     case 'react': {
       if (msg.deleted || typeof ev.emoji !== 'string') return false;
@@ -131,6 +128,17 @@ export function applyEventTo(msg, ev, meId) {
   }
 }
 
+/** Makes `msg` a tombstone (a delete is final); true when it was not one yet. */
+export function markDeleted(msg) {
+  if (msg.deleted) return false;
+  msg.deleted = true;
+  msg.text = '';
+  msg.reactions.clear();
+  msg.attachments = [];
+  msg.rev++;
+  return true;
+}
+
 /** Sets a parent's reply count from the frame `id` that carries it (newest wins). */
 export function applyReplyCount(parent, id, count, replyTs) {
   if (!Number.isInteger(count) || count < 0 || !newer(id, parent.rcv)) return false;
@@ -147,8 +155,10 @@ export function applyReplyCount(parent, id, count, replyTs) {
 /**
  * What to show for a message: its state with this client's own changes that are not confirmed
  * yet laid over it (in the order they were made). `changes` are the pending changes on it.
+ * An answer of the assistant also says whether it is still being written (and, to its asker
+ * `meId`, that it can be stopped).
  */
-export function messageView(msg, changes = []) {
+export function messageView(msg, changes = [], meId = null) {
   let text = msg.text;
   let deleted = msg.deleted;
   let editedAt = msg.editedAt;
@@ -170,6 +180,7 @@ export function messageView(msg, changes = []) {
       rx.set(c.emoji, r);
     }
   }
+  const answer = answerState(msg, deleted);
   return {
     id: msg.id,
     room: msg.room,
@@ -178,9 +189,15 @@ export function messageView(msg, changes = []) {
     replyTo: msg.replyTo,
     seq: msg.seq,
     mentions: msg.mentions,
-    text: deleted ? '' : text,
+    text: deleted ? '' : answer.streaming ? answer.text : text,
     deleted,
-    editedAt: deleted ? null : editedAt,
+    // an answer's edit is its completion, not a correction
+    editedAt: deleted || answer.answer ? null : editedAt,
+    answer: answer.answer,
+    thinking: answer.thinking,
+    streaming: answer.streaming,
+    asker: answer.asker,
+    canStop: answer.streaming && meId !== null && answer.asker === meId,
     pending,
     reactions: deleted ? [] : [...rx.values()].filter((r) => r.count > 0),
     replyCount: msg.replyCount,

@@ -1,5 +1,5 @@
-// The profile endpoints (docs/REST.md "GET /api/me" … "PUT /api/me/password") over authed.js,
-// which api.js has no methods for: names, avatars and the password.
+// The profile endpoints (docs/REST.md "GET /api/me" … "DELETE /api/me") over authed.js, which
+// api.js has no methods for: names, avatars, the password and deleting the account.
 import { ApiError } from './api.js';
 import { apiErrorOf, getJson, withToken } from './authed.js';
 
@@ -43,3 +43,5 @@ export const setDisplayName = (api, name) => send(api, 'PATCH', '/api/me', { jso
 export const putAvatar = (api, blob) => send(api, 'PUT', '/api/me/avatar', { blob });
 export const deleteAvatar = (api) => send(api, 'DELETE', '/api/me/avatar');
 export const changePassword = (api, currentPassword, newPassword) => send(api, 'PUT', '/api/me/password', { json: { currentPassword, newPassword } });
+/** The account goes for good (204); the password is asked again: an access token alone cannot. */
+export const deleteAccount = (api, password) => send(api, 'DELETE', '/api/me', { json: { password } });

@@ -4,6 +4,11 @@
 // for, member lists / my-rooms peers / user search answers feed the cache as they arrive, and
 // `profile` frames replace one user's entry live. Listeners hear which ids changed so the screen
 // patches only those (ui/avatar.js), never rebuilding a list.
+// A deleted account (`deleted`: GET /api/users/profiles or the `profile` frame) shows as "Deleted
+// user" with no picture, and stays so: deletion is final, and the sources that do not say
+// (member lists, my rooms' peers) never bring the old name back. A DM's peer comes only from
+// my rooms, which does not tell, so its profile is asked for once (`confirm`).
+import { STRINGS } from './strings.js';
 
 const BATCH = 100;
 
@@ -14,10 +19,11 @@ export function profileOf(u) {
   const p = { id: u.id, username };
   if (typeof u.displayName === 'string' && u.displayName) p.displayName = u.displayName;
   if (typeof u.avatar === 'string' && u.avatar) p.avatar = u.avatar;
+  if (u.deleted === true) p.deleted = true;
   return p;
 }
 
-const same = (a, b) => !!a && a.username === b.username && a.displayName === b.displayName && a.avatar === b.avatar;
+const same = (a, b) => !!a && a.username === b.username && a.displayName === b.displayName && a.avatar === b.avatar && a.deleted === b.deleted;
 
 /**
  * @param o.fetchProfiles (ids) => Promise<{profiles}> (api.profiles); injected for node tests
@@ -27,6 +33,7 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
   const byId = new Map();
   const wanted = new Set(); // ids asked for, not fetched yet
   const asked = new Set(); // ids fetched (found or not): not asked again until a reconnect
+  const confirmed = new Set(); // ids answered by a source that would say `deleted`
   const listeners = new Set();
   let scheduled = false;
   let generation = 0; // bumped by reset(): answers of an older session are dropped
@@ -46,6 +53,7 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
       // profile: a field left out is a field not set.
       const old = byId.get(p.id);
       asked.add(p.id);
+      if (old && old.deleted) continue; // final
       if (same(old, p)) continue;
       byId.set(p.id, p);
       changed.push(p.id);
@@ -63,11 +71,20 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
       for (const id of part) asked.add(id);
       try {
         const res = await fetchProfiles(part);
-        if (gen === generation) learn((res && res.profiles) || []);
+        if (gen !== generation) continue;
+        for (const id of part) confirmed.add(id);
+        learn((res && res.profiles) || []);
       } catch {
         // Shown by username meanwhile; asked again after the next reconnect.
         if (gen === generation) for (const id of part) asked.delete(id);
       }
+    }
+  }
+
+  function schedule() {
+    if (wanted.size && !scheduled && fetchProfiles) {
+      scheduled = true;
+      defer(flush);
     }
   }
 
@@ -76,32 +93,34 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
     /** The name to show: the display name when set, else the username (else `fallback`). */
     nameOf(id, fallback = '') {
       const p = byId.get(id);
+      if (p && p.deleted) return STRINGS.account.deletedUser;
       return (p && (p.displayName || p.username)) || fallback;
     },
-    avatarOf: (id) => byId.get(id)?.avatar || null,
+    avatarOf: (id) => (byId.get(id)?.deleted ? null : byId.get(id)?.avatar || null),
+    isDeleted: (id) => !!byId.get(id)?.deleted,
     /** Asks for these users' profiles when not known yet (batched). */
     want(ids) {
       for (const id of ids) if (typeof id === 'string' && id && !asked.has(id) && !byId.has(id)) wanted.add(id);
-      if (wanted.size && !scheduled && fetchProfiles) {
-        scheduled = true;
-        defer(flush);
-      }
+      schedule();
+    },
+    /** Asks once for these users' profiles when only a source that does not tell deletion gave them. */
+    confirm(ids) {
+      for (const id of ids) if (typeof id === 'string' && id && !confirmed.has(id) && !byId.get(id)?.deleted) wanted.add(id);
+      schedule();
     },
     learn,
-    /** A `profile` frame: the user's whole profile now (absent fields are cleared). */
+    /** A `profile` frame: the user's whole profile now (absent fields are cleared); `deleted` rides on the frame. */
     applyFrame(f) {
       if (!f || !f.user) return;
-      learn([f.user]);
+      if (typeof f.user.id === 'string') confirmed.add(f.user.id);
+      learn([f.deleted === true ? { ...f.user, deleted: true } : f.user]);
     },
     /** After a reconnect `profile` frames may have been missed: ask again for everyone known. */
     refetchAll() {
       const ids = [...byId.keys()];
       asked.clear();
       for (const id of ids) wanted.add(id);
-      if (ids.length && !scheduled && fetchProfiles) {
-        scheduled = true;
-        defer(flush);
-      }
+      schedule();
     },
     onChange(fn) {
       listeners.add(fn);
@@ -112,6 +131,7 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
       byId.clear();
       wanted.clear();
       asked.clear();
+      confirmed.clear();
     },
   };
 }
@@ -121,12 +141,13 @@ export function createProfiles({ fetchProfiles, defer = (fn) => setTimeout(fn, 0
  * user search) by wrapping those api methods: no caller has to remember to.
  */
 export function feedFromApi(api, profiles) {
-  const tap = (name, pick) => {
+  const tap = (name, pick, then = () => {}) => {
     const orig = api[name];
     api[name] = async (...args) => {
       const res = await orig(...args);
       try {
         profiles.learn(pick(res));
+        then(res);
       } catch {
         /* an odd answer is the caller's problem, not the cache's */
       }
@@ -135,5 +156,7 @@ export function feedFromApi(api, profiles) {
   };
   tap('members', (res) => res?.members || []);
   tap('searchUsers', (res) => res?.users || []);
-  tap('myRooms', (res) => (res?.rooms || []).flatMap((r) => r.peers || []));
+  // A DM peer's account may have been deleted, which my rooms does not say.
+  const dmPeerIds = (res) => (res?.rooms || []).filter((r) => r && r.kind === 'dm').flatMap((r) => (r.peers || []).map((p) => p && p.id));
+  tap('myRooms', (res) => (res?.rooms || []).flatMap((r) => r.peers || []), (res) => profiles.confirm(dmPeerIds(res)));
 }

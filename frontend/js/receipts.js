@@ -14,9 +14,9 @@ const validRead = (x) => !!x && !!x.user && typeof x.user.id === 'string' && typ
 
 /**
  * The line to show in room record `r`: { id (my message), text } or null. `reads`: user id ->
- * { user: {id, name}, id } of the others.
+ * { user: {id, name}, id } of the others; `nameOf(user)`: how a reader is written.
  */
-export function seenLineFor(r, reads, meId) {
+export function seenLineFor(r, reads, meId, nameOf = (u) => u.name) {
   if (!r || !reads || reads.size === 0 || !meId) return null;
   let furthest = null;
   for (const x of reads.values()) if (x.user.id !== meId && (!furthest || compareIds(x.id, furthest) > 0)) furthest = x.id;
@@ -29,13 +29,14 @@ export function seenLineFor(r, reads, meId) {
     // Furthest readers first (the REST order), then by name: a stable line.
     readers.sort((a, b) => compareIds(b.id, a.id) || a.user.name.localeCompare(b.user.name));
     if (r.kind === 'dm') return { id, text: STRINGS.attention.seen };
-    const names = readers.slice(0, NAMES_SHOWN).map((x) => x.user.name);
+    const names = readers.slice(0, NAMES_SHOWN).map((x) => nameOf(x.user));
     return { id, text: STRINGS.attention.seenBy(names, readers.length - names.length) };
   }
   return null;
 }
 
-export function createReceipts({ store, api, onChange }) {
+/** @param o.nameOf (user) => the name to show (display name, "Deleted user"); the username by default */
+export function createReceipts({ store, api, onChange, nameOf }) {
   const rooms = new Map(); // room -> Map user id -> { user, id }
   const meId = () => (store.state.me ? store.state.me.id : null);
 
@@ -75,7 +76,7 @@ export function createReceipts({ store, api, onChange }) {
       if (put(map, f)) onChange(f.room);
     },
     line(room) {
-      return seenLineFor(store.state.rooms.get(room), rooms.get(room), meId());
+      return seenLineFor(store.state.rooms.get(room), rooms.get(room), meId(), nameOf);
     },
     reset() {
       rooms.clear();

@@ -5,7 +5,8 @@
 // Events whose target is not held (yet) wait in the room's `orphans` and apply when it arrives:
 // a history page can land after live events about its messages.
 import { compareIds, insertSorted } from './ids.js';
-import { applyEventTo, applyReplyCount, messageView } from './message-state.js';
+import { applyEventTo, applyReplyCount, markDeleted, messageView } from './message-state.js';
+import { applyDelta } from './assistant-answers.js';
 
 const ORPHANS_MAX = 1000; // per room; the oldest go first (REST brings current state anyway)
 
@@ -109,12 +110,30 @@ export function createEventOps({ state, room, emit, addMessage, advanceHead }) {
     }
   }
 
+  /**
+   * A message by an account whose messages were removed: a tombstone, as a `delete` would make
+   * it (the server deletes them without an event per message). A reply leaves its parent's count.
+   */
+  function removeIfGone(r, msg) {
+    if (!state.removedAuthors.has(msg.user.id) || !markDeleted(msg)) return false;
+    const parent = msg.replyTo ? r.msgs.get(msg.replyTo) : null;
+    if (parent && parent.replyCount > 0) {
+      parent.replyCount--;
+      const t = r.threads.get(parent.id);
+      const alive = t ? t.ids.map((x) => r.msgs.get(x)).filter((m) => m && !m.deleted) : [];
+      if (parent.replyCount === 0) parent.lastReplyAt = null;
+      else if (alive.length) parent.lastReplyAt = alive[alive.length - 1].ts;
+      parent.rev++;
+    }
+    return true;
+  }
+
   const changesOn = (roomName, id) => [...state.changes.values()].filter((c) => c.room === roomName && c.target === id);
 
   function view(roomName, id) {
     const r = state.rooms.get(roomName);
     const msg = r && r.msgs.get(id);
-    return msg ? messageView(msg, changesOn(roomName, id)) : null;
+    return msg ? messageView(msg, changesOn(roomName, id), meId()) : null;
   }
 
   function bump(c) {
@@ -126,7 +145,7 @@ export function createEventOps({ state, room, emit, addMessage, advanceHead }) {
   }
 
   return {
-    internal: { addReply, countReply, adoptOrphans, dropThreadsOf },
+    internal: { addReply, countReply, adoptOrphans, dropThreadsOf, removeIfGone },
     ops: {
       /** A live `event` frame (edit, delete, react). */
       applyEvent(frame) {
@@ -134,6 +153,12 @@ export function createEventOps({ state, room, emit, addMessage, advanceHead }) {
         const r = room(frame.room);
         advanceHead(r, frame.id);
         applyOne(r, frame);
+      },
+      /** A `delta` frame: the assistant's answer so far, shown until its final edit (assistant-answers.js). */
+      applyDelta(frame) {
+        const r = frame && state.rooms.get(frame.room);
+        const msg = r && r.msgs.get(frame.id);
+        if (msg && applyDelta(msg, frame)) emit('messages:' + r.name);
       },
       /** The events of a `joined` frame, after its messages: in id order whatever they came in. */
       applyJoinedEvents(r, events) {
@@ -149,6 +174,21 @@ export function createEventOps({ state, room, emit, addMessage, advanceHead }) {
           state.changes.delete(cid);
           bump(c);
         }
+      },
+      /**
+       * A deleted account's messages were removed (`profile` frame, messagesRemoved): every one
+       * this client holds becomes a tombstone now, and any that arrives later too (a resume
+       * replays the room log as it was written).
+       */
+      removeMessagesOf(userId) {
+        if (typeof userId !== 'string' || state.removedAuthors.has(userId)) return;
+        state.removedAuthors.add(userId);
+        for (const r of state.rooms.values()) {
+          let changed = false;
+          for (const msg of r.msgs.values()) if (removeIfGone(r, msg)) changed = true;
+          if (changed) emit('messages:' + r.name);
+        }
+        emit('removedAuthors');
       },
       /** The message as it should look now (own unconfirmed changes included), or null. */
       view,

@@ -37,6 +37,7 @@ export function createStore() {
     changes: new Map(), // cid -> an edit/delete/react of ours not confirmed yet (store-events.js)
     thread: null, // { room, parent } of the open thread panel
     names: new Map(), // user id -> username (for DM titles)
+    removedAuthors: new Set(), // deleted accounts whose messages were removed (store-events.js)
     presenceV: 0, // bumped whenever any room's presence changes (store-rooms.js onlineIds)
     countsLoaded: false, // GET /api/me/rooms answered once (store-attention.js)
   };
@@ -105,6 +106,7 @@ export function createStore() {
     if (msg.replyTo) events.addReply(r, msg, m.replyCount);
     else insertSorted(r.ids, msg.id);
     events.adoptOrphans(r, msg);
+    events.removeIfGone(r, msg);
     state.names.set(user.id, user.name);
     const at = msg.ts;
     if (!r.lastMessageAt || at > r.lastMessageAt) r.lastMessageAt = at;
@@ -164,6 +166,7 @@ export function createStore() {
       state.countsLoaded = false;
       state.outbox.clear();
       state.changes.clear();
+      state.removedAuthors.clear();
       state.thread = null;
       emit('all');
     },

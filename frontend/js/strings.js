@@ -221,6 +221,23 @@ export const STRINGS = Object.freeze({
     meAway: 'away (auto)',
     mine: (words) => `Your status: ${words}`,
   },
+  // Account deletion (DELETE /api/me): the profile screen's section, and how a deleted account
+  // shows to everyone else (never its old name or picture).
+  account: {
+    deletedUser: 'Deleted user',
+    peerDeleted: 'This account was deleted',
+    deleted: 'Your account was deleted.',
+    title: 'Delete account',
+    intro: 'Deleting your account signs you out everywhere.',
+    start: 'Delete account…',
+    password: 'Your password',
+    consequence: 'Your account, sessions and room memberships are removed. This cannot be undone.',
+    confirm: 'Delete my account',
+    cancel: 'Cancel',
+    deleting: 'Deleting…',
+    needPassword: 'Enter your password.',
+    wrongPassword: 'Wrong password.',
+  },
   typing: {
     one: (a) => `${a} is typing…`,
     two: (a, b) => `${a} and ${b} are typing…`,

@@ -36,7 +36,11 @@ export interface Stack {
 }
 
 export async function startStack(
-  { chatEnv = {}, usersEnv = {} }: { chatEnv?: Record<string, string>; usersEnv?: Record<string, string> } = {},
+  {
+    chatEnv = {},
+    usersEnv = {},
+    ingestionEnv = {},
+  }: { chatEnv?: Record<string, string>; usersEnv?: Record<string, string>; ingestionEnv?: Record<string, string> } = {},
 ): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'aurora-browser-'));
   const sqlite = join(dir, 'aurora.db');
@@ -53,7 +57,7 @@ export async function startStack(
     PUBLIC_WS_URL: `ws://127.0.0.1:${portA}/ws,ws://127.0.0.1:${portB}/ws`,
     ...usersEnv,
   });
-  const ingestion = await startService('ingestion', { ...common, SQLITE_PATH: sqlite, INGEST_BATCH_MS: '20' });
+  const ingestion = await startService('ingestion', { ...common, SQLITE_PATH: sqlite, INGEST_BATCH_MS: '20', ...ingestionEnv });
 
   const replica = async (id: string, port: number): Promise<ChatReplica> => {
     const env = {

@@ -1,9 +1,10 @@
-// Attaching files to a message in the room's box: the 📎 button (a file picker), pasting files
-// (a screenshot) into the box, or dropping them anywhere on the chat. Each file uploads at once
+// Attaching files to a message in a box — the room's, or the thread panel's (its own queue, its
+// sends carry `replyTo`): the 📎 button (a file picker), pasting files (a screenshot) into the
+// box, or dropping them anywhere on the chat (the thread panel). Each file uploads at once
 // (attachments.js) and waits in a strip above the box with its progress bar and a ✕ that cancels
 // the upload (or removes the file); a refusal stays on the file with the server's reason. The
 // send button waits until every upload has finished (composer.setFiles); a message may be files
-// alone. What is shown is the room on screen's queue: uploads belong to the room they went to.
+// alone. What is shown is the queue of the box's room: uploads belong to the room they went to.
 import { $, h, setText, reconcile } from './dom.js';
 import { createUploads, fileLinks, humanSize, MAX_FILES_PER_MESSAGE } from '../attachments.js';
 import { FILES } from '../strings-files.js';
@@ -16,20 +17,28 @@ function extLabel(name) {
   return m ? m[1].toUpperCase() : 'FILE';
 }
 
-export function mountAttach({ store, api, composer, toast }) {
-  const strip = $('attach-strip');
-  const input = $('attach-input');
-  const chat = $('chat');
-  const drop = $('drop-zone');
+const MAIN_IDS = { strip: 'attach-strip', input: 'attach-input', button: 'attach-btn', area: 'chat', drop: 'drop-zone' };
+let pageGuarded = false;
+
+/**
+ * @param o.ids    the elements (MAIN_IDS for the room's box)
+ * @param o.roomOf () => the room the box sends to (the room on screen by default)
+ * @param o.topics store topics after which the box may be another room's
+ */
+export function mountAttach({ store, api, composer, toast, ids = MAIN_IDS, roomOf = () => store.state.current, topics = ['current'] }) {
+  const strip = $(ids.strip);
+  const input = $(ids.input);
+  const chat = $(ids.area);
+  const drop = $(ids.drop);
   const rows = new Map(); // upload key -> { li, bar, status, btn }
   let shown = null; // the room whose queue the strip shows
   let depth = 0; // dragenter/dragleave pairs over the chat (children fire their own)
 
   fileLinks.use(api);
-  const uploads = createUploads({ api, onChange: (room) => room === store.state.current && render() });
+  const uploads = createUploads({ api, onChange: (room) => room === roomOf() && render() });
 
   function addFiles(list) {
-    const room = store.state.current;
+    const room = roomOf();
     const files = [...list].filter((f) => f && typeof f.size === 'number');
     if (!files.length) return;
     if (!room) return toast(FILES.noRoom, { kind: 'error' });
@@ -39,7 +48,7 @@ export function mountAttach({ store, api, composer, toast }) {
     for (const f of files.slice(0, left)) uploads.add(room, f);
   }
 
-  $('attach-btn').addEventListener('click', () => input.click());
+  $(ids.button).addEventListener('click', () => input.click());
   input.addEventListener('change', () => {
     addFiles(input.files || []);
     input.value = ''; // the same file chosen again is a new change
@@ -79,7 +88,8 @@ export function mountAttach({ store, api, composer, toast }) {
     addFiles(ev.dataTransfer.files);
   });
   // A file dropped beside the chat must not replace the page with it.
-  for (const type of ['dragover', 'drop']) window.addEventListener(type, (ev) => hasFiles(ev) && ev.preventDefault());
+  if (!pageGuarded) for (const type of ['dragover', 'drop']) window.addEventListener(type, (ev) => hasFiles(ev) && ev.preventDefault());
+  pageGuarded = true;
 
   function row(it) {
     const bar = h('progress', { className: 'attach-bar', attrs: { 'aria-label': it.name } });
@@ -106,7 +116,7 @@ export function mountAttach({ store, api, composer, toast }) {
   }
 
   function render() {
-    const room = store.state.current;
+    const room = roomOf();
     if (room !== shown) {
       shown = room;
       rows.clear();
@@ -136,16 +146,19 @@ export function mountAttach({ store, api, composer, toast }) {
     composer.setFiles({ ready: room ? uploads.ready(room).length : 0, busy: room ? uploads.busy(room) : 0 });
   }
 
-  store.subscribe((topics) => {
-    if (topics.has('current') || topics.has('all')) render();
+  store.subscribe((changed) => {
+    // Signed out (the store was reset): nothing of the last user's stays queued.
+    if (changed.has('all') && !store.state.me) uploads.clear();
+    if (changed.has('all') || topics.some((t) => changed.has(t))) render();
   });
 
   return {
     /** Sends `text` to `room` through `sender` with the finished uploads of the room, which then
-     *  leave the strip; a message may be files alone (its text is then ''). False when not sent. */
-    send(room, text, sender) {
+     *  leave the strip; a message may be files alone (its text is then ''). False when not sent.
+     *  `replyTo`: a reply in that thread. */
+    send(room, text, sender, replyTo = null) {
       const files = uploads.ready(room);
-      if (!sender.send(room, files.length && !text.trim() ? '' : text, null, files)) return false;
+      if (!sender.send(room, files.length && !text.trim() ? '' : text, replyTo, files)) return false;
       uploads.sent(room);
       return true;
     },

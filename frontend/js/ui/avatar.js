@@ -2,7 +2,8 @@
 // (data-avatar-of / data-name-of) and a profile change repaints just those, wherever they are
 // (timeline, thread, members, the sidebar's own box), so nothing rebuilds a list for it.
 // The picture is an <img src="/avatars/<id>"> (no token needed); without one, the initials in
-// one of 8 colours (format.js), as before.
+// one of 8 colours (format.js), as before. A deleted account: "?" on a neutral grey, its name
+// "Deleted user" (profiles.js), never the old picture or initials.
 import { h } from './dom.js';
 import { initials, avatarClass } from './format.js';
 
@@ -40,7 +41,8 @@ export function bindAvatar(el, id, name) {
 export function paintAvatar(el) {
   const id = el.dataset.avatarOf;
   const avatar = cache ? cache.avatarOf(id) : null;
-  const shown = cache ? cache.nameOf(id, el.dataset.fallback) : el.dataset.fallback;
+  const gone = isDeletedUser(id);
+  el.classList.toggle('avatar-deleted', gone);
   const src = avatar ? `/avatars/${encodeURIComponent(avatar)}` : '';
   const img = el.querySelector(':scope > img.avatar-img');
   if (src) {
@@ -57,7 +59,7 @@ export function paintAvatar(el) {
   }
   el.classList.remove('has-img');
   if (img) img.remove();
-  const text = initials(shown);
+  const text = avatarText(id, el.dataset.fallback);
   const first = el.firstChild;
   if (first && first.nodeType === Node.TEXT_NODE) {
     if (first.data !== text) first.data = text;
@@ -79,3 +81,23 @@ export function paintName(el) {
 
 /** The name to show for a user (display name, else username): for strings, not elements. */
 export const shownName = (id, username) => (cache ? cache.nameOf(id, username) : username);
+
+/** The account was deleted (its profile says so). */
+export const isDeletedUser = (id) => !!cache && cache.isDeleted(id);
+
+/** What an avatar without a picture shows: the initials of the shown name, "?" for a deleted account. */
+export const avatarText = (id, username) => (isDeletedUser(id) ? '?' : initials(shownName(id, username)));
+
+/**
+ * A person as a list of people shows them: avatar, display name, and the @username beside it
+ * when a display name is set (as the member list does). For lists built per answer (user
+ * search, @name completion), so painted once.
+ */
+export function personEls(id, username, size = 'tiny') {
+  const shown = shownName(id, username);
+  return [
+    avatarEl(id, username, size),
+    h('span', { className: 'person-name', text: shown }),
+    shown !== username ? h('span', { className: 'member-handle', text: `@${username}` }) : null,
+  ];
+}

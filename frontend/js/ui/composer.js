@@ -5,7 +5,8 @@
 // What the line above the box says is derived, never left over (issue 20): "too long" exists
 // exactly while the text is over the limit; a send's error lasts until the user types again;
 // a rate-limit notice (sender.js) lasts as long as its cooldown and queue; a lock (muted until
-// 14:05, an archived room) lasts until it is lifted and holds sends back. The counter shows
+// 14:05, an archived room) lasts until it is lifted and holds sends back; a final one (a DM with
+// a deleted account) disables the whole box. The counter shows
 // from the first character, the limit is the server's (no other cap: a paste is never cut).
 import { $, setText } from './dom.js';
 import { MAX_TEXT_CHARS } from '../rooms.js';
@@ -33,6 +34,7 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
   const notices = new Map(); // room -> { id, make } of a rate-limit notice (sender.js)
   let lastNotice = null; // a box with no room of its own (the thread's) shows the newest
   let lock = ''; // why nothing can be sent here now (muted, archived): '' when it can
+  let lockFinal = false; // nothing will ever be sent here: the box and its buttons are disabled
   // Files to send (ui/attach.js): `ready` may go without text; a send waits for `busy` uploads.
   let files = { ready: 0, busy: 0 };
   const sendLabel = sendBtn ? sendBtn.textContent : '';
@@ -140,10 +142,19 @@ export function mountComposer({ ids = MAIN_IDS, onSend, onTyping = () => {}, onE
     },
     input,
     showError,
-    /** Why sending is impossible now ('' lifts it): the text stays in the box meanwhile. */
-    setLock(text) {
-      if (lock === (text || '')) return;
+    /**
+     * Why sending is impossible now ('' lifts it): the text stays in the box meanwhile. `final`:
+     * it never will be (the peer's account is gone): the box and its buttons are disabled too.
+     */
+    setLock(text, { final = false } = {}) {
+      final = final && !!text;
+      if (lock === (text || '') && lockFinal === final) return;
       lock = text || '';
+      if (lockFinal !== final) {
+        lockFinal = final;
+        if (final) stopTyping();
+        for (const el of form.elements) el.disabled = final;
+      }
       paint();
     },
     clearError,

@@ -7,7 +7,7 @@
 // it opens only when asked for: a panel open on a wide screen closes when the window narrows (a
 // rotated tablet, a resized window) and comes back when it widens again.
 import { $, h, clear, setText, reconcile } from './dom.js';
-import { avatarEl, shownName } from './avatar.js';
+import { avatarEl, isDeletedUser, shownName } from './avatar.js';
 import { memberMenuItems, openMemberMenu } from './member-menu.js';
 import { presenceWords, setDot } from './presence-dot.js';
 import { dmPartner } from '../rooms.js';
@@ -120,9 +120,11 @@ export function mountMembers({ store, actions, dialogs, presence, onRefresh = ()
     return it;
   }
 
-  // "Display Name @username": the handle stays visible where two people may share a name.
+  // "Display Name @username": the handle stays visible where two people may share a name. A
+  // deleted account: "Deleted user" alone (its old name is gone with it).
   function memberName(p) {
     const shown = shownName(p.id, p.name);
+    if (isDeletedUser(p.id)) return h('span', { className: 'member-name', text: shown });
     if (shown === p.name) return h('span', { className: 'member-name', text: p.name });
     return h('span', { className: 'member-name' }, shown, ' ', h('span', { className: 'member-handle', text: `@${p.name}` }));
   }

@@ -3,7 +3,10 @@
 // in the text, Escape closes. Members come from the roster (GET …/members), else the peers of a
 // DM or group, else who is present; "@room" is offered where the server accepts it (groups, and
 // rooms I own or administer). The list is a listbox the box points at (aria-activedescendant).
+// Each person shows as member lists show them (avatar, display name, @username); a display name
+// matches the typed word too, but what goes in the text is always the @username the server reads.
 import { h, clear } from './dom.js';
+import { avatarEl, personEls, shownName } from './avatar.js';
 
 const MAX_SHOWN = 8;
 // The "@word" that ends at the caret, as the server reads mentions (services/chat/mentions.ts).
@@ -16,20 +19,25 @@ export function mentionQuery(text, caret) {
   return { start: caret - m[1].length - 1, prefix: m[1] };
 }
 
-/** Names to offer for `prefix`: starting with it first, then containing it; never me. */
-export function suggestNames(people, prefix, meId, extra = []) {
+/**
+ * Usernames to offer for `prefix`: starting with it first, then containing it; never me.
+ * `alsoKnownAs(u)`: another name of the person that matches too (their display name).
+ */
+export function suggestNames(people, prefix, meId, extra = [], alsoKnownAs = () => '') {
   const p = prefix.toLowerCase();
   const names = [];
-  const seen = new Set();
+  const other = new Map(); // username -> display name, lower case
   for (const u of people) {
-    if (!u || u.id === meId || !u.name || seen.has(u.name)) continue;
-    seen.add(u.name);
+    if (!u || u.id === meId || !u.name || other.has(u.name)) continue;
+    other.set(u.name, String(alsoKnownAs(u) || '').toLowerCase());
     names.push(u.name);
   }
   const all = [...names.sort((a, b) => a.localeCompare(b)), ...extra];
   const starts = all.filter((n) => n.toLowerCase().startsWith(p));
-  const inside = all.filter((n) => !n.toLowerCase().startsWith(p) && n.toLowerCase().includes(p));
-  return [...starts, ...inside].slice(0, MAX_SHOWN);
+  // Then a display name from the start of any of its words ("@lid" finds "Alice Liddell").
+  const known = all.filter((n) => !starts.includes(n) && !!p && (other.get(n) || '').split(/\s+/).some((w) => w.startsWith(p)));
+  const inside = all.filter((n) => !starts.includes(n) && !known.includes(n) && n.toLowerCase().includes(p));
+  return [...starts, ...known, ...inside].slice(0, MAX_SHOWN);
 }
 
 /** People of room record `r` to complete from. */
@@ -61,18 +69,26 @@ export function mountMentionComplete({ input, store, roomOf, listId }) {
     query = r && r.kind !== 'dm' ? mentionQuery(input.value, input.selectionStart ?? input.value.length) : null;
     if (!query) return close();
     const canRoom = r.kind === 'group' || r.role === 'owner' || r.role === 'admin';
-    names = suggestNames(peopleOf(r), query.prefix, store.state.me ? store.state.me.id : null, canRoom ? ['room'] : []);
+    const people = peopleOf(r);
+    const byName = new Map(people.filter((u) => u && u.name).map((u) => [u.name, u]));
+    const displayName = (u) => (shownName(u.id, u.name) !== u.name ? shownName(u.id, u.name) : '');
+    names = suggestNames(people, query.prefix, store.state.me ? store.state.me.id : null, canRoom ? ['room'] : [], displayName);
     if (!names.length) return close();
     active = Math.min(active, names.length - 1);
     clear(list);
     names.forEach((name, i) => {
+      const u = byName.get(name);
       list.appendChild(
-        h('li', {
-          className: 'mention-option' + (i === active ? ' active' : ''),
-          text: `@${name}`,
-          attrs: { id: `${listId}-${i}`, role: 'option', 'aria-selected': String(i === active) },
-          on: { mousedown: (ev) => (ev.preventDefault(), choose(i)) },
-        }),
+        h(
+          'li',
+          {
+            className: 'mention-option' + (i === active ? ' active' : ''),
+            attrs: { id: `${listId}-${i}`, role: 'option', 'aria-selected': String(i === active), 'data-name': name },
+            on: { mousedown: (ev) => (ev.preventDefault(), choose(i)) },
+          },
+          // "@room" (no person) and a person without a display name: the @name alone.
+          ...(u && displayName(u) ? personEls(u.id, u.name) : [u ? avatarEl(u.id, u.name, 'tiny') : null, h('span', { className: 'person-name', text: `@${name}` })]),
+        ),
       );
     });
     list.hidden = false;

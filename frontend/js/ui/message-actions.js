@@ -14,7 +14,7 @@ import { MAX_TEXT_CHARS } from '../rooms.js';
 const LONG_PRESS_MS = 450;
 const LONG_PRESS_SLOP_PX = 10;
 
-export function createMessageActions({ store, changes, onOpenThread }) {
+export function createMessageActions({ store, changes, onOpenThread, onStopAnswer = () => {} }) {
   let editing = null; // { room, id, li, returnFocus }
   let pressed = null; // li showing its actions after a long press
 
@@ -114,6 +114,9 @@ export function createMessageActions({ store, changes, onOpenThread }) {
             return void startEdit(li, room, id, composer);
           case 'delete':
             return void confirmDelete(room, id);
+          case 'stop-answer':
+            btn.disabled = true;
+            return void onStopAnswer(room, id);
           default:
         }
       });

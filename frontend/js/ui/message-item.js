@@ -54,14 +54,16 @@ export function patchMessageItem(li, view, rev, o) {
   li.classList.toggle('deleted', view.deleted);
   li.classList.toggle('mentions-me', !!o.mentionsMe && !view.deleted);
   li.classList.toggle('change-pending', view.pending !== null);
+  li.classList.toggle('answer-streaming', !!view.streaming || !!view.thinking);
   if (!o.editing || view.deleted) {
     const line = body.querySelector('.msg-line') || body.querySelector('.msg-editor');
     line.replaceWith(lineEl(view));
   }
   syncFiles(body, view);
   // The parts under the text, in this order, rebuilt together (each is small).
-  for (const el of body.querySelectorAll(':scope > .msg-change, :scope > .reactions, :scope > .thread-summary')) el.remove();
+  for (const el of body.querySelectorAll(':scope > .msg-change, :scope > .answer-stop, :scope > .reactions, :scope > .thread-summary')) el.remove();
   if (view.pending) body.appendChild(h('div', { className: 'msg-status msg-change', text: view.pending === 'delete' ? 'Deleting…' : 'Saving…' }));
+  if (view.canStop) body.appendChild(stopEl());
   if (view.reactions.length) body.appendChild(reactionsEl(view.reactions));
   if (!o.inThread && view.replyCount > 0) body.appendChild(summaryEl(view));
   const actions = li.querySelector(':scope > .msg-actions');
@@ -72,6 +74,9 @@ export function patchMessageItem(li, view, rev, o) {
 /** The text line: text and "(edited)", or the tombstone of a deleted message. */
 export function lineEl(view) {
   if (view.deleted) return h('div', { className: 'msg-line' }, h('p', { className: 'msg-tombstone', text: 'message deleted' }));
+  // The assistant's answer before its first words, and while they arrive (assistant-answers.js).
+  if (view.thinking) return h('div', { className: 'msg-line' }, h('p', { className: 'msg-thinking', text: view.text }));
+  if (view.streaming) return h('div', { className: 'msg-line' }, textEl(view.text), h('span', { className: 'msg-caret', attrs: { 'aria-hidden': 'true' } }));
   return h(
     'div',
     { className: 'msg-line' },
@@ -107,6 +112,10 @@ function summaryEl(view) {
     last ? h('span', { className: 'thread-last', text: last }) : null,
   );
 }
+
+/** The asker's stop button while the assistant writes its answer (message-actions.js 'stop-answer'). */
+const stopEl = () =>
+  h('button', { className: 'answer-stop link-btn', text: '■ Stop', attrs: { type: 'button', 'data-action': 'stop-answer', 'aria-label': 'Stop the answer' } });
 
 function actionsEl(o) {
   const btn = (action, icon, label) =>

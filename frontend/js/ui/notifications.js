@@ -7,6 +7,7 @@
 import { $, h, setText, reconcile } from './dom.js';
 import { formatAgo, formatFull } from './format.js';
 import { roomLabel } from './room-label.js';
+import { shownName } from './avatar.js';
 import { roomKindOf } from '../rooms.js';
 import { STRINGS } from '../strings.js';
 
@@ -88,7 +89,7 @@ export function mountNotifications({ store, notifications, desktop, onOpen, toas
   });
 
   function line(n) {
-    const did = (A.did[n.kind] || A.did.dm)(n.actor.name || '?');
+    const did = (A.did[n.kind] || A.did.dm)(n.actor.name ? shownName(n.actor.id, n.actor.name) : '?');
     const b = h(
       'button',
       { className: 'notif-item', attrs: { type: 'button', 'data-id': n.id, 'data-kind': n.kind }, on: { click: () => choose(n) } },

@@ -1,9 +1,10 @@
 // Choosing several people with the user search (GET /api/users, as the DM search in the sidebar
 // does): type a name, pick from the results, picked people become chips that can be removed.
 // Used for a new group conversation and for invitations. Keyboard: ArrowDown into the results,
-// Enter picks, Escape closes the results. Text only through textContent.
+// Enter picks, Escape closes the results. People show as member lists show them: avatar, display
+// name and @username. Text only through textContent.
 import { h, clear } from './dom.js';
-import { initials, avatarClass } from './format.js';
+import { personEls, shownName } from './avatar.js';
 import { STRINGS } from '../strings.js';
 
 const SEARCH_DEBOUNCE_MS = 200;
@@ -21,15 +22,16 @@ export function createPeoplePicker({ api, input, results, chosenList, excluded, 
   function renderChosen() {
     clear(chosenList);
     for (const u of chosen.values()) {
+      const shown = shownName(u.id, u.username);
       chosenList.appendChild(
         h(
           'li',
-          { className: 'person-chip' },
-          h('span', { text: u.username }),
+          { className: 'person-chip', attrs: { title: `@${u.username}` } },
+          h('span', { text: shown }),
           h('button', {
             className: 'icon-btn chip-remove',
             text: '✕',
-            attrs: { type: 'button', 'aria-label': STRINGS.people.remove(u.username) },
+            attrs: { type: 'button', 'aria-label': STRINGS.people.remove(shown) },
             on: {
               click: () => {
                 chosen.delete(u.id);
@@ -76,8 +78,7 @@ export function createPeoplePicker({ api, input, results, chosenList, excluded, 
           h(
             'button',
             { className: 'dm-result', attrs: { type: 'button', 'data-user': u.id }, on: { click: () => pick(u) } },
-            h('span', { className: `avatar tiny ${avatarClass(u.id)}`, text: initials(u.username), attrs: { 'aria-hidden': 'true' } }),
-            h('span', { text: u.username }),
+            ...personEls(u.id, u.username),
           ),
         ),
       );

@@ -1,10 +1,12 @@
 // The profile screen, opened from the user's own name and avatar in the sidebar: the display
-// name (PATCH /api/me), the avatar (PUT the raw image, previewed first; remove), and a password
-// change that signs out every other session. Built once in JS (no markup in index.html); the
+// name (PATCH /api/me), the avatar (PUT the raw image, previewed first; remove), a password
+// change that signs out every other session, and deleting the account (ui/delete-account.js).
+// Built once in JS (no markup in index.html); the
 // server's own words are shown for every refusal (413, 415, 429, a wrong password, …).
 import { h, $ } from './dom.js';
 import { avatarEl } from './avatar.js';
 import { setDisplayName, putAvatar, deleteAvatar, changePassword } from '../profile-api.js';
+import { deleteAccountSection } from './delete-account.js';
 
 const S = {
   title: 'Your profile',
@@ -32,10 +34,12 @@ const S = {
  * @param o.api       api.js client (token handling)
  * @param o.store     for the signed-in user
  * @param o.profiles  profiles.js cache: what the server answers goes in (the screen follows)
+ * @param o.onDeleted () => void: the account was deleted (to the sign-in screen)
  */
-export function mountProfileDialog({ api, store, profiles }) {
+export function mountProfileDialog({ api, store, profiles, onDeleted = () => {} }) {
   let dlg = null;
   let els = null;
+  let deletion = null;
   let chosen = null; // the picked File, until saved
 
   const field = (id, label, input, hint) =>
@@ -89,6 +93,7 @@ export function mountProfileDialog({ api, store, profiles }) {
       h('div', { className: 'dialog-actions' }, h('button', { className: 'btn btn-primary', text: S.password, attrs: { type: 'submit', id: 'profile-password-save' } })),
       els.pwMsg,
     );
+    deletion = deleteAccountSection({ api, store, onDeleted });
     dlg = h(
       'dialog',
       { className: 'form-dialog profile-dialog', attrs: { id: 'profile-dialog', 'aria-labelledby': 'profile-title' } },
@@ -102,6 +107,7 @@ export function mountProfileDialog({ api, store, profiles }) {
       nameForm,
       picture,
       pwForm,
+      deletion.el,
     );
     els.file.addEventListener('change', pick);
     els.upload.addEventListener('click', upload);
@@ -204,6 +210,7 @@ export function mountProfileDialog({ api, store, profiles }) {
     chosen = null;
     els.file.value = '';
     for (const m of [els.nameMsg, els.picMsg, els.pwMsg]) say(m, '');
+    deletion.reset();
     showPreview();
     dlg.showModal();
     els.name.focus();

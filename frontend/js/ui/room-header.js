@@ -3,12 +3,13 @@
 // invite people, edit the topic (owner and admins), archive (the owner), and for everyone mute
 // or unmute the room's notifications (a DM's menu has only that). Also what the
 // composer may do there: nothing while the user is muted ("You are muted until 14:05", lifted
-// on time) or the room is archived.
+// on time) or the room is archived, and never again in a DM whose peer deleted their account.
 import { $, h, clear, setText } from './dom.js';
 import { formatTime } from './format.js';
 import { openMenu } from './popup-menu.js';
 import { canInvite } from './members.js';
 import { dmName, roomLabel, roomName } from './room-label.js';
+import { isDeletedUser } from './avatar.js';
 import { presenceDot, presenceWords } from './presence-dot.js';
 import { DEFAULT_ROOM, dmPartner } from '../rooms.js';
 import { STRINGS } from '../strings.js';
@@ -78,14 +79,17 @@ export function mountRoomHeader({ store, composer, actions, dialogs, presence = 
       if (r.archived) parts.push(STRINGS.chat.archived);
     }
     const me = store.state.me;
-    const peer = r.kind === 'dm' && presence && me ? dmPartner(cur, me.id) : null;
-    setSub(parts.join(' · '), peer ? presence.statusOf(peer) : null);
+    const partner = r.kind === 'dm' && me ? dmPartner(cur, me.id) : null;
+    const gone = !!partner && isDeletedUser(partner);
+    setSub(parts.join(' · '), partner && presence && !gone ? presence.statusOf(partner) : null);
     $('room-leave').hidden = cur === DEFAULT_ROOM;
     setText($('room-leave'), r.kind === 'dm' ? STRINGS.chat.close : STRINGS.chat.leave);
     menuBtn.hidden = menuItems(r).length === 0;
     setTitle(STRINGS.chat.title(label));
     composer.setRoom(cur, r.kind === 'public' ? `#${cur}` : roomName(store, cur));
-    composer.setLock(lockText(r));
+    // A DM with a deleted account stays readable; nothing can be sent to nobody.
+    if (gone) composer.setLock(STRINGS.account.peerDeleted, { final: true });
+    else composer.setLock(lockText(r));
   }
 
   /** The line under the title; a DM's ends with its peer's status (a dot and the words). */

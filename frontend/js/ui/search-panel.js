@@ -4,7 +4,10 @@
 // offsets (search.js snippet; text only through textContent). The input is a combobox over a
 // listbox: ↑/↓ move through the results (aria-activedescendant), Enter or a click opens one —
 // the room at that message (open-message.js) — and Escape closes. "More results" pages on.
+// Authors show by profile (a deleted account as "Deleted user"); the results of an account whose
+// messages were removed (store.state.removedAuthors) leave the list at once.
 import { $, h, setText } from './dom.js';
+import { nameEl } from './avatar.js';
 import { formatDay, formatFull, formatTime } from './format.js';
 import { dmName, roomLabel } from './room-label.js';
 import { roomKindOf } from '../rooms.js';
@@ -36,6 +39,7 @@ export function mountSearch({ store, api, onOpen }) {
   let active = null; // message id of the highlighted result
   let flat = []; // results in the order shown (grouped)
   const search = createSearch({ api, onChange: render });
+  store.subscribe((topics) => topics.has('removedAuthors') && render());
 
   setText($('search-hint'), SEARCH.hint);
   setText(more, SEARCH.more);
@@ -138,7 +142,7 @@ export function mountSearch({ store, api, onOpen }) {
       h(
         'span',
         { className: 'search-meta' },
-        h('span', { className: 'search-author', text: m.user.name }),
+        nameEl(m.user.id, m.user.name, 'search-author'),
         ' ',
         h('time', { className: 'search-time', text: `${formatDay(ts)} ${formatTime(ts)}`, attrs: { datetime: new Date(ts).toISOString(), title: formatFull(ts) } }),
         m.replyTo ? h('span', { className: 'search-thread', text: ` · ${SEARCH.inThread}` }) : null,
@@ -149,7 +153,9 @@ export function mountSearch({ store, api, onOpen }) {
 
   function render() {
     const S = search.state;
-    const groups = groupByRoom(S.results);
+    const removed = store.state.removedAuthors;
+    const results = removed && removed.size ? S.results.filter((r) => !removed.has(r.message.user.id)) : S.results;
+    const groups = groupByRoom(results);
     flat = groups.flatMap((g) => g.results);
     if (active && !flat.some((x) => x.message.id === active)) active = null;
     const els = groups.map((g, i) =>
@@ -178,10 +184,10 @@ export function mountSearch({ store, api, onOpen }) {
             ? S.error.code === 'invalid_query'
               ? SEARCH.needWord
               : SEARCH.failed
-            : S.done && !S.results.length
+            : S.done && !results.length
               ? SEARCH.none(S.q)
               : S.done
-                ? SEARCH.count(S.results.length, !!S.nextCursor)
+                ? SEARCH.count(results.length, !!S.nextCursor)
                 : '',
     );
   }

@@ -9,7 +9,7 @@ import { $, h, clear, setText } from './dom.js';
 import { formatAgo, initials, avatarClass } from './format.js';
 import { dmPartner, dmRoomName, isMembersOnlyRoom, roomNameProblem, DEFAULT_ROOM } from '../rooms.js';
 import { dmName, roomName } from './room-label.js';
-import { bindAvatar, shownName } from './avatar.js';
+import { bindAvatar, isDeletedUser, personEls, shownName } from './avatar.js';
 import { STRINGS } from '../strings.js';
 import { shownCounts } from '../read-state.js';
 import { presenceWords, setDot } from './presence-dot.js';
@@ -144,8 +144,7 @@ export function mountSidebar({ store, api, presence = null, onSelect, onOpenByNa
                   },
                 },
               },
-              h('span', { className: `avatar tiny ${avatarClass(u.id)}`, text: initials(u.username), attrs: { 'aria-hidden': 'true' } }),
-              h('span', { text: u.username }),
+              ...personEls(u.id, u.username),
             ),
           ),
         );
@@ -282,7 +281,9 @@ export function mountSidebar({ store, api, presence = null, onSelect, onOpenByNa
       } else {
         const name = dmName(store, r.name);
         const partner = dmPartner(r.name, store.state.me ? store.state.me.id : '');
-        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), initials(name), `avatar tiny ${avatarClass(partner || r.name)}`, view);
+        // A deleted peer: "?" on the neutral grey (ui/avatar.js), as everywhere else.
+        const gone = !!partner && isDeletedUser(partner);
+        updateItem(it, r, name, formatAgo(r.lastMessageAt, now), gone ? '?' : initials(name), `avatar tiny ${avatarClass(partner || r.name)}${gone ? ' avatar-deleted' : ''}`, view);
         setPeerStatus(it, partner);
       }
       dmLis.push(it.li);

@@ -2,8 +2,11 @@
 // bob", "dave was kicked by alice", "alice changed the topic to …"). Each event carries the
 // member's state after it (PROTOCOL.md "Membership events"): a mute's length is its mutedUntil
 // less the event's time; a `role` event names the new role. Text only through textContent.
+// The people in a line show by profile, kept current in place (ui/avatar.js nameEl): a display
+// name set later, or "Deleted user" once an account is gone.
 import { h } from './dom.js';
 import { formatTime, formatFull } from './format.js';
+import { nameEl } from './avatar.js';
 import { STRINGS } from '../strings.js';
 
 const S = STRINGS.system;
@@ -17,9 +20,13 @@ export function muteLength(ms) {
   return `${min} min`;
 }
 
-/** The words for one membership or room event, or null for one this client does not know. */
-export function systemText(ev) {
-  const a = ev.user && ev.user.name ? ev.user.name : '?';
+/**
+ * The words for one membership or room event, or null for one this client does not know.
+ * `nameOf(user)`: how a person is written (their username by default).
+ */
+export function systemText(ev, nameOf = (u) => u.name) {
+  const who = (u) => (u && u.name ? nameOf(u) : '?');
+  const a = who(ev.user);
   if (ev.kind === 'room') {
     switch (ev.action) {
       case 'created':
@@ -34,7 +41,7 @@ export function systemText(ev) {
         return null;
     }
   }
-  const m = ev.member && ev.member.name ? ev.member.name : '?';
+  const m = who(ev.member);
   switch (ev.action) {
     case 'joined':
       return S.joined(m);
@@ -62,13 +69,31 @@ export function systemText(ev) {
   }
 }
 
+// Stands for the n-th person in the words, then replaced by their name element: the words' order
+// stays the strings' (a translation may put the people anywhere).
+const SLOT = /\u0001(\d+)\u0002/;
+
+/** The line's words as nodes, each person a live name element. */
+function textNodes(ev) {
+  const people = [];
+  const slot = (u) => `\u0001${people.push(u) - 1}\u0002`;
+  // A topic is typed text: it must not fake a slot.
+  const safe = typeof ev.topic === 'string' ? { ...ev, topic: ev.topic.replace(/[\u0001\u0002]/g, '') } : ev;
+  const parts = (systemText(safe, slot) || '').split(SLOT);
+  // split with a capture group: text, index, text, index, …, text
+  return parts.map((p, i) => {
+    if (i % 2 === 0) return p;
+    const u = people[Number(p)];
+    return typeof u.id === 'string' ? nameEl(u.id, u.name, 'sys-name') : u.name;
+  });
+}
+
 /** One system line for the timeline (a list item without message actions). */
 export function systemLineEl(ev) {
-  const text = systemText(ev) || '';
   return h(
     'li',
     { className: `sys-line sys-${ev.kind}-${ev.action}`, attrs: { 'data-sys-id': ev.id } },
-    h('span', { className: 'sys-text', text }),
+    h('span', { className: 'sys-text' }, ...textNodes(ev)),
     ' ',
     h('time', { className: 'sys-time', text: formatTime(ev.ts), attrs: { datetime: new Date(ev.ts).toISOString(), title: formatFull(ev.ts) } }),
   );

@@ -1,10 +1,12 @@
 // The thread panel beside the room: the parent message, its replies (the first pages from
-// REST, then live), the reply count, and a composer of its own whose sends carry `replyTo`.
+// REST, then live), the reply count, and a composer of its own whose sends carry `replyTo`, with
+// files attached as in the room's box (ui/attach.js: its own queue, button, paste and drop).
 // Replies never show in the timeline; the parent there shows "N replies", live. The panel
 // follows the store: `state.thread` says which thread is open.
 import { $, reconcile, setText } from './dom.js';
 import { compareIds } from '../ids.js';
 import { mountComposer } from './composer.js';
+import { mountAttach } from './attach.js';
 import { buildMessageItem, isStale, patchMessageItem, pendingItem } from './message-item.js';
 import { mentionsUser } from '../read-state.js';
 import { roomLabel } from './room-label.js';
@@ -12,8 +14,9 @@ import { roomLabel } from './room-label.js';
 const PAGE = 100;
 const MAX_PAGES_AT_OPEN = 10; // a longer thread offers "Load more replies"
 const NEAR_BOTTOM_PX = 60;
+const ATTACH_IDS = { strip: 'thread-attach-strip', input: 'thread-attach-input', button: 'thread-attach-btn', area: 'thread', drop: 'thread-drop-zone' };
 
-export function mountThread({ store, api, actions, sender, onRetry, onDiscard }) {
+export function mountThread({ store, api, actions, sender, toast, onRetry, onDiscard }) {
   const panel = $('thread');
   const scroller = $('thread-scroller');
   const parentList = $('thread-parent');
@@ -30,7 +33,7 @@ export function mountThread({ store, api, actions, sender, onRetry, onDiscard })
     ids: { form: 'thread-composer', input: 'thread-input', count: 'thread-chars', error: 'thread-error' },
     onSend(text) {
       const t = current();
-      if (!t || !sender.send(t.room, text, t.parent)) return false;
+      if (!t || !attach.send(t.room, text, sender, t.parent)) return false;
       queueMicrotask(() => (scroller.scrollTop = scroller.scrollHeight));
       return true;
     },
@@ -39,6 +42,7 @@ export function mountThread({ store, api, actions, sender, onRetry, onDiscard })
       return !!t && actions.editLast(list, t.room, t.parent, composer.input);
     },
   });
+  const attach = mountAttach({ store, api, composer, toast, ids: ATTACH_IDS, roomOf, topics: ['thread'] });
   actions.attach(parentList, { roomOf, composer: composer.input });
   actions.attach(list, { roomOf, composer: composer.input });
 
