@@ -147,10 +147,11 @@ export function keysFor(partitions: number) {
     /**
      * One trigger message's answer (assistant/jobs.ts): HASH answer (the placeholder's id), asker,
      * state (answering | done), attempts. What makes it one answer per trigger across kill -9.
+     * In the room's `{p}` slot with assistantAnswer: jobs.ts writes both in one MULTI.
      */
-    assistantJob: (room: string, triggerId: string) => `${KEY_ROOT}:assistant:job:${room}:${triggerId}`,
+    assistantJob: (room: string, triggerId: string) => `${tag(p(room))}:assistant:job:${room}:${triggerId}`,
     /** The asker of an answer in progress (the stop route checks it), by the placeholder's id. */
-    assistantAnswer: (room: string, answerId: string) => `${KEY_ROOT}:assistant:answer:${room}:${answerId}`,
+    assistantAnswer: (room: string, answerId: string) => `${tag(p(room))}:assistant:answer:${room}:${answerId}`,
     /** Pub/sub: `<room> <answer id>` of an answer its asker stopped (every assistant process listens). */
     assistantStops: () => `${KEY_ROOT}:assistant:stops`,
     /** Questions per user, fixed window (ASSISTANT_USER_REQUESTS). */
