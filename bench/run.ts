@@ -14,8 +14,9 @@ import { myroomsBenchmark } from './myrooms.bench.js';
 import { attentionBenchmark } from './attention.bench.js';
 import { filesBenchmark } from './files.bench.js';
 import { searchBenchmark } from './search.bench.js';
+import { assistantBenchmark } from './assistant.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
