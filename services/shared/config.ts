@@ -39,6 +39,12 @@ export const envSchema = z.object({
   HOST: z.string().min(1).optional(),
   REPLICA_ID: z.string().min(1).max(64).optional(),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port,…` (any masters or replicas; the rest are
+   * discovered). Set: every service uses ioredis' Cluster client (shared/redis.ts) and REDIS_URL
+   * only lends its credentials and TLS (rediss://) to the nodes. Unset: the single Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: list(''),
   /** Unset: the embedded SQLite store. Set: MongoDB through mongoose. */
   MONGO_URL: z.string().min(1).optional(),
   SQLITE_PATH: z.string().min(1).default('.data/aurora.db'),
