@@ -25,6 +25,8 @@ import { mountComposer } from './ui/composer.js';
 import { mountStatus } from './ui/status.js';
 import { mountMembers, renderTyping } from './ui/members.js';
 import { shownName } from './ui/avatar.js';
+import { announce } from './ui/announcer.js';
+import { loadNames, saveNames } from './names-cache.js';
 import { createMessageActions } from './ui/message-actions.js';
 import { mountThread } from './ui/thread.js';
 import { mountDrawer } from './ui/drawer.js';
@@ -34,8 +36,6 @@ import { createFind } from './find.js';
 import { setupProfiles } from './profiles-setup.js';
 import { toast } from './ui/toast.js';
 import { STRINGS, errorText } from './strings.js';
-
-const NAMES_KEY = 'aurora.names';
 
 const store = createStore();
 const api = createApi({ onSignedOut: (reason) => endChat(reason === 'switched' ? STRINGS.auth.switchedUser : STRINGS.auth.sessionEnded) });
@@ -135,16 +135,6 @@ function updateTyping() {
   if (names.length) typingTimer = setTimeout(updateTyping, 1000); // expire stale indicators
 }
 
-function announce(m) {
-  const box = $('announcer');
-  const line = document.createElement('p');
-  // A message of files alone is read out by its file names.
-  const files = (m.attachments ?? []).map((a) => a.name).join(', ');
-  line.textContent = `${shownName(m.user.id, m.user.name)}: ${m.text || (files ? `📎 ${files}` : '')}`;
-  box.appendChild(line);
-  while (box.childElementCount > 5) box.firstElementChild.remove();
-}
-
 // --- session --------------------------------------------------------------------------------
 
 // The room on screen is remembered per device; the rooms themselves come from the server.
@@ -153,19 +143,6 @@ function restoreOutbox() {
   for (const room of outboxStore.restore()) {
     if (!store.room(room).joined) myRooms.add(room);
   }
-}
-
-function loadNames() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(NAMES_KEY) || '{}');
-    for (const [id, name] of Object.entries(saved)) if (!store.state.names.has(id)) store.state.names.set(id, String(name));
-  } catch {
-    /* ignore */
-  }
-}
-function saveNames() {
-  const obj = Object.fromEntries([...store.state.names].slice(-500));
-  localStorage.setItem(NAMES_KEY, JSON.stringify(obj));
 }
 
 async function boot() {
@@ -211,7 +188,7 @@ async function startChat(user) {
   auth.hide();
   store.setMe(user);
   profiles.start(user);
-  loadNames();
+  loadNames(store);
   hiddenDms.load(user.id);
   $('app').hidden = false;
   const { urls, options, awayAfterMs } = await socketConfig();
@@ -361,7 +338,7 @@ function onFrame(f) {
         announce(m);
         messages.noteIncoming();
       }
-      if (m && store.room(f.room).kind === 'dm') saveNames();
+      if (m && store.room(f.room).kind === 'dm') saveNames(store);
       return;
     }
     case 'ack':
