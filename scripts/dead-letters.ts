@@ -29,16 +29,17 @@
 // same holds for an event (by room and event id), and an event re-driven long after newer ones
 // changes nothing they decided (the store applies events in id order, not arrival order).
 //
-// Reads REDIS_URL and PARTITIONS through loadConfig('ingestion'); never prints the URL.
+// Reads REDIS_URL (or REDIS_CLUSTER_NODES) and PARTITIONS through loadConfig('ingestion'); never prints the URL.
 // Exit codes: 0 done, 1 some selected dead letters were not re-driven (refused / not found /
 // ambiguous) or Redis failed, 2 bad usage or configuration (one line on stderr).
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import { ConfigError, loadConfig } from '../services/shared/config.js';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config } from '../services/shared/config.js';
 import { keysFor, type Keys } from '../services/shared/keys.js';
 import { isMembershipLogEntry } from '../services/shared/membership.js';
 import { ingestFields, isRoomEvent, parseIngestEntry } from '../services/shared/message.js';
-import { fieldRecord } from '../services/shared/redis.js';
+import { createRedis, fieldRecord } from '../services/shared/redis.js';
 
 const USAGE =
   'usage: dead-letters list [--limit N] | redrive <dead-letter-id>... | redrive --all [--reason-contains S] | export [--delete] [--reason-contains S]';
@@ -274,12 +275,11 @@ async function exportAll(redis: Redis, keys: Keys, remove: boolean, reasonContai
 async function main(): Promise<number> {
   let command: Command;
   let keys: Keys;
-  let redisUrl: string;
+  let config: Config;
   try {
     command = parseArgs(process.argv.slice(2));
-    const config = loadConfig('ingestion');
+    config = loadConfig('ingestion');
     keys = keysFor(config.PARTITIONS);
-    redisUrl = config.REDIS_URL;
   } catch (err) {
     if (err instanceof UsageError) process.stderr.write(`dead-letters: ${err.message}; ${USAGE}\n`);
     else if (err instanceof ConfigError) process.stderr.write(`dead-letters: configuration error: ${err.message}\n`);
@@ -288,17 +288,16 @@ async function main(): Promise<number> {
   }
 
   const out: Out = (line) => process.stdout.write(`${line}\n`);
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectionName: 'aurora-dead-letters',
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => (times > 3 ? null : 200 * times),
+  // Silent: stdout is the export's JSON lines; the one connection error is reported below.
+  const redis = createRedis(config, pino({ level: 'silent' }), {
+    role: 'dead-letters',
+    extra: { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 3 ? null : 200 * times) },
   });
   let lastError = '';
   redis.on('error', (err: Error) => (lastError = err.message)); // reported once below
   try {
     await redis.connect().catch((err: unknown) => {
-      throw new Error(`cannot connect (REDIS_URL): ${lastError || (err instanceof Error ? err.message : String(err))}`);
+      throw new Error(`cannot connect (${config.REDIS_CLUSTER_NODES.length > 0 ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'}): ${lastError || (err instanceof Error ? err.message : String(err))}`);
     });
     if (command.kind === 'list') return await list(redis, keys, command.limit, out);
     if (command.kind === 'export') return await exportAll(redis, keys, command.remove, command.reasonContains);

@@ -13,7 +13,7 @@ import { createStore } from '../services/shared/store/index.js';
 const config = loadConfig('ingestion');
 const log = createLogger(config);
 const store = await createStore(config, log);
-const redis = createRedis(config.REDIS_URL, log, { role: 'rebuild-acls' });
+const redis = createRedis(config, log, { role: 'rebuild-acls' });
 try {
   const replace = process.argv.includes('--replace');
   const { rooms } = await rebuildAcls(redis, keysFor(config.PARTITIONS), store, log, { replace });

@@ -33,7 +33,7 @@ const fail = (line: string, code: number) => {
 async function run(config: Config, disable: boolean, username: string): Promise<void> {
   const log = createLogger(config);
   const store = await createStore(config, log);
-  const redis = createRedis(config.REDIS_URL, log, { role: 'users-admin' });
+  const redis = createRedis(config, log, { role: 'users-admin' });
   try {
     // Redis first: once the store has revoked the families a second run finds none to end, so
     // a Redis that cannot take the session revocations must stop us before anything changes.

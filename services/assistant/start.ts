@@ -42,9 +42,9 @@ export async function startAssistant(deps: { config: Config; log: Logger; store:
   const { config, store, registry } = deps;
   const log = deps.log.child({ component: 'assistant' });
   const keys = keysFor(config.PARTITIONS);
-  const redis = createRedis(config.REDIS_URL, log, { role: 'assistant' });
-  const reader = createRedis(config.REDIS_URL, log, { role: 'assistant-reader', blocking: true });
-  const subscriber = createRedis(config.REDIS_URL, log, { role: 'assistant-stops', blocking: true });
+  const redis = createRedis(config, log, { role: 'assistant' });
+  const reader = createRedis(config, log, { role: 'assistant-reader', blocking: true });
+  const subscriber = createRedis(config, log, { role: 'assistant-stops', blocking: true });
   try {
     const assistant = await ensureAssistantUser(store, log);
     const metrics = createAssistantMetrics(registry);

@@ -13,8 +13,9 @@ import type { Logger } from '../shared/logger.js';
 import { parseIngestItem } from '../shared/message.js';
 import { backoffDelay, sleep } from '../ingestion/backoff.js';
 import { claimIdlePage } from '../ingestion/claimer.js';
+import { PartitionReader } from '../ingestion/partition-reader.js';
 import { errorMessage } from '../ingestion/store-errors.js';
-import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, parseReadReply, touchEntries, type IngestEntry } from '../ingestion/streams.js';
+import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, touchEntries, type IngestEntry } from '../ingestion/streams.js';
 import type { AssistantMetrics } from './metrics.js';
 import { Interrupted, respond, type ResponderDeps } from './respond.js';
 import { triggerOf, type Trigger } from './triggers.js';
@@ -58,7 +59,10 @@ export class AssistantWorker {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.loop) return;
+    this.loop = this.run(
+      new PartitionReader({ reader: this.deps.reader, group: ASSISTANT_GROUP, consumer: this.consumer, streams: this.streams, partitionOf: this.partitionOf }),
+    );
   }
 
   /** Questions being answered now (for tests and metrics). */
@@ -82,7 +86,7 @@ export class AssistantWorker {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(partitions: PartitionReader): Promise<void> {
     const { log, redis } = this.deps;
     let ready = false;
     let attempt = 0;
@@ -103,11 +107,9 @@ export class AssistantWorker {
           await this.claimPass();
           this.nextClaimAt = Date.now() + Math.max(50, Math.min(10_000, Math.floor(this.deps.config.INGEST_CLAIM_IDLE_MS / 2)));
         }
-        const reply = await this.deps.reader.xreadgroup(
-          'GROUP', ASSISTANT_GROUP, this.consumer, 'COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS,
-          'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
-        );
-        await this.take(parseReadReply(reply, this.partitionOf, 1));
+        // One read per partition on a cluster (partition-reader.ts); what a lane brings after
+        // this returns is taken by the next turn.
+        await this.take(await partitions.read({ count: READ_COUNT, blockMs: READ_BLOCK_MS }));
         attempt = 0;
       } catch (err) {
         const message = errorMessage(err);
@@ -117,7 +119,9 @@ export class AssistantWorker {
         await sleep(backoffDelay(attempt++), this.shutdown.signal).catch(() => {});
       }
     }
-    log.info({ consumer: this.consumer }, 'assistant worker stopped');
+    // Read after the last turn: left pending under this name (re-read at restart, or claimed).
+    const left = await partitions.close();
+    log.info({ consumer: this.consumer, leftPending: left.length }, 'assistant worker stopped');
   }
 
   /** Entries idle too long in any consumer (a dead process's questions) are taken over. */

@@ -29,6 +29,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { compareIds, idTime, isMessageId } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { eachCommand } from '../shared/redis.js';
 import { logEntryFrame } from './frames.js';
 import { LiveGate } from './live-gate.js';
 import { CloseCode } from './protocol.js';
@@ -303,10 +304,10 @@ export class Fanout {
     let results: ([Error | null, unknown] | undefined)[];
     let timer: NodeJS.Timeout | undefined;
     try {
-      const pipe = this.opts.redis.pipeline();
       // Inclusive of `from` (one extra entry): the first entry must be `from` itself, else the
-      // capped log trimmed it and what follows is not everything that was missed.
-      for (const [room, , from] of todo) pipe.xrange(this.keys.roomLog(room), from, '+', 'COUNT', this.opts.recoveryMax + 2);
+      // capped log trimmed it and what follows is not everything that was missed. One pipeline
+      // (per master on a Cluster).
+      const read = eachCommand(this.opts.redis, todo, (c, [room, , from]) => c.xrange(this.keys.roomLog(room), from, '+', 'COUNT', this.opts.recoveryMax + 2));
       // Raced against a timer: on a stalled (half-open) main connection the read never settles,
       // and every live frame of these rooms would wait in `held` for ever. A late reply is
       // ignored (the rooms were resynced, nothing is held).
@@ -314,7 +315,7 @@ export class Fanout {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
       });
-      results = (await Promise.race([pipe.exec(), timeout])) ?? [];
+      results = await Promise.race([read, timeout]);
     } catch (err) {
       results = todo.map(() => [err as Error, null]);
     } finally {

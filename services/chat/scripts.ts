@@ -20,11 +20,13 @@ const corkers = new WeakMap<Redis, () => void>();
  * call. With many sockets each sending a little that doubled the acked sends/s of a replica at
  * saturation (`npm run bench -- capacity`); at low rates a turn holds one call. Each call stays an
  * ordinary command, in call order, with ioredis's own retry and NOSCRIPT handling. One corker
- * per connection, whichever script calls it.
+ * per connection, whichever script calls it. A Cluster client has no one socket to cork: there
+ * its auto-pipelining (shared/redis.ts) batches a turn's calls per master instead — a no-op.
  */
 export function corkPerTurn(redis: Redis): () => void {
   let cork = corkers.get(redis);
   if (cork) return cork;
+  if (redis.isCluster) return () => {};
   let corked = false;
   cork = () => {
     if (corked || redis.status !== 'ready') return;

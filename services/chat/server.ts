@@ -64,12 +64,12 @@ export interface ChatServer {
 
 export function createChatServer(config: Config, log: Logger): ChatServer {
   const keys = keysFor(config.PARTITIONS);
-  const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
+  const redis = createRedis(config, log, { role: 'main' });
   // The subscriber: no ready check (INFO) and no CLIENT SETINFO in the connect handshake — in
   // ioredis 5 a SUBSCRIBE written before the handshake finished turns those into "Connection in
   // subscriber mode" failures and a reset that forgets every subscription (ioredis #2037).
   // Fanout re-subscribes everything itself on every 'ready', so autoResubscribe is off.
-  const sub = createRedis(config.REDIS_URL, log, {
+  const sub = createRedis(config, log, {
     role: 'subscriber',
     blocking: true,
     extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false },

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { eachCommand } from '../shared/redis.js';
 
 /** At most one `act` write per user per this (ms), per replica: activity is a minute-scale signal. */
 export const ACTIVITY_WRITE_MS = 15_000;
@@ -88,9 +89,7 @@ export class UserStatusTracker {
     const until = Date.now() + this.ttlMs;
     const ids = [...this.local.keys()];
     for (let i = 0; i < ids.length; i += REFRESH_CHUNK) {
-      const pipe = this.redis.pipeline();
-      for (const id of ids.slice(i, i + REFRESH_CHUNK)) pipe.hset(this.keys.userStatus(id), 'on', until);
-      await pipe.exec();
+      await eachCommand(this.redis, ids.slice(i, i + REFRESH_CHUNK), (c, id) => c.hset(this.keys.userStatus(id), 'on', until));
     }
   }
 

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import { isMembershipLogEntry } from '../shared/membership.js';
 import { isRoomEvent, type LogEntry } from '../shared/message.js';
+import { eachCommand } from '../shared/redis.js';
 import type { DeadLetterKind } from './metrics.js';
 import { throwOnPipelineError, type IngestEntry } from './streams.js';
 
@@ -32,13 +33,9 @@ export function deadLetterFields(p: Poison): string[] {
   ];
 }
 
-/** XADDs every poison entry to its partition's dead-letter stream in one round trip. */
+/** XADDs every poison entry to its partition's dead-letter stream in one round trip (per master). */
 export async function deadLetter(redis: Redis, keys: Keys, poison: readonly Poison[]): Promise<void> {
-  const pipeline = redis.pipeline();
-  for (const p of poison) {
-    pipeline.xadd(keys.deadLetter(p.entry.partition), '*', ...deadLetterFields(p));
-  }
-  throwOnPipelineError(await pipeline.exec());
+  throwOnPipelineError(await eachCommand(redis, poison, (c, p) => c.xadd(keys.deadLetter(p.entry.partition), '*', ...deadLetterFields(p))));
 }
 
 /**
@@ -63,9 +60,7 @@ export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
 
 /** Entries held by all dead-letter streams (the ingest_dead_letter_entries gauge). */
 export async function deadLetterCount(redis: Redis, keys: Keys): Promise<number> {
-  const pipeline = redis.pipeline();
-  for (let p = 0; p < keys.partitions; p++) pipeline.xlen(keys.deadLetter(p));
-  const replies = await pipeline.exec();
-  throwOnPipelineError(replies);
-  return (replies ?? []).reduce((sum, [, n]) => sum + Number(n), 0);
+  const partitions = Array.from({ length: keys.partitions }, (_, p) => p);
+  const lengths = throwOnPipelineError(await eachCommand(redis, partitions, (c, p) => c.xlen(keys.deadLetter(p))));
+  return lengths.reduce((sum: number, n) => sum + Number(n), 0);
 }

@@ -27,15 +27,15 @@ const log = createLogger(config);
 async function main(): Promise<void> {
   const keys = keysFor(config.PARTITIONS);
   const store = await createStore(config, log);
-  const redis = createRedis(config.REDIS_URL, log, { role: 'ingest-main' });
-  const reader = createRedis(config.REDIS_URL, log, { role: 'ingest-reader', blocking: true });
+  const redis = createRedis(config, log, { role: 'ingest-main' });
+  const reader = createRedis(config, log, { role: 'ingest-reader', blocking: true });
 
   const registry = createMetricsRegistry(config);
   const metrics = createIngestMetrics(registry);
   const worker = new IngestWorker({ config, log, redis, reader, store, keys, metrics });
   // Registered even when disabled: a notify group left on the streams still shows its lag.
   const notifyMetrics = createNotifyMetrics(registry);
-  const notifyReader = config.NOTIFY_ENABLED ? createRedis(config.REDIS_URL, log, { role: 'notify-reader', blocking: true }) : null;
+  const notifyReader = config.NOTIFY_ENABLED ? createRedis(config, log, { role: 'notify-reader', blocking: true }) : null;
   const notifier = notifyReader ? new NotifyWorker({ config, log, redis, reader: notifyReader, store, keys, metrics: notifyMetrics }) : null;
   const trimmer = new Trimmer({
     redis,

@@ -1,8 +1,15 @@
 // Reading the ingest streams as one consumer of the group: group creation, XREADGROUP reply
 // parsing, and the delivery counts of pending entries. Entries carry their stream and
 // partition so that acks, dead letters and touches go back to the right stream.
+//
+// On a Redis Cluster every partition's stream is its own slot (`{p}` tag), possibly on its own
+// master: one command over several streams is CROSSSLOT and ioredis refuses a pipeline that spans
+// masters. streamGroups() says which streams one XREADGROUP may span (all of them on a single
+// node, so nothing there costs an extra round trip; one each on a cluster: one read per group,
+// the groups in parallel); acks and touches are one command per stream anyway (eachCommand).
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
+import { eachCommand } from '../shared/redis.js';
 
 export interface IngestEntry {
   stream: string;
@@ -36,6 +43,16 @@ export async function ensureGroups(redis: Redis, streams: readonly string[], gro
   }
 }
 
+/**
+ * The streams one command (XREADGROUP over several keys) or one pipeline may span: every stream
+ * on a single node; each stream alone on a cluster, where slot ownership moves (failover,
+ * resharding), so grouping by today's master would break tomorrow.
+ */
+export function streamGroups(client: Redis, streams: readonly string[]): string[][] {
+  if (streams.length === 0) return [];
+  return client.isCluster ? streams.map((s) => [s]) : [[...streams]];
+}
+
 type RawEntry = [id: string, fields: string[] | null];
 type ReadReply = [stream: string, entries: RawEntry[]][] | null;
 
@@ -51,8 +68,9 @@ export function parseReadReply(reply: unknown, partitionOf: Map<string, number>,
 
 /**
  * This consumer's own pending entries (a restart under the same name), page by page: XREADGROUP
- * from id 0 on every stream, each stream's cursor moved past what it returned and dropped once
- * it returns nothing. Each page is handled (and acked) by the caller before the next is read.
+ * from id 0 on every stream (one command per streamGroups group, the groups in parallel), each
+ * stream's cursor moved past what it returned and dropped once it returns nothing. Each page is
+ * handled (and acked) by the caller before the next is read.
  */
 export async function* ownPendingPages(
   reader: Redis,
@@ -61,12 +79,16 @@ export async function* ownPendingPages(
   const cursors = new Map(opts.streams.map((s) => [s, '0']));
   while (cursors.size > 0 && !opts.stopping()) {
     const streams = [...cursors.keys()];
-    const reply = await reader.xreadgroup(
-      'GROUP', opts.group, opts.consumer,
-      'COUNT', opts.count,
-      'STREAMS', ...streams, ...streams.map((s) => cursors.get(s)!),
+    const replies = await Promise.all(
+      streamGroups(reader, streams).map((group) =>
+        reader.xreadgroup(
+          'GROUP', opts.group, opts.consumer,
+          'COUNT', opts.count,
+          'STREAMS', ...group, ...group.map((s) => cursors.get(s)!),
+        ),
+      ),
     );
-    const entries = parseReadReply(reply, opts.partitionOf, 1);
+    const entries = replies.flatMap((reply) => parseReadReply(reply, opts.partitionOf, 1));
     const last = new Map<string, string>();
     for (const e of entries) last.set(e.stream, e.id);
     for (const s of streams) {
@@ -100,23 +122,23 @@ export async function fillDeliveries(
     if (list) list.push(e);
     else byStream.set(e.stream, [e]);
   }
-  for (const [stream, list] of byStream) {
-    const counts = new Map<string, number>();
-    // Ids of one stream come back in order, so first..last covers them all.
-    const rows = (await redis.xpending(
-      stream, group, list[0]!.id, list[list.length - 1]!.id, list.length, consumer,
-    )) as [string, string, number, number][];
-    for (const [id, , , n] of rows) counts.set(id, Number(n));
-    for (const e of list) e.deliveries = counts.get(e.id) ?? e.deliveries;
-  }
+  // One XPENDING per stream (one key each: fine on a cluster), all in flight together.
+  await Promise.all(
+    [...byStream].map(async ([stream, list]) => {
+      const counts = new Map<string, number>();
+      // Ids of one stream come back in order, so first..last covers them all.
+      const rows = (await redis.xpending(
+        stream, group, list[0]!.id, list[list.length - 1]!.id, list.length, consumer,
+      )) as [string, string, number, number][];
+      for (const [id, , , n] of rows) counts.set(id, Number(n));
+      for (const e of list) e.deliveries = counts.get(e.id) ?? e.deliveries;
+    }),
+  );
 }
 
-/** XACK every entry, one command per stream, in one round trip. */
+/** XACK every entry, one command per stream, in one round trip (eachCommand: per master on a cluster). */
 export async function ackEntries(redis: Redis, group: string, entries: readonly IngestEntry[]): Promise<void> {
-  const byStream = groupIds(entries);
-  const pipeline = redis.pipeline();
-  for (const [stream, ids] of byStream) pipeline.xack(stream, group, ...ids);
-  throwOnPipelineError(await pipeline.exec());
+  throwOnPipelineError(await eachCommand(redis, groupIds(entries), (c, [stream, ids]) => c.xack(stream, group, ...ids)));
 }
 
 /**
@@ -129,9 +151,9 @@ export async function touchEntries(
   consumer: string,
   entries: readonly IngestEntry[],
 ): Promise<void> {
-  const pipeline = redis.pipeline();
-  for (const [stream, ids] of groupIds(entries)) pipeline.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID');
-  throwOnPipelineError(await pipeline.exec());
+  throwOnPipelineError(
+    await eachCommand(redis, groupIds(entries), (c, [stream, ids]) => c.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')),
+  );
 }
 
 function groupIds(entries: readonly IngestEntry[]): Map<string, string[]> {

@@ -26,8 +26,9 @@
 //   conflict).
 // - An event may reach the store before the message it changes (a claimed or re-read entry
 //   comes after newer ones): the store keeps it and it takes effect when the message lands.
-// - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`);
-//   entries of dead consumers are taken over by claimer.ts every so often.
+// - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`,
+//   partition-reader.ts: one read over every stream on a single node, one per stream on a
+//   cluster); entries of dead consumers are taken over by claimer.ts every so often.
 // - A poison entry (unparseable or invalid: bad target id, unknown event kind, not an emoji...)
 //   is copied to the dead-letter stream and acked with its batch: it never blocks later entries.
 //   An entry delivered more than INGEST_MAX_DELIVERIES times is only a suspect (restarts and
@@ -45,6 +46,7 @@ import { sortBatch } from './batch.js';
 import { claimIdlePage, removeIdleConsumers } from './claimer.js';
 import { deadLetter } from './dead-letter.js';
 import type { IngestMetrics } from './metrics.js';
+import { PartitionReader } from './partition-reader.js';
 import { errorMessage } from './store-errors.js';
 import { BatchWriter } from './store-writes.js';
 import {
@@ -53,7 +55,6 @@ import {
   fillDeliveries,
   ingestStreams,
   ownPendingPages,
-  parseReadReply,
   touchEntries,
   type IngestEntry,
 } from './streams.js';
@@ -89,7 +90,8 @@ export class IngestWorker {
   readonly consumer: string;
   private readonly streams: string[];
   private readonly partitionOf: Map<string, number>;
-  private readonly newIds: string[];
+  /** New entries of every partition; opened by start() (on a cluster it opens connections). */
+  private partitions: PartitionReader | null = null;
   private readonly group = INGEST_GROUP;
   private readonly claimIntervalMs: number;
   private readonly touchEveryMs: number;
@@ -119,13 +121,17 @@ export class IngestWorker {
     const { streams, partitionOf } = ingestStreams(deps.keys);
     this.streams = streams;
     this.partitionOf = partitionOf;
-    this.newIds = streams.map(() => '>');
     this.claimIntervalMs = Math.max(50, Math.min(10_000, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 2)));
     this.touchEveryMs = Math.max(30, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 3));
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.loop) return;
+    const partitions = new PartitionReader({
+      reader: this.deps.reader, group: this.group, consumer: this.consumer, streams: this.streams, partitionOf: this.partitionOf,
+    });
+    this.partitions = partitions;
+    this.loop = this.run(partitions);
   }
 
   /** For /readyz: false while the last store write failed. */
@@ -144,7 +150,7 @@ export class IngestWorker {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(partitions: PartitionReader): Promise<void> {
     const { log } = this.deps;
     let groupsReady = false;
     let drained = false;
@@ -181,6 +187,7 @@ export class IngestWorker {
     }
     // Entries read past the last batch are in hand too: store and ack them before leaving.
     await this.prefetch;
+    this.carry.push(...(await partitions.close()));
     if (this.carry.length > 0 && !this.abandon.signal.aborted) {
       try {
         await this.process(this.carry.splice(0));
@@ -253,13 +260,7 @@ export class IngestWorker {
         block = closesAt - Date.now();
         if (block <= 0) break;
       }
-      const reply = await this.deps.reader.xreadgroup(
-        'GROUP', this.group, this.consumer,
-        'COUNT', size - batch.length,
-        'BLOCK', Math.max(1, block),
-        'STREAMS', ...this.streams, ...this.newIds,
-      );
-      const got = parseReadReply(reply, this.partitionOf, 1);
+      const got = await this.partitions!.read({ count: size - batch.length, blockMs: Math.max(1, block) });
       if (got.length === 0) {
         if (batch.length === 0) return batch;
         continue;
@@ -283,10 +284,10 @@ export class IngestWorker {
   private startPrefetch(): void {
     const size = this.deps.config.INGEST_BATCH_SIZE;
     if (this.prefetch || this.stopping || this.carry.length >= size) return;
-    this.prefetch = this.deps.reader
-      .xreadgroup('GROUP', this.group, this.consumer, 'COUNT', size, 'STREAMS', ...this.streams, ...this.newIds)
-      .then((reply) => {
-        this.carry.push(...parseReadReply(reply, this.partitionOf, 1));
+    this.prefetch = this.partitions!
+      .read({ count: size })
+      .then((got) => {
+        this.carry.push(...got);
       })
       .catch((err: unknown) => {
         this.warn('prefetch', { err: err instanceof Error ? err.message : String(err) }, 'prefetch read failed');
@@ -341,7 +342,7 @@ export class IngestWorker {
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      touchEntries(redis, this.group, this.consumer, [...batch, ...this.carry])
+      touchEntries(redis, this.group, this.consumer, [...batch, ...this.carry, ...(this.partitions?.held() ?? [])])
         .catch(() => {})
         .finally(() => (busy = false));
     }, this.touchEveryMs);

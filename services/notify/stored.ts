@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { compareIds } from '../shared/ids.js';
 import { INGEST_GROUP } from '../shared/keys.js';
-import { fieldRecord } from '../shared/redis.js';
+import { eachCommand, fieldRecord } from '../shared/redis.js';
 import { successorId } from '../ingestion/trimmer.js';
 import { throwOnPipelineError, type IngestEntry } from '../ingestion/streams.js';
 
@@ -17,11 +17,9 @@ import { throwOnPipelineError, type IngestEntry } from '../ingestion/streams.js'
  * successor of its last-delivered id. Null: the stream has no storage group (nothing is stored).
  */
 export async function storedUpTo(redis: Redis, streams: readonly string[]): Promise<Map<string, string | null>> {
-  const pipe = redis.pipeline();
-  for (const s of streams) pipe.xinfo('GROUPS', s).xpending(s, INGEST_GROUP);
   let replies: unknown[];
   try {
-    replies = throwOnPipelineError(await pipe.exec());
+    replies = throwOnPipelineError(await eachCommand(redis, streams, (c, s) => [c.xinfo('GROUPS', s), c.xpending(s, INGEST_GROUP)]));
   } catch (err) {
     // A stream or the group missing (Redis lost its data): nothing stored there yet.
     if (err instanceof Error && /no such key|NOGROUP/i.test(err.message)) return new Map(streams.map((s) => [s, null]));

@@ -22,8 +22,9 @@ import { parseIngestItem } from '../shared/message.js';
 import type { Store } from '../shared/store/store.js';
 import { backoffDelay, sleep } from '../ingestion/backoff.js';
 import { claimIdlePage, removeIdleConsumers } from '../ingestion/claimer.js';
+import { PartitionReader } from '../ingestion/partition-reader.js';
 import { errorMessage, isStoreUnavailable } from '../ingestion/store-errors.js';
-import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, parseReadReply, touchEntries, type IngestEntry } from '../ingestion/streams.js';
+import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, touchEntries, type IngestEntry } from '../ingestion/streams.js';
 import { planOf, type DropReason, type NotifyPlan } from './causes.js';
 import { notifyFrame, resolveBatch, type Inserted } from './inbox.js';
 import type { NotifyMetrics } from './metrics.js';
@@ -91,7 +92,8 @@ export class NotifyWorker {
   readonly consumer: string;
   private readonly streams: string[];
   private readonly partitionOf: Map<string, number>;
-  private readonly newIds: string[];
+  /** New entries of every partition (partition-reader.ts); opened by start(). */
+  private partitions: PartitionReader | null = null;
   private readonly claimIntervalMs: number;
   private readonly touchEveryMs: number;
   /** How often storage's progress is looked at while a batch waits for it. */
@@ -107,14 +109,18 @@ export class NotifyWorker {
     const { streams, partitionOf } = ingestStreams(deps.keys);
     this.streams = streams;
     this.partitionOf = partitionOf;
-    this.newIds = streams.map(() => '>');
     this.claimIntervalMs = Math.max(50, Math.min(10_000, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 2)));
     this.touchEveryMs = Math.max(30, Math.floor(deps.config.INGEST_CLAIM_IDLE_MS / 3));
     this.storedPollMs = Math.max(10, Math.min(250, Math.floor(deps.config.INGEST_BATCH_MS / 2)));
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.loop) return;
+    const partitions = new PartitionReader({
+      reader: this.deps.reader, group: NOTIFY_GROUP, consumer: this.consumer, streams: this.streams, partitionOf: this.partitionOf,
+    });
+    this.partitions = partitions;
+    this.loop = this.run(partitions);
   }
 
   /** Stops reading, finishes and acks the batch in hand; gives up on it after SHUTDOWN_DRAIN_MS. */
@@ -128,7 +134,7 @@ export class NotifyWorker {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(partitions: PartitionReader): Promise<void> {
     const { log, metrics } = this.deps;
     let groupsReady = false;
     let drained = false;
@@ -148,7 +154,7 @@ export class NotifyWorker {
           await this.claimPass();
           this.nextClaimAt = Date.now() + this.claimIntervalMs;
         }
-        await this.readAndProcess();
+        await this.readAndProcess(partitions);
         attempt = 0;
       } catch (err) {
         if (err instanceof Abandoned) break;
@@ -159,20 +165,16 @@ export class NotifyWorker {
         await sleep(backoffDelay(attempt++), this.abandon.signal);
       }
     }
-    log.info({ consumer: this.consumer }, 'notify worker stopped');
+    // Read after the last batch: left pending under this name (re-read at restart, or claimed).
+    const left = await partitions.close();
+    log.info({ consumer: this.consumer, leftPending: left.length }, 'notify worker stopped');
   }
 
   /** New entries: what one blocking read returns, in batches of INGEST_BATCH_SIZE. */
-  private async readAndProcess(): Promise<void> {
+  private async readAndProcess(partitions: PartitionReader): Promise<void> {
     const size = this.deps.config.INGEST_BATCH_SIZE;
-    const reply = await this.deps.reader.xreadgroup(
-      'GROUP', NOTIFY_GROUP, this.consumer,
-      'COUNT', size,
-      'BLOCK', READ_BLOCK_MS,
-      'STREAMS', ...this.streams, ...this.newIds,
-    );
     // COUNT is per stream: a read over many partitions can bring more than one batch.
-    const got = parseReadReply(reply, this.partitionOf, 1);
+    const got = await partitions.read({ count: size, blockMs: READ_BLOCK_MS });
     for (let i = 0; i < got.length; i += size) await this.process(got.slice(i, i + size));
   }
 
@@ -342,9 +344,11 @@ export class NotifyWorker {
     const live = batch.filter((e) => e.fields !== null);
     let busy = false;
     const timer = setInterval(() => {
-      if (busy || live.length === 0) return;
+      // Entries a lane read meanwhile (partition-reader.ts) wait on this batch: ours too.
+      const held = [...live, ...(this.partitions?.held() ?? [])];
+      if (busy || held.length === 0) return;
       busy = true;
-      touchEntries(this.deps.redis, NOTIFY_GROUP, this.consumer, live)
+      touchEntries(this.deps.redis, NOTIFY_GROUP, this.consumer, held)
         .catch(() => {})
         .finally(() => (busy = false));
     }, this.touchEveryMs);

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import type { Logger } from './logger.js';
+import { eachCommand } from './redis.js';
 import type { Store } from './store/store.js';
 
 const MERGE_LUA = readFileSync(new URL('./lua/acl-merge.lua', import.meta.url), 'utf8');
@@ -30,8 +31,7 @@ export async function rebuildAcls(redis: Redis, keys: Keys, store: Store, log: L
   for (;;) {
     const page = await store.roomAcls(after, PAGE);
     if (page.length === 0) break;
-    const pipe = redis.pipeline();
-    for (const s of page) {
+    const results = await eachCommand(redis, page, (c, s) => {
       const fields: string[] = ['k', s.kind];
       if (s.archived) fields.push('a', '1');
       for (const m of s.members) {
@@ -40,9 +40,8 @@ export async function rebuildAcls(redis: Redis, keys: Keys, store: Store, log: L
       }
       for (const m of s.mutedNonMembers) if (m.mutedUntil > now) fields.push(`m:${m.userId}`, String(m.mutedUntil));
       for (const b of s.banned) fields.push(`b:${b}`, '1');
-      pipe.eval(MERGE_LUA, 1, keys.roomAcl(s.room), replace ? 'replace' : 'merge', ...fields);
-    }
-    const results = (await pipe.exec()) ?? [];
+      return c.eval(MERGE_LUA, 1, keys.roomAcl(s.room), replace ? 'replace' : 'merge', ...fields);
+    });
     const failed = results.find(([err]) => err);
     if (failed) throw failed[0]!;
     rooms += page.length;
@@ -70,9 +69,8 @@ async function restoreRoomSeqs(redis: Redis, keys: Keys, store: Store): Promise<
   for (;;) {
     const page = await store.roomSeqs(after, PAGE);
     if (page.length === 0) return;
-    const pipe = redis.pipeline();
-    for (const r of page) pipe.eval(RAISE_LUA, 1, keys.roomSeq(r.room), r.lastSeq);
-    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    const results = await eachCommand(redis, page, (c, r) => c.eval(RAISE_LUA, 1, keys.roomSeq(r.room), r.lastSeq));
+    const failed = results.find(([err]) => err);
     if (failed) throw failed[0]!;
     after = page.at(-1)!.room;
   }

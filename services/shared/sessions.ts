@@ -11,6 +11,7 @@
 // (its subscriber was reconnecting) finds it when it re-checks its sockets after the reconnect.
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { eachCommand } from './redis.js';
 
 type SessionKeys = Pick<Keys, 'revokedSession' | 'sessionRevocations'>;
 
@@ -28,9 +29,7 @@ export async function isSessionRevoked(redis: Redis, keys: SessionKeys, sid: str
 /** The subset of `sids` that are revoked (one round trip): a replica's re-check after a reconnect. */
 export async function revokedSessions(redis: Redis, keys: SessionKeys, sids: readonly string[]): Promise<Set<string>> {
   if (sids.length === 0) return new Set();
-  const pipeline = redis.pipeline();
-  for (const sid of sids) pipeline.exists(keys.revokedSession(sid));
-  const replies = (await pipeline.exec()) ?? [];
+  const replies = await eachCommand(redis, sids, (c, sid) => c.exists(keys.revokedSession(sid)));
   const out = new Set<string>();
   replies.forEach(([err, n], i) => {
     if (err) throw err;

@@ -5,6 +5,7 @@
 // 10,000 would be 10,000 frames (the presence-events rule), and join/leave is pushed already.
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { eachCommand } from './redis.js';
 
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline';
 export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['online', 'away', 'dnd', 'offline'];
@@ -37,14 +38,12 @@ export function presenceOf(f: StatusFields, now: number, awayMs: number): UserPr
   return out;
 }
 
-/** Each user's presence, one pipelined HMGET each. */
+/** Each user's presence, one pipelined HMGET each (per master on a Cluster). */
 export async function readPresence(redis: Redis, keys: Keys, userIds: Iterable<string>, awayMs: number): Promise<Map<string, UserPresence>> {
   const ids = [...new Set(userIds)];
   const out = new Map<string, UserPresence>();
   if (ids.length === 0) return out;
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hmget(keys.userStatus(id), ...STATUS_FIELDS);
-  const results = (await pipe.exec()) ?? [];
+  const results = await eachCommand(redis, ids, (c, id) => c.hmget(keys.userStatus(id), ...STATUS_FIELDS));
   const now = Date.now();
   ids.forEach((id, i) => {
     const [err, fields] = results[i] ?? [new Error('no reply'), null];

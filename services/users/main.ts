@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const store = await createStore(config, log);
   // the name `assistant` is the assistant's (assistant/identity.ts), never a person's to register
   await ensureAssistantUser(store, log).catch((err: unknown) => log.error({ err }, 'the assistant account could not be made sure of'));
-  const redis = createRedis(config.REDIS_URL, log, { role: 'main' });
+  const redis = createRedis(config, log, { role: 'main' });
   const registry = createMetricsRegistry(config);
   const storage = await createFileStorage(config);
   const { app, startDraining } = await createApp({ config, log, store, redis, registry, storage });

@@ -5,17 +5,22 @@
 // cannot be called on its own → `it.skip` saying what reading it found. Lua: cross-slot.test.ts.
 import type { Cluster, Redis } from 'ioredis';
 import { pino } from 'pino';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobs } from '../../services/assistant/jobs.js';
 import type { Trigger } from '../../services/assistant/triggers.js';
+import { Fanout } from '../../services/chat/fanout.js';
 import { readBacklog } from '../../services/chat/join.js';
 import { createSendScript } from '../../services/chat/send-script.js';
+import { textFramePayload } from '../../services/chat/wire.js';
 import { UserStatusTracker } from '../../services/chat/user-status.js';
 import { deadLetter, deadLetterCount } from '../../services/ingestion/dead-letter.js';
 import { ackEntries, ensureGroups, ingestStreams, ownPendingPages, touchEntries, type IngestEntry } from '../../services/ingestion/streams.js';
 import { storedUpTo } from '../../services/notify/stored.js';
 import { loadConfig } from '../../services/shared/config.js';
+import { compareIds } from '../../services/shared/ids.js';
 import { hitFixedWindow } from '../../services/shared/fixed-window.js';
+import { createRedis } from '../../services/shared/redis.js';
 import { INGEST_GROUP } from '../../services/shared/keys.js';
 import type { Logger } from '../../services/shared/logger.js';
 import { isSessionRevoked, revokedSessions, revokeSession } from '../../services/shared/sessions.js';
@@ -23,6 +28,7 @@ import type { Store } from '../../services/shared/store/store.js';
 import { readPresence } from '../../services/shared/user-status.js';
 import { createProfilePublisher } from '../../services/users/profile-live.js';
 import { waitFor } from '../helpers/ports.js';
+import { startRedisProxy } from '../chat/redis-proxy.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { CROSSSLOT, keys, knownBreak, PARTITIONS, PIPELINE_SPANS_MASTERS, spreadOverMasters, type Spread } from './spread.js';
 
@@ -65,12 +71,13 @@ describe('ingest streams: readers, acks and dead letters over the partitions of 
     await ensureGroups(r, keys.allIngestStreams(), INGEST_GROUP); // one XGROUP per stream: works
   });
 
-  it.fails('XREADGROUP over every partition\'s stream in ONE command (ingestion worker readBatch/prefetch, streams.ts ownPendingPages, notify and assistant workers) → CROSSSLOT: each partition is its own slot', async () => {
+  it('ownPendingPages (streams.ts): one XREADGROUP per partition\'s stream (each its own slot), pages cover every master; new reads: test/cluster/ingest.test.ts', async () => {
     const { streams, partitionOf } = ingestStreams(keys);
-    await knownBreak(CROSSSLOT, async () => {
-      const pages = ownPendingPages(r, { group: INGEST_GROUP, consumer: 'w1', streams, partitionOf, count: 10, stopping: () => false });
-      for await (const page of pages) void page;
-    });
+    const entries = await pendingOn(spread.partitionPerMaster, 'w1');
+    const pages: IngestEntry[][] = [];
+    for await (const page of ownPendingPages(r, { group: INGEST_GROUP, consumer: 'w1', streams, partitionOf, count: 10, stopping: () => false })) pages.push(page);
+    const byStream = (list: IngestEntry[]) => list.map((e) => `${e.stream} ${e.id}`).sort();
+    expect(byStream(pages.flat())).toEqual(byStream(entries));
   });
 
   it('XREADGROUP of one partition\'s stream works on every master (the per-partition read a fix would use)', async () => {
@@ -85,46 +92,56 @@ describe('ingest streams: readers, acks and dead letters over the partitions of 
     await ackEntries(r, INGEST_GROUP, entries);
   });
 
-  it.fails('ackEntries (streams.ts) of a batch from partitions of several masters: one pipeline of XACKs → ioredis "All keys in the pipeline should belong to the same slots allocation group"', async () => {
+  it('touchEntries and ackEntries (streams.ts) of a batch from partitions of every master: one XCLAIM / XACK per stream, each routed to its master', async () => {
     const entries = await pendingOn(spread.partitionPerMaster, 'w-ack');
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => ackEntries(r, INGEST_GROUP, entries));
+    const owners = async () =>
+      ((await Promise.all(entries.map((e) => c.xpending(e.stream, INGEST_GROUP, e.id, e.id, 1)))) as [string, string, number, number][][]).map((rows) => rows.map((row) => row[1]));
+    // touching to another consumer moves the entries: proof that each XCLAIM reached its master
+    await touchEntries(r, INGEST_GROUP, 'w-ack-2', entries);
+    expect(await owners()).toEqual(entries.map(() => ['w-ack-2']));
+    await ackEntries(r, INGEST_GROUP, entries);
+    expect(await owners()).toEqual(entries.map(() => []));
   });
 
-  it.fails('touchEntries (streams.ts) of a batch from partitions of several masters: one pipeline of XCLAIMs → ioredis "same slots allocation group"', async () => {
-    const entries = await pendingOn(spread.partitionPerMaster, 'w-touch');
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => touchEntries(r, INGEST_GROUP, 'w-touch', entries));
-  });
-
-  it.fails('deadLetter (ingestion/dead-letter.ts) of poison from partitions of several masters: one pipeline of XADDs → ioredis "same slots allocation group"', async () => {
+  it('deadLetter and deadLetterCount (ingestion/dead-letter.ts, the ingest_dead_letter_entries gauge) over partitions of every master: each command routed by its key (eachCommand)', async () => {
+    const before = await deadLetterCount(r, keys);
     const entries = await pendingOn(spread.partitionPerMaster, 'w-dead');
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => deadLetter(r, keys, entries.map((entry) => ({ entry, kind: 'invalid', reason: 'audit' }))));
+    await deadLetter(r, keys, entries.map((entry) => ({ entry, kind: 'invalid', reason: 'audit' })));
+    for (const e of entries) {
+      const rows = (await c.xrange(keys.deadLetter(e.partition), '-', '+')) as [string, string[]][];
+      expect(rows[0]![1].slice(0, 4)).toEqual(['reason', 'audit', 'entryId', e.id]);
+    }
+    expect(await deadLetterCount(r, keys)).toBe(before + entries.length);
   });
 
-  it.fails('deadLetterCount (ingestion/dead-letter.ts, the ingest_dead_letter_entries gauge): one pipeline of XLEN over every partition → ioredis "same slots allocation group"', async () => {
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => deadLetterCount(r, keys));
-  });
-
-  it.fails('storedUpTo (notify/stored.ts): one pipeline of XINFO GROUPS + XPENDING over every stream → ioredis "same slots allocation group"', async () => {
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => storedUpTo(r, keys.allIngestStreams()));
+  it('storedUpTo (notify/stored.ts): XINFO GROUPS + XPENDING of every stream, on every master', async () => {
+    const entries = await pendingOn(spread.partitionPerMaster, 'w-stored');
+    const points = await storedUpTo(r, keys.allIngestStreams());
+    expect(points.size).toBe(PARTITIONS);
+    // each entry just read is pending (not stored yet): the point is at or before it
+    for (const e of entries) expect(compareIds(points.get(e.stream)!, e.id)).toBeLessThanOrEqual(0);
   });
 });
 
 describe('per-user keys (not hash-tagged): users on every master', () => {
-  it.fails('readPresence (shared/user-status.ts): one pipeline of HMGET over users\' status keys → ioredis "same slots allocation group"', async () => {
-    const users = await spread.namesFor((u) => keys.userStatus(u), 'status-user-');
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => readPresence(r, keys, users, 60_000));
-  });
-
-  it.fails('UserStatusTracker.refresh (chat/user-status.ts): one pipeline of HSET over the status keys of a replica\'s users → ioredis "same slots allocation group"', async () => {
+  it('UserStatusTracker.refresh (chat/user-status.ts) and readPresence (shared/user-status.ts) over users on every master', async () => {
     const users = await spread.namesFor((u) => keys.userStatus(u), 'status-user-');
     const tracker = new UserStatusTracker(r, keys, log, config);
-    for (const u of users) tracker.connected(u); // its own writes: one MULTI on one key each (works)
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => tracker.refresh());
+    for (const u of users) tracker.connected(u); // its own writes: one MULTI on one key each
+    const written = async () => (await Promise.all(users.map((u) => c.exists(keys.userStatus(u))))).every((n) => n === 1);
+    await waitFor(written, { what: 'every connected() status write' });
+    for (const u of users) await c.hset(keys.userStatus(u), 'on', 1); // as if the TTL had run out
+    expect([...(await readPresence(r, keys, users, 60_000)).values()].map((p) => p.status)).toEqual(users.map(() => 'offline'));
+    await tracker.refresh();
+    const presence = await readPresence(r, keys, [...users, 'never-seen'], 60_000);
+    expect(users.map((u) => presence.get(u)?.status)).toEqual(users.map(() => 'online'));
+    expect(presence.get('never-seen')).toEqual({ status: 'offline' });
   });
 
-  it.fails('revokedSessions (shared/sessions.ts, a replica\'s re-check after a reconnect): one pipeline of EXISTS over revoked-session keys → ioredis "same slots allocation group"', async () => {
+  it('revokedSessions (shared/sessions.ts, a replica\'s re-check after a reconnect): EXISTS over revoked-session keys on every master', async () => {
     const sids = await spread.namesFor((s) => keys.revokedSession(s), 'sid-');
-    await knownBreak(PIPELINE_SPANS_MASTERS, () => revokedSessions(r, keys, sids));
+    await revokeSession(r, keys, sids[1]!, 60);
+    expect([...(await revokedSessions(r, keys, sids))]).toEqual([sids[1]]);
   });
 
   it('revokeSession MULTI (SET + PUBLISH, one key) and isSessionRevoked work for sessions on every master', async () => {
@@ -161,7 +178,7 @@ describe('per-user keys (not hash-tagged): users on every master', () => {
 
 describe('room reads and live publishes', () => {
   it('readBacklog MULTI (chat/join.ts: first, last and newest entries of one room log) works on every master', async () => {
-    const send = createSendScript(Object.defineProperty(cluster.client(), 'stream', { value: { cork() {}, uncork() {} } }) as unknown as Redis, keys, config);
+    const send = createSendScript(r, keys, config);
     for (const [i, room] of spread.publicRooms.entries()) {
       const first = await send(room, alice, 'one', `b-${i}-1`);
       await send(room, alice, 'two', `b-${i}-2`);
@@ -185,5 +202,39 @@ describe('room reads and live publishes', () => {
     expect(got.sort()).toEqual([...channels].sort());
   });
 
-  it.skip('Fanout recovery after a subscriber reconnect (chat/fanout.ts recover): one pipeline of XRANGE over the logs of every held room — rooms on several masters → ioredis "same slots allocation group" (found by reading: private method, not callable alone)', () => {});
+  it('Fanout recovery after a subscriber reconnect (chat/fanout.ts recover): the XRANGE of every held room\'s log, rooms on every master, delivers what was missed once each', async () => {
+    // The subscriber: a classic SUBSCRIBE to one node hears every node's PUBLISH (a cluster
+    // broadcasts), through a proxy that can take it down; the recovery reads go to the cluster.
+    const subProxy = await startRedisProxy(cluster.nodes[0]!.port);
+    const sub = createRedis(subProxy.url, log, { role: 'subscriber', blocking: true, extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false } });
+    try {
+      const registry = new Registry();
+      const metrics = {
+        framesOut: new Counter({ name: 'f_out', help: 'x', registers: [registry] }),
+        fanoutLatency: new Histogram({ name: 'f_lat', help: 'x', registers: [registry] }),
+        pubsubBytesIn: new Counter({ name: 'f_bytes_in', help: 'x', registers: [registry] }),
+        pubsubFramesIn: new Counter({ name: 'f_frames_in', help: 'x', registers: [registry] }),
+      };
+      const fanout = new Fanout(sub, keys, log, metrics, 'audit-replica', { redis: r, recoveryMax: 50 });
+      await waitFor(() => sub.status === 'ready', { what: 'subscriber ready' });
+      const send = createSendScript(r, keys, config);
+      const rooms = await spread.roomsFor((i) => `recover-${i}`);
+      const got = new Map(rooms.map((room) => [room, [] as string[]]));
+      for (const room of rooms) {
+        await fanout.add(room, { receive: (_room, data) => void got.get(room)!.push(textFramePayload(data).toString()), close: () => {} });
+        fanout.seen(room, undefined); // the join read an empty log
+        await send(room, alice, `${room} live`, `${room}-0`);
+      }
+      await waitFor(() => rooms.every((room) => got.get(room)!.length === 1), { what: 'a live message in every room' });
+      await subProxy.down();
+      await waitFor(() => sub.status !== 'ready', { what: 'subscriber down' });
+      for (const room of rooms) for (const n of [1, 2]) await send(room, alice, `${room} missed ${n}`, `${room}-${n}`);
+      await subProxy.up();
+      await waitFor(() => rooms.every((room) => got.get(room)!.length === 3), { what: 'the missed messages of every room', timeoutMs: 15_000 });
+      for (const room of rooms) expect(got.get(room)!.map((f) => (JSON.parse(f) as { text: string }).text)).toEqual([`${room} live`, `${room} missed 1`, `${room} missed 2`]);
+    } finally {
+      sub.disconnect();
+      await subProxy.close();
+    }
+  });
 });
