@@ -1,11 +1,10 @@
 // The assistant as its own process (k8s Deployment `assistant`, `npm run start:assistant`): the
 // same module the ingestion service runs in-process by default (start.ts), with /healthz /readyz
 // /metrics on PORT (9091). Run it with ASSISTANT_ENABLED=false on the ingestion service.
-import { createServer } from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
-import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
+import { createMetricsRegistry, listenOps, type Ops } from '../shared/ops.js';
 import { createStore } from '../shared/store/index.js';
 import { startAssistant } from './start.js';
 
@@ -22,28 +21,12 @@ async function main(): Promise<void> {
     draining: () => draining,
     checks: [{ name: 'store', check: () => store.ping() }],
   };
-  const server = createServer((req, res) => {
-    if (!handleOps(ops, req, res)) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":"not_found","message":"not found"}}');
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.HOST, () => resolve());
-  });
+  const server = await listenOps(ops, { port: config.port, host: config.HOST });
   log.info({ port: config.port, consumer: assistant.worker.consumer, provider: config.ASSISTANT_PROVIDER }, 'assistant listening');
   onShutdown(log, [
     ['readiness', () => (draining = true)],
     ['assistant', () => assistant.stop()],
-    [
-      'http',
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    ],
+    ['http', () => server.close()],
     ['store', () => store.close()],
   ], config.SHUTDOWN_DRAIN_MS + 15_000);
 }

@@ -71,7 +71,7 @@ export function throttled(intervalMs: number, publish: (text: string) => void): 
 }
 
 export async function respond(deps: ResponderDeps, trigger: Trigger, shutdown: AbortSignal): Promise<void> {
-  const { config, log, writer, jobs, quota, metrics } = deps;
+  const { log, writer, jobs, quota, metrics } = deps;
   try {
     const job = await jobs.begin(trigger);
     if (job.go === 'done') return;

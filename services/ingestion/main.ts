@@ -4,12 +4,11 @@
 // /metrics on PORT -> graceful shutdown (reverse order). Neither the notifier nor the assistant
 // has a readiness check on purpose: /readyz says whether this process STORES; a notifier or an
 // assistant in trouble must not take storage out of service (their metrics and logs say so).
-import { createServer } from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { INGEST_GROUP, keysFor } from '../shared/keys.js';
 import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
-import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
+import { createMetricsRegistry, listenOps, type Ops } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { createStore } from '../shared/store/index.js';
 import { createIngestMetrics } from './metrics.js';
@@ -70,16 +69,7 @@ async function main(): Promise<void> {
       },
     ],
   };
-  const server = createServer((req, res) => {
-    if (!handleOps(ops, req, res)) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":"not_found","message":"not found"}}');
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.HOST, () => resolve());
-  });
+  const server = await listenOps(ops, { port: config.port, host: config.HOST });
   log.info({ port: config.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind, notify: config.NOTIFY_ENABLED }, 'ingestion listening');
 
   worker.start();
@@ -108,14 +98,7 @@ async function main(): Promise<void> {
     ],
     ['trimmer', () => trimmer.stop()],
     ['acls', () => acls.stop()],
-    [
-      'http',
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    ],
+    ['http', () => server.close()],
     ['redis', () => Promise.all([closeRedis(reader), ...(notifyReader ? [closeRedis(notifyReader)] : []), closeRedis(redis)])],
     ['store', () => store.close()],
   ], config.SHUTDOWN_DRAIN_MS + 15_000);

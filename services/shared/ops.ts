@@ -1,7 +1,7 @@
 // The operational endpoints every service serves: /healthz (process alive), /readyz (its
 // dependencies answer; 503 with the failing check otherwise) and /metrics (Prometheus).
 // Works as a plain node http handler (chat, ingestion) and as Express middleware (users).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
 
@@ -66,6 +66,27 @@ export function handleOps(ops: Ops, req: IncomingMessage, res: ServerResponse): 
     return true;
   }
   return false;
+}
+
+/**
+ * A server of the ops routes alone (services with no HTTP API of their own: ingestion, the
+ * assistant), listening on PORT; `close()` ends its keep-alive connections too.
+ */
+export async function listenOps(ops: Ops, at: { port: number; host: string }): Promise<{ close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (!handleOps(ops, req, res)) send(res, 404, 'application/json', '{"error":{"code":"not_found","message":"not found"}}');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => resolve());
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

@@ -10,7 +10,7 @@
 //
 // DELETE /api/me {password}: the account goes (account-deletion.ts). The password is asked again,
 // checked under the login throttle like a change, so a stolen access token alone cannot delete it.
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
@@ -117,8 +117,8 @@ export function profileRouter(deps: ProfileDeps): Router {
   };
 
   /** The caller's password, checked like a login (throttled per username + IP); the user when right. */
-  const checkPassword = async (req: Request, password: string): Promise<User> => {
-    const me = authedUser(req.res!);
+  const checkPassword = async (req: Request, res: Response, password: string): Promise<User> => {
+    const me = authedUser(res);
     const ip = clientIp(req);
     await throttle.attempt(me.name, ip);
     const user = await store.findUserById(me.id);
@@ -145,7 +145,7 @@ export function profileRouter(deps: ProfileDeps): Router {
       if (typeof password !== 'string' || password.length === 0 || password.length > PASSWORD_MAX) {
         throw new ApiError('invalid_field', `password must be a string of 1–${PASSWORD_MAX} characters`);
       }
-      const user = await checkPassword(req, password);
+      const user = await checkPassword(req, res, password);
       const { found } = await deleteAccount({ id: user.id, name: user.username });
       if (!found) throw new ApiError('unauthorized', 'this account no longer exists');
       res.status(204).end();
@@ -165,7 +165,7 @@ export function profileRouter(deps: ProfileDeps): Router {
     .route('/api/me/password')
     .put(auth, async (req, res) => {
       const { currentPassword, newPassword } = parsePasswordChange(jsonObjectBody(req));
-      const user = await checkPassword(req, currentPassword);
+      const user = await checkPassword(req, res, currentPassword);
       const sid = callerSid(req);
       const { found, families } = await store.changePassword(user.id, await passwords.hash(newPassword), sid);
       if (!found) throw new ApiError('unauthorized', 'this account no longer exists');
