@@ -5,6 +5,7 @@
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
+import { ReplicaAckError } from '../shared/replica-ack.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { EventScript, EventResult } from './event-script.js';
 import { ackFrame, errorFrame, unchangedAckFrame } from './frames.js';
@@ -58,6 +59,12 @@ export async function acceptChange(deps: ChangeDeps, user: ChatUser, frame: Chan
           );
     result = await withTimeout(call, REDIS_TIMEOUT_MS);
   } catch (err) {
+    if (err instanceof ReplicaAckError) {
+      // Written on the master, not yet on enough replicas: not an ack (a failover now would lose
+      // it). The retry with the same cid is a `dup` that waits for the replicas again.
+      deps.log.warn({ err: err.message, room: frame.room, type: frame.type }, 'change not confirmed by the replicas in time');
+      return refusal('overloaded', 'not yet confirmed by enough Redis replicas: retry with the same cid', cid);
+    }
     deps.log.error({ err: (err as Error).message, room: frame.room, type: frame.type }, 'change script failed');
     const what = frame.type === 'send' ? 'message' : 'change';
     return refusal('internal', `${what} not accepted (storage unavailable), retry with the same cid`, cid);

@@ -6,6 +6,7 @@ import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { eventFrameHead, type EventHeadInput } from './frames.js';
+import { replicaAckOptions, scriptCaller } from '../shared/replica-ack.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
 import { accessRefusalOf, membersOnlyArg, NO_THREAD, type ScriptOptions, type SendResult } from './send-script.js';
 
@@ -24,12 +25,12 @@ export type EventResult =
 
 export type EventScript = (room: string, user: ChatUser, cid: string, change: EventHeadInput) => Promise<EventResult>;
 
-type EventCommand = (...args: (string | number)[]) => Promise<[string, (string | number)?, number?]>;
+/** event.lua's reply: see its header. */
+type EventReply = [string, (string | number)?, number?];
 
 export function createEventScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): EventScript {
   redis.defineCommand('auroraEvent', { numberOfKeys: 9, lua: EVENT_LUA });
-  const run = (redis as unknown as { auroraEvent: EventCommand }).auroraEvent.bind(redis);
-  const cork = corkPerTurn(redis);
+  const call = scriptCaller<EventReply>(redis, 'auroraEvent', replicaAckOptions(config), corkPerTurn(redis));
 
   /**
    * The parent of a reply, read before a delete: the script must name the thread key it
@@ -45,8 +46,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config, opts
 
   return async (room, user, cid, change) => {
     const parent = change.kind === 'delete' ? await parentOf(room, change.target) : '';
-    cork();
-    const reply = await run(
+    const reply = await call(keys.partitionOf(room), [
       keys.sendIdempotency(room, user.id, cid),
       keys.sendRate(room, user.id),
       keys.roomLog(room),
@@ -80,7 +80,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config, opts
       MAX_REACTION_EMOJI,
       parent,
       opts.anyRoom ? '0' : membersOnlyArg(room),
-    );
+    ]);
     const refused = accessRefusalOf(reply);
     if (refused) return refused;
     switch (reply[0]) {

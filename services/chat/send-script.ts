@@ -10,6 +10,7 @@ import { dmMembers, isMembersOnlyRoom } from '../shared/rooms.js';
 import { messageFrameHead } from './frames.js';
 import { mentionArgs } from './mentions.js';
 import type { SendLimit } from './protocol.js';
+import { replicaAckOptions, scriptCaller } from '../shared/replica-ack.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
 
 const SEND_LUA = luaWithLimits('send');
@@ -61,10 +62,8 @@ export function dmPeer(room: string, userId: string): string | undefined {
   return pair === null ? undefined : pair[0] === userId ? pair[1] : pair[0];
 }
 
-type SendCommand = (
-  k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, k8: string, k9: string, k10: string, k11: string,
-  ...argv: (string | number)[]
-) => Promise<[string, string | number, number?]>;
+/** send.lua's reply: see its header. */
+type SendReply = [string, string | number, number?];
 
 /** keys.thread's argument when a script names no thread: a key of the right slot, never touched. */
 export const NO_THREAD = '-';
@@ -132,17 +131,12 @@ export interface ScriptOptions {
 
 export function createSendScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): SendScript {
   redis.defineCommand('auroraSend', { numberOfKeys: 11, lua: SEND_LUA });
-  const run = (redis as unknown as { auroraSend: SendCommand }).auroraSend.bind(redis);
-  const corkForThisTurn = corkPerTurn(redis);
+  const call = scriptCaller<SendReply>(redis, 'auroraSend', replicaAckOptions(config), corkPerTurn(redis));
   const limits = sendLimitsArg(config);
-  const call = (...args: Parameters<SendCommand>) => {
-    corkForThisTurn();
-    return run(...args);
-  };
   return async (room, user, text, cid, replyTo, attachments) => {
     const peer = dmPeer(room, user.id);
     const mentions = mentionArgs(room, text);
-    const reply = await call(
+    const reply = await call(keys.partitionOf(room), [
       keys.sendIdempotency(room, user.id, cid),
       keys.sendRate(room, user.id),
       keys.roomLog(room),
@@ -168,7 +162,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config, opts:
       mentions.roomMention,
       mentions.names,
       attachments === undefined ? '' : attachments.join(','),
-    );
+    ]);
     const refused = accessRefusalOf(reply);
     if (refused) return refused;
     switch (reply[0]) {

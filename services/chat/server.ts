@@ -22,6 +22,7 @@ import { Revocations } from './revocations.js';
 import { UserChannels } from './user-channels.js';
 import { createAutoMute } from './auto-mute.js';
 import { createMemberScript } from '../shared/member-script.js';
+import { warnIfTooFewReplicas } from '../shared/replica-ack.js';
 import { Connection } from './connection.js';
 import { Fanout } from './fanout.js';
 import { createChatMetrics } from './metrics.js';
@@ -94,6 +95,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   const userChannels = new UserChannels(fanout, keys, log);
   const status = new UserStatusTracker(redis, keys, log, config);
   const member = createMemberScript(redis, keys, config);
+  redis.once('ready', () => void warnIfTooFewReplicas(redis, config.REDIS_ACK_REPLICAS, log));
   const ctx = {
     config, log, keys, redis, fanout, presence, metrics,
     send: createSendScript(redis, keys, config),

@@ -45,6 +45,14 @@ export const envSchema = z.object({
    * only lends its credentials and TLS (rediss://) to the nodes. Unset: the single Redis at REDIS_URL.
    */
   REDIS_CLUSTER_NODES: list(''),
+  /**
+   * Replicas that must hold a write before its ack (shared/replica-ack.ts): every send, event and
+   * membership change is followed by WAIT n. 0: acked when the master has it (replication is
+   * asynchronous; a failover can lose the last acks). Needs n replicas per master, or every write fails.
+   */
+  REDIS_ACK_REPLICAS: int(0, 0, 5),
+  /** The WAIT's timeout: fewer replicas in time is a retryable `overloaded` refusal, never an ack. */
+  REDIS_ACK_TIMEOUT_MS: int(500, 10, 10_000),
   /** Unset: the embedded SQLite store. Set: MongoDB through mongoose. */
   MONGO_URL: z.string().min(1).optional(),
   SQLITE_PATH: z.string().min(1).default('.data/aurora.db'),

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { memberFrameHead, roomFrameHead } from '../chat/frames.js';
 import type { Config } from './config.js';
 import type { Keys } from './keys.js';
+import { replicaAckOptions, scriptCaller } from './replica-ack.js';
 import { GROUP_MAX_MEMBERS, type MemberAction, type Role } from './membership.js';
 import type { ChatUser } from './message.js';
 import { roomKindOf } from './rooms.js';
@@ -67,15 +68,16 @@ const ACTION_OF: Record<Exclude<MemberOp['op'], 'create' | 'topic' | 'archive' |
 
 const REFUSALS: readonly string[] = ['unchanged', 'not_found', 'forbidden', 'banned', 'archived', 'exists', 'full', 'not_member', 'owner_must_transfer'];
 
-type MemberCommand = (...args: (string | number)[]) => Promise<[string, (string | number)?, (string | number)?, string?]>;
+/** member.lua's reply: see its header. */
+type MemberReply = [string, (string | number)?, (string | number)?, string?];
 
 export function createMemberScript(
   redis: Redis,
   keys: Keys,
-  config: Pick<Config, 'ROOM_LOG_MAXLEN' | 'ROOM_LOG_IDLE_TTL_SEC' | 'INGEST_MAX_BACKLOG' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC' | 'PRESENCE_EVENTS_MAX_MEMBERS'>,
+  config: Pick<Config, 'ROOM_LOG_MAXLEN' | 'ROOM_LOG_IDLE_TTL_SEC' | 'INGEST_MAX_BACKLOG' | 'ROOM_CREATE_MAX' | 'ROOM_CREATE_WINDOW_SEC' | 'PRESENCE_EVENTS_MAX_MEMBERS' | 'REDIS_ACK_REPLICAS' | 'REDIS_ACK_TIMEOUT_MS'>,
 ): MemberScript {
   redis.defineCommand('auroraMember', { numberOfKeys: 5, lua: MEMBER_LUA });
-  const run = (redis as unknown as { auroraMember: MemberCommand }).auroraMember.bind(redis);
+  const call = scriptCaller<MemberReply>(redis, 'auroraMember', replicaAckOptions(config));
 
   return async (room, actor, change, cid) => {
     const kind = roomKindOf(room);
@@ -95,7 +97,7 @@ export function createMemberScript(
       if (change.op === 'role' && change.role === 'owner') headB = memberFrameHead(room, actor, 'role', actor, cid);
     }
     const arg = change.op === 'mute' || change.op === 'automute' ? String(change.seconds) : change.op === 'role' ? change.role : '';
-    const reply = await run(
+    const reply = await call(keys.partitionOf(room), [
       keys.roomAcl(room),
       keys.roomLog(room),
       keys.ingestStreamOfRoom(room),
@@ -124,7 +126,7 @@ export function createMemberScript(
       config.ROOM_CREATE_MAX,
       config.ROOM_CREATE_WINDOW_SEC,
       config.PRESENCE_EVENTS_MAX_MEMBERS,
-    );
+    ]);
     const [status] = reply;
     if (status === 'ok') {
       const r: MemberResult = { kind: 'ok', id: String(reply[1]), ts: Number(reply[2]) };

@@ -8,6 +8,7 @@ import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
 import { createMetricsRegistry } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
+import { warnIfTooFewReplicas } from '../shared/replica-ack.js';
 import { createStore } from '../shared/store/index.js';
 import { createApp } from './app.js';
 import { createFileStorage } from './files/file-storage.js';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   // the name `assistant` is the assistant's (assistant/identity.ts), never a person's to register
   await ensureAssistantUser(store, log).catch((err: unknown) => log.error({ err }, 'the assistant account could not be made sure of'));
   const redis = createRedis(config, log, { role: 'main' });
+  redis.once('ready', () => void warnIfTooFewReplicas(redis, config.REDIS_ACK_REPLICAS, log));
   const registry = createMetricsRegistry(config);
   const storage = await createFileStorage(config);
   const { app, startDraining } = await createApp({ config, log, store, redis, registry, storage });

@@ -19,7 +19,8 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+/** `replicaOf`: the port of a master on this host; the server starts as its replica. */
+export async function startRedis(opts: { appendonly?: boolean; replicaOf?: number } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'aurora-redis-'));
   const clients: Redis[] = [];
@@ -28,7 +29,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
   const start = async () => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...(opts.replicaOf ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : [])],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     await waitFor(
