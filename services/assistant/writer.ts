@@ -79,7 +79,7 @@ export function createWriter(redis: Redis, keys: Keys, config: Config, assistant
     placeholder: (trigger) => post(trigger, PLACEHOLDER_TEXT),
     post,
     async delta(trigger, answerId, text) {
-      await redis.publish(keys.roomChannel(trigger.room), deltaFrame(trigger.room, answerId, text, trigger.asker.id));
+      await redis.spublish(keys.roomChannel(trigger.room), deltaFrame(trigger.room, answerId, text, trigger.asker.id));
     },
     async finish(trigger, answerId, text) {
       const r = await event(trigger.room, assistant, finalCid(trigger), { kind: 'edit', target: answerId, text: finalText(text) });

@@ -52,25 +52,35 @@ beforeEach(async () => {
   await r.flushall();
 });
 
-/** Frames published on `channels` while `fn` runs (a PING after it: every PUBLISH has arrived). */
-async function published(channels: string[], fn: () => Promise<unknown>): Promise<{ channel: string; frame: Record<string, unknown> }[]> {
+/**
+ * Frames published while `fn` runs on the channels of `rooms` (shard channels: SSUBSCRIBE) and of
+ * `users` (classic: SUBSCRIBE), in arrival order; a PING after it: every publish has arrived.
+ */
+async function published(
+  on: { rooms?: string[]; users?: string[] },
+  fn: () => Promise<unknown>,
+): Promise<{ channel: string; frame: Record<string, unknown> }[]> {
   const got: { channel: string; frame: Record<string, unknown> }[] = [];
   const listener = (channel: string, payload: string) => void got.push({ channel, frame: JSON.parse(payload) as Record<string, unknown> });
-  sub.on('message', listener);
-  await sub.subscribe(...channels);
+  const rooms = (on.rooms ?? []).map((room) => keys.roomChannel(room));
+  const users = (on.users ?? []).map((id) => keys.userChannel(id));
+  sub.on('message', listener).on('smessage', listener);
+  if (users.length > 0) await sub.subscribe(...users);
+  if (rooms.length > 0) await sub.ssubscribe(...rooms);
   try {
     await fn();
     await sub.ping();
     return got;
   } finally {
-    sub.off('message', listener);
-    await sub.unsubscribe();
+    sub.off('message', listener).off('smessage', listener);
+    if (rooms.length > 0) await sub.sunsubscribe(...rooms);
+    if (users.length > 0) await sub.unsubscribe(...users);
   }
 }
 
 describe('send.lua: seq and mentions', () => {
   it('numbers top-level messages 1, 2, 3 per room (replies take none) in frame, log and ingest entry', async () => {
-    const frames = await published([keys.roomChannel('lobby')], async () => {
+    const frames = await published({ rooms: ['lobby'] }, async () => {
       const a = await ok(send('lobby', alice, 'one', 'c1'));
       await ok(send('lobby', bob, 'reply', 'c2', a.id));
       await ok(send('lobby', bob, 'two', 'c3'));
@@ -88,13 +98,13 @@ describe('send.lua: seq and mentions', () => {
     for (const u of [alice, bob, carol]) expect((await run(room, u, { op: 'join' })).kind).toBe('ok');
     expect((await run(room, dave, { op: 'join' })).kind).toBe('ok');
     expect((await run(room, dave, { op: 'leave' })).kind).toBe('ok');
-    const frames = await published([keys.roomChannel(room)], () =>
+    const frames = await published({ rooms: [room] }, () =>
       ok(send(room, alice, 'hi @BOB and @bob, @carol.b. @alice @dave @nobody mail@bob.com', 'c1')),
     );
     expect(frames[0]!.frame.mentions).toEqual([bob.id, carol.id]);
     expect(await lastIngest(room)).toMatchObject({ mentions: [bob.id, carol.id] });
     // no mention: no field at all
-    const plain = await published([keys.roomChannel(room)], () => ok(send(room, alice, 'no one here', 'c2')));
+    const plain = await published({ rooms: [room] }, () => ok(send(room, alice, 'no one here', 'c2')));
     expect(plain[0]!.frame).not.toHaveProperty('mentions');
   });
 
@@ -161,7 +171,7 @@ describe('read.lua', () => {
     for (const u of [alice, bob]) await run(room, u, { op: 'join' });
     const m1 = await ok(send(room, alice, 'one', 'c1'));
     const m2 = await ok(send(room, alice, 'two', 'c2'));
-    const frames = await published([keys.userChannel(bob.id), keys.roomChannel(room)], async () => {
+    const frames = await published({ users: [bob.id], rooms: [room] }, async () => {
       expect(await read(room, bob, m2.id)).toEqual({ kind: 'ok', seq: 2 });
       expect(await read(room, bob, m1.id)).toEqual({ kind: 'unchanged' });
       expect(await read(room, bob, m2.id)).toEqual({ kind: 'unchanged' });
@@ -178,12 +188,12 @@ describe('read.lua', () => {
     const room = 'big';
     for (const u of [alice, bob, carol, dave]) await run(room, u, { op: 'join' });
     const m = await ok(send(room, alice, 'hello', 'c1'));
-    const frames = await published([keys.userChannel(bob.id), keys.roomChannel(room)], () => read(room, bob, m.id));
+    const frames = await published({ users: [bob.id], rooms: [room] }, () => read(room, bob, m.id));
     expect(frames.map((f) => f.frame.type)).toEqual(['read']);
 
     const dm = dmRoomName(alice.id, bob.id);
     const d = await ok(send(dm, alice, 'psst', 'c2'));
-    const dmFrames = await published([keys.roomChannel(dm)], () => read(dm, bob, d.id));
+    const dmFrames = await published({ rooms: [dm] }, () => read(dm, bob, d.id));
     expect(dmFrames.map((f) => f.frame.type)).toEqual(['receipt']);
   });
 

@@ -24,7 +24,8 @@ import type { Logger } from '../shared/logger.js';
 import type { ChatUser } from '../shared/message.js';
 import { withTimeout } from '../shared/timeout.js';
 import { acceptChange, REDIS_TIMEOUT_MS, type ChangeFrame } from './changes.js';
-import { logIdOf, type FanoutMember, type PublishedFrame } from './fanout.js';
+import type { FanoutMember } from './fanout.js';
+import { logIdOf, type PublishedFrame } from './published-frame.js';
 import { authedFrame, errorFrame, helloFrame, joinedFrame, joinedOverhead, leftFrame, membersJson, pongFrame, type LeftReason } from './frames.js';
 import { readBacklog } from './join.js';
 import { LiveGate } from './live-gate.js';
@@ -149,6 +150,10 @@ export class Connection implements FanoutMember, UserChannelMember {
     this.closing = true;
     this.out.flush();
     this.ws.close(code, reason);
+    // A socket paused for back-pressure (queued frames) must read again, or the client's close
+    // frame is never seen and the socket hangs half-closed until ws's 30 s timeout; what it reads
+    // meanwhile is dropped (onFrame: closing).
+    if (this.ws.isPaused) this.ws.resume();
   }
 
   /** Queues one WebSocket frame (made by wire.ts textFrame). */

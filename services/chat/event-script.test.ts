@@ -26,14 +26,14 @@ let event: EventScript;
 let member: MemberScript;
 const WINDOW_MS = generous.MESSAGE_CHANGE_WINDOW_SEC * 1000;
 
-/** Payloads PUBLISHed per channel, in arrival order. */
+/** Payloads SPUBLISHed per room channel (a shard channel), in arrival order. */
 const heard = new Map<string, string[]>();
 
 beforeAll(async () => {
   redis = await startRedis();
   r = redis.client();
   sub = redis.client();
-  sub.on('message', (channel: string, payload: string) => {
+  sub.on('smessage', (channel: string, payload: string) => {
     const list = heard.get(channel) ?? [];
     list.push(payload);
     heard.set(channel, list);
@@ -53,7 +53,7 @@ function scripts(config: Config): [SendScript, EventScript] {
 }
 
 async function listen(room: string): Promise<void> {
-  await sub.subscribe(keys.roomChannel(room));
+  await sub.ssubscribe(keys.roomChannel(room));
 }
 
 /** Everything published on the room's channel so far (the PING's answer comes after them). */

@@ -6,7 +6,7 @@ import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { eventFrameHead, type EventHeadInput } from './frames.js';
-import { replicaAckOptions, scriptCaller } from '../shared/replica-ack.js';
+import { replicaAckOptions, scriptCaller, type Publication } from '../shared/replica-ack.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
 import { accessRefusalOf, membersOnlyArg, NO_THREAD, type ScriptOptions, type SendResult } from './send-script.js';
 
@@ -26,11 +26,14 @@ export type EventResult =
 export type EventScript = (room: string, user: ChatUser, cid: string, change: EventHeadInput) => Promise<EventResult>;
 
 /** event.lua's reply: see its header. */
-type EventReply = [string, (string | number)?, number?];
+type EventReply = [string, (string | number)?, number?, string?];
 
 export function createEventScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): EventScript {
   redis.defineCommand('auroraEvent', { numberOfKeys: 9, lua: EVENT_LUA });
   const call = scriptCaller<EventReply>(redis, 'auroraEvent', replicaAckOptions(config), corkPerTurn(redis));
+  // REDIS_ACK_REPLICAS: the script returns its frame instead of publishing it (event.lua, replica-ack.ts)
+  const deferPublish = config.REDIS_ACK_REPLICAS > 0;
+  const publishLater = (room: string) => (reply: EventReply): Publication[] => (reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true]] : []);
 
   /**
    * The parent of a reply, read before a delete: the script must name the thread key it
@@ -56,7 +59,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config, opts
       keys.reactions(room, change.target),
       keys.thread(room, parent || NO_THREAD),
       keys.roomAcl(room),
-      keys.roomChannel(room),
+      deferPublish ? '' : keys.roomChannel(room),
       room,
       user.id,
       user.name,
@@ -80,7 +83,7 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config, opts
       MAX_REACTION_EMOJI,
       parent,
       opts.anyRoom ? '0' : membersOnlyArg(room),
-    ]);
+    ], deferPublish ? publishLater(room) : undefined);
     const refused = accessRefusalOf(reply);
     if (refused) return refused;
     switch (reply[0]) {

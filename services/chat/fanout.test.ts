@@ -11,7 +11,8 @@ import { waitFor } from '../../test/helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../../test/chat/redis-proxy.js';
 import { compareIds } from '../shared/ids.js';
 import { createEventScript } from './event-script.js';
-import { Fanout, publishedFrameOf, type FanoutMember, type FanoutOptions } from './fanout.js';
+import { Fanout, type FanoutMember, type FanoutOptions } from './fanout.js';
+import { publishedFrameOf } from './published-frame.js';
 import { messageFrameHead } from './frames.js';
 import { createSendScript } from './send-script.js';
 import { textFramePayload } from './wire.js';
@@ -93,6 +94,11 @@ async function ownFanout(
   return { fanout: f, sub: s, main: m };
 }
 
+/** Subscribers of a room channel (a shard channel: PUBSUB SHARDNUMSUB, not NUMSUB). */
+async function shardSubscribers(channel: string): Promise<number> {
+  return Number(((await admin.pubsub('SHARDNUMSUB', channel)) as [string, number])[1]);
+}
+
 /** Kills one subscriber connection (it reconnects on its own). */
 async function killSubscriber(s: Redis): Promise<void> {
   // (a subscriber cannot run CLIENT ID: found by the address it connects from)
@@ -104,17 +110,20 @@ describe('Fanout', () => {
     const m = member();
     await fanout.add('plain', m);
     expect(fanout.subscribedCount()).toBe(1);
-    await admin.publish(keys.roomChannel('plain'), '{"type":"presence"}');
+    await admin.spublish(keys.roomChannel('plain'), '{"type":"presence"}');
     await waitFor(() => m.got.length === 1, { what: 'delivery' });
     fanout.remove('plain', m);
     await waitFor(() => fanout.trackedRooms() === 0, { what: 'room forgotten' });
     expect(fanout.subscribedCount()).toBe(0);
-    expect(Number(((await admin.pubsub('NUMSUB', keys.roomChannel('plain'))) as [string, number])[1])).toBe(0);
+    expect(await shardSubscribers(keys.roomChannel('plain'))).toBe(0);
   });
 
-  it('a room whose SUBSCRIBE was rejected is forgotten when its member goes', async () => {
-    // Redis refuses SUBSCRIBE on this channel (ACL): the join fails, the member is removed
-    await admin.call('ACL', 'SETUSER', 'default', 'resetchannels', '&aurora:probe:*', `&${keys.roomChannel('allowed')}`);
+  it('a room whose SSUBSCRIBE was rejected is forgotten when its member goes', async () => {
+    // Redis refuses SSUBSCRIBE on this channel (ACL): the join fails, the member is removed. The
+    // replica's probe channels (classic and per-partition shard ones) stay allowed: Redis 7
+    // disconnects a client subscribed to a channel it may no longer use.
+    const probes = [keys.probeChannel(config.replicaId), ...Array.from({ length: keys.partitions }, (_, p) => keys.shardProbeChannel(p, config.replicaId))];
+    await admin.call('ACL', 'SETUSER', 'default', 'resetchannels', ...probes.map((c) => `&${c}`), `&${keys.roomChannel('allowed')}`);
     try {
       const m = member();
       await expect(fanout.add('denied', m)).rejects.toThrow(/NOPERM|permission/i);
@@ -142,7 +151,7 @@ describe('Fanout', () => {
     p.hold(); // the main connection's replies never come (a half-open connection)
     await killSubscriber(s);
     await waitFor(() => p.sawArg('xrange') || p.sawArg('XRANGE'), { what: 'the recovery read sent', timeoutMs: 15_000 });
-    for (let i = 0; i < 3; i++) await admin.publish(keys.roomChannel('stall'), `{"type":"presence","n":${i}}`);
+    for (let i = 0; i < 3; i++) await admin.spublish(keys.roomChannel('stall'), `{"type":"presence","n":${i}}`);
     await waitFor(() => m.closes.length > 0, { what: 'the member closed after the recovery timeout', timeoutMs: 15_000 });
     expect(m.closes).toEqual([1012]);
     p.release();
@@ -157,7 +166,7 @@ describe('Fanout', () => {
     p.hold();
     await killSubscriber(s);
     await waitFor(() => p.sawArg('xrange') || p.sawArg('XRANGE'), { what: 'the recovery read sent', timeoutMs: 15_000 });
-    for (let i = 0; i < 6; i++) await admin.publish(keys.roomChannel('flood'), `{"type":"presence","n":${i}}`);
+    for (let i = 0; i < 6; i++) await admin.spublish(keys.roomChannel('flood'), `{"type":"presence","n":${i}}`);
     await waitFor(() => m.closes.length > 0, { what: 'the member closed once more than RECOVERY_MAX frames were held', timeoutMs: 10_000 });
     expect(m.closes).toEqual([1012]);
     expect(m.got).toEqual([]);
@@ -169,15 +178,15 @@ describe('Fanout', () => {
     const { fanout: f, sub: s } = await ownFanout({ subUrl: p.url, recoveryMax: 10 });
     const m = closable();
     await f.add('gone', m);
-    expect(Number(((await admin.pubsub('NUMSUB', keys.roomChannel('gone'))) as [string, number])[1])).toBe(1);
+    expect(await shardSubscribers(keys.roomChannel('gone'))).toBe(1);
     await p.down();
     await waitFor(() => s.status !== 'ready', { what: 'subscriber down' });
-    f.remove('gone', m); // its UNSUBSCRIBE waits in the offline queue
+    f.remove('gone', m); // its SUNSUBSCRIBE waits in the offline queue
     await p.up();
     await waitFor(() => s.status === 'ready', { what: 'subscriber back', timeoutMs: 15_000 });
     await waitFor(() => f.trackedRooms() === 0, { what: 'room forgotten', timeoutMs: 15_000 });
     await s.ping(); // every command written before this one has been answered
-    expect(Number(((await admin.pubsub('NUMSUB', keys.roomChannel('gone'))) as [string, number])[1])).toBe(0);
+    expect(await shardSubscribers(keys.roomChannel('gone'))).toBe(0);
     expect(f.subscribedCount()).toBe(0);
   }, 30_000);
 
@@ -216,8 +225,8 @@ describe('Fanout recovery of events', () => {
     const watcher = redis.client();
     extraClients.push(watcher);
     const live: string[] = [];
-    watcher.on('message', (_ch: string, payload: string) => void live.push(payload));
-    await watcher.subscribe(keys.roomChannel(room));
+    watcher.on('smessage', (_ch: string, payload: string) => void live.push(payload));
+    await watcher.ssubscribe(keys.roomChannel(room));
     const scriptConfig = loadConfig('chat', { RATE_LIMIT_MESSAGES: '100', RATE_LIMIT_WINDOW_MS: '60000' });
     const send = createSendScript(admin, keys, scriptConfig);
     const event = createEventScript(admin, keys, scriptConfig);

@@ -1,53 +1,42 @@
-// Live fan-out across replicas. A replica SUBSCRIBEs a room's channel while it has at least one
-// local member in that room and UNSUBSCRIBEs when the last one leaves (reference counted, never
-// PSUBSCRIBE), so Redis egress grows with interested replicas only. Each published payload is
-// parsed once and framed once (wire.ts): the same WebSocket frame bytes go to every local member.
+// Live fan-out across replicas. A replica SSUBSCRIBEs a room's shard channel while it has at least
+// one local member in that room and SUNSUBSCRIBEs when the last one leaves (reference counted,
+// never a pattern), so Redis egress grows with interested replicas only — and on a Redis Cluster
+// only the room's master carries it (sharded pub/sub; classic PUBLISH is broadcast to every
+// node). Each published payload is parsed once and framed once (wire.ts): the same WebSocket
+// frame bytes go to every local member.
 //
 // Race safety: subscribe/unsubscribe operations of one room run strictly one after another on
 // a per-room promise chain, and each re-checks the member count when it runs, so a join that
-// interleaves with the last leave ends subscribed, and add() resolves only once the SUBSCRIBE
+// interleaves with the last leave ends subscribed, and add() resolves only once the SSUBSCRIBE
 // is confirmed by Redis (join.ts relies on that before it reads the room log).
 //
 // Subscriber reconnects ("acked ⇒ delivered live to every connected member"): on EVERY 'ready'
-// of the subscriber connection — the first one included — the probe channel and every
-// subscribed room are SUBSCRIBEd again (ioredis's own autoResubscribe is off: it only restores
-// what it recorded, and a connection reset before the first 'ready' records nothing). Messages
-// published while the connection was down are recovered from the room log: each room remembers
-// the last entry id (message or event) delivered here; once the SUBSCRIBE is confirmed, live
-// frames of the room are held back (live-gate.ts, the same hold-and-merge a join uses), XRANGE lastId + COUNT RECOVERY_MAX+2 reads what was missed (from lastId
-// itself, inclusive: one atomic read that also proves the capped log still holds it — trimmed
-// away means more was missed than the log keeps, a gap; 1012), it is delivered
-// through the normal path (one Buffer per message, byte-identical to the published frame),
-// then the held live frames minus what the log already gave. More than RECOVERY_MAX missed (or
-// more than recoveryMaxBytes = REPLY_MAX_BYTES of frames: 500 big messages would be ~12 MB per
-// member socket in one turn), the
-// read failed or took longer than RECOVERY_TIMEOUT_MS (a stalled main connection must not hold
-// live frames forever), or more than RECOVERY_MAX live frames piled up while it ran: the room's
-// local sockets are closed with 1012 and the clients resume with `since`.
+// of a single node's subscriber connection — the first one included — the probe channels and
+// every subscribed room are subscribed again (ioredis's own autoResubscribe is off: it only
+// restores what it recorded, and a connection reset before the first 'ready' records nothing);
+// on a Cluster ioredis re-subscribes a shard's channels itself and says so (shardsReset).
+// Either way each room remembers the last entry id (message or event) delivered here; once the
+// subscription is confirmed, live frames of the room are held back (live-gate.ts, the same
+// hold-and-merge a join uses), what the log holds past that id is read back and delivered
+// through the normal path (missed-frames.ts: byte-identical to the published frames), then the
+// held live frames minus what the log already gave. When that cannot be gap-free (too much
+// missed, the log trimmed or lost the id, the read failed or stalled, too many frames held
+// meanwhile) the room's local sockets are closed with 1012 and the clients resume with `since`.
 import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
-import { compareIds, idTime, isMessageId } from '../shared/ids.js';
+import { compareIds } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { eachCommand } from '../shared/redis.js';
-import { logEntryFrame } from './frames.js';
 import { LiveGate } from './live-gate.js';
+import { readMissed, RECOVERY_TIMEOUT_MS } from './missed-frames.js';
+
+/** refreshShards() at most this often. */
+const SHARD_REFRESH_MIN_MS = 3000;
+import { logIdOf, publishedFrameOf, type PublishedFrame } from './published-frame.js';
 import { CloseCode } from './protocol.js';
 import { textFrame } from './wire.js';
 
-/** The fields of a published frame the replica looks at (it forwards the bytes verbatim). */
-export interface PublishedFrame {
-  type: string;
-  id?: string;
-  ts?: number;
-  user?: { id?: string };
-  /** Set on every frame but `message`/`event` frames of the fast path (below). */
-  room?: string;
-  /** Membership events (parsed in full: they are rare and a replica acts on them). */
-  kind?: string;
-  action?: string;
-  member?: { id?: string };
-}
+export type { PublishedFrame } from './published-frame.js';
 
 export interface FanoutMember {
   /**
@@ -57,11 +46,6 @@ export interface FanoutMember {
   receive(room: string, data: Buffer, frame: PublishedFrame): void;
   /** Closes the member's socket (1012 when live delivery could not be made gap-free). */
   close(code: number, reason: string): void;
-}
-
-/** The room log id a frame carries: messages and events have one (presence and typing do not). */
-export function logIdOf(frame: PublishedFrame): string | undefined {
-  return (frame.type === 'message' || frame.type === 'event') && isMessageId(frame.id) ? frame.id : undefined;
 }
 
 interface RoomSub {
@@ -74,6 +58,7 @@ interface RoomSub {
   gate: LiveGate<PublishedFrame>;
   /** The id recovery reads after (lastId when the re-subscribe began). */
   recoverFrom?: string | undefined;
+  partition: number;
 }
 
 export interface FanoutMetrics {
@@ -97,45 +82,18 @@ export interface FanoutOptions {
   recoveryTimeoutMs?: number;
 }
 
-/** Default of FanoutOptions.recoveryTimeoutMs. */
-export const RECOVERY_TIMEOUT_MS = 5_000;
-
-type StreamEntry = [id: string, fields: string[]];
-
-const MESSAGE_HEAD = '{"type":"message",';
-const EVENT_HEAD = '{"type":"event",';
-const MEMBER_EVENT_HEAD = '{"type":"event","kind":"member",';
-const FRAME_TAIL = /^,"ts":(\d{1,16})}$/;
-
-/**
- * The fields fan-out needs from a published frame. `message` and `event` frames are made by the
- * scripts as a head + `"id":"<id>","ts":<ts>}` (frames.ts), so their id and ts are read from the
- * end without parsing the text (they are last, and a `"` inside the text is always escaped);
- * anything else (typing, presence, or an unexpected shape) is JSON-parsed. Throws on a frame
- * without a type.
- */
-export function publishedFrameOf(payload: string): PublishedFrame {
-  const type = payload.startsWith(MESSAGE_HEAD)
-    ? 'message'
-    : payload.startsWith(EVENT_HEAD) && !payload.startsWith(MEMBER_EVENT_HEAD)
-      ? 'event'
-      : null;
-  if (type !== null) {
-    const at = payload.lastIndexOf('"id":"');
-    const end = at < 0 ? -1 : payload.indexOf('"', at + 6);
-    const id = end < 0 ? '' : payload.slice(at + 6, end);
-    const tail = end < 0 ? null : FRAME_TAIL.exec(payload.slice(end + 1));
-    if (tail && isMessageId(id)) return { type, id, ts: Number(tail[1]) };
-  }
-  const frame = JSON.parse(payload) as PublishedFrame;
-  if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') throw new Error('no type');
-  return frame;
-}
 
 export class Fanout {
   private readonly rooms = new Map<string, RoomSub>();
   private readonly channelRoom = new Map<string, string>();
-  private probeHandler: ((payload: string) => void) | null = null;
+  private probeHandler: ((payload: string, partition: number | null) => void) | null = null;
+  /** Shard probe channel → its partition (probe.ts: each master carrying rooms is probed). */
+  private readonly shardProbes = new Map<string, number>();
+  /** Cluster: shard probes are ioredis' to re-subscribe after the first SSUBSCRIBE. */
+  private shardProbesSubscribed = false;
+  /** Cluster: a topology change at this time may have moved the classic subscriber (see controlsMayHaveMissed). */
+  private controlsSuspectSince = 0;
+  private lastShardRefresh = 0;
   /** Replica-wide channels (session revocations): subscribed for the replica's life. */
   private readonly controls = new Map<string, { onMessage: (payload: string) => void; onResubscribed?: () => void }>();
   private readonly probeChannel: string;
@@ -147,20 +105,36 @@ export class Fanout {
     private readonly keys: Keys,
     private readonly log: Logger,
     private readonly metrics: FanoutMetrics,
-    replicaId: string,
+    private readonly replicaId: string,
     private readonly opts: FanoutOptions,
   ) {
     this.probeChannel = keys.probeChannel(replicaId);
+    for (let p = 0; p < keys.partitions; p++) this.shardProbes.set(keys.shardProbeChannel(p, replicaId), p);
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+    sub.on('smessage', (channel: string, payload: string) => this.onMessage(channel, payload));
     sub.on('ready', () => this.resubscribe());
+    if (sub.isCluster) {
+      // ioredis re-subscribes the shard channels itself (one connection per master) after a
+      // failover or a slot move, then says so: what was published meanwhile is read back here.
+      sub.on('subscribersReady', () => this.shardsReset());
+      for (const event of ['+node', '-node']) sub.on(event, () => this.controlsMayHaveMissed());
+    }
   }
 
-  /** Subscribes the replica's private probe channel (probe.ts); re-subscribed on every 'ready'. */
-  async subscribeProbe(handler: (payload: string) => void): Promise<void> {
+  /**
+   * Subscribes the replica's private probe channels (probe.ts): the classic one and one shard
+   * channel per partition; `partition` is null for the classic one. Re-subscribed on 'ready'.
+   */
+  async subscribeProbe(handler: (payload: string, partition: number | null) => void): Promise<void> {
     this.probeHandler = handler;
     // Not ready yet: the 'ready' handler subscribes it (a SUBSCRIBE written before the
     // connection's handshake finished is what loses subscriptions in ioredis 5, issue #2037).
-    if (this.sub.status === 'ready') await this.sub.subscribe(this.probeChannel);
+    if (this.sub.status === 'ready') await Promise.all([this.sub.subscribe(this.probeChannel), this.subscribeShardProbes()]);
+  }
+
+  /** The shard probe channel of every partition (probe.ts publishes to them). */
+  shardProbeChannels(): string[] {
+    return [...this.shardProbes.keys()];
   }
 
   /**
@@ -183,7 +157,7 @@ export class Fanout {
   add(room: string, member: FanoutMember): Promise<void> {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { members: new Set(), subscribed: false, op: Promise.resolve(), gate: new LiveGate() };
+      r = { members: new Set(), subscribed: false, op: Promise.resolve(), gate: new LiveGate(), partition: this.keys.partitionOf(room) };
       this.rooms.set(room, r);
       this.channelRoom.set(this.keys.roomChannel(room), room);
     }
@@ -191,7 +165,7 @@ export class Fanout {
     const state = r;
     state.op = state.op.then(async () => {
       if (state.members.size > 0 && !state.subscribed) {
-        await this.sub.subscribe(this.keys.roomChannel(room));
+        await this.sub.ssubscribe(this.keys.roomChannel(room));
         state.subscribed = true;
       }
     });
@@ -218,7 +192,7 @@ export class Fanout {
       .then(async () => {
         if (state.members.size > 0) return;
         if (state.subscribed) {
-          await this.sub.unsubscribe(this.keys.roomChannel(room));
+          await this.sub.sunsubscribe(this.keys.roomChannel(room));
           state.subscribed = false;
         }
         // Also when the SUBSCRIBE was rejected (never subscribed): no member, no entry.
@@ -247,16 +221,16 @@ export class Fanout {
     return this.rooms.size;
   }
 
-  private resubscribe(): void {
-    const epoch = ++this.epoch;
+  /** Holds the live frames of every subscribed room with members until recover() reads the log. */
+  private holdSubscribedRooms(): [string, RoomSub][] {
     const rooms: [string, RoomSub][] = [];
     for (const [room, r] of this.rooms) {
-      // Not subscribed yet: its first SUBSCRIBE is queued and its join reads the log after it.
+      // Not subscribed yet: its first SSUBSCRIBE is queued and its join reads the log after it.
       if (!r.subscribed) continue;
-      // No member left: its remove()'s UNSUBSCRIBE is in flight (or queued behind it on the
-      // room's chain) and forgets the room once answered. SUBSCRIBEd again here it would
-      // stay subscribed with no state (see the comment on the write below). A member that
-      // joins meanwhile re-subscribes through add() once that UNSUBSCRIBE resolved.
+      // No member left: its remove()'s SUNSUBSCRIBE is in flight (or queued behind it on the
+      // room's chain) and forgets the room once answered. SSUBSCRIBEd again here it would
+      // stay subscribed with no state (see the comment in resubscribe). A member that
+      // joins meanwhile re-subscribes through add() once that SUNSUBSCRIBE resolved.
       if (r.members.size === 0) continue;
       if (!r.gate.holding) {
         r.gate.hold();
@@ -264,13 +238,56 @@ export class Fanout {
       }
       rooms.push([room, r]);
     }
-    const channels = [this.probeChannel, ...this.controls.keys(), ...rooms.map(([room]) => this.keys.roomChannel(room))];
-    if (epoch > 1 || rooms.length > 0) this.log.info({ channels: channels.length, epoch }, 'subscriber ready: (re-)subscribing');
-    // NOT first on the wire: ioredis emits 'ready' on process.nextTick, after it already wrote
-    // its offline queue — an UNSUBSCRIBE of a remove() during the outage goes out before this
-    // SUBSCRIBE. Hence rooms without members are left out above.
+    return rooms;
+  }
+
+  /** SSUBSCRIBE of channels, on a Cluster one command each (a command's channels share a slot). */
+  private ssubscribeAll(channels: string[]): Promise<unknown> {
+    if (channels.length === 0) return Promise.resolve();
+    if (!this.sub.isCluster) return this.sub.ssubscribe(...channels);
+    return Promise.all(channels.map((c) => this.sub.ssubscribe(c)));
+  }
+
+  private subscribeShardProbes(): Promise<unknown> {
+    // On a Cluster ioredis keeps them across failovers and slot moves (shardsReset): once is enough.
+    if (this.sub.isCluster && this.shardProbesSubscribed) return Promise.resolve();
+    this.shardProbesSubscribed = true;
+    return this.ssubscribeAll(this.shardProbeChannels());
+  }
+
+  /**
+   * A Cluster client (re)connected as a whole: the classic channels are subscribed again here;
+   * the shard channels ioredis re-subscribes itself, and the rooms recover as after any shard
+   * reset — also when its 'subscribersReady' came first (its recovery gives way to this one).
+   */
+  private clusterReady(): void {
     this.sub
-      .subscribe(...channels)
+      .subscribe(this.probeChannel, ...this.controls.keys())
+      .then(() => {
+        for (const c of this.controls.values()) c.onResubscribed?.();
+      })
+      .catch((err: Error) => this.log.error({ err: err.message }, 're-subscribe of the classic channels failed'));
+    this.subscribeShardProbes().catch((err: Error) => this.log.error({ err: err.message }, 'shard probe subscribe failed'));
+    this.shardsReset();
+  }
+
+  /**
+   * The subscriber connection (a single node's; a Cluster's as a whole) is ready: everything is
+   * subscribed again — a single node's connection lost every subscription with the old socket —
+   * and the rooms recover what was published meanwhile. On a Cluster the room channels are
+   * ioredis' to re-subscribe (its sharded subscriber group keeps them, shardsReset recovers).
+   */
+  private resubscribe(): void {
+    if (this.sub.isCluster) return this.clusterReady();
+    const epoch = ++this.epoch;
+    const rooms = this.holdSubscribedRooms();
+    const classic = [this.probeChannel, ...this.controls.keys()];
+    const sharded = rooms.map(([room]) => this.keys.roomChannel(room));
+    if (epoch > 1 || rooms.length > 0) this.log.info({ channels: classic.length + sharded.length, epoch }, 'subscriber ready: (re-)subscribing');
+    // NOT first on the wire: ioredis emits 'ready' on process.nextTick, after it already wrote
+    // its offline queue — an SUNSUBSCRIBE of a remove() during the outage goes out before this
+    // SSUBSCRIBE. Hence rooms without members are left out (holdSubscribedRooms).
+    Promise.all([this.sub.subscribe(...classic), this.ssubscribeAll([...this.shardProbeChannels(), ...sharded])])
       .then(() => {
         // Every (re-)subscription, the first too: a replica that started before Redis admitted
         // sockets unchecked (server.ts) before its first subscription.
@@ -282,6 +299,72 @@ export class Fanout {
         // A later 'ready' retries; if this is still the current connection, resync the clients.
         if (epoch === this.epoch) for (const [room, r] of rooms) this.resync(room, r, 're-subscribe failed');
       });
+  }
+
+  /**
+   * Cluster: ioredis re-subscribed the shard channels after a failover, a slot move or a lost
+   * shard connection ('subscribersReady', emitted in the same turn as its SSUBSCRIBEs were
+   * written — so holding the rooms here misses no live frame). What the rooms' new masters
+   * published before that is in their logs. The log is read only once the subscriptions are in
+   * effect: one more SSUBSCRIBE of each partition's probe channel travels behind ioredis' own on
+   * the shard's connection, and its reply proves those before it were taken.
+   */
+  private shardsReset(): void {
+    const epoch = ++this.epoch;
+    this.controlsMayHaveMissed();
+    const rooms = this.holdSubscribedRooms();
+    if (rooms.length === 0) return;
+    this.log.info({ rooms: rooms.length, epoch }, 'shard subscribers reset: recovering what was published meanwhile');
+    const partitions = [...new Set(rooms.map(([, r]) => r.partition))];
+    // Bounded: a barrier that never answers (a shard subscriber stuck connecting) resyncs its rooms.
+    const ms = this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS;
+    const barrier = (p: number) =>
+      new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+        this.sub.ssubscribe(this.keys.shardProbeChannel(p, this.replicaId)).then(resolve, reject).finally(() => clearTimeout(timer));
+      });
+    void Promise.allSettled(partitions.map(barrier)).then((settled) => {
+      if (epoch !== this.epoch) return undefined; // a later reset (or 'ready') recovers these rooms
+      const failed = new Set(partitions.filter((_, i) => settled[i]!.status === 'rejected'));
+      const ready = rooms.filter(([room, r]) => {
+        if (failed.has(r.partition)) this.resync(room, r, 'shard re-subscribe failed');
+        return !failed.has(r.partition);
+      });
+      return this.recover(epoch, ready);
+    });
+  }
+
+  /**
+   * Cluster: a partition's shard probe stopped coming back (probe.ts). ioredis moves the shard
+   * subscriptions only when ITS client sees the topology change — after a slot migration the
+   * subscriber client, which sends no keyed command, would learn it at its next periodic refresh
+   * at best. Asking for a refresh now re-subscribes the moved channels on their new master (and
+   * shardsReset recovers what was published meanwhile). At most once per PROBE-ish interval.
+   */
+  refreshShards(): void {
+    if (!this.sub.isCluster || Date.now() - this.lastShardRefresh < SHARD_REFRESH_MIN_MS) return;
+    this.lastShardRefresh = Date.now();
+    this.log.warn('a shard probe stopped coming back: refreshing the cluster topology of the subscriber');
+    (this.sub as unknown as { refreshSlotsCache(cb?: (err?: Error | null) => void): void }).refreshSlotsCache();
+  }
+
+  /**
+   * Cluster: classic channels (user channels, revocations, the classic probe) ride ONE subscriber
+   * connection to some node, which ioredis moves to another node when its node goes — re-
+   * subscribing there by itself, without an event. Frames published in between are lost: after
+   * a topology change, the controls re-read their state (onResubscribed) as after a 'ready', as
+   * soon as a probe published after the change came back (the subscription is live again).
+   */
+  private controlsMayHaveMissed(): void {
+    this.controlsSuspectSince = Date.now();
+  }
+
+  private onClassicProbe(payload: string): void {
+    if (this.controlsSuspectSince > 0 && Number(payload) > this.controlsSuspectSince) {
+      this.controlsSuspectSince = 0;
+      for (const c of this.controls.values()) c.onResubscribed?.();
+    }
+    this.probeHandler?.(payload, null);
   }
 
   private async recover(epoch: number, rooms: [string, RoomSub][]): Promise<void> {
@@ -301,58 +384,18 @@ export class Fanout {
       for (const h of r.gate.release(undefined)) this.route(room, r, h.data, h.meta);
     }
     if (todo.length === 0) return;
-    let results: ([Error | null, unknown] | undefined)[];
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // Inclusive of `from` (one extra entry): the first entry must be `from` itself, else the
-      // capped log trimmed it and what follows is not everything that was missed. One pipeline
-      // (per master on a Cluster).
-      const read = eachCommand(this.opts.redis, todo, (c, [room, , from]) => c.xrange(this.keys.roomLog(room), from, '+', 'COUNT', this.opts.recoveryMax + 2));
-      // Raced against a timer: on a stalled (half-open) main connection the read never settles,
-      // and every live frame of these rooms would wait in `held` for ever. A late reply is
-      // ignored (the rooms were resynced, nothing is held).
-      const ms = this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
-      });
-      results = await Promise.race([read, timeout]);
-    } catch (err) {
-      results = todo.map(() => [err as Error, null]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const missed = await readMissed(this.opts.redis, this.keys, todo.map(([room, , from]) => ({ room, from })), this.opts);
     if (epoch !== this.epoch) return; // reconnected again meanwhile: that round recovers (held frames kept)
     let recovered = 0;
-    todo.forEach(([room, r, from], i) => {
+    todo.forEach(([room, r], i) => {
       if (!r.gate.holding || this.rooms.get(room) !== r) return;
-      const [err, value] = results[i] ?? [new Error('no reply'), null];
-      if (err) return this.resync(room, r, `recovery read failed: ${err.message}`);
-      let entries = value as StreamEntry[];
-      // '0-0': the log was empty at the first join, no entry to find; a trim then leaves at least
-      // ROOM_LOG_MAXLEN > RECOVERY_MAX entries (loadConfig), caught by the count check below.
-      if (from !== '0-0') {
-        if (entries[0]?.[0] !== from) return this.resync(room, r, 'the room log no longer holds the last delivered message');
-        entries = entries.slice(1);
-      }
-      if (entries.length > this.opts.recoveryMax) return this.resync(room, r, 'more than RECOVERY_MAX missed');
-      // Framed (once each, as live) before anything is delivered: past the byte bound nothing
-      // is, the room resyncs instead (a member would get all of it in one turn).
-      const maxBytes = this.opts.recoveryMaxBytes ?? Number.POSITIVE_INFINITY;
-      const frames: { data: Buffer; frame: PublishedFrame }[] = [];
-      let bytes = 0;
-      for (const [id, fields] of entries) {
-        const { json, entry } = logEntryFrame(room, id, fields);
-        const data = textFrame(Buffer.from(json, 'utf8'));
-        bytes += data.length;
-        if (bytes > maxBytes) return this.resync(room, r, 'more than REPLY_MAX_BYTES missed');
-        const frame: PublishedFrame = 'kind' in entry && entry.kind === 'member' ? publishedFrameOf(json) : { type: 'kind' in entry ? 'event' : 'message', id, ts: idTime(id) };
-        frames.push({ data, frame });
-      }
-      for (const { data, frame } of frames) {
+      const result = missed[i]!;
+      if ('resync' in result) return this.resync(room, r, result.resync);
+      for (const { data, frame } of result.frames) {
         this.deliver(room, r, data, frame, false);
         r.lastId = frame.id;
       }
-      recovered += entries.length;
+      recovered += result.frames.length;
       r.recoverFrom = undefined;
       for (const h of r.gate.release(r.lastId)) this.route(room, r, h.data, h.meta);
     });
@@ -374,8 +417,10 @@ export class Fanout {
   }
 
   private onMessage(channel: string, payload: string): void {
-    if (channel === this.probeChannel) {
-      this.probeHandler?.(payload);
+    if (channel === this.probeChannel) return this.onClassicProbe(payload);
+    const probed = this.shardProbes.get(channel);
+    if (probed !== undefined) {
+      this.probeHandler?.(payload, probed);
       return;
     }
     const control = this.controls.get(channel);

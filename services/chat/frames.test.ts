@@ -151,19 +151,19 @@ describe('frames published by Lua parse as the builders say', () => {
     redis = await startRedis();
     r = redis.client();
     sub = redis.client();
-    sub.on('message', (_ch: string, payload: string) => void got.push(payload));
+    sub.on('smessage', (_ch: string, payload: string) => void got.push(payload));
   });
   afterAll(async () => {
     await redis?.stop();
   });
 
-  /** The payloads published on the room's channel while `fn` ran. */
+  /** The payloads published on the room's channel (a shard channel: SPUBLISH) while `fn` ran. */
   async function publishedBy(room: string, fn: () => Promise<unknown>): Promise<string[]> {
     got.length = 0;
-    await sub.subscribe(keys.roomChannel(room));
+    await sub.ssubscribe(keys.roomChannel(room));
     await fn();
-    await sub.ping(); // answered after every PUBLISH made before it
-    await sub.unsubscribe(keys.roomChannel(room));
+    await sub.ping(); // answered after every SPUBLISH made before it
+    await sub.sunsubscribe(keys.roomChannel(room));
     return [...got];
   }
 

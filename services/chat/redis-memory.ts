@@ -22,41 +22,74 @@ export function parseInfoNumbers(info: string): Record<string, number> {
   return out;
 }
 
+/** The masters to read: a single node, or each master of a Cluster (each has its own maxmemory). */
+function mastersOf(redis: Redis): Redis[] {
+  return redis.isCluster ? (redis as unknown as { nodes(role: 'master'): Redis[] }).nodes('master') : [redis];
+}
+
+/** One node's INFO memory numbers, or undefined on error or past the timeout. */
+function readNode(node: Redis, log: Logger): Promise<Record<string, number> | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), REDIS_INFO_TIMEOUT_MS);
+    node.info('memory').then(
+      (info) => {
+        clearTimeout(timer);
+        resolve(parseInfoNumbers(info));
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        log.debug({ err: (err as Error).message }, 'INFO memory failed');
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/**
+ * Labelled by `node` (host:port): on a Redis Cluster every master fills up on its own, and the
+ * alert is per node (k8s/60-alerts.yaml `max by (node)`). A node that did not answer in time
+ * keeps its last value; a node no longer a master (failed over) is dropped.
+ */
 export function createRedisMemoryGauges(registry: Registry, redis: Redis, log: Logger) {
-  let pending: Promise<Record<string, number> | undefined> | undefined;
-  // Both gauges are collected in one scrape: one INFO call serves both.
+  type Reading = Map<string, Record<string, number> | undefined>;
+  let pending: Promise<Reading> | undefined;
+  // Both gauges are collected in one scrape: one INFO per master serves both.
   const read = () => {
-    pending ??= new Promise<Record<string, number> | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), REDIS_INFO_TIMEOUT_MS);
-      redis.info('memory').then(
-        (info) => {
-          clearTimeout(timer);
-          resolve(parseInfoNumbers(info));
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          log.debug({ err: (err as Error).message }, 'INFO memory failed');
-          resolve(undefined);
-        },
-      );
-    }).finally(() => setImmediate(() => (pending = undefined)));
+    pending ??= Promise.all(
+      mastersOf(redis).map(async (node): Promise<[string, Record<string, number> | undefined]> => [`${node.options.host}:${node.options.port}`, await readNode(node, log)]),
+    )
+      .then((entries) => new Map(entries))
+      .finally(() => setImmediate(() => (pending = undefined)));
     return pending;
   };
-  const gauge = (name: string, help: string, field: string) =>
-    new Gauge({
+  const gauge = (name: string, help: string, field: string) => {
+    const shown = new Set<string>();
+    return new Gauge({
       name,
       help,
+      labelNames: ['node'],
       registers: [registry],
       async collect() {
-        const v = (await read())?.[field];
-        if (v !== undefined) this.set(v);
+        const reading = await read();
+        for (const node of shown) {
+          if (reading.has(node)) continue;
+          this.remove({ node });
+          shown.delete(node);
+        }
+        for (const [node, numbers] of reading) {
+          const v = numbers?.[field];
+          if (v === undefined) continue;
+          this.set({ node }, v);
+          shown.add(node);
+        }
       },
     });
+  };
   return {
-    used: gauge('aurora_redis_used_memory_bytes', 'Redis used_memory (INFO memory), read when scraped', 'used_memory'),
+    used: gauge('aurora_redis_used_memory_bytes', 'Redis used_memory (INFO memory) per master, read when scraped', 'used_memory'),
     max: gauge(
       'aurora_redis_maxmemory_bytes',
-      'Redis maxmemory (0 = unlimited); writes fail with OOM (noeviction) once used_memory reaches it',
+      'Redis maxmemory per master (0 = unlimited); writes fail with OOM (noeviction) once used_memory reaches it',
       'maxmemory',
     ),
   };

@@ -93,8 +93,10 @@ describe('send.lua: the room ACL (member.lua writes it) and a new DM', () => {
     const room = dmRoomName('alice', 'bob');
     const heard: [string, string][] = [];
     const listener = (ch: string, payload: string) => void heard.push([ch, payload]);
-    sub.on('message', listener);
-    await sub.subscribe(keys.roomChannel(room), keys.userChannel('bob'), keys.userChannel('alice'));
+    // the room channel is a shard channel (SPUBLISH), the user channels classic (PUBLISH)
+    sub.on('smessage', listener).on('message', listener);
+    await sub.ssubscribe(keys.roomChannel(room));
+    await sub.subscribe(keys.userChannel('bob'), keys.userChannel('alice'));
     try {
       const first = await send(room, alice, 'hi bob', 'd1');
       const second = await send(room, alice, 'again', 'd2');
@@ -107,8 +109,9 @@ describe('send.lua: the room ACL (member.lua writes it) and a new DM', () => {
       // the same bytes as on the room channel
       expect(heard.find(([c]) => c === keys.userChannel('bob'))![1]).toBe(heard.find(([c]) => c === keys.roomChannel(room))![1]);
     } finally {
-      sub.off('message', listener);
-      await sub.unsubscribe();
+      sub.off('smessage', listener).off('message', listener);
+      await sub.sunsubscribe(keys.roomChannel(room));
+      await sub.unsubscribe(keys.userChannel('bob'), keys.userChannel('alice'));
     }
   });
 });

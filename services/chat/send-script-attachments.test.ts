@@ -42,8 +42,8 @@ describe('send.lua attachments', () => {
     const room = 'files';
     await registerUpload(r, keys, room, alice.id, png, 60);
     await registerUpload(r, keys, room, alice.id, pdf, 60);
-    const published = new Promise<string>((resolve) => sub.on('message', (_c, payload: string) => resolve(payload)));
-    await sub.subscribe(keys.roomChannel(room));
+    const published = new Promise<string>((resolve) => sub.on('smessage', (_c, payload: string) => resolve(payload)));
+    await sub.ssubscribe(keys.roomChannel(room)); // a shard channel: send.lua SPUBLISHes
     const res = await send(room, alice, '', 'c1', undefined, [pdf.id, png.id]);
     expect(res.kind).toBe('ok');
     if (res.kind !== 'ok') return;
@@ -56,7 +56,7 @@ describe('send.lua attachments', () => {
     // Each upload goes in one message, and readers can tell it was sent.
     expect(await r.hgetall(keys.roomUploads(room))).toEqual({ [png.id]: `~${res.id}`, [pdf.id]: `~${res.id}` });
     expect(await uploadSent(r, keys, room, png.id)).toBe(true);
-    await sub.unsubscribe();
+    await sub.sunsubscribe();
   });
 
   it("refuses another user's upload, another room's, an unknown or an already sent one — writing nothing", async () => {

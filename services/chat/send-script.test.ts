@@ -36,9 +36,9 @@ describe('send.lua', () => {
     const room = 'script';
     const text = 'quotes " backslash \\ newline \n unicode é 🎉 </script> \u2028';
     const published = new Promise<string>((resolve) => {
-      sub.on('message', (_ch, payload: string) => resolve(payload));
+      sub.on('smessage', (_ch, payload: string) => resolve(payload));
     });
-    await sub.subscribe(keys.roomChannel(room));
+    await sub.ssubscribe(keys.roomChannel(room)); // a shard channel: send.lua SPUBLISHes
     const res = await send(room, alice, text, 'cid-1');
     expect(res.kind).toBe('ok');
     if (res.kind !== 'ok') return;
@@ -54,7 +54,7 @@ describe('send.lua', () => {
     const ttl = await r.ttl(keys.sendIdempotency(room, 'alice', 'cid-1'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(config.IDEMPOTENCY_TTL_SEC);
-    await sub.unsubscribe();
+    await sub.sunsubscribe();
   });
 
   it('answers a repeated cid with the original id before checking the rate limit', async () => {
@@ -257,11 +257,11 @@ describe('send.lua replies and the message index', () => {
   async function sent(s: SendScript, room: string, user: ChatUser, text: string, cid: string, replyTo?: string, replyCount?: number, seqOrParentAuthor?: number | string) {
     const got: string[] = [];
     const listener = (_ch: string, payload: string) => void got.push(payload);
-    sub.on('message', listener);
-    await sub.subscribe(keys.roomChannel(room));
+    sub.on('smessage', listener);
+    await sub.ssubscribe(keys.roomChannel(room));
     try {
       const res = ok(await s(room, user, text, cid, replyTo));
-      await sub.ping(); // answered after the script's PUBLISH reached this connection
+      await sub.ping(); // answered after the script's SPUBLISH reached this connection
       expect(got).toHaveLength(1);
       const seq = typeof seqOrParentAuthor === 'number' ? seqOrParentAuthor : undefined;
       expect(got[0]).toBe(messageFrameHead(room, user, text, cid, replyTo) + frameTail({ seq, replyCount }, res.id, res.ts));
@@ -275,8 +275,8 @@ describe('send.lua replies and the message index', () => {
       expect(JSON.parse(got[0]!)).toEqual({ type: 'message', ...message, ...(replyCount === undefined ? {} : { replyCount }) });
       return res;
     } finally {
-      sub.off('message', listener);
-      await sub.unsubscribe();
+      sub.off('smessage', listener);
+      await sub.sunsubscribe();
     }
   }
 

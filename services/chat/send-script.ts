@@ -10,7 +10,7 @@ import { dmMembers, isMembersOnlyRoom } from '../shared/rooms.js';
 import { messageFrameHead } from './frames.js';
 import { mentionArgs } from './mentions.js';
 import type { SendLimit } from './protocol.js';
-import { replicaAckOptions, scriptCaller } from '../shared/replica-ack.js';
+import { replicaAckOptions, scriptCaller, type Publication } from '../shared/replica-ack.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
 
 const SEND_LUA = luaWithLimits('send');
@@ -63,7 +63,7 @@ export function dmPeer(room: string, userId: string): string | undefined {
 }
 
 /** send.lua's reply: see its header. */
-type SendReply = [string, string | number, number?];
+type SendReply = [string, string | number, number?, string?, string?];
 
 /** keys.thread's argument when a script names no thread: a key of the right slot, never touched. */
 export const NO_THREAD = '-';
@@ -132,6 +132,10 @@ export interface ScriptOptions {
 export function createSendScript(redis: Redis, keys: Keys, config: Config, opts: ScriptOptions = {}): SendScript {
   redis.defineCommand('auroraSend', { numberOfKeys: 11, lua: SEND_LUA });
   const call = scriptCaller<SendReply>(redis, 'auroraSend', replicaAckOptions(config), corkPerTurn(redis));
+  // REDIS_ACK_REPLICAS: the script returns its frame instead of publishing it (send.lua, replica-ack.ts)
+  const deferPublish = config.REDIS_ACK_REPLICAS > 0;
+  const publishLater = (room: string) => (reply: SendReply): Publication[] =>
+    reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true], ...(reply[4] ? [[reply[4], reply[3], false] as Publication] : [])] : [];
   const limits = sendLimitsArg(config);
   return async (room, user, text, cid, replyTo, attachments) => {
     const peer = dmPeer(room, user.id);
@@ -148,7 +152,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config, opts:
       keys.roomAcl(room),
       keys.roomSeq(room),
       keys.roomUploads(room),
-      keys.roomChannel(room),
+      deferPublish ? '' : keys.roomChannel(room),
       room,
       user.id,
       user.name,
@@ -162,7 +166,7 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config, opts:
       mentions.roomMention,
       mentions.names,
       attachments === undefined ? '' : attachments.join(','),
-    ]);
+    ], deferPublish ? publishLater(room) : undefined);
     const refused = accessRefusalOf(reply);
     if (refused) return refused;
     switch (reply[0]) {

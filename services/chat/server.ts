@@ -69,10 +69,12 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   // The subscriber: no ready check (INFO) and no CLIENT SETINFO in the connect handshake — in
   // ioredis 5 a SUBSCRIBE written before the handshake finished turns those into "Connection in
   // subscriber mode" failures and a reset that forgets every subscription (ioredis #2037).
-  // Fanout re-subscribes everything itself on every 'ready', so autoResubscribe is off.
+  // Fanout re-subscribes everything itself on every 'ready', so autoResubscribe is off. On a
+  // Cluster room channels go through one sharded subscriber per master (fanout.ts).
   const sub = createRedis(config, log, {
     role: 'subscriber',
     blocking: true,
+    shardedSubscriber: true,
     extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false },
   });
   const registry = createMetricsRegistry(config);

@@ -13,7 +13,8 @@
 // the room's slot, which SPUBLISH would not allow (its channel must share the script's slot).
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { publishedFrameOf, type Fanout, type PublishedFrame } from './fanout.js';
+import type { Fanout } from './fanout.js';
+import { publishedFrameOf, type PublishedFrame } from './published-frame.js';
 import { resyncFrame } from './frames.js';
 import { textFrame } from './wire.js';
 

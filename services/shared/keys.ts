@@ -1,8 +1,9 @@
 // Every Redis key and channel name is built here; nothing else concatenates keys.
 //
 // Cluster-ready layout: all keys and the channel one send touches carry the same hash tag
-// `{p}`, p = hash(room) mod PARTITIONS, so the send script is single-slot on Redis Cluster and
-// PUBLISH can become SPUBLISH without changing names. Each partition has its own ingest
+// `{p}`, p = hash(room) mod PARTITIONS, so the send script is single-slot on Redis Cluster,
+// including its SPUBLISH: room channels are shard channels (sharded pub/sub, Redis 7), served by
+// the room's master alone instead of broadcast to every node. Each partition has its own ingest
 // stream; ingestion workers read all of them.
 
 export const KEY_ROOT = 'aurora';
@@ -27,7 +28,7 @@ export function keysFor(partitions: number) {
     partitionOf: p,
     /** Capped stream: the room's recent messages; its entry ids ARE the message ids. */
     roomLog: (room: string) => `${tag(p(room))}:log:${room}`,
-    /** Pub/sub channel for live fan-out of one room. */
+    /** Shard channel (SPUBLISH/SSUBSCRIBE) for live fan-out of one room: its partition's master alone carries it. */
     roomChannel: (room: string) => `${tag(p(room))}:room:${room}`,
     /** Durable queue read by the ingestion consumer group, one per partition. */
     ingestStream: (partition: number) => `${tag(partition)}:ingest`,
@@ -109,8 +110,10 @@ export function keysFor(partitions: number) {
     rateStrikes: (room: string, userId: string) => `${tag(p(room))}:rate-strikes:${room}:${userId}`,
     /** Per-user-per-room typing throttle (SET NX PX, lua/typing.lua); in the room's `{p}` slot. */
     typingThrottle: (room: string, userId: string) => `${tag(p(room))}:typing:${room}:${userId}`,
-    /** A replica's private channel for its pub/sub liveness probe. */
+    /** A replica's private channel for its pub/sub liveness probe (classic pub/sub: user channels, revocations). */
     probeChannel: (replicaId: string) => `${KEY_ROOT}:probe:${replicaId}`,
+    /** The same per partition, a shard channel: each master carrying room channels is probed on its own. */
+    shardProbeChannel: (partition: number, replicaId: string) => `${tag(partition)}:probe:${replicaId}`,
     /** Failed logins per username + client IP (IPv6: its /64, ipBucket in users/ip-limits.ts). */
     loginFailures: (username: string, ip: string) => `${KEY_ROOT}:login-fail:${username.toLowerCase()}:${ip}`,
     /** Failed logins per username from all IPs: hash {f: failures, t: last failure ms} (users/lua/login-account.lua). */

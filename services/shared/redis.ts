@@ -14,6 +14,12 @@ export interface RedisClientOptions {
   /** Blocking readers and subscribers must not fail queued commands after N retries. */
   blocking?: boolean;
   /**
+   * The chat replica's subscriber: on a Cluster, SSUBSCRIBE goes through one connection per master
+   * (ioredis' sharded subscriber group; without it ssubscribe hangs or drops messages, TOOLCHAIN.md).
+   * A single node needs nothing: its one connection takes SUBSCRIBE and SSUBSCRIBE alike.
+   */
+  shardedSubscriber?: boolean;
+  /**
    * Per-connection options (a single node's, a Cluster's node connections'). retryStrategy,
    * lazyConnect and enableReadyCheck apply to the Cluster client as a whole.
    */
@@ -91,6 +97,7 @@ export function clusterOptions(url: string, opts: RedisClientOptions): ClusterOp
     lazyConnect: lazyConnect ?? false,
     enableReadyCheck: enableReadyCheck ?? true,
     enableOfflineQueue: true,
+    shardedSubscribers: opts.shardedSubscriber ?? false,
     // Commands of one turn go to each master in one write: what corkPerTurn does on a single
     // node, and what lets eachCommand send keys of several masters without a round trip each.
     // Blocking readers gain nothing (one command at a time).

@@ -13,6 +13,13 @@
 // On a Cluster a pipeline must stay on one master: the group is the partition (its hash tag, so
 // every key of its scripts is on the same master), and the WAIT travels in the pipeline to the
 // master that took the writes (TOOLCHAIN.md: a bare cluster.wait() goes to a random one).
+//
+// Live delivery waits too: a frame published by the script before the WAIT would reach the
+// members even when its message then dies with the master (they would hold a message the store
+// never gets, and their resume point would vanish). So with n > 0 the send and event scripts do
+// not publish; they return their frame, and the group's frames are published in one more
+// pipeline once the WAIT confirmed — acked and live both mean "on n replicas". One round trip
+// more per turn on this path.
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export class ReplicaAckError extends Error {
@@ -33,8 +40,12 @@ export interface ReplicaAckOptions {
   timeoutMs: number;
 }
 
+/** What a write publishes once confirmed: [channel, frame, sharded (SPUBLISH) or classic]. */
+export type Publication = [channel: string, frame: string, sharded: boolean];
+
 interface Pending {
   issue: (pipe: ChainableCommander) => void;
+  publish?: ((reply: unknown) => Publication[]) | undefined;
   resolve: (reply: unknown) => void;
   reject: (err: Error) => void;
 }
@@ -49,13 +60,13 @@ class ReplicaAcks {
     private readonly opts: ReplicaAckOptions,
   ) {}
 
-  run(group: number, issue: (pipe: ChainableCommander) => void): Promise<unknown> {
+  run(group: number, issue: (pipe: ChainableCommander) => void, publish?: (reply: unknown) => Publication[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       // A single node takes every group on its one connection: one pipeline, one WAIT.
       const key = this.redis.isCluster ? group : 0;
       let pending = this.groups.get(key);
       if (!pending) this.groups.set(key, (pending = []));
-      pending.push({ issue, resolve, reject });
+      pending.push({ issue, publish, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -84,14 +95,42 @@ class ReplicaAcks {
     }
     const [waitErr, confirmed] = replies[pending.length] ?? [new Error('no WAIT reply'), 0];
     const shortfall = waitErr ?? (Number(confirmed) < replicas ? new ReplicaAckError(Number(confirmed), replicas, timeoutMs) : null);
+    const unpublished = shortfall ? null : await this.publish(pending, replies);
     pending.forEach((p, i) => {
       const [err, reply] = replies[i] ?? [new Error('no reply'), null];
       // A refusal (rate limit, no access…) wrote nothing worth waiting for, but one reply per
       // group keeps this simple: a shortfall fails the whole group, and each retry is idempotent.
       if (err) p.reject(err);
       else if (shortfall) p.reject(shortfall);
+      else if (unpublished && p.publish) p.reject(unpublished);
       else p.resolve(reply);
     });
+  }
+
+  /**
+   * The confirmed writes' frames, in write order, in one pipeline (on a Cluster the group's master:
+   * room channels share the partition's slot). A failed publish (Redis lost right then) is
+   * returned: those writes answer an error, not an ack — the message is on the replicas, its
+   * retry answers `dup`, and members who missed it live get it on their next resume.
+   */
+  private async publish(pending: Pending[], replies: [Error | null, unknown][]): Promise<Error | null> {
+    const publications = pending.flatMap((p, i) => {
+      const [err, reply] = replies[i] ?? [new Error('no reply'), null];
+      return err || !p.publish ? [] : p.publish(reply);
+    });
+    if (publications.length === 0) return null;
+    const pipe = this.redis.pipeline();
+    for (const [channel, frame, sharded] of publications) {
+      if (sharded) pipe.spublish(channel, frame);
+      else pipe.publish(channel, frame);
+    }
+    try {
+      const results = (await pipe.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      return failed ? (failed[0] as Error) : null;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
   }
 }
 
@@ -103,14 +142,15 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
  * How the write script `command` (defineCommand'd on `redis`) is called: at once when acks need
  * no replica (today's path; `beforeCall` is scripts.ts's corkPerTurn), else queued into the
  * client's turn batch for `group` — the partition of the script's keys — and answered after the
- * WAIT (ioredis defines defineCommand'd scripts on pipelines too).
+ * WAIT (ioredis defines defineCommand'd scripts on pipelines too) and after the frames the call's
+ * `publish(reply)` names went out. The batch is per client: the options of its first caller hold for all.
  */
 export function scriptCaller<R>(
   redis: Redis,
   command: string,
   opts: ReplicaAckOptions,
   beforeCall?: () => void,
-): (group: number, args: (string | number)[]) => Promise<R> {
+): (group: number, args: (string | number)[], publish?: (reply: R) => Publication[]) => Promise<R> {
   if (opts.replicas <= 0) {
     const run = (redis as unknown as Record<string, ScriptFn>)[command]!.bind(redis);
     return (_group, args) => {
@@ -121,7 +161,8 @@ export function scriptCaller<R>(
   let acks = perClient.get(redis);
   if (!acks) perClient.set(redis, (acks = new ReplicaAcks(redis, opts)));
   const batch = acks;
-  return (group, args) => batch.run(group, (pipe) => (pipe as unknown as Record<string, ScriptFn>)[command]!(...args)) as Promise<R>;
+  return (group, args, publish) =>
+    batch.run(group, (pipe) => (pipe as unknown as Record<string, ScriptFn>)[command]!(...args), publish as ((reply: unknown) => Publication[]) | undefined) as Promise<R>;
 }
 
 /** The config's two settings as ReplicaAckOptions. */

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { profileFrame } from '../chat/frames.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { eachCommand } from '../shared/redis.js';
 import type { PublicUser, Store } from '../shared/store/store.js';
 
 /** The rooms one change is published to at most (the "my rooms" bound of GET /api/me/rooms). */
@@ -31,10 +32,9 @@ export function createProfilePublisher(deps: { redis: Redis; keys: Pick<Keys, 'u
     try {
       const frame = profileFrame({ ...user, name: user.username }, change);
       const rooms = change.rooms ?? (await store.myRooms(user.id, PROFILE_ROOMS_MAX)).map((r) => r.name);
-      // one round trip; each PUBLISH on its own (room channels hash to different cluster slots)
-      const pipeline = redis.pipeline().publish(keys.userChannel(user.id), frame);
-      for (const r of rooms) pipeline.publish(keys.roomChannel(r), frame);
-      const replies = (await pipeline.exec()) ?? [];
+      // one round trip (per master on a cluster: room channels are shard channels of their own slots)
+      const targets: [channel: string, sharded: boolean][] = [[keys.userChannel(user.id), false], ...rooms.map((r): [string, boolean] => [keys.roomChannel(r), true])];
+      const replies = await eachCommand(redis, targets, (c, [channel, sharded]) => (sharded ? c.spublish(channel, frame) : c.publish(channel, frame)));
       const failed = replies.find(([err]) => err);
       if (failed) throw failed[0];
     } catch (err) {

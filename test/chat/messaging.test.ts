@@ -26,8 +26,9 @@ async function connect(svc: RunningService, user: string): Promise<TestClient> {
   return c;
 }
 
+/** Replicas subscribed to a room's channel (a shard channel: SHARDNUMSUB). */
 const numsub = async (room: string) => {
-  const res = (await r.pubsub('NUMSUB', keys.roomChannel(room))) as [string, number];
+  const res = (await r.pubsub('SHARDNUMSUB', keys.roomChannel(room))) as [string, number];
   return Number(res[1]);
 };
 

@@ -75,7 +75,7 @@ describe('presence across replicas', () => {
     const bobEntries = entries.filter((m) => m.startsWith('bob|'));
     expect(bobEntries.length).toBe(1);
     await r.zrem(keys.presence('outage'), bobEntries[0]!);
-    await r.publish(keys.roomChannel('outage'), JSON.stringify({ type: 'presence', room: 'outage', event: 'leave', user: { id: 'bob', name: 'bob' } }));
+    await r.spublish(keys.roomChannel('outage'), JSON.stringify({ type: 'presence', room: 'outage', event: 'leave', user: { id: 'bob', name: 'bob' } }));
     // bob is still connected: his replica's refresh puts him back and says so
     await waitFor(() => about(watcher, 'bob').length === 3, { what: 'bob announced again', timeoutMs: 10_000 });
     expect(about(watcher, 'bob')).toEqual(['join', 'leave', 'join']);
@@ -104,7 +104,7 @@ describe('presence cost does not grow with the room', () => {
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   async function settle(room: string): Promise<void> {
     const mark = `mark-${Math.random()}`;
-    await r.publish(keys.roomChannel(room), JSON.stringify({ type: 'mark', mark }));
+    await r.spublish(keys.roomChannel(room), JSON.stringify({ type: 'mark', mark }));
     await waitFor(() => events.includes(`mark:${mark}`), { what: 'the marker' });
   }
   async function fill(room: string, entries: [number, string][]): Promise<void> {
@@ -119,11 +119,12 @@ describe('presence cost does not grow with the room', () => {
     client = redis.client();
     await client.client('SETNAME', 'presence-perf');
     sub = redis.client();
-    sub.on('message', (_ch: string, msg: string) => {
+    // room channels are shard channels (presence.lua SPUBLISHes)
+    sub.on('smessage', (_ch: string, msg: string) => {
       const f = JSON.parse(msg) as { type: string; mark?: string; event?: string; user?: { id: string } };
       events.push(f.type === 'mark' ? `mark:${f.mark}` : `${f.event}:${f.user!.id}`);
     });
-    await sub.subscribe(keys.roomChannel(bigRoom), keys.roomChannel('sweep'), keys.roomChannel('leftover'), keys.roomChannel('crowd'));
+    await sub.ssubscribe(keys.roomChannel(bigRoom), keys.roomChannel('sweep'), keys.roomChannel('leftover'), keys.roomChannel('crowd'));
     await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
     await r.call('CONFIG', 'SET', 'slowlog-max-len', '100000'); // commands inside scripts are logged too
   });

@@ -69,8 +69,8 @@ describe('chat replica resilience', () => {
       what: '/readyz green again',
       timeoutMs: 20_000,
     });
-    // every room subscription is live again (a fresh Redis knows nothing of the old ones)
-    await waitFor(async () => Number(((await r.pubsub('NUMSUB', keys.roomChannel(dm))) as [string, number])[1]) === 2, {
+    // every room subscription (a shard channel) is live again (a fresh Redis knows nothing of the old ones)
+    await waitFor(async () => Number(((await r.pubsub('SHARDNUMSUB', keys.roomChannel(dm))) as [string, number])[1]) === 2, {
       what: 'both replicas re-subscribed',
       timeoutMs: 15_000,
     });
@@ -132,7 +132,7 @@ describe('chat replica resilience', () => {
     const big = JSON.stringify({ type: 'message', room: 'slow', id: '1-0', ts: 1, user: { id: 'x', name: 'x' }, text: 'p'.repeat(60_000), cid: 'big' });
     await waitFor(
       async () => {
-        for (let i = 0; i < 20; i++) await r.publish(keys.roomChannel('slow'), big);
+        for (let i = 0; i < 20; i++) await r.spublish(keys.roomChannel('slow'), big);
         return (await metric(s, 'aurora_chat_slow_consumer_closes_total')) >= 1;
       },
       { what: 'a slow-consumer close', timeoutMs: 20_000 },

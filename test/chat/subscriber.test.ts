@@ -28,8 +28,10 @@ async function connect(svc: RunningService, user: string): Promise<TestClient> {
   return c;
 }
 const readyStatus = async (s: RunningService) => (await fetch(s.baseUrl + '/readyz')).status;
-const numsub = async (room: string) => Number(((await r.pubsub('NUMSUB', keys.roomChannel(room))) as [string, number])[1]);
+/** Replicas subscribed to a room's channel (a shard channel: SHARDNUMSUB). */
+const numsub = async (room: string) => Number(((await r.pubsub('SHARDNUMSUB', keys.roomChannel(room))) as [string, number])[1]);
 const clientCount = async () => String(await r.call('CLIENT', 'LIST')).trim().split('\n').length;
+/** Subscriber connections: Redis 7 lists one with only shard subscriptions as TYPE pubsub too. */
 const pubsubClientCount = async () => {
   const out = String(await r.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).trim();
   return out === '' ? 0 : out.split('\n').length;
@@ -74,8 +76,8 @@ describe('chat replica subscriber connection', () => {
     const s = await replica('cold', { REDIS_URL: proxy.url });
     const early = await connect(s, 'early');
     early.send({ type: 'join', room: 'cold' });
-    // the join's SUBSCRIBE went out on the not-yet-ready subscriber connection
-    await waitFor(() => proxy.sawArg(keys.roomChannel('cold')), { what: 'the early SUBSCRIBE on the wire' });
+    // the join's SSUBSCRIBE went out on the not-yet-ready subscriber connection
+    await waitFor(() => proxy.sawArg(keys.roomChannel('cold')), { what: 'the early SSUBSCRIBE on the wire' });
     proxy.release();
     await early.next('joined', (f) => f.room === 'cold', 20_000);
 

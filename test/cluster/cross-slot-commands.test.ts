@@ -3,7 +3,7 @@
 // against a real 3-master Redis Cluster with keys on EVERY master. Works → passing test; known
 // break → `it.fails` named after what fails and why (knownBreak, spread.ts); a code path that
 // cannot be called on its own → `it.skip` saying what reading it found. Lua: cross-slot.test.ts.
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { storedUpTo } from '../../services/notify/stored.js';
 import { loadConfig } from '../../services/shared/config.js';
 import { compareIds } from '../../services/shared/ids.js';
 import { hitFixedWindow } from '../../services/shared/fixed-window.js';
-import { createRedis } from '../../services/shared/redis.js';
+import { clusterOptions } from '../../services/shared/redis.js';
 import { INGEST_GROUP } from '../../services/shared/keys.js';
 import type { Logger } from '../../services/shared/logger.js';
 import { isSessionRevoked, revokedSessions, revokeSession } from '../../services/shared/sessions.js';
@@ -28,7 +28,7 @@ import type { Store } from '../../services/shared/store/store.js';
 import { readPresence } from '../../services/shared/user-status.js';
 import { createProfilePublisher } from '../../services/users/profile-live.js';
 import { waitFor } from '../helpers/ports.js';
-import { startRedisProxy } from '../chat/redis-proxy.js';
+import { startRedisProxy, type RedisProxy } from '../chat/redis-proxy.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { CROSSSLOT, keys, knownBreak, PARTITIONS, PIPELINE_SPANS_MASTERS, spreadOverMasters, type Spread } from './spread.js';
 
@@ -188,25 +188,48 @@ describe('room reads and live publishes', () => {
     }
   });
 
-  it('a pipeline of PUBLISH to user and room channels of every master (users/profile-live.ts; notify push is the same) works, and reaches a classic SUBSCRIBE client', async () => {
-    const sub = cluster.client();
+  it('profile-live.ts: PUBLISH to the user channel and SPUBLISH to room channels of every master (notify push is the same PUBLISH) work, heard by a classic SUBSCRIBE and a sharded SSUBSCRIBE client', async () => {
+    // Room channels are shard channels (served by the room's master alone, SSUBSCRIBE through
+    // ioredis' sharded subscriber group); the user channel stays classic.
+    const classic = cluster.client();
+    const sharded = cluster.client({ shardedSubscribers: true });
     const got: string[] = [];
-    sub.on('message', (channel: string) => got.push(channel));
-    const channels = [keys.userChannel('alice'), ...spread.publicRooms.map((room) => keys.roomChannel(room))];
-    await sub.subscribe(...channels);
+    classic.on('message', (channel: string) => got.push(`classic ${channel}`));
+    sharded.on('smessage', (channel: string) => got.push(`sharded ${channel}`));
+    const userChannel = keys.userChannel('alice');
+    const roomChannels = spread.publicRooms.map((room) => keys.roomChannel(room));
+    await classic.subscribe(userChannel);
+    for (const channel of roomChannels) await sharded.ssubscribe(channel); // one slot per command on a Cluster
     const warned: unknown[] = [];
     const publish = createProfilePublisher({ redis: r, keys, store: {} as Store, log: { warn: (...a: unknown[]) => warned.push(a) } as unknown as Logger });
     await publish({ id: 'alice', username: 'alice' }, { rooms: spread.publicRooms });
     expect(warned).toEqual([]);
-    await waitFor(() => got.length === channels.length, { timeoutMs: 5000, what: 'every profile frame' });
-    expect(got.sort()).toEqual([...channels].sort());
+    const expected = [`classic ${userChannel}`, ...roomChannels.map((c) => `sharded ${c}`)];
+    await waitFor(() => got.length === expected.length, { timeoutMs: 5000, what: 'every profile frame' });
+    expect(got.sort()).toEqual(expected.sort());
   });
 
-  it('Fanout recovery after a subscriber reconnect (chat/fanout.ts recover): the XRANGE of every held room\'s log, rooms on every master, delivers what was missed once each', async () => {
-    // The subscriber: a classic SUBSCRIBE to one node hears every node's PUBLISH (a cluster
-    // broadcasts), through a proxy that can take it down; the recovery reads go to the cluster.
-    const subProxy = await startRedisProxy(cluster.nodes[0]!.port);
-    const sub = createRedis(subProxy.url, log, { role: 'subscriber', blocking: true, extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false } });
+  it('Fanout recovery after its subscribers reconnect (chat/fanout.ts shardsReset + recover): the XRANGE of every held room\'s log, rooms on every master, delivers what was missed once each', async () => {
+    // The subscriber is a Cluster client with sharded subscribers (one connection per master), as
+    // server.ts makes it, reaching every node through a proxy that can take it down (natMap: the
+    // addresses CLUSTER SLOTS gives are mapped to the proxies); the recovery reads go to the
+    // cluster directly. All proxies down = every subscriber connection lost at once.
+    const proxies = new Map<number, RedisProxy>();
+    for (const n of cluster.nodes) proxies.set(n.port, await startRedisProxy(n.port));
+    const natMap = Object.fromEntries([...proxies].map(([port, p]) => [`127.0.0.1:${port}`, { host: '127.0.0.1', port: p.port }]));
+    const sub = new Cluster(
+      [...proxies.values()].map((p) => ({ host: '127.0.0.1', port: p.port })),
+      {
+        ...clusterOptions('redis://127.0.0.1:6379', {
+          role: 'subscriber',
+          blocking: true,
+          shardedSubscriber: true,
+          extra: { enableReadyCheck: false, disableClientInfo: true, autoResubscribe: false },
+        }),
+        natMap,
+      },
+    ) as unknown as Redis;
+    sub.on('error', () => {}); // the outage below is meant
     try {
       const registry = new Registry();
       const metrics = {
@@ -220,21 +243,28 @@ describe('room reads and live publishes', () => {
       const send = createSendScript(r, keys, config);
       const rooms = await spread.roomsFor((i) => `recover-${i}`);
       const got = new Map(rooms.map((room) => [room, [] as string[]]));
+      const closed: string[] = [];
       for (const room of rooms) {
-        await fanout.add(room, { receive: (_room, data) => void got.get(room)!.push(textFramePayload(data).toString()), close: () => {} });
+        await fanout.add(room, { receive: (_room, data) => void got.get(room)!.push(textFramePayload(data).toString()), close: (code, reason) => void closed.push(`${room}: ${code} ${reason}`) });
         fanout.seen(room, undefined); // the join read an empty log
         await send(room, alice, `${room} live`, `${room}-0`);
       }
       await waitFor(() => rooms.every((room) => got.get(room)!.length === 1), { what: 'a live message in every room' });
-      await subProxy.down();
-      await waitFor(() => sub.status !== 'ready', { what: 'subscriber down' });
+      for (const p of proxies.values()) await p.down();
+      await waitFor(() => sub.status !== 'ready', { what: 'subscriber down', timeoutMs: 15_000 });
       for (const room of rooms) for (const n of [1, 2]) await send(room, alice, `${room} missed ${n}`, `${room}-${n}`);
-      await subProxy.up();
+      for (const p of proxies.values()) await p.up();
       await waitFor(() => rooms.every((room) => got.get(room)!.length === 3), { what: 'the missed messages of every room', timeoutMs: 15_000 });
-      for (const room of rooms) expect(got.get(room)!.map((f) => (JSON.parse(f) as { text: string }).text)).toEqual([`${room} live`, `${room} missed 1`, `${room} missed 2`]);
+      // and live again: one more message per room arrives once, after the recovered ones
+      for (const room of rooms) await send(room, alice, `${room} after`, `${room}-3`);
+      await waitFor(() => rooms.every((room) => got.get(room)!.length >= 4), { what: 'a live message in every room after the reconnect', timeoutMs: 15_000 });
+      expect(closed).toEqual([]); // recovered, not resynced
+      for (const room of rooms) {
+        expect(got.get(room)!.map((f) => (JSON.parse(f) as { text: string }).text)).toEqual([`${room} live`, `${room} missed 1`, `${room} missed 2`, `${room} after`]);
+      }
     } finally {
       sub.disconnect();
-      await subProxy.close();
+      for (const p of proxies.values()) await p.close();
     }
-  });
+  }, 60_000);
 });

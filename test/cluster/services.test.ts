@@ -2,8 +2,8 @@
 // service, TWO chat replicas and an ingestion worker all started with REDIS_CLUSTER_NODES (and
 // PARTITIONS=12, so every master holds partitions). Members on different replicas send into rooms
 // that live on every master: each message is acked, delivered live to the member on the OTHER
-// replica (classic pub/sub broadcasts across the cluster), stored exactly once, and a resume by id
-// has no gap. Sharded pub/sub and acks confirmed by WAIT are the next steps of issue 18.
+// replica, stored exactly once, and a resume by id has no gap. Room channels are sharded pub/sub:
+// each room's frames are carried by its own master alone, never broadcast over the cluster bus.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { apiClient } from '../e2e/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { startService, type RunningService } from '../helpers/service.js';
-import { PARTITIONS, spreadOverMasters, type Spread } from './spread.js';
+import { keys, PARTITIONS, spreadOverMasters, type Spread } from './spread.js';
 
 const JWT_SECRET = 'cluster-test-secret-0123456789abcdef0123';
 const ORIGIN = 'http://chat.example.test';
@@ -103,5 +103,30 @@ describe('AuroraChat on a Redis Cluster', { timeout: 90_000 }, () => {
       expect(joined.recovered).toBe(true);
       expect(joined.messages.map((m: any) => m.id)).toEqual(ids.slice(5));
     }
+  });
+
+  it('room channels are shard channels: subscribed on the room\'s own master only, probed per partition, /readyz green', async () => {
+    const masters = await cluster.masters();
+    const count = async (port: number, kind: 'SHARDNUMSUB' | 'NUMSUB', channel: string) =>
+      Number(((await cluster.nodeClient(port).call('PUBSUB', kind, channel)) as [string, number])[1]);
+    for (const room of spread.publicRooms) {
+      const channel = keys.roomChannel(room);
+      const owner = await cluster.masterOfSlot(await cluster.slotOf(channel));
+      for (const m of masters) {
+        // both replicas have members of the room (the first test): both hold a shard subscription on its master
+        expect(await count(m.port, 'SHARDNUMSUB', channel), `${room} on ${m.port}`).toBe(m.port === owner.port ? 2 : 0);
+        expect(await count(m.port, 'NUMSUB', channel)).toBe(0);
+      }
+    }
+    for (let p = 0; p < PARTITIONS; p++) {
+      const channel = keys.shardProbeChannel(p, 'chat-a');
+      const owner = await cluster.masterOfSlot(await cluster.slotOf(channel));
+      expect(await count(owner.port, 'SHARDNUMSUB', channel), `probe of partition ${p}`).toBe(1);
+    }
+    for (const chat of [chatA, chatB]) expect((await fetch(`${chat.baseUrl}/readyz`)).status).toBe(200);
+    // Redis memory per master (the maxmemory alert is per node)
+    const metrics = await (await fetch(`${chatA.baseUrl}/metrics`)).text();
+    const nodes = new Set([...metrics.matchAll(/^aurora_redis_used_memory_bytes\{node="([^"]+)"[^}]*\} \d+/gm)].map((m) => m[1]));
+    expect(nodes).toEqual(new Set(masters.map((m) => `127.0.0.1:${m.port}`)));
   });
 });

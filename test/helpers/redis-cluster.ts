@@ -38,6 +38,20 @@ export interface TestRedisCluster {
   killNode(port: number): Promise<void>;
   /** Bounded wait until every live node reports cluster_state:ok with all slots served. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Bounded wait, after killNode(deadPort) of a master, until the failover is over: every live
+   * node flags it failed, none routes a slot to it, and every live node is healthy again (right
+   * after the kill they all still say ok: waitHealthy alone would return before the failover).
+   */
+  waitFailover(deadPort: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Moves `slots` with their keys from the master on `fromPort` to the one on `toPort`, the way
+   * `redis-cli --cluster reshard` does it (SETSLOT IMPORTING/MIGRATING, GETKEYSINSLOT + MIGRATE
+   * `batch` keys at a time, then SETSLOT NODE on every master), one slot after another, live:
+   * clients keep writing while it runs (ASK / TRYAGAIN redirections). reshard picks slots by
+   * count only; a test that moves the slot of a given partition needs them by number.
+   */
+  migrateSlots(fromPort: number, toPort: number, slots: readonly number[], opts?: { batch?: number }): Promise<{ keys: number; ms: number }>;
   /** Kills every node by PID and removes the directory. */
   stop(): Promise<void>;
 }
@@ -287,6 +301,51 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1 } =
       });
     },
     waitHealthy,
+    async waitFailover(deadPort, timeoutMs = 20_000) {
+      const over = async (): Promise<boolean> => {
+        for (const n of live()) {
+          const view = parseNodes((await ask(n.port, (r) => r.cluster('NODES'))) as string);
+          if (!view.find((l) => l.port === deadPort)?.flags.includes('fail')) return false;
+          const ranges = await ask(n.port, (r) => r.cluster('SLOTS'));
+          if (ranges.some((range) => Number(range[2]![1]) === deadPort)) return false;
+        }
+        return healthy();
+      };
+      try {
+        await waitFor(over, { timeoutMs, intervalMs: 100, what: `the failover of ${deadPort}: flagged fail, its slots served by another master, every live node ok` });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n${logs()}`);
+      }
+    },
+    async migrateSlots(fromPort, toPort, slots, { batch = 10 } = {}) {
+      const started = Date.now();
+      const idOf = (port: number) => ask(port, (r) => r.cluster('MYID')) as Promise<string>;
+      const [fromId, toId] = [await idOf(fromPort), await idOf(toPort)];
+      let moved = 0;
+      const from = new Redis(fromPort, HOST, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      from.on('error', () => {});
+      try {
+        for (const slot of slots) {
+          // importing first: a client sent on by ASK must find the target ready for it
+          await ask(toPort, (r) => r.cluster('SETSLOT', slot, 'IMPORTING', fromId));
+          await from.cluster('SETSLOT', slot, 'MIGRATING', toId);
+          for (;;) {
+            const keys = (await from.cluster('GETKEYSINSLOT', slot, batch)) as string[];
+            if (keys.length === 0) break;
+            await from.call('MIGRATE', HOST, toPort, '', 0, 5000, 'KEYS', ...keys);
+            moved += keys.length;
+          }
+          // the target first, then the source, then every other master (as redis-cli does)
+          const others = (await nodesView())
+            .filter((l) => l.flags.includes('master') && !l.flags.includes('fail') && l.port !== fromPort && l.port !== toPort)
+            .map((l) => l.port);
+          for (const port of [toPort, fromPort, ...others]) await ask(port, (r) => r.cluster('SETSLOT', slot, 'NODE', toId));
+        }
+      } finally {
+        from.disconnect();
+      }
+      return { keys: moved, ms: Date.now() - started };
+    },
     stop,
   };
 }

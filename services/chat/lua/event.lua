@@ -29,6 +29,8 @@ ARGV[24] '1' when the room is private or a group (by its name): the user must ha
 
 Returns one of:
   {'ok', id, ts}        appended, queued, published
+  {'ok', id, ts, frame} the same, NOT published, when ARGV[1] is '' (REDIS_ACK_REPLICAS: the
+                        caller publishes `frame` once replicas confirmed it)
   {'dup', id, ts}       this cid was accepted before (its original id); nothing written
   {'not_found'}         the target is not in the index: unknown, deleted, or older than the window
   {'forbidden'}         an edit of another user's message, a delete of it by someone who is not the
@@ -145,5 +147,8 @@ redis.call('SET', KEYS[1], id, 'EX', ARGV[13])
 rate_commit(KEYS[2], now, nextTat)
 budget_commit(budget, ARGV[20])
 
-redis.call('PUBLISH', ARGV[1], ARGV[16] .. tail .. '"id":"' .. id .. '","ts":' .. ts .. '}')
+local frame = ARGV[16] .. tail .. '"id":"' .. id .. '","ts":' .. ts .. '}'
+-- No room channel: REDIS_ACK_REPLICAS; the replica publishes once the replicas hold it (send.lua).
+if ARGV[1] == '' then return {'ok', id, ts, frame} end
+redis.call('SPUBLISH', ARGV[1], frame)
 return {'ok', id, ts}

@@ -84,7 +84,7 @@ end
 -- (cjson.encode of a table would order keys at random); strings are escaped by cjson.
 local function announce(event, uid, name, size)
   if size > eventsMax then return 0 end
-  redis.call('PUBLISH', channel, '{"type":"presence","room":' .. cjson.encode(room) .. ',"event":"' .. event
+  redis.call('SPUBLISH', channel, '{"type":"presence","room":' .. cjson.encode(room) .. ',"event":"' .. event
     .. '","user":{"id":' .. cjson.encode(uid) .. ',"name":' .. cjson.encode(name) .. '}}')
   return 1
 end

@@ -10,7 +10,7 @@ KEYS[5]  room ACL        keys.roomAcl(room)     HASH: `n`, the member count (rec
 
 ARGV[1]  user id         ARGV[2] user name      ARGV[3] message id     ARGV[4] room
 ARGV[5]  user channel    the user's other devices hear the new position (clear their badge)
-ARGV[6]  room channel
+ARGV[6]  room channel    a shard channel (SPUBLISH), same {p} hash tag
 ARGV[7]  receipts        '1' always (DMs, groups), 'n' when the member count decides
 ARGV[8]  RECEIPTS_MAX_MEMBERS
 ARGV[9]  `read` frame head (frames.ts readFrameHead)      the script appends "seq":N}
@@ -61,6 +61,6 @@ redis.call('PUBLISH', ARGV[5], ARGV[9] .. '"seq":' .. seq .. '}')
 -- A public room without an ACL (wave 1, or not rebuilt yet) has no known size: no receipts.
 local members = tonumber(redis.call('HGET', KEYS[5], 'n'))
 if ARGV[7] == '1' or (members and members <= tonumber(ARGV[8])) then
-  redis.call('PUBLISH', ARGV[6], ARGV[10] .. '"seq":' .. seq .. '}')
+  redis.call('SPUBLISH', ARGV[6], ARGV[10] .. '"seq":' .. seq .. '}')
 end
 return {'ok', seq}

@@ -15,7 +15,8 @@ KEYS[9]  room ACL          keys.roomAcl(room)                       HASH (keys.t
 KEYS[10] room counter      keys.roomSeq(room)                       STRING: INCR per top-level message = its `seq`
 KEYS[11] room uploads      keys.roomUploads(room)                   HASH upload id -> "<owner uid> <Attachment JSON>"
 
-ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
+ARGV[1]  room channel      keys.roomChannel(room): a shard channel (SPUBLISH) of the same {p} hash tag;
+                           '' = do not publish, return the frame (see Returns)
 ARGV[2]  room
 ARGV[3]  user id
 ARGV[4]  user name
@@ -60,6 +61,9 @@ reply carries its parent's author in the ingest entry (`pu`) for the reply notif
 
 Returns one of:
   {'ok', id, ts}            accepted: logged, queued for ingestion, published
+  {'ok', id, ts, frame, peer channel}   the same when ARGV[1] is '' (REDIS_ACK_REPLICAS): NOT
+                            published; the caller publishes `frame` to the room channel (and to
+                            the peer's user channel when not '') once replicas confirmed it
   {'dup', id, ts}           this (user, room, cid) was accepted before: its original id; nothing written
   {'rate', retryAfterMs}    over the per-user-per-room limit; nothing written
   {'user_rate', retryAfterMs} over the account-wide message/byte budget; nothing written
@@ -241,6 +245,11 @@ if replyCount then tail = '"replyCount":' .. replyCount .. ',' .. tail end
 if seq then tail = '"seq":' .. seq .. ',' .. tail end
 if #mentions > 0 then tail = '"mentions":["' .. table.concat(mentions, '","') .. '"],' .. tail end
 if attachments then tail = '"attachments":' .. attachments .. ',' .. tail end
-redis.call('PUBLISH', ARGV[1], ARGV[8] .. tail)
-if creating and ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[8] .. tail) end
+local frame = ARGV[8] .. tail
+local peerChannel = (creating and ARGV[11]) or ''
+-- No room channel: REDIS_ACK_REPLICAS is on and the replica publishes the frame itself once the
+-- replicas hold the message (shared/replica-ack.ts) — never live before it is durable.
+if ARGV[1] == '' then return {'ok', id, ts, frame, peerChannel} end
+redis.call('SPUBLISH', ARGV[1], frame)
+if peerChannel ~= '' then redis.call('PUBLISH', peerChannel, frame) end
 return {'ok', id, ts}

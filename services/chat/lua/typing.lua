@@ -8,7 +8,7 @@ KEYS[2]  presence set      keys.presence(room)                 ZSET (lua/presenc
                                                                 its size is the room's member count
                            (both carry the room's {p} hash tag: the script is single-slot)
 
-ARGV[1]  room channel      keys.roomChannel(room) (a channel, not a key; same {p} hash tag)
+ARGV[1]  room channel      keys.roomChannel(room): a shard channel (SPUBLISH) of the same {p} hash tag
 ARGV[2]  interval (ms)     one typing frame per user per room per this, over all the user's
                            sockets on every replica
 ARGV[3]  events max        PRESENCE_EVENTS_MAX_MEMBERS: a room with more presence entries than
@@ -27,5 +27,5 @@ if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[2], 'NX') then
   if left < 1 then return 1 end
   return left
 end
-redis.call('PUBLISH', ARGV[1], ARGV[4])
+redis.call('SPUBLISH', ARGV[1], ARGV[4])
 return 0

@@ -73,7 +73,7 @@ local function append(fields, frame, userChannel)
   redis.call('XADD', ingest, '*', 'room', room, 'id', id, unpack(fields))
   local ts = string.match(id, '^(%d+)-')
   local json = frame .. '"id":"' .. id .. '","ts":' .. ts .. '}'
-  if not quiet then redis.call('PUBLISH', channel, json) end
+  if not quiet then redis.call('SPUBLISH', channel, json) end
   if userChannel ~= '' then redis.call('PUBLISH', userChannel, json) end
   return id, ts
 end
