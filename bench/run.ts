@@ -15,8 +15,9 @@ import { attentionBenchmark } from './attention.bench.js';
 import { filesBenchmark } from './files.bench.js';
 import { searchBenchmark } from './search.bench.js';
 import { assistantBenchmark } from './assistant.bench.js';
+import { clusterBenchmark } from './cluster.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark, clusterBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

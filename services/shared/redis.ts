@@ -106,6 +106,9 @@ export function clusterOptions(url: string, opts: RedisClientOptions): ClusterOp
     // its FIRST argument: for these (XINFO GROUPS k, XGROUP CREATE k …) that is the subcommand,
     // the wrong master, and the batch fails with MOVED. Sent on their own, ioredis follows MOVED.
     autoPipeliningIgnoredCommands: ['xinfo', 'xgroup', 'object', 'memory'],
+    // TLS (rediss://): connect to the names the cluster announces, not to addresses ioredis
+    // resolved first — the certificates of managed clusters (ElastiCache) name the hosts.
+    ...(new URL(url).protocol === 'rediss:' ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
     redisOptions: {
       ...nodeOptionsFromUrl(url),
       connectionName: `aurora-${opts.role}`,

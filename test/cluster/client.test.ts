@@ -57,6 +57,12 @@ describe('createRedis options (no Redis needed)', () => {
     const reader = clusterOptions('redis://x:1', { role: 'reader', blocking: true });
     expect(reader).toMatchObject({ enableAutoPipelining: false, redisOptions: { maxRetriesPerRequest: null } });
     expect(reader.redisOptions).not.toHaveProperty('password');
+    // TLS: names are handed to the TLS connect as they are (a managed cluster's certificate names them)
+    expect(main).not.toHaveProperty('dnsLookup');
+    const tls = clusterOptions('rediss://x:1', { role: 'main' });
+    let resolved = '';
+    tls.dnsLookup!('node-1.cache.example', (_err, address) => (resolved = address));
+    expect(resolved).toBe('node-1.cache.example');
   });
 });
 
