@@ -8,7 +8,7 @@ import { MAX_REACTION_EMOJI, type ChatUser } from '../shared/message.js';
 import { eventFrameHead, type EventHeadInput } from './frames.js';
 import { replicaAckOptions, scriptCaller, type Publication } from '../shared/replica-ack.js';
 import { corkPerTurn, luaWithLimits } from './scripts.js';
-import { accessRefusalOf, membersOnlyArg, NO_THREAD, type ScriptOptions, type SendResult } from './send-script.js';
+import { accessRefusalOf, membersOnlyArg, NO_THREAD, republish, type ScriptOptions, type SendResult } from './send-script.js';
 
 const EVENT_LUA = luaWithLimits('event');
 
@@ -33,7 +33,12 @@ export function createEventScript(redis: Redis, keys: Keys, config: Config, opts
   const call = scriptCaller<EventReply>(redis, 'auroraEvent', replicaAckOptions(config), corkPerTurn(redis));
   // REDIS_ACK_REPLICAS: the script returns its frame instead of publishing it (event.lua, replica-ack.ts)
   const deferPublish = config.REDIS_ACK_REPLICAS > 0;
-  const publishLater = (room: string) => (reply: EventReply): Publication[] => (reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true]] : []);
+  const publishLater =
+    (room: string) =>
+    (reply: EventReply): Publication[] | Promise<Publication[]> => {
+      if (reply[0] === 'dup') return republish(redis, keys, room, String(reply[1]));
+      return reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true]] : [];
+    };
 
   /**
    * The parent of a reply, read before a delete: the script must name the thread key it

@@ -2,7 +2,8 @@
 // its real replica: a change is acked AND published only once a replica holds it. Without a
 // replica nothing is acked and nothing goes live (members never see a message the store might
 // never get); with one, the frames published after the WAIT are the ones the script built —
-// byte for byte what the log rebuilds — and a DM's first message still reaches the peer's channel.
+// byte for byte what the log rebuilds — a retry answered `dup` is published again (an ack always
+// follows a publish), and a DM's first message still reaches the peer's channel.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/ports.js';
@@ -78,10 +79,12 @@ describe('REDIS_ACK_REPLICAS=1', () => {
     const log = (await r.xrange(keys.roomLog('room'), res.id, '+')) as [string, string[]][];
     expect(frames).toEqual(log.map(([id, fields]) => [keys.roomChannel('room'), logEntryFrame('room', id, fields).json]));
 
-    // the retry of the message refused above: a duplicate, acked now, not published again
+    // the retry of the message refused above: a duplicate, acked now — and published (its first
+    // publish never happened), rebuilt from the log byte for byte
     const retry = await send('room', ann, 'lost?', 'c1');
     expect(retry.kind).toBe('duplicate');
-    expect(await published()).toEqual([]);
+    const [oldest] = (await r.xrange(keys.roomLog('room'), '-', '+', 'COUNT', 1)) as [string, string[]][];
+    expect(await published()).toEqual([[keys.roomChannel('room'), logEntryFrame('room', oldest![0], oldest![1]).json]]);
 
     // a DM's first message: the room channel and the peer's user channel, once each
     const dm = dmRoomName('ann', 'bob');

@@ -7,7 +7,7 @@ import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { ChatUser } from '../shared/message.js';
 import { dmMembers, isMembersOnlyRoom } from '../shared/rooms.js';
-import { messageFrameHead } from './frames.js';
+import { logEntryFrame, messageFrameHead } from './frames.js';
 import { mentionArgs } from './mentions.js';
 import type { SendLimit } from './protocol.js';
 import { replicaAckOptions, scriptCaller, type Publication } from '../shared/replica-ack.js';
@@ -64,6 +64,18 @@ export function dmPeer(room: string, userId: string): string | undefined {
 
 /** send.lua's reply: see its header. */
 type SendReply = [string, string | number, number?, string?, string?];
+
+/**
+ * REDIS_ACK_REPLICAS: a retry answered `dup` is published again — its first publish may have
+ * failed with the master that took it (the writer then answered an error, not an ack), and an
+ * ack must follow a publish. The frame is rebuilt from the log, byte for byte what was first
+ * published (logEntryFrame, as fan-out's recovery); a message the log no longer holds is old
+ * enough that every member has it. Members that got it twice dedupe by id.
+ */
+export async function republish(redis: Redis, keys: Keys, room: string, id: string): Promise<Publication[]> {
+  const [entry] = (await redis.xrange(keys.roomLog(room), id, id)) as [string, string[]][];
+  return entry ? [[keys.roomChannel(room), logEntryFrame(room, entry[0], entry[1]).json, true]] : [];
+}
 
 /** keys.thread's argument when a script names no thread: a key of the right slot, never touched. */
 export const NO_THREAD = '-';
@@ -134,8 +146,12 @@ export function createSendScript(redis: Redis, keys: Keys, config: Config, opts:
   const call = scriptCaller<SendReply>(redis, 'auroraSend', replicaAckOptions(config), corkPerTurn(redis));
   // REDIS_ACK_REPLICAS: the script returns its frame instead of publishing it (send.lua, replica-ack.ts)
   const deferPublish = config.REDIS_ACK_REPLICAS > 0;
-  const publishLater = (room: string) => (reply: SendReply): Publication[] =>
-    reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true], ...(reply[4] ? [[reply[4], reply[3], false] as Publication] : [])] : [];
+  const publishLater =
+    (room: string) =>
+    (reply: SendReply): Publication[] | Promise<Publication[]> => {
+      if (reply[0] === 'dup') return republish(redis, keys, room, String(reply[1]));
+      return reply[0] === 'ok' && reply[3] !== undefined ? [[keys.roomChannel(room), reply[3], true], ...(reply[4] ? [[reply[4], reply[3], false] as Publication] : [])] : [];
+    };
   const limits = sendLimitsArg(config);
   return async (room, user, text, cid, replyTo, attachments) => {
     const peer = dmPeer(room, user.id);

@@ -45,7 +45,7 @@ export type Publication = [channel: string, frame: string, sharded: boolean];
 
 interface Pending {
   issue: (pipe: ChainableCommander) => void;
-  publish?: ((reply: unknown) => Publication[]) | undefined;
+  publish?: ((reply: unknown) => Publication[] | Promise<Publication[]>) | undefined;
   resolve: (reply: unknown) => void;
   reject: (err: Error) => void;
 }
@@ -60,7 +60,7 @@ class ReplicaAcks {
     private readonly opts: ReplicaAckOptions,
   ) {}
 
-  run(group: number, issue: (pipe: ChainableCommander) => void, publish?: (reply: unknown) => Publication[]): Promise<unknown> {
+  run(group: number, issue: (pipe: ChainableCommander) => void, publish?: (reply: unknown) => Publication[] | Promise<Publication[]>): Promise<unknown> {
     return new Promise((resolve, reject) => {
       // A single node takes every group on its one connection: one pipeline, one WAIT.
       const key = this.redis.isCluster ? group : 0;
@@ -110,14 +110,23 @@ class ReplicaAcks {
   /**
    * The confirmed writes' frames, in write order, in one pipeline (on a Cluster the group's master:
    * room channels share the partition's slot). A failed publish (Redis lost right then) is
-   * returned: those writes answer an error, not an ack — the message is on the replicas, its
-   * retry answers `dup`, and members who missed it live get it on their next resume.
+   * returned: those writes answer an error, not an ack — the message is on the replicas, and
+   * its retry answers `dup`, whose frame is published again (send-script.ts: from the log), so
+   * an ack always follows a publish; members who got both dedupe by id.
    */
   private async publish(pending: Pending[], replies: [Error | null, unknown][]): Promise<Error | null> {
-    const publications = pending.flatMap((p, i) => {
-      const [err, reply] = replies[i] ?? [new Error('no reply'), null];
-      return err || !p.publish ? [] : p.publish(reply);
-    });
+    let publications: Publication[];
+    try {
+      const lists = await Promise.all(
+        pending.map((p, i) => {
+          const [err, reply] = replies[i] ?? [new Error('no reply'), null];
+          return err || !p.publish ? [] : p.publish(reply);
+        }),
+      );
+      publications = lists.flat();
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
     if (publications.length === 0) return null;
     const pipe = this.redis.pipeline();
     for (const [channel, frame, sharded] of publications) {
@@ -150,7 +159,7 @@ export function scriptCaller<R>(
   command: string,
   opts: ReplicaAckOptions,
   beforeCall?: () => void,
-): (group: number, args: (string | number)[], publish?: (reply: R) => Publication[]) => Promise<R> {
+): (group: number, args: (string | number)[], publish?: (reply: R) => Publication[] | Promise<Publication[]>) => Promise<R> {
   if (opts.replicas <= 0) {
     const run = (redis as unknown as Record<string, ScriptFn>)[command]!.bind(redis);
     return (_group, args) => {
@@ -162,7 +171,7 @@ export function scriptCaller<R>(
   if (!acks) perClient.set(redis, (acks = new ReplicaAcks(redis, opts)));
   const batch = acks;
   return (group, args, publish) =>
-    batch.run(group, (pipe) => (pipe as unknown as Record<string, ScriptFn>)[command]!(...args), publish as ((reply: unknown) => Publication[]) | undefined) as Promise<R>;
+    batch.run(group, (pipe) => (pipe as unknown as Record<string, ScriptFn>)[command]!(...args), publish as ((reply: unknown) => Publication[] | Promise<Publication[]>) | undefined) as Promise<R>;
 }
 
 /** The config's two settings as ReplicaAckOptions. */
