@@ -30,6 +30,9 @@ import type { Logger } from '../shared/logger.js';
 import { LiveGate } from './live-gate.js';
 import { readMissed, RECOVERY_TIMEOUT_MS } from './missed-frames.js';
 
+/** FanoutOptions.lookbackMs: ids delivered live that a room remembers (skipped by a recovery). */
+const RECENT_IDS_MAX = 1024;
+
 /** refreshShards() at most this often. */
 const SHARD_REFRESH_MIN_MS = 3000;
 import { logIdOf, publishedFrameOf, type PublishedFrame } from './published-frame.js';
@@ -56,6 +59,8 @@ interface RoomSub {
   lastId?: string | undefined;
   /** Holds live frames while missed entries are read back after a re-subscribe. */
   gate: LiveGate<PublishedFrame>;
+  /** With lookbackMs: the ids delivered live lately (a bounded ring), which a recovery skips. */
+  recent?: string[];
   /** The id recovery reads after (lastId when the re-subscribe began). */
   recoverFrom?: string | undefined;
   partition: number;
@@ -80,6 +85,8 @@ export interface FanoutOptions {
   recoveryMaxBytes?: number;
   /** A recovery read unanswered after this long counts as failed (1012); default 5 s. */
   recoveryTimeoutMs?: number;
+  /** REDIS_ACK_REPLICAS on: how far before the last delivered id a recovery reads (missed-frames.ts). */
+  lookbackMs?: number;
 }
 
 
@@ -384,7 +391,12 @@ export class Fanout {
       for (const h of r.gate.release(undefined)) this.route(room, r, h.data, h.meta);
     }
     if (todo.length === 0) return;
-    const missed = await readMissed(this.opts.redis, this.keys, todo.map(([room, , from]) => ({ room, from })), this.opts);
+    const missed = await readMissed(
+      this.opts.redis,
+      this.keys,
+      todo.map(([room, r, from]) => ({ room, from, skip: r.recent })),
+      this.opts,
+    );
     if (epoch !== this.epoch) return; // reconnected again meanwhile: that round recovers (held frames kept)
     let recovered = 0;
     todo.forEach(([room, r], i) => {
@@ -393,7 +405,8 @@ export class Fanout {
       if ('resync' in result) return this.resync(room, r, result.resync);
       for (const { data, frame } of result.frames) {
         this.deliver(room, r, data, frame, false);
-        r.lastId = frame.id;
+        this.remember(r, frame.id);
+        if (r.lastId === undefined || compareIds(frame.id!, r.lastId) > 0) r.lastId = frame.id;
       }
       recovered += result.frames.length;
       r.recoverFrom = undefined;
@@ -453,7 +466,16 @@ export class Fanout {
   private route(room: string, state: RoomSub, data: Buffer, frame: PublishedFrame): void {
     const id = logIdOf(frame);
     if (id !== undefined && (state.lastId === undefined || compareIds(id, state.lastId) > 0)) state.lastId = id;
+    this.remember(state, id);
     this.deliver(room, state, data, frame, true);
+  }
+
+  /** lookbackMs: the ids delivered here lately, live or recovered (a recovery skips them). */
+  private remember(state: RoomSub, id: string | undefined): void {
+    if (id === undefined || !this.opts.lookbackMs) return;
+    const recent = (state.recent ??= []);
+    recent.push(id);
+    if (recent.length > RECENT_IDS_MAX) recent.splice(0, recent.length - RECENT_IDS_MAX);
   }
 
   private deliver(room: string, state: RoomSub, data: Buffer, frame: PublishedFrame, live: boolean): void {

@@ -90,6 +90,8 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
     redis,
     recoveryMax: config.RECOVERY_MAX,
     recoveryMaxBytes: config.REPLY_MAX_BYTES,
+    // frames published after their WAIT arrive out of id order by at most the WAIT's timeout
+    lookbackMs: config.REDIS_ACK_REPLICAS > 0 ? config.REDIS_ACK_TIMEOUT_MS + 1000 : 0,
   });
   const presence = new Presence(redis, keys, log, config);
   const probe = new PubSubProbe(redis, fanout, keys, config.replicaId, log);
