@@ -29,12 +29,11 @@ import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { LiveGate } from './live-gate.js';
 import { readMissed, RECOVERY_TIMEOUT_MS } from './missed-frames.js';
+import { ReplicaChannels, ssubscribeAll, type ControlHandlers, type ProbeHandler } from './replica-channels.js';
 
 /** FanoutOptions.lookbackMs: ids delivered live that a room remembers (skipped by a recovery). */
 const RECENT_IDS_MAX = 1024;
 
-/** refreshShards() at most this often. */
-const SHARD_REFRESH_MIN_MS = 3000;
 import { logIdOf, publishedFrameOf, type PublishedFrame } from './published-frame.js';
 import { CloseCode } from './protocol.js';
 import { textFrame } from './wire.js';
@@ -93,17 +92,8 @@ export interface FanoutOptions {
 export class Fanout {
   private readonly rooms = new Map<string, RoomSub>();
   private readonly channelRoom = new Map<string, string>();
-  private probeHandler: ((payload: string, partition: number | null) => void) | null = null;
-  /** Shard probe channel → its partition (probe.ts: each master carrying rooms is probed). */
-  private readonly shardProbes = new Map<string, number>();
-  /** Cluster: shard probes are ioredis' to re-subscribe after the first SSUBSCRIBE. */
-  private shardProbesSubscribed = false;
-  /** Cluster: a topology change at this time may have moved the classic subscriber (see controlsMayHaveMissed). */
-  private controlsSuspectSince = 0;
-  private lastShardRefresh = 0;
-  /** Replica-wide channels (session revocations): subscribed for the replica's life. */
-  private readonly controls = new Map<string, { onMessage: (payload: string) => void; onResubscribed?: () => void }>();
-  private readonly probeChannel: string;
+  /** The probes and control channels (classic pub/sub) on the same subscriber. */
+  private readonly channels: ReplicaChannels;
   /** Incremented on every subscriber 'ready'; a recovery of an older epoch gives way. */
   private epoch = 0;
 
@@ -112,11 +102,10 @@ export class Fanout {
     private readonly keys: Keys,
     private readonly log: Logger,
     private readonly metrics: FanoutMetrics,
-    private readonly replicaId: string,
+    replicaId: string,
     private readonly opts: FanoutOptions,
   ) {
-    this.probeChannel = keys.probeChannel(replicaId);
-    for (let p = 0; p < keys.partitions; p++) this.shardProbes.set(keys.shardProbeChannel(p, replicaId), p);
+    this.channels = new ReplicaChannels(sub, keys, replicaId, log);
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     sub.on('smessage', (channel: string, payload: string) => this.onMessage(channel, payload));
     sub.on('ready', () => this.resubscribe());
@@ -124,7 +113,7 @@ export class Fanout {
       // ioredis re-subscribes the shard channels itself (one connection per master) after a
       // failover or a slot move, then says so: what was published meanwhile is read back here.
       sub.on('subscribersReady', () => this.shardsReset());
-      for (const event of ['+node', '-node']) sub.on(event, () => this.controlsMayHaveMissed());
+      for (const event of ['+node', '-node']) sub.on(event, () => this.channels.mayHaveMissed());
     }
   }
 
@@ -132,16 +121,13 @@ export class Fanout {
    * Subscribes the replica's private probe channels (probe.ts): the classic one and one shard
    * channel per partition; `partition` is null for the classic one. Re-subscribed on 'ready'.
    */
-  async subscribeProbe(handler: (payload: string, partition: number | null) => void): Promise<void> {
-    this.probeHandler = handler;
-    // Not ready yet: the 'ready' handler subscribes it (a SUBSCRIBE written before the
-    // connection's handshake finished is what loses subscriptions in ioredis 5, issue #2037).
-    if (this.sub.status === 'ready') await Promise.all([this.sub.subscribe(this.probeChannel), this.subscribeShardProbes()]);
+  subscribeProbe(handler: ProbeHandler): Promise<void> {
+    return this.channels.subscribeProbe(handler);
   }
 
   /** The shard probe channel of every partition (probe.ts publishes to them). */
   shardProbeChannels(): string[] {
-    return [...this.shardProbes.keys()];
+    return this.channels.shardProbeChannels();
   }
 
   /**
@@ -149,15 +135,13 @@ export class Fanout {
    * 'ready'; `onResubscribed` runs after each subscription made on a 'ready' (what was published
    * while the subscriber was down is lost: the owner re-reads its state then).
    */
-  async subscribeControl(channel: string, handlers: { onMessage: (payload: string) => void; onResubscribed?: () => void }): Promise<void> {
-    this.controls.set(channel, handlers);
-    if (this.sub.status === 'ready') await this.sub.subscribe(channel);
+  subscribeControl(channel: string, handlers: ControlHandlers): Promise<void> {
+    return this.channels.subscribeControl(channel, handlers);
   }
 
   /** Ends a control channel subscribed with subscribeControl (user-channels.ts: the user's last socket left). */
-  async unsubscribeControl(channel: string): Promise<void> {
-    if (!this.controls.delete(channel)) return;
-    if (this.sub.status === 'ready') await this.sub.unsubscribe(channel);
+  unsubscribeControl(channel: string): Promise<void> {
+    return this.channels.unsubscribeControl(channel);
   }
 
   /** Adds a local member; resolves once the room's channel subscription is live. */
@@ -248,33 +232,13 @@ export class Fanout {
     return rooms;
   }
 
-  /** SSUBSCRIBE of channels, on a Cluster one command each (a command's channels share a slot). */
-  private ssubscribeAll(channels: string[]): Promise<unknown> {
-    if (channels.length === 0) return Promise.resolve();
-    if (!this.sub.isCluster) return this.sub.ssubscribe(...channels);
-    return Promise.all(channels.map((c) => this.sub.ssubscribe(c)));
-  }
-
-  private subscribeShardProbes(): Promise<unknown> {
-    // On a Cluster ioredis keeps them across failovers and slot moves (shardsReset): once is enough.
-    if (this.sub.isCluster && this.shardProbesSubscribed) return Promise.resolve();
-    this.shardProbesSubscribed = true;
-    return this.ssubscribeAll(this.shardProbeChannels());
-  }
-
   /**
    * A Cluster client (re)connected as a whole: the classic channels are subscribed again here;
    * the shard channels ioredis re-subscribes itself, and the rooms recover as after any shard
    * reset — also when its 'subscribersReady' came first (its recovery gives way to this one).
    */
   private clusterReady(): void {
-    this.sub
-      .subscribe(this.probeChannel, ...this.controls.keys())
-      .then(() => {
-        for (const c of this.controls.values()) c.onResubscribed?.();
-      })
-      .catch((err: Error) => this.log.error({ err: err.message }, 're-subscribe of the classic channels failed'));
-    this.subscribeShardProbes().catch((err: Error) => this.log.error({ err: err.message }, 'shard probe subscribe failed'));
+    this.channels.clusterReady();
     this.shardsReset();
   }
 
@@ -288,17 +252,17 @@ export class Fanout {
     if (this.sub.isCluster) return this.clusterReady();
     const epoch = ++this.epoch;
     const rooms = this.holdSubscribedRooms();
-    const classic = [this.probeChannel, ...this.controls.keys()];
+    const classic = this.channels.classicChannels();
     const sharded = rooms.map(([room]) => this.keys.roomChannel(room));
     if (epoch > 1 || rooms.length > 0) this.log.info({ channels: classic.length + sharded.length, epoch }, 'subscriber ready: (re-)subscribing');
     // NOT first on the wire: ioredis emits 'ready' on process.nextTick, after it already wrote
     // its offline queue — an SUNSUBSCRIBE of a remove() during the outage goes out before this
     // SSUBSCRIBE. Hence rooms without members are left out (holdSubscribedRooms).
-    Promise.all([this.sub.subscribe(...classic), this.ssubscribeAll([...this.shardProbeChannels(), ...sharded])])
+    Promise.all([this.sub.subscribe(...classic), ssubscribeAll(this.sub, [...this.shardProbeChannels(), ...sharded])])
       .then(() => {
         // Every (re-)subscription, the first too: a replica that started before Redis admitted
         // sockets unchecked (server.ts) before its first subscription.
-        for (const c of this.controls.values()) c.onResubscribed?.();
+        this.channels.resubscribed();
         return this.recover(epoch, rooms);
       })
       .catch((err: Error) => {
@@ -318,21 +282,13 @@ export class Fanout {
    */
   private shardsReset(): void {
     const epoch = ++this.epoch;
-    this.controlsMayHaveMissed();
+    this.channels.mayHaveMissed();
     const rooms = this.holdSubscribedRooms();
     if (rooms.length === 0) return;
     this.log.info({ rooms: rooms.length, epoch }, 'shard subscribers reset: recovering what was published meanwhile');
     const partitions = [...new Set(rooms.map(([, r]) => r.partition))];
-    // Bounded: a barrier that never answers (a shard subscriber stuck connecting) resyncs its rooms.
-    const ms = this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS;
-    const barrier = (p: number) =>
-      new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
-        this.sub.ssubscribe(this.keys.shardProbeChannel(p, this.replicaId)).then(resolve, reject).finally(() => clearTimeout(timer));
-      });
-    void Promise.allSettled(partitions.map(barrier)).then((settled) => {
+    void this.channels.confirmShards(partitions, this.opts.recoveryTimeoutMs ?? RECOVERY_TIMEOUT_MS).then((failed) => {
       if (epoch !== this.epoch) return undefined; // a later reset (or 'ready') recovers these rooms
-      const failed = new Set(partitions.filter((_, i) => settled[i]!.status === 'rejected'));
       const ready = rooms.filter(([room, r]) => {
         if (failed.has(r.partition)) this.resync(room, r, 'shard re-subscribe failed');
         return !failed.has(r.partition);
@@ -341,37 +297,9 @@ export class Fanout {
     });
   }
 
-  /**
-   * Cluster: a partition's shard probe stopped coming back (probe.ts). ioredis moves the shard
-   * subscriptions only when ITS client sees the topology change — after a slot migration the
-   * subscriber client, which sends no keyed command, would learn it at its next periodic refresh
-   * at best. Asking for a refresh now re-subscribes the moved channels on their new master (and
-   * shardsReset recovers what was published meanwhile). At most once per PROBE-ish interval.
-   */
+  /** Cluster: a partition's shard probe stopped coming back (probe.ts): see ReplicaChannels.refreshShards. */
   refreshShards(): void {
-    if (!this.sub.isCluster || Date.now() - this.lastShardRefresh < SHARD_REFRESH_MIN_MS) return;
-    this.lastShardRefresh = Date.now();
-    this.log.warn('a shard probe stopped coming back: refreshing the cluster topology of the subscriber');
-    (this.sub as unknown as { refreshSlotsCache(cb?: (err?: Error | null) => void): void }).refreshSlotsCache();
-  }
-
-  /**
-   * Cluster: classic channels (user channels, revocations, the classic probe) ride ONE subscriber
-   * connection to some node, which ioredis moves to another node when its node goes — re-
-   * subscribing there by itself, without an event. Frames published in between are lost: after
-   * a topology change, the controls re-read their state (onResubscribed) as after a 'ready', as
-   * soon as a probe published after the change came back (the subscription is live again).
-   */
-  private controlsMayHaveMissed(): void {
-    this.controlsSuspectSince = Date.now();
-  }
-
-  private onClassicProbe(payload: string): void {
-    if (this.controlsSuspectSince > 0 && Number(payload) > this.controlsSuspectSince) {
-      this.controlsSuspectSince = 0;
-      for (const c of this.controls.values()) c.onResubscribed?.();
-    }
-    this.probeHandler?.(payload, null);
+    this.channels.refreshShards();
   }
 
   private async recover(epoch: number, rooms: [string, RoomSub][]): Promise<void> {
@@ -430,17 +358,7 @@ export class Fanout {
   }
 
   private onMessage(channel: string, payload: string): void {
-    if (channel === this.probeChannel) return this.onClassicProbe(payload);
-    const probed = this.shardProbes.get(channel);
-    if (probed !== undefined) {
-      this.probeHandler?.(payload, probed);
-      return;
-    }
-    const control = this.controls.get(channel);
-    if (control) {
-      control.onMessage(payload);
-      return;
-    }
+    if (this.channels.dispatch(channel, payload)) return;
     // Encoded once: counted before the room lookup (what Redis sent, also for a room left a
     // moment ago), then framed for the members.
     const bytes = Buffer.from(payload, 'utf8');
