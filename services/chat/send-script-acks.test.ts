@@ -11,9 +11,10 @@ import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { loadConfig } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
 import { ReplicaAckError } from '../shared/replica-ack.js';
-import { dmRoomName } from '../shared/rooms.js';
+import { dmRoomName, newMembersOnlyRoom } from '../shared/rooms.js';
 import { createEventScript } from './event-script.js';
 import { logEntryFrame } from './frames.js';
+import { createMemberScript } from '../shared/member-script.js';
 import { createSendScript } from './send-script.js';
 
 const keys = keysFor(4);
@@ -95,5 +96,20 @@ describe('REDIS_ACK_REPLICAS=1', () => {
     expect(dmFrames.map(([channel]) => channel).sort()).toEqual([keys.roomChannel(dm), keys.userChannel('bob')].sort());
     expect(dmFrames[0]![1]).toBe(dmFrames[1]![1]);
     expect(JSON.parse(dmFrames[0]![1])).toMatchObject({ type: 'message', room: dm, text: 'hi bob', id: (first as { id: string }).id });
+  });
+
+  it('membership changes too: the created and joined frames go out after the WAIT, on the room and the owner\'s channel', async () => {
+    const member = createMemberScript(r, keys, config);
+    const room = newMembersOnlyRoom('private');
+    await sub.ssubscribe(keys.roomChannel(room));
+    await sub.subscribe(keys.userChannel('ann'));
+    const res = await member(room, ann, { op: 'create', title: 'acks' }, 'm1');
+    expect(res.kind).toBe('ok');
+    const log = (await r.xrange(keys.roomLog(room), '-', '+')) as [string, string[]][];
+    const frames = log.map(([id, fields]) => logEntryFrame(room, id, fields).json);
+    expect(frames).toHaveLength(2);
+    const got = await published();
+    expect(got.filter(([channel]) => channel === keys.roomChannel(room)).map(([, f]) => f)).toEqual(frames);
+    expect(got.filter(([channel]) => channel === keys.userChannel('ann')).map(([, f]) => f)).toEqual([frames[1]]);
   });
 });

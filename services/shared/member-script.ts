@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { memberFrameHead, roomFrameHead } from '../chat/frames.js';
 import type { Config } from './config.js';
 import type { Keys } from './keys.js';
-import { replicaAckOptions, scriptCaller } from './replica-ack.js';
+import { replicaAckOptions, scriptCaller, type Publication } from './replica-ack.js';
 import { GROUP_MAX_MEMBERS, type MemberAction, type Role } from './membership.js';
 import type { ChatUser } from './message.js';
 import { roomKindOf } from './rooms.js';
@@ -69,7 +69,7 @@ const ACTION_OF: Record<Exclude<MemberOp['op'], 'create' | 'topic' | 'archive' |
 const REFUSALS: readonly string[] = ['unchanged', 'not_found', 'forbidden', 'banned', 'archived', 'exists', 'full', 'not_member', 'owner_must_transfer'];
 
 /** member.lua's reply: see its header. */
-type MemberReply = [string, (string | number)?, (string | number)?, string?];
+type MemberReply = [string, (string | number)?, (string | number)?, string?, ...string[]];
 
 export function createMemberScript(
   redis: Redis,
@@ -78,6 +78,19 @@ export function createMemberScript(
 ): MemberScript {
   redis.defineCommand('auroraMember', { numberOfKeys: 5, lua: MEMBER_LUA });
   const call = scriptCaller<MemberReply>(redis, 'auroraMember', replicaAckOptions(config));
+  // REDIS_ACK_REPLICAS: the script returns its frames instead of publishing them (member.lua)
+  const deferPublish = config.REDIS_ACK_REPLICAS > 0;
+  const publishLater =
+    (room: string) =>
+    (reply: MemberReply): Publication[] => {
+      if (reply[0] !== 'ok') return [];
+      const out: Publication[] = [];
+      for (let i = 4; i + 1 < reply.length; i += 2) {
+        const channel = String(reply[i]);
+        out.push(channel === '' ? [keys.roomChannel(room), String(reply[i + 1]), true] : [channel, String(reply[i + 1]), false]);
+      }
+      return out;
+    };
 
   return async (room, actor, change, cid) => {
     const kind = roomKindOf(room);
@@ -103,7 +116,7 @@ export function createMemberScript(
       keys.ingestStreamOfRoom(room),
       keys.userRoomCreates(room, actor.id),
       keys.roomSeq(room),
-      keys.roomChannel(room),
+      deferPublish ? '' : keys.roomChannel(room),
       room,
       actor.id,
       actor.name,
@@ -126,11 +139,11 @@ export function createMemberScript(
       config.ROOM_CREATE_MAX,
       config.ROOM_CREATE_WINDOW_SEC,
       config.PRESENCE_EVENTS_MAX_MEMBERS,
-    ]);
+    ], deferPublish ? publishLater(room) : undefined);
     const [status] = reply;
     if (status === 'ok') {
       const r: MemberResult = { kind: 'ok', id: String(reply[1]), ts: Number(reply[2]) };
-      if (reply[3] !== undefined) r.secondId = String(reply[3]);
+      if (reply[3]) r.secondId = String(reply[3]);
       return r;
     }
     if (status === 'overloaded') return { kind: 'overloaded', backlog: Number(reply[1]) };

@@ -29,7 +29,9 @@ ARGV[23] PRESENCE_EVENTS_MAX_MEMBERS: a `joined` in a public room with at least 
          is logged, queued and sent to the joiner's own channel, but not published to the room —
          the presence rule: in a big room a wave of first joins would cost O(members²) frames
 
-Returns {'ok', firstId, ts[, secondId]} or a refusal, nothing written:
+Returns {'ok', firstId, ts[, secondId]} or a refusal, nothing written. With ARGV[1] = ''
+(REDIS_ACK_REPLICAS) nothing is published: {'ok', firstId, ts, secondId or '', channel, frame, …}
+names what to publish after the WAIT ('' = the room channel, SPUBLISH; else a user channel).
   {'unchanged'}  already so (a member joining, a ban of the banned, the same role …)
   {'not_found'}  no such room — or a private room / group the actor is not in: the same answer,
                  so nobody learns a members-only room exists
@@ -66,6 +68,10 @@ local actorRole, actorBanned, targetRole, targetBanned, targetMute = f[4], f[5],
 local membersOnly = kind == 'private' or kind == 'group'
 
 local quiet = false -- set for a join into a big public room (ARGV[23])
+-- No room channel: REDIS_ACK_REPLICAS; the frames are returned, published by the caller after
+-- its WAIT (shared/replica-ack.ts) — pairs of (channel, frame), '' naming the room channel.
+local deferred = channel == ''
+local publications = {}
 
 local function append(fields, frame, userChannel)
   local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[13], '*', unpack(fields))
@@ -73,6 +79,11 @@ local function append(fields, frame, userChannel)
   redis.call('XADD', ingest, '*', 'room', room, 'id', id, unpack(fields))
   local ts = string.match(id, '^(%d+)-')
   local json = frame .. '"id":"' .. id .. '","ts":' .. ts .. '}'
+  if deferred then
+    if not quiet then table.insert(publications, ''); table.insert(publications, json) end
+    if userChannel ~= '' then table.insert(publications, userChannel); table.insert(publications, json) end
+    return id, ts
+  end
   if not quiet then redis.call('SPUBLISH', channel, json) end
   if userChannel ~= '' then redis.call('PUBLISH', userChannel, json) end
   return id, ts
@@ -148,6 +159,7 @@ local function countCreate()
   if redis.call('INCR', creates) == 1 then redis.call('EXPIRE', creates, ARGV[22]) end
 end
 
+local function main()
 if op == 'create' then
   if exists then return { 'exists' } end
   local capped = createCapped()
@@ -300,3 +312,11 @@ if op == 'mute' then redis.call('HSET', acl, 'm:' .. target, string.format('%.0f
 if op == 'unmute' then redis.call('HDEL', acl, 'm:' .. target) end
 local id, ts = memberEvent(headA, action, target, targetName, targetChannel)
 return { 'ok', id, ts }
+end
+
+local reply = main()
+if deferred and reply[1] == 'ok' then
+  reply[4] = reply[4] or ''
+  for _, v in ipairs(publications) do table.insert(reply, v) end
+end
+return reply
