@@ -16,8 +16,8 @@
 //
 // Live delivery waits too: a frame published by the script before the WAIT would reach the
 // members even when its message then dies with the master (they would hold a message the store
-// never gets, and their resume point would vanish). So with n > 0 the send and event scripts do
-// not publish; they return their frame, and the group's frames are published in one more
+// never gets, and their resume point would vanish). So with n > 0 the send, event and member scripts do
+// not publish; they return their frames, and the group's frames are published in one more
 // pipeline once the WAIT confirmed — acked and live both mean "on n replicas". One round trip
 // more per turn on this path.
 import type { ChainableCommander, Redis } from 'ioredis';
