@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // them one file at a time is what keeps timing-sensitive tests honest.
 export default defineConfig({
   test: {
-    include: ['services/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['services/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,

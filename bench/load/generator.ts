@@ -30,7 +30,8 @@ import { signAccessToken } from '../../services/shared/tokens.js';
 import { LatencyHistogram } from './histogram.js';
 import { RawWebSocket } from './raw-ws.js';
 import { deliveriesOf, eventStamp, histogramOf, hrNow, messageStamp, onDelivery, onEventDelivery, readStampText, startsWith } from './stamps.js';
-import type { ClientPlan, Reply, Request, SentReply, StatsReply, TargetKind } from './protocol.js';
+import type { ClientPlan, Reply, Request, SentReply, StatsReply } from './protocol.js';
+import { BEARER_PREFIX, PROTOCOL, type ClientFrame } from '../../sdk/src/index.js';
 
 // ---- clients ----
 
@@ -46,7 +47,7 @@ interface Sender extends Member {
   /** Sends one message; onAck/onError are called at most once; onAck gets the message id when the target says it. */
   send(room: string, text: string, cid: string, onAck: (id?: string) => void, onError: (code: string) => void): void;
   /** AuroraChat only: sends an edit/delete/react frame, acked like a send (an `unchanged` ack is an error). */
-  change?(frame: { type: 'edit' | 'react'; room: string; cid: string } & Record<string, unknown>, onAck: () => void, onError: (code: string) => void): void;
+  change?(frame: Extract<ClientFrame, { type: 'edit' | 'react' }>, onAck: () => void, onError: (code: string) => void): void;
   /** Room -> the id of this sender's message there that its events change (setup eventTargets). */
   targets: Map<string, string>;
 }
@@ -57,14 +58,16 @@ const AURORA_PRESENCE = Buffer.from('{"type":"presence"');
 
 /** An AuroraChat (or seed) sender: protocol v1 over the ws library (a few per run, low volume). */
 function auroraSender(plan: ClientPlan, token: string, origin: string | undefined): Sender {
-  const ws = new WebSocket(plan.url, ['aurora.v1', `bearer.${token}`], {
+  const ws = new WebSocket(plan.url, [PROTOCOL, `${BEARER_PREFIX}${token}`], {
     perMessageDeflate: false,
     skipUTF8Validation: true,
     headers: origin ? { origin } : {},
   });
   const waitingJoin = new Set(plan.rooms);
   const acks = new Map<string, { ok: (id?: string) => void; fail: (code: string) => void }>();
-  const request = (frame: { type: string; cid: string } & Record<string, unknown>, ok: (id?: string) => void, fail: (code: string) => void) => {
+  // Frames typed by the SDK's protocol (sdk/src/protocol.d.ts): this lean client and the SDK
+  // cannot disagree on a frame's shape without the type-check failing.
+  const request = (frame: Extract<ClientFrame, { cid: string }>, ok: (id?: string) => void, fail: (code: string) => void) => {
     acks.set(frame.cid, { ok, fail });
     ws.send(JSON.stringify(frame));
   };
@@ -76,7 +79,7 @@ function auroraSender(plan: ClientPlan, token: string, origin: string | undefine
       ws.once('unexpected-response', (_q, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
       ws.once('error', reject);
       ws.once('open', () => {
-        for (const room of plan.rooms) ws.send(JSON.stringify({ type: 'join', room }));
+        for (const room of plan.rooms) ws.send(JSON.stringify({ type: 'join', room } satisfies ClientFrame));
       });
       ws.on('message', (data: Buffer) => {
         // The hot path: a live message or event — read the stamp from the bytes and stop there.
@@ -137,7 +140,7 @@ function auroraMember(plan: ClientPlan, token: string, origin: string | undefine
   };
   const ws = new RawWebSocket({
     url: plan.url,
-    protocols: ['aurora.v1', `bearer.${token}`],
+    protocols: [PROTOCOL, `${BEARER_PREFIX}${token}`],
     headers: origin ? { Origin: origin } : {},
     onFrame(buf, start, end) {
       if (onDelivery(buf, start, end, AURORA_MSG)) return;
@@ -156,7 +159,7 @@ function auroraMember(plan: ClientPlan, token: string, origin: string | undefine
     },
   });
   ws.opened.then(() => {
-    for (const room of plan.rooms) ws.send(JSON.stringify({ type: 'join', room }));
+    for (const room of plan.rooms) ws.send(JSON.stringify({ type: 'join', room } satisfies ClientFrame));
   }, rejectJoined);
   return m;
 }

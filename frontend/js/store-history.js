@@ -1,7 +1,7 @@
 // The store's part for older history (GET /api/rooms/:room/messages): pages of messages and
 // membership events prepended as the reader scrolls up, and where the next page starts. A page
 // holds every message and event from its oldest item up to `before` (docs/REST.md), so the next
-// `before` is the oldest of both (history-gap.js pageCursor) — an event when the page was cut by
+// `before` is the oldest of both (sdk/src/history-gap.js pageCursor) — an event when the page was cut by
 // its event bound. The room keeps that event as `historyFloor` while it is older than its oldest
 // message; store.js resets it whenever messages are dropped (they are paged in again).
 import { compareIds } from './ids.js';

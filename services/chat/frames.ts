@@ -10,122 +10,22 @@
 // fan-out reads them from the end without parsing the text (fanout.ts publishedFrameOf).
 // logEntryFrame rebuilds the same bytes from a room log entry (join replay, subscriber recovery).
 import type { MemberAction, MembershipLogEntry, Role, RoomAction } from '../shared/membership.js';
-import { isChatMessage, logEntryOf, type ChatMessage, type ChatUser, type LogEntry } from '../shared/message.js';
+import { isChatMessage, logEntryOf, type ChatUser, type LogEntry } from '../shared/message.js';
 import type { RoomKind } from '../shared/rooms.js';
 import { attachmentJson, type Attachment } from '../shared/attachments.js';
 import type { ErrorCode, SendLimit } from './protocol.js';
 
-export interface MessageFrame {
-  type: 'message';
-  room: string;
-  user: ChatUser;
-  text: string;
-  cid: string;
-  /** A thread reply: its top-level parent. */
-  replyTo?: string;
-  /** Uploaded files (services/shared/attachments.ts), as the upload registered them; absent when none. */
-  attachments?: Attachment[];
-  /** Members mentioned (user ids) and/or "@room", resolved by send.lua; absent when none. */
-  mentions?: string[];
-  /** Top-level messages: the room's counter value (unread = the room's newest seq − the read position's). */
-  seq?: number;
-  /** The parent's reply count with this reply (set with replyTo). */
-  replyCount?: number;
-  id: string;
-  ts: number;
-}
-
-interface EventFrameBase {
-  type: 'event';
-  room: string;
-  /** Who made the change. */
-  user: ChatUser;
-  /** The message changed. */
-  target: string;
-  cid: string;
-  id: string;
-  ts: number;
-}
-
-/** A change to a message; clients apply it by `target` (each carries the resulting state). */
-export type EventFrame =
-  | (EventFrameBase & { kind: 'edit'; text: string })
-  /** When the target was a reply: its parent and the parent's reply count without it. */
-  | (EventFrameBase & { kind: 'delete'; replyTo?: string; replyCount?: number })
-  /** `count`: how many users have this emoji on the target after the change. */
-  | (EventFrameBase & { kind: 'react'; emoji: string; on: boolean; count: number });
-
-/**
- * A membership change (membership.ts): who, what, and the member's state after it — `role`
- * (absent: not a member), `banned`, `mutedUntil` — computed by the script that appended it.
- */
-export type LeftReason = 'left' | 'kicked' | 'banned';
-
-export interface MemberEventFrame {
-  type: 'event';
-  kind: 'member';
-  room: string;
-  user: ChatUser;
-  action: MemberAction;
-  member: ChatUser;
-  cid: string;
-  role?: Role;
-  banned?: true;
-  mutedUntil?: number;
-  id: string;
-  ts: number;
-}
-
-/** A change of the room itself: created (kind, title, topic), topic, archived, unarchived. */
-export interface RoomEventFrame {
-  type: 'event';
-  kind: 'room';
-  room: string;
-  user: ChatUser;
-  action: RoomAction;
-  roomKind: RoomKind;
-  title?: string;
-  topic?: string;
-  cid: string;
-  id: string;
-  ts: number;
-}
-
-export type ServerFrame =
-  | { type: 'hello'; user: ChatUser; replica: string; heartbeatMs: number }
-  | { type: 'pong'; t: number | string }
-  /**
-   * `messages`: the room's recent messages (or those after `since`), oldest first, replies
-   * included; `events`: the events among them, as event frames, oldest first — applied after
-   * the messages (an event always follows its target).
-   */
-  | { type: 'joined'; room: string; messages: (ChatMessage & { replyCount?: number })[]; events: EventFrame[]; recovered: boolean; members: ChatUser[] }
-  /**
-   * The socket left the room: asked for (`leave`, no reason), or removed — the user left the room
-   * (REST, maybe on another device), was kicked or banned (`reason` = the member event's action).
-   */
-  | { type: 'left'; room: string; reason?: LeftReason }
-  /** A send or a change was accepted (`duplicate`: accepted before under this cid). */
-  | { type: 'ack'; cid: string; id: string; ts: number; duplicate?: true }
-  /** A reaction that was already as asked (on when on, off when off): nothing appended. */
-  | { type: 'ack'; cid: string; unchanged: true }
-  | { type: 'authed'; exp: number }
-  /** `room`: on the refusal of a `join` (which carries no cid), the room refused. */
-  | { type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number; limit?: SendLimit; room?: string }
-  | MessageFrame
-  | EventFrame
-  | MemberEventFrame
-  | RoomEventFrame
-  /** The user channel (user-channels.ts) may have missed frames: re-read GET /api/me/rooms. */
-  | { type: 'resync' }
-  | { type: 'presence'; room: string; event: 'join' | 'leave'; user: ChatUser }
-  /** My read position moved (another device of mine, or this one): the user channel. */
-  | { type: 'read'; room: string; id: string; seq: number }
-  /** A member's read position moved, in a room with receipts on (read.lua): the room channel. */
-  | { type: 'receipt'; room: string; user: ChatUser; id: string; seq: number }
-  /** A new notification in my inbox (services/notify/): the user channel. */
-  | { type: 'notify'; notification: Record<string, unknown> }
-  | { type: 'typing'; room: string; user: ChatUser; active: boolean };
+// The frame types are the client SDK's (sdk/src/protocol.d.ts), the one definition of the wire:
+// frames.test.ts checks every builder here against them.
+export type {
+  EventFrame,
+  LeftReason,
+  MemberEventFrame,
+  MessageFrame,
+  RoomEventFrame,
+  ServerFrame,
+} from '../../sdk/src/protocol.js';
+import type { LeftReason } from '../../sdk/src/protocol.js';
 
 const userJson = (user: ChatUser) => JSON.stringify({ id: user.id, name: user.name });
 

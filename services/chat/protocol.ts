@@ -6,11 +6,15 @@ import { isMessageId } from '../shared/ids.js';
 import { CID_RE, isEmoji, MAX_TEXT_CHARS } from '../shared/message.js';
 import { isValidRoom } from '../shared/rooms.js';
 
-export const SUBPROTOCOL = 'aurora.v1';
-export const BEARER_PREFIX = 'bearer.';
+import { BEARER_PREFIX, PROTOCOL as SUBPROTOCOL } from '../../sdk/src/protocol.js';
+import type { ClientFrame, ErrorCode, SendLimit } from '../../sdk/src/protocol.js';
+
+// The frame types are the client SDK's (sdk/src/protocol.d.ts): one definition for both ends.
+export { BEARER_PREFIX, SUBPROTOCOL };
+export type { ClientFrame, ErrorCode, SendLimit };
 
 /**
- * Error codes sent in `{"type":"error","code",...}` frames. The socket stays open.
+ * Error codes (ErrorCode, sdk/src/protocol.d.ts) sent in `{"type":"error","code",...}` frames. The socket stays open.
  *
  * | code          | when                                                                 |
  * | bad_request   | unparseable JSON, binary frame, unknown type, missing/ill-typed field, empty text, bad token in `auth` |
@@ -25,20 +29,6 @@ export const BEARER_PREFIX = 'bearer.';
  * | bad_attachment | a `send` naming an upload id that is not this sender's, of this room, or was already sent |
  * | internal      | Redis failed or timed out; the message was not accepted              |
  */
-export type ErrorCode =
-  | 'bad_request'
-  | 'invalid_room'
-  | 'too_long'
-  | 'not_joined'
-  | 'not_found'
-  | 'limit_reached'
-  | 'rate_limited'
-  | 'forbidden'
-  /** A moderator muted the sender in this room: `retryAfterMs` says until when. */
-  | 'muted'
-  | 'overloaded'
-  | 'bad_attachment'
-  | 'internal';
 
 /**
  * Close codes. 1000–1015 are RFC 6455; 4000–4999 are ours (application range).
@@ -64,18 +54,6 @@ export const CloseCode = {
   SLOW_CONSUMER: 4008,
 } as const;
 
-export type ClientFrame =
-  | { type: 'join'; room: string; since?: string }
-  | { type: 'leave'; room: string }
-  | { type: 'send'; room: string; text: string; cid: string; replyTo?: string; attachments?: string[] }
-  | { type: 'edit'; room: string; id: string; text: string; cid: string }
-  | { type: 'delete'; room: string; id: string; cid: string }
-  | { type: 'react'; room: string; id: string; emoji: string; on: boolean; cid: string }
-  | { type: 'typing'; room: string; active: boolean }
-  | { type: 'read'; room: string; id: string }
-  | { type: 'status'; status: 'online' | 'away' }
-  | { type: 'ping'; t?: number | string }
-  | { type: 'auth'; token: string };
 
 export interface ProtocolError {
   code: ErrorCode;
@@ -229,8 +207,6 @@ export function parseClientFrame(raw: string): ParseResult {
   }
 }
 
-/** Which send limit refused a send (`limit` of a rate_limited error; see the table above). */
-export type SendLimit = 'room' | 'account' | 'new_rooms';
 
 /** Parses the offered subprotocols: `aurora.v1` must be among them, plus one `bearer.<JWT>`. */
 export function parseSubprotocols(header: string | undefined): { token: string } | null {

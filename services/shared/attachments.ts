@@ -8,21 +8,10 @@
 // (room, uploader), so a client cannot claim a PDF is a PNG or inflate a size.
 
 /** What a message shows of one uploaded file. */
-export interface Attachment {
-  /** The upload's id (ATTACHMENT_ID_RE). */
-  id: string;
-  /** The file name as uploaded, cleaned (attachmentName): shown and offered as the download name. */
-  name: string;
-  /** The MIME type sniffed from the bytes (never the client's claim): one of the allow-list. */
-  type: string;
-  /** Bytes of the stored file (after EXIF stripping for images). */
-  size: number;
-  /** Images only: pixel size after EXIF orientation. */
-  width?: number;
-  height?: number;
-  /** Images only: a thumbnail exists (GET …/attachments/:id?variant=thumb). */
-  thumb?: true;
-}
+// The wire shape (sdk/src/protocol.d.ts): id, name, sniffed MIME type, size, and for images
+// width/height after EXIF orientation and whether a thumbnail exists.
+export type { Attachment } from '../../sdk/src/protocol.js';
+import type { Attachment } from '../../sdk/src/protocol.js';
 
 /**
  * What a message says in one line (sidebar preview, notification): its text, or for files

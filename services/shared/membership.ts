@@ -17,14 +17,13 @@
 import { idTime, isMessageId } from './ids.js';
 import { ROOM_KINDS, type RoomKind } from './rooms.js';
 
-export type Role = 'owner' | 'admin' | 'member';
+export type { MemberAction, Role, RoomAction } from '../../sdk/src/protocol.js';
+import type { MemberAction, Role, RoomAction } from '../../sdk/src/protocol.js';
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member'];
-export type MemberAction = 'joined' | 'invited' | 'left' | 'kicked' | 'banned' | 'unbanned' | 'muted' | 'unmuted' | 'role';
 export const MEMBER_ACTIONS: readonly MemberAction[] = ['joined', 'invited', 'left', 'kicked', 'banned', 'unbanned', 'muted', 'unmuted', 'role'];
 /** Actions after which the member's sockets leave the room on every replica. */
 export const REMOVING_ACTIONS: readonly MemberAction[] = ['left', 'kicked', 'banned'];
 
-export type RoomAction = 'created' | 'topic' | 'archived' | 'unarchived';
 export const ROOM_ACTIONS: readonly RoomAction[] = ['created', 'topic', 'archived', 'unarchived'];
 
 export const MAX_TITLE_CHARS = 80;

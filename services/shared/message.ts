@@ -17,15 +17,13 @@
 // A READ mark (chat/lua/read.lua: a user saw a room up to a message) is an ingest entry but no
 // room log entry: `rd 1 room <room> uid name id <message id> sq <its seq>` (parseIngestItem).
 import { parseAttachments, type Attachment } from './attachments.js';
+import type { ChatUser } from '../../sdk/src/protocol.js';
 import { isMessageId, idTime } from './ids.js';
 import { isMembershipLogEntry, membershipFields, parseMembershipFields, type MembershipLogEntry } from './membership.js';
 import { fieldRecord } from './redis.js';
 import { isValidRoom } from './rooms.js';
 
-export interface ChatUser {
-  id: string;
-  name: string;
-}
+export type { ChatUser } from '../../sdk/src/protocol.js';
 
 export interface ChatMessage {
   /** Room log stream id `<ms>-<seq>`. */
@@ -98,8 +96,10 @@ export function isChatMessage(e: LogEntry): e is ChatMessage {
   return !('kind' in e);
 }
 
-export const MAX_TEXT_CHARS = 4000;
-export const CID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+// The client SDK's limits (sdk/src/protocol.js): the composer and the server agree.
+import { CID_RE, MAX_TEXT_CHARS } from '../../sdk/src/protocol.js';
+
+export { CID_RE, MAX_TEXT_CHARS };
 /** Different emoji on one message (Discord and Slack cap it near 20 too). */
 export const MAX_REACTION_EMOJI = 20;
 /** UTF-16 code units of one reaction: a single emoji grapheme, ZWJ sequences and flags included. */

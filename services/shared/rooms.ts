@@ -10,54 +10,28 @@
 // member of those is in the room's ACL in Redis (membership/acl.ts) and in the store.
 import { randomBytes } from 'node:crypto';
 
-export const PUBLIC_ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-export const USER_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const DM_RE = /^dm:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64})$/;
-export const DEFAULT_ROOM = 'general';
+// The name rules are the client SDK's (sdk/src/rooms.js): what the browser and bots accept is
+// exactly what the server does. Server-only decisions (fresh names, access) stay here.
+import {
+  DEFAULT_ROOM,
+  PUBLIC_ROOM_RE,
+  ROOM_KINDS,
+  USER_ID_RE,
+  dmMembers,
+  dmRoomName,
+  isMembersOnlyRoom,
+  isPublicRoom,
+  isValidRoom,
+  roomKindOf,
+} from '../../sdk/src/rooms.js';
+import type { RoomKind } from '../../sdk/src/protocol.js';
 
-export function isPublicRoom(room: string): boolean {
-  return PUBLIC_ROOM_RE.test(room);
-}
-
-/** The two members of a DM room, or null when `room` is not a well-formed DM name. */
-export function dmMembers(room: string): [string, string] | null {
-  const m = DM_RE.exec(room);
-  if (!m) return null;
-  const a = m[1]!;
-  const b = m[2]!;
-  return a < b ? [a, b] : null; // sorted and distinct: one canonical name per pair
-}
-
-export type RoomKind = 'public' | 'private' | 'dm' | 'group';
-export const ROOM_KINDS: readonly RoomKind[] = ['public', 'private', 'dm', 'group'];
-const MEMBER_ROOM_RE = /^([pg]):[A-Za-z0-9_-]{16}$/;
-
-/** The kind a room name says, or null for a name that is no room's. */
-export function roomKindOf(room: unknown): RoomKind | null {
-  if (typeof room !== 'string') return null;
-  if (isPublicRoom(room)) return 'public';
-  const m = MEMBER_ROOM_RE.exec(room);
-  if (m) return m[1] === 'p' ? 'private' : 'group';
-  return dmMembers(room) !== null ? 'dm' : null;
-}
-
-/** Rooms whose members are listed in their ACL (private rooms and groups). */
-export function isMembersOnlyRoom(room: string): boolean {
-  return MEMBER_ROOM_RE.test(room);
-}
+export { DEFAULT_ROOM, PUBLIC_ROOM_RE, ROOM_KINDS, USER_ID_RE, dmMembers, dmRoomName, isMembersOnlyRoom, isPublicRoom, isValidRoom, roomKindOf };
+export type { RoomKind };
 
 /** A fresh private (`p:`) or group (`g:`) room name: 12 random bytes, 16 base64url characters. */
 export function newMembersOnlyRoom(kind: 'private' | 'group'): string {
   return `${kind === 'private' ? 'p' : 'g'}:${randomBytes(12).toString('base64url')}`;
-}
-
-export function isValidRoom(room: unknown): room is string {
-  return roomKindOf(room) !== null;
-}
-
-export function dmRoomName(userA: string, userB: string): string {
-  if (userA === userB) throw new Error('a direct message needs two different users');
-  return userA < userB ? `dm:${userA}:${userB}` : `dm:${userB}:${userA}`;
 }
 
 /**

@@ -19,10 +19,10 @@ let joinsMod: any;
 
 beforeAll(async () => {
   installFakeWebSocket();
-  gapMod = await load('history-gap.js');
+  gapMod = await load('../sdk/history-gap.js');
   storeMod = await load('store.js');
   socketMod = await load('socket.js');
-  joinsMod = await load('socket-joins.js');
+  joinsMod = await load('../sdk/joins.js');
 });
 
 const ROOM = 'p:AbCdEfGhIjKlMnOp';

@@ -1,7 +1,8 @@
 // Static guarantees of the browser client (frontend/), which is served as-is with no build
 // step: no HTML sinks for data, nothing inline for the CSP to block, no token in a URL, and
-// every relative ES-module import points at a file that exists.
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+// every relative ES-module import points at a file that exists. The SDK (sdk/src/, served at
+// /sdk/ through the frontend/sdk link) is loaded by the page too: the same rules hold for it.
+import { readFileSync, readdirSync, realpathSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,7 +18,8 @@ function files(dir: string, ext: string): string[] {
   return out;
 }
 
-const scripts = files(join(ROOT, 'js'), '.js');
+const SDK = resolve('sdk', 'src');
+const scripts = [...files(join(ROOT, 'js'), '.js'), ...files(join(ROOT, 'examples'), '.js'), ...files(SDK, '.js')];
 const html = readFileSync(join(ROOT, 'index.html'), 'utf8');
 const css = readFileSync(join(ROOT, 'css', 'app.css'), 'utf8');
 
@@ -51,8 +53,10 @@ describe('frontend static checks', () => {
   });
 
   it('puts the token in the WebSocket subprotocol, never in a URL', () => {
-    const socket = readFileSync(join(ROOT, 'js', 'socket.js'), 'utf8');
-    expect(socket).toMatch(/new WebSocket\(url, \[PROTOCOL, `bearer\.\$\{this\.auth\.token\}`\]\)/);
+    const connection = readFileSync(join(SDK, 'connection.js'), 'utf8');
+    expect(connection).toMatch(/new this\.WebSocket\(url, \[PROTOCOL, `bearer\.\$\{this\.auth\.token\}`\], this\.wsOptions\)/);
+    expect(readFileSync(join(ROOT, 'js', 'socket.js'), 'utf8')).toMatch(/from '\.\.\/sdk\/connection\.js'/);
+    expect(realpathSync(join(ROOT, 'sdk'))).toBe(SDK);
     for (const f of scripts) expect(readFileSync(f, 'utf8'), f).not.toMatch(/[?&](access_)?token=/i);
   });
 

@@ -17,7 +17,10 @@ const read = (path: string) => readFileSync(path, 'utf8');
 const protocolDoc = read('docs/PROTOCOL.md');
 const restDoc = read('docs/REST.md');
 const protocolSrc = read('services/chat/protocol.ts');
-const framesSrc = read('services/chat/frames.ts');
+// The wire's types live in the SDK (sdk/src/protocol.d.ts); the server's frames.ts and
+// protocol.ts import them.
+const wireSrc = read('sdk/src/protocol.d.ts');
+const serverFramesSrc = wireSrc.slice(0, wireSrc.indexOf('export type ClientFrame ='));
 
 /** The text under `heading` (a whole line) up to the next heading of the same or a higher level. */
 function section(doc: string, heading: string): string {
@@ -42,8 +45,8 @@ function literalUnion(src: string, name: string): string[] {
 
 /** ClientFrame members as { type, fields } from the union's source (one member per line). */
 function clientFrameMembers(): { type: string; fields: string[] }[] {
-  const start = protocolSrc.indexOf('export type ClientFrame =');
-  const lines = protocolSrc.slice(start).split('\n').slice(1);
+  const start = wireSrc.indexOf('export type ClientFrame =');
+  const lines = wireSrc.slice(start).split('\n').slice(1);
   const members: { type: string; fields: string[] }[] = [];
   for (const line of lines) {
     const m = /^\s*\|\s*\{(.*)\}\s*;?\s*$/.exec(line);
@@ -76,11 +79,14 @@ const configDefaults = loadConfig('chat', {}) as unknown as Record<string, unkno
 
 /** `.ts` sources under services/, tests excluded. */
 function serviceSources(dir = 'services'): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+  const here = readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return serviceSources(p);
     return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
   });
+  // The SDK's modules hold the wire's limits (MAX_TEXT_CHARS…), shared by the server.
+  if (dir !== 'services') return here;
+  return [...here, ...readdirSync('sdk/src').filter((f) => f.endsWith('.js')).map((f) => join('sdk/src', f))];
 }
 
 /**
@@ -179,7 +185,7 @@ describe('docs/PROTOCOL.md', () => {
       frames.profileFrame(user, { deleted: true, messagesRemoved: true }),
       frames.deltaFrame('general', '1700000000000-0', 'the answer so far', 'u2'),
     ];
-    const declared = new Set([...framesSrc.matchAll(/type: '(\w+)'/g)].map((m) => m[1]!));
+    const declared = new Set([...serverFramesSrc.matchAll(/type: '(\w+)'/g)].map((m) => m[1]!));
     const sampled = new Set(samples.map((s) => (JSON.parse(s) as { type: string }).type));
     // a new frame type needs a sample here (and a section in the doc)
     expect([...declared].sort()).toEqual([...sampled].sort());
@@ -209,11 +215,11 @@ describe('docs/PROTOCOL.md', () => {
     const event = section(serverPart, '### `event`');
     for (const kind of EVENT_KINDS) expect(event, kind).toMatch(new RegExp(`^\\| \`${kind}\` \\|`, 'm'));
     const error = section(serverPart, '### `error`');
-    for (const limit of literalUnion(protocolSrc, 'SendLimit')) expect(mentions(error, limit), limit).toBe(true);
+    for (const limit of literalUnion(wireSrc, 'SendLimit')) expect(mentions(error, limit), limit).toBe(true);
   });
 
   it('tables exactly the ErrorCode union', () => {
-    const codes = literalUnion(protocolSrc, 'ErrorCode');
+    const codes = literalUnion(wireSrc, 'ErrorCode');
     expect(codes).toContain('limit_reached');
     const rows = [...section(protocolDoc, '## Error codes').matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]!);
     expect(rows.sort()).toEqual([...codes].sort());

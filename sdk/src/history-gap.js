@@ -3,7 +3,7 @@
 // the next page is asked for with `before` = the oldest id among both (pageCursor): paging by
 // the oldest message alone would skip the events of a page cut by its event bound, and a page of
 // events only (hasMore:true, no message) would look like the end.
-// fillGap (socket.js): when a `joined` answers `recovered:false` the room log no longer reaches
+// fillGap (connection.js): when a `joined` answers `recovered:false` the room log no longer reaches
 // back to the client's `since`, so history is paged backwards from the oldest message the join
 // brought until it meets `since` — bounded by `gapFillPages` pages of `gapFillPageSize`; what is
 // still missing then is reported as a gap.

@@ -1,7 +1,6 @@
-// When the WebSocket client (socket.js) tries again: reconnect backoff with full jitter, the
+// When the connection (connection.js) tries again: reconnect backoff with full jitter, the
 // re-send delay after `overloaded`, and how a configured URL resolves against the page — pure
-// functions (unit-tested in Node through socket.js, which re-exports them) — and the named
-// timers the client keeps them in.
+// functions — and the named timers the connection keeps them in.
 
 /** Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
 export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math.random) {
@@ -39,15 +38,18 @@ export function reconnectDelay({ wasReady = false, attempt = 0, code = 0 }, opt,
   return delay;
 }
 
-/** Resolves a configured URL (absolute ws(s):// or a path like /ws) against the page. */
-export function resolveWsUrl(u, location = window.location) {
-  const url = new URL(u, location.href);
+/**
+ * Resolves a configured URL (absolute ws(s):// or http(s)://, or in a browser a path like /ws
+ * against the page) to a ws(s) URL.
+ */
+export function resolveWsUrl(u, location = globalThis.location) {
+  const url = location ? new URL(u, location.href) : new URL(u);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   return url.toString();
 }
 
-/** Named one-shot timers (socket.js): setting a name again replaces its timer. */
+/** Named one-shot timers (connection.js): setting a name again replaces its timer. */
 export class Timers {
   constructor() {
     this.byName = new Map();

@@ -1,4 +1,4 @@
-// Which answer belongs to which `join` (socket.js). A socket's frames are answered in the order
+// Which answer belongs to which `join` (connection.js). A socket's frames are answered in the order
 // sent and each join gets exactly one answer: `joined`, or an error that names its `room`
 // (forbidden, rate_limited, bad_request, internal — PROTOCOL.md `join`). Errors that name no
 // room still exist: the frame budget's rate_limited, and every refusal of a server from before

@@ -1,0 +1,13 @@
+export { createClient } from './client.js';
+export type { Client, ClientEvents, ClientInit } from './client.js';
+export { Connection } from './connection.js';
+export type { ConnectionAuth, ConnectionInit, ConnectionOptions, ConnectionState, DeliveredJoined, JoinRefusal, WebSocketClass } from './connection.js';
+export { Outbox, OutboxError } from './outbox.js';
+export type { ChangeFrame, OutboxFrame, OutboxLink } from './outbox.js';
+export { ApiError, createRest, jwtPayload, memoryStorage } from './rest.js';
+export type { HistoryPage, PostedMessage, Rest, RestInit, Session, StorageLike } from './rest.js';
+export { compareIds, idTime, insertSorted, isMessageId, newCid } from './ids.js';
+export { DEFAULT_ROOM, dmMembers, dmPartner, dmRoomName, isConversation, isMembersOnlyRoom, isPublicRoom, isValidRoom, roomKindOf } from './rooms.js';
+export { BEARER_PREFIX, CID_RE, CloseCode, ERROR_CODES, MAX_TEXT_CHARS, PROTOCOL, RETRYABLE_CODES } from './protocol.js';
+export type * from './protocol.js';
+export { backoffDelay, overloadedRetryDelay, reconnectDelay, resolveWsUrl } from './timing.js';

@@ -1,0 +1,13 @@
+import type { RoomKind } from './protocol.js';
+export declare const PUBLIC_ROOM_RE: RegExp;
+export declare const USER_ID_RE: RegExp;
+export declare const DEFAULT_ROOM: 'general';
+export declare const ROOM_KINDS: readonly RoomKind[];
+export declare function isPublicRoom(room: unknown): room is string;
+export declare function dmMembers(room: unknown): [string, string] | null;
+export declare function roomKindOf(room: unknown): RoomKind | null;
+export declare function isMembersOnlyRoom(room: unknown): room is string;
+export declare function isValidRoom(room: unknown): room is string;
+export declare function isConversation(room: unknown): boolean;
+export declare function dmRoomName(a: string, b: string): string;
+export declare function dmPartner(room: string, myId: string): string | null;
