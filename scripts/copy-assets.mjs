@@ -1,6 +1,8 @@
 // The compiled services load their Lua scripts from next to their own module
 // (new URL('./lua/x.lua', import.meta.url)); tsc does not copy them, so this does.
-import { cpSync, readdirSync, statSync } from 'node:fs';
+// It also writes dist/cli.js, the operator CLI's short name in the images (`node dist/cli.js …`,
+// services/cli/main.ts): tsc emits it as dist/services/cli/main.js.
+import { cpSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 function copyLua(dir) {
@@ -11,3 +13,7 @@ function copyLua(dir) {
   }
 }
 copyLua('services');
+// The services import the client SDK's modules (the wire's one definition: ids, room names,
+// protocol constants — sdk/src/*.js with .d.ts beside them), which tsc does not emit: copied as-is.
+cpSync('sdk/src', join('dist', 'sdk', 'src'), { recursive: true, filter: (src) => !src.endsWith('.d.ts') });
+writeFileSync(join('dist', 'cli.js'), "// The operator CLI (services/cli/main.ts): node dist/cli.js help\nimport './services/cli/main.js';\n");

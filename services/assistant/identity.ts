@@ -23,7 +23,7 @@ export async function ensureAssistantUser(store: Store, log: Pick<Logger, 'info'
   if (!user) throw new Error('the assistant account could not be created');
   if (user.passwordHash !== '') {
     // A person registered the name before the assistant existed: never answer as them.
-    log.error({ userId: user.id }, `a person's account is named "${ASSISTANT_USERNAME}": rename it (npm run users) to enable the assistant`);
+    log.error({ userId: user.id }, `a person's account is named "${ASSISTANT_USERNAME}": the assistant stays off until that account is deleted (DELETE /api/me, signed in as it)`);
     throw new Error(`the username "${ASSISTANT_USERNAME}" belongs to a person`);
   }
   return { id: user.id, name: user.username };

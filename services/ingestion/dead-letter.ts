@@ -7,8 +7,8 @@
 //
 // Dead-letter streams are NEVER trimmed: every entry in them is an acked message (or event) the
 // store does not hold, so a cap would silently drop acked messages in a flood. They leave only when an
-// operator re-drives or exports them (scripts/dead-letters.ts); their size is the gauge
-// ingest_dead_letter_entries, which k8s/60-alerts.yaml alerts on.
+// operator re-drives, exports or purges them (`cli dead-letters`, services/cli/dead-letters.ts);
+// their size is the gauge ingest_dead_letter_entries, which k8s/base/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import { isMembershipLogEntry } from '../shared/membership.js';

@@ -4,7 +4,7 @@
 // events. A Redis that lost its data (no persistence, a failover to an empty replica) has no
 // ACLs: private rooms answer "not found" and public rooms are open to banned users until this
 // runs. The ingestion service runs it at start and whenever `keys.aclsLoaded()` is missing (it
-// checks every ACL_CHECK_MS), and `npm run rebuild-acls [-- --replace]` runs it by hand.
+// checks every ACL_CHECK_MS), and `cli membership rebuild [--replace]` (services/cli/) runs it by hand.
 //
 // It runs ONLY then: on a Redis that did not lose its data the ACLs are newer than the store
 // (ingestion lags), and a merge could bring back a kicked member.

@@ -28,6 +28,11 @@ export interface SignOptions extends TokenScope {
   sid?: string;
   /** Issue time in seconds; given, the token is a pure function of its inputs (the refresh grace). */
   iat?: number;
+  /**
+   * RFC 8693 actor: who really holds a token issued to act as `sub` (an operator's support token,
+   * services/cli/token.ts). Verification ignores it; it is there for audit.
+   */
+  act?: { sub: string };
 }
 
 /** The issuer and audience a service signs and verifies with (JWT_ISSUER, JWT_AUDIENCE). */
@@ -51,6 +56,7 @@ export function signAccessToken(secret: string, user: ChatUser, ttlSec: number, 
     exp,
   };
   if (opts.sid !== undefined) payload.sid = opts.sid;
+  if (opts.act !== undefined) payload.act = { sub: opts.act.sub };
   const token = jwt.sign(payload, secret, { algorithm: 'HS256', noTimestamp: true });
   return { token, exp };
 }

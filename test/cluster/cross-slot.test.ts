@@ -207,8 +207,8 @@ describe('ingestion and scripts/ Lua on the partitions of every master', () => {
     }
   });
 
-  it('dead-letters.lua (scripts/dead-letters.ts re-drive): dead letter → ingest stream of its partition, on every master', async () => {
-    const lua = readFileSync(new URL('../../scripts/dead-letters.lua', import.meta.url), 'utf8');
+  it('redrive-dead-letter.lua (cli dead-letters redrive): dead letter → ingest stream of its partition, on every master', async () => {
+    const lua = readFileSync(new URL('../../services/cli/lua/redrive-dead-letter.lua', import.meta.url), 'utf8');
     for (const p of spread.partitionPerMaster) {
       const dl = await plain.xadd(keys.deadLetter(p), '*', 'reason', 'audit', 'room', 'x', 'id', '1-0');
       const id = (await plain.eval(lua, 2, keys.deadLetter(p), keys.ingestStream(p), dl!, 'room', 'x', 'id', '1-0')) as string | null;

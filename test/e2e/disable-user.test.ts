@@ -1,15 +1,15 @@
-// An operator disables an account (issue 14, "Moderation"): `npm run users -- disable <name>`
-// (scripts/users.ts) ends every session of the user at once — the open socket closes with 4001,
+// An operator disables an account (issue 14, "Moderation"): `npm run cli -- users disable <name>`
+// (services/cli/users.ts) ends every session of the user at once — the open socket closes with 4001,
 // the unexpired access token is refused by REST and by the chat handshake, the refresh token is
 // refused — and login answers 403 account_disabled (only to the right password); `enable` lets
 // them sign in again. Real processes: the users service, a chat replica, redis-server, the
 // operator command itself, one SQLite file.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectRejected, TestClient } from '../chat/client.js';
+import { runCli } from '../helpers/cli.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
 import { apiClient, PASSWORD, type Session } from './http.js';
@@ -33,27 +33,8 @@ async function connect(token: string): Promise<TestClient> {
   return c;
 }
 
-/** Runs the operator command as an operator would, with the services' environment. */
-function usersCommand(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/users.ts', ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', LOG_PRETTY: 'false', ...common },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`users ${args.join(' ')} did not exit within 20 s:\n${stdout}\n${stderr}`));
-    }, 20_000);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `cli users <args>` (services/cli/users.ts) as an operator would, with the services' environment. */
+const usersCommand = (...args: string[]) => runCli(['users', ...args], { ...common, LOG_LEVEL: 'info' }, { timeoutMs: 20_000 });
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -127,10 +108,11 @@ describe('an operator disables a user account', { timeout: 60_000 }, () => {
 
   it('an unknown user or a bad command changes nothing and says so', async () => {
     expect(await usersCommand('disable', 'nobody_here')).toMatchObject({ code: 1, stdout: '', stderr: 'no user named "nobody_here"\n' });
-    const usage = await usersCommand('delete', 'otto');
-    expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^usage: users disable <username> \| users enable <username>/);
-    expect((await usersCommand('disable')).code).toBe(2);
+    for (const args of [['delete', 'otto'], ['disable'], ['disable', 'otto', 'dina'], ['enable', '--force', 'otto']]) {
+      const usage = await usersCommand(...args);
+      expect(usage, args.join(' ')).toMatchObject({ code: 2, stdout: '' });
+      expect(usage.stderr).toMatch(/^users: .+; usage: users disable <username> \| users enable <username>\n$/);
+    }
     expect((await login('otto')).status).toBe(200);
   });
 });

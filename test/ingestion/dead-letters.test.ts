@@ -1,8 +1,9 @@
-// scripts/dead-letters.ts against a real redis-server, a real worker process and real SQLite:
-// a message the store rejects (a SQLite trigger, as in rejected.test.ts) is dead-lettered,
-// `list` names it with its reason, and after the trigger is dropped `redrive --all` puts it back
-// on its ingest stream, where the worker stores it exactly once. Unparseable dead letters are
-// refused and left in place; bad usage is one line and a non-zero exit.
+// `cli dead-letters` (services/cli/dead-letters.ts) against a real redis-server, a real worker
+// process and real SQLite: a message the store rejects (a SQLite trigger, as in rejected.test.ts)
+// is dead-lettered, `list` names it with its reason, and after the trigger is dropped `redrive
+// --all` puts it back on its ingest stream, where the worker stores it exactly once. Unparseable
+// dead letters are refused and left in place; `export`, `list --json` and `purge` select by
+// reason; bad usage is one line and a non-zero exit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -60,7 +61,7 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-/** Runs `scripts/dead-letters.ts <args>` as its own process against the test Redis. */
+/** Runs `cli dead-letters <args>` as its own process against the test Redis. */
 const tool = (...args: string[]) => deadLettersTool({ redisUrl: redis.url, partitions: PARTITIONS }, ...args);
 
 async function deadLetterIds(partition: number): Promise<string[]> {
@@ -68,7 +69,7 @@ async function deadLetterIds(partition: number): Promise<string[]> {
   return rows.map(([id]) => id);
 }
 
-describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
+describe('cli dead-letters', { timeout: 240_000 }, () => {
   it('list names a message the store rejected, with its reason, room, message id and the first 60 characters of its text', async () => {
     const client = redis.client();
     fine = await produce(client, keys, drafts(20, [ROOM], (i) => `fine ${i}`));
@@ -160,7 +161,9 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
   });
 
   it('bad usage exits 2 with one line on stderr and nothing on stdout', async () => {
-    for (const args of [[], ['frobnicate'], ['list', '--limit', '0'], ['list', '--limit'], ['redrive'], ['redrive', 'abc'], ['redrive', '--all', '--reason-contains']]) {
+    const usage = [[], ['frobnicate'], ['list', '--limit', '0'], ['list', '--limit'], ['list', '--jsn'], ['redrive'], ['redrive', 'abc'], ['redrive', '--all', '--reason-contains'],
+      ['purge'], ['purge', '--reason-contains', 'x'], ['purge', '--yes', '--reason-contains'], ['purge', '--yes', 'now']];
+    for (const args of usage) {
       const run = await tool(...args);
       expect(run.code, JSON.stringify(args)).toBe(2);
       expect(run.stdout).toBe('');
@@ -168,6 +171,7 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
       expect(lines, JSON.stringify(args)).toHaveLength(1);
       expect(lines[0]).toMatch(/^dead-letters: .+; usage: dead-letters list/);
     }
+    expect((await tool('purge')).stderr).toMatch(/^dead-letters: purge deletes dead letters for good and needs --yes/);
   });
 
   it('re-drives exactly the ingestEntryFields (room id uid name text cid), dropping the header and any stray fields', async () => {
@@ -212,6 +216,50 @@ describe('scripts/dead-letters.ts', { timeout: 240_000 }, () => {
     expect(ids).toEqual([...before, ...added]);
     expect(run.stderr.trim()).toBe(`exported ${before.length + 250} dead letters (deleted from Redis)`);
     expect(await deadLetterIds(OTHER)).toEqual([]);
+  });
+  it('list --json is one document: every partition with its count and its oldest entries, whole', async () => {
+    const client = redis.client();
+    const add = (p: number, reason: string, i: number) =>
+      client.xadd(keys.deadLetter(p), '*', 'reason', reason, 'entryId', `9-${i}`, 'stream', keys.ingestStream(p), 'deliveries', '5',
+        'room', ROOM, 'id', `${i + 1}-0`, 'uid', 'u1', 'name', 'a', 'text', `json ${i} ${'y'.repeat(80)}`, 'cid', `j${i}`).then(String);
+    const inP = [await add(P, 'store rejected: a', 0), await add(P, 'invalid room', 1), await add(P, 'store rejected: b', 2)];
+    const inOther = [await add(OTHER, 'store rejected: c', 3)];
+
+    const run = await tool('list', '--json', '--limit', '2');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const doc = JSON.parse(lines[0]!);
+    expect(doc).toMatchObject({ total: 4, limit: 2 });
+    expect(doc.partitions.map((x: { partition: number }) => x.partition)).toEqual([0, 1]);
+    const mine = doc.partitions[P];
+    expect(mine).toMatchObject({ partition: P, key: keys.deadLetter(P), count: 3 });
+    expect(mine.entries.map((e: { dlId: string }) => e.dlId)).toEqual(inP.slice(0, 2));
+    expect(mine.entries[0]).toEqual({
+      partition: P, dlId: inP[0], reason: 'store rejected: a', entryId: '9-0', stream: keys.ingestStream(P), deliveries: '5',
+      fields: { room: ROOM, id: '1-0', uid: 'u1', name: 'a', text: `json 0 ${'y'.repeat(80)}`, cid: 'j0' }, // not cut to a preview
+    });
+    expect(doc.partitions[OTHER]).toMatchObject({ count: 1, entries: [{ dlId: inOther[0], reason: 'store rejected: c' }] });
+    expect(await deadLetterIds(P)).toEqual(inP); // listing removes nothing
+  });
+
+  it('purge deletes exactly the selected dead letters and says how many; without --yes it deletes nothing', async () => {
+    const inP = await deadLetterIds(P); // from the test above: reasons a, invalid room, b
+    const before = [...inP, ...(await deadLetterIds(OTHER))];
+    expect(before).toHaveLength(4);
+    const refused = await tool('purge', '--reason-contains', 'store rejected');
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect([...(await deadLetterIds(P)), ...(await deadLetterIds(OTHER))]).toEqual(before);
+
+    const some = await tool('purge', '--reason-contains', 'store rejected', '--yes');
+    expect(some).toMatchObject({ code: 0, stdout: 'purged 3 dead letters\n', stderr: '' });
+    expect(await deadLetterIds(P)).toEqual([inP[1]]);
+    expect(await deadLetterIds(OTHER)).toEqual([]);
+
+    expect(await tool('purge', '--yes')).toMatchObject({ code: 0, stdout: 'purged 1 dead letter\n' });
+    expect(await deadLetterIds(P)).toEqual([]);
+    expect(await tool('purge', '--yes')).toMatchObject({ code: 0, stdout: 'purged 0 dead letters\n' });
   });
 });
 

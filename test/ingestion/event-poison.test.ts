@@ -2,7 +2,7 @@
 // and one the store refuses on its own (a SQLite trigger on the shared file) are dead-lettered
 // with their reason, and never hold up the entries after them; an event delivered more than
 // INGEST_MAX_DELIVERIES times is only a suspect. A dead-lettered event is listed and re-driven
-// by scripts/dead-letters.ts like a message.
+// by `cli dead-letters` (services/cli/dead-letters.ts) like a message.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';

@@ -2,7 +2,6 @@
 // events to the ingest streams the way the chat scripts do (room log XADD first, its id becomes
 // the entry's id, then the ingest entry with message.ts ingestEntryFields / ingestEventFields),
 // start worker processes, and read back what the store holds.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import {
   type RoomEvent,
 } from '../../services/shared/message.js';
 import { createStore, type Store } from '../../services/shared/store/index.js';
+import { runCli } from '../helpers/cli.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 /**
@@ -288,30 +288,9 @@ export interface ToolRun {
   stderr: string;
 }
 
-/** Runs `scripts/dead-letters.ts <args>` as its own process against a test Redis. */
+/** Runs `cli dead-letters <args>` (services/cli/) as its own process against a test Redis. */
 export function deadLettersTool(env: { redisUrl: string; partitions: number }, ...args: string[]): Promise<ToolRun> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'test',
-        REDIS_URL: env.redisUrl,
-        PARTITIONS: String(env.partitions),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.once('error', reject);
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(['dead-letters', ...args], { REDIS_URL: env.redisUrl, PARTITIONS: String(env.partitions) });
 }
 
 /** Runs SQL on the shared SQLite file from this process (the workers have it open too: WAL). */

@@ -4,7 +4,7 @@ lost its data. A MERGE: what joined since the loss (public rooms re-create their
 stays; what the store knows is set on top; a banned user loses a role a join in the gap gave
 them. Then `n` is recounted from the roles present.
 
-With ARGV[1] = 'replace' the ACL is the store's alone (`npm run rebuild-acls -- --replace`, after
+With ARGV[1] = 'replace' the ACL is the store's alone (`cli membership rebuild --replace`, after
 restoring an old snapshot whose ACLs still hold members removed since).
 
 KEYS[1] acl   keys.roomAcl(room)

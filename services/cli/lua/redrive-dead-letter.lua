@@ -1,6 +1,7 @@
--- Re-drives one dead letter, atomically: XADD its original ingest fields back to the
--- partition's ingest stream and XDEL it from the dead-letter stream, or neither. Both keys
--- carry the same {p} hash tag, so this is single-slot on Redis Cluster.
+-- Re-drives one dead letter (`cli dead-letters redrive`, services/cli/dead-letter-removal.ts),
+-- atomically: XADD its original ingest fields back to the partition's ingest stream and XDEL it
+-- from the dead-letter stream, or neither. Both keys carry the same {p} hash tag, so this is
+-- single-slot on Redis Cluster.
 --
 -- KEYS[1]  the partition's dead-letter stream (keys.deadLetter(p))
 -- KEYS[2]  the partition's ingest stream (keys.ingestStream(p))
