@@ -24,6 +24,7 @@ import { roomsRouter } from './rooms-routes.js';
 import { membershipRouter } from './membership-routes.js';
 import { attentionRouter } from './attention-routes.js';
 import { searchRouter } from './search-routes.js';
+import { messageRouter } from './message-routes.js';
 import { RoomChanges } from './room-changes.js';
 import { createMemberScript } from '../shared/member-script.js';
 import { bearerAuth } from './bearer-auth.js';
@@ -31,6 +32,7 @@ import { isSessionRevoked, revokeSession } from '../shared/sessions.js';
 import { readPresence, setPresenceDnd } from '../shared/user-status.js';
 import { userRequestBudget } from './user-budget.js';
 import { securityHeaders, webRouter } from './web.js';
+import { apiDocsRouter } from './api-docs.js';
 import type { FileStorage } from './files/file-storage.js';
 import { filesRouter } from './files-routes.js';
 import { createAccountDeletion } from './account-deletion.js';
@@ -41,6 +43,8 @@ import { createProfilePublisher } from './profile-live.js';
 
 /** Auth bodies are two short strings; anything near this is not a real client. */
 export const JSON_BODY_LIMIT = '16kb';
+/** POST /api/rooms/:room/messages: 4,000 characters escaped as \\uXXXX, with the other fields. */
+export const MESSAGE_BODY_LIMIT = '32kb';
 
 export interface AppDeps {
   config: Config;
@@ -120,6 +124,11 @@ export async function createApp({ config, log, store, redis, registry, storage }
   const publishProfile = createProfilePublisher({ redis, keys, store, log });
   app.use(avatarRouter({ auth: authenticated, store, storage, log, publishProfile }));
 
+  // A message is up to 4,000 characters, which a client's JSON encoder may escape as \uXXXX —
+  // 24 KB, over the API's body limit: the message route parses its own body first, up to
+  // MESSAGE_BODY_LIMIT (express.json then skips a body already read). Text length is the send
+  // parser's rule (too_long), as on the WebSocket.
+  app.post('/api/rooms/:room/messages', express.json({ limit: MESSAGE_BODY_LIMIT, strict: false }));
   // strict: false so a JSON body that is not an object ("x", 42, null) gets invalid_body, not invalid_json.
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: false }));
 
@@ -176,9 +185,12 @@ export async function createApp({ config, log, store, redis, registry, storage }
       presenceDnd: (userId, dnd) => setPresenceDnd(redis, keys, userId, dnd),
     }),
   );
+  app.use(messageRouter({ auth: authenticated, config, redis, keys, log })); // POST …/messages: before roomsRouter
   // before roomsRouter: it answers GET /api/rooms/:room/messages?around=… (other history requests pass on)
   app.use(searchRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
   app.use(roomsRouter(store, { auth: authenticated, historyMaxBytes: config.HISTORY_PAGE_MAX_BYTES }));
+  // /api/openapi.json and /api/docs: public, cacheable (they override the no-store above)
+  app.use(apiDocsRouter());
   app.use(webRouter(config));
 
   app.use(notFound);

@@ -5,11 +5,12 @@
 import { Router, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { stopMessage } from '../assistant/stops.js';
-import { isMessageId } from '../shared/ids.js';
 import type { Keys } from '../shared/keys.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
-import { jsonObjectBody, parseRoomParam } from './validation.js';
+import { assistantStopBody } from './schemas/files.js';
+import { roomName } from './schemas/rooms.js';
+import { parse, parseBody } from './validation.js';
 
 export function assistantRouter(deps: { auth: RequestHandler; redis: Redis; keys: Keys }): Router {
   const { auth, redis, keys } = deps;
@@ -17,9 +18,8 @@ export function assistantRouter(deps: { auth: RequestHandler; redis: Redis; keys
   router
     .route('/api/rooms/:room/assistant/stop')
     .post(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const { id } = jsonObjectBody(req);
-      if (!isMessageId(id)) throw new ApiError('invalid_field', 'id must be the id of the answer to stop');
+      const room = parse(roomName, req.params.room);
+      const { id } = parseBody(req, assistantStopBody);
       const asker = await redis.get(keys.assistantAnswer(room, id));
       if (asker !== authedUser(res).id) throw new ApiError('not_found', 'no answer of yours is in progress with that id');
       await redis.publish(keys.assistantStops(), stopMessage(room, id));

@@ -11,7 +11,8 @@ import type { IpLimit } from './ip-limits.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Passwords } from './passwords.js';
 import type { RefreshTokens } from './refresh-tokens.js';
-import { jsonObjectBody, parseCredentials, parseRefreshToken } from './validation.js';
+import { credentialsBody, refreshTokenBody } from './schemas/auth.js';
+import { parseBody } from './validation.js';
 
 export interface AuthDeps {
   /** bearerAuth + the per-user request budget (app.ts), for the signed-in routes. */
@@ -85,7 +86,7 @@ export function authRouter(deps: AuthDeps): Router {
   router
     .route('/api/auth/register')
     .post(async (req, res) => {
-      const { username, password } = parseCredentials(jsonObjectBody(req));
+      const { username, password } = parseBody(req, credentialsBody);
       // Counted before the hash, also when the name turns out to be taken: the hash is the cost.
       await limited('register_throttled', () => registerPerIp.hit(clientIp(req)));
       const passwordHash = await passwords.hash(password);
@@ -105,7 +106,7 @@ export function authRouter(deps: AuthDeps): Router {
   router
     .route('/api/auth/login')
     .post(async (req, res) => {
-      const { username, password } = parseCredentials(jsonObjectBody(req));
+      const { username, password } = parseBody(req, credentialsBody);
       const ip = clientIp(req);
       // The per-IP budget first (any username: caps the bcrypt work one client can cause), then
       // the per-username ones (login-throttle.ts: per username + IP, then per username over all
@@ -141,7 +142,7 @@ export function authRouter(deps: AuthDeps): Router {
   router
     .route('/api/auth/refresh')
     .post(async (req, res) => {
-      const presented = parseRefreshToken(jsonObjectBody(req));
+      const presented = parseBody(req, refreshTokenBody).refreshToken;
       const rotated = await refreshTokens.rotate(presented);
       if (!rotated.ok) {
         events.inc({ event: rotated.reason === 'reused' ? 'refresh_reused' : 'refresh_rejected' });
@@ -172,7 +173,7 @@ export function authRouter(deps: AuthDeps): Router {
     .route('/api/auth/logout')
     .post(async (req, res) => {
       // Idempotent: an unknown or already-revoked token is still a successful logout.
-      await refreshTokens.revokeFamilyOf(parseRefreshToken(jsonObjectBody(req)));
+      await refreshTokens.revokeFamilyOf(parseBody(req, refreshTokenBody).refreshToken);
       events.inc({ event: 'logout' });
       res.status(204).end();
     })

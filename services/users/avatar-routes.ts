@@ -15,7 +15,6 @@
 import { Router, type Request, type RequestHandler } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ATTACHMENT_ID_RE } from '../shared/attachments.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
@@ -26,11 +25,14 @@ import { IMAGE_TYPES, SNIFF_BYTES, sniffType } from './files/sniff.js';
 import { newAttachmentId } from './files/upload-pipeline.js';
 import type { PublishProfile } from './profile-live.js';
 import { profileOf } from './profile-routes.js';
+import { attachmentIdParam } from './schemas/files.js';
+import { parse } from './validation.js';
 
 export const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
 /** Avatars are this many pixels square. */
 export const AVATAR_SIZE = 256;
 const AVATAR_TYPE = 'image/webp';
+const avatarId = attachmentIdParam('avatar');
 
 export interface AvatarDeps {
   auth: RequestHandler;
@@ -131,9 +133,9 @@ export function avatarRouter(deps: AvatarDeps): Router {
   router
     .route('/avatars/:id')
     .get(async (req, res) => {
-      const id = req.params.id;
       // the same 404 for a bad id, an old avatar, an attachment and a lost file
-      if (!ATTACHMENT_ID_RE.test(id) || !(await store.isAvatar(id))) throw new ApiError('not_found', 'no such avatar');
+      const id = parse(avatarId, req.params.id);
+      if (!(await store.isAvatar(id))) throw new ApiError('not_found', 'no such avatar');
       const got = await storage.get(id);
       if (got === null) throw new ApiError('not_found', 'no such avatar');
       res.set({

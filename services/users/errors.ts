@@ -17,11 +17,14 @@ export const ERROR_STATUS = {
   invalid_id: 400, // `before`, `after` or a message id in the path is not a message id `<ms>-<seq>`
   invalid_limit: 400, // `limit` is not a positive integer
   bad_request: 400, // anything else the HTTP layer rejected (bad percent-encoding...)
+  too_long: 400, // a message's text over MAX_TEXT_CHARS (POST /api/rooms/:room/messages, as the ws error)
+  bad_attachment: 400, // a message naming an upload that is not the sender's unsent upload to this room
   unauthorized: 401, // no, malformed or invalid bearer token
   token_expired: 401, // the access token expired: refresh it
   invalid_credentials: 401, // unknown user or wrong password (deliberately the same)
   invalid_refresh_token: 401, // unknown, expired, revoked or already-used refresh token
   forbidden: 403, // someone else's direct-message room; a role that may not do this; banned
+  muted: 403, // a message from a member muted in the room (retryAfterMs, Retry-After)
   account_disabled: 403, // login with the right password to an account an operator disabled
   not_found: 404, // also a private room or group the caller is not in (the same answer as none)
   method_not_allowed: 405,
@@ -33,8 +36,10 @@ export const ERROR_STATUS = {
   too_many_requests: 429, // the per-user REST budget (REST_MAX_PER_USER) is spent; see Retry-After
   quota_exceeded: 429, // the user's stored uploads would pass ATTACHMENT_QUOTA_BYTES
   too_many_attempts: 429, // login or registration throttled (per username + IP, or per IP); see Retry-After
+  rate_limited: 429, // a message over a send limit (`limit`: room, account, new_rooms; retryAfterMs, Retry-After)
   internal: 500,
   unavailable: 503, // Redis or the store did not answer
+  overloaded: 503, // a message refused while the ingest backlog is past INGEST_MAX_BACKLOG; see Retry-After
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -46,6 +51,8 @@ export class ApiError extends Error {
     message: string,
     /** Extra response headers (Retry-After, Allow, WWW-Authenticate). */
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the error object, after code and message (a send refusal's retryAfterMs, limit). */
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -53,8 +60,12 @@ export class ApiError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
-  return { error: { code, message } };
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  details: Record<string, string | number> = {},
+): { error: { code: ErrorCode; message: string; [detail: string]: string | number } } {
+  return { error: { code, message, ...details } };
 }
 
 /** Answers 405 with an Allow header; mounted with `.all()` after a route's real methods. */
@@ -103,7 +114,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(apiError.status).set(apiError.headers).json(errorBody(apiError.code, apiError.message));
+    res.status(apiError.status).set(apiError.headers).json(errorBody(apiError.code, apiError.message, apiError.details));
   };
 }
 

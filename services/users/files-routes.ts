@@ -10,7 +10,6 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { ATTACHMENT_ID_RE } from '../shared/attachments.js';
 import type { Store, StoredAttachment } from '../shared/store/store.js';
 import { registerUpload, uploadSent } from '../shared/uploads.js';
 import { authedUser } from './bearer-auth.js';
@@ -21,7 +20,9 @@ import type { FileStorage } from './files/file-storage.js';
 import { newAttachmentId, storeUpload } from './files/upload-pipeline.js';
 import { createFileLinks, type FileVariant } from './files-links.js';
 import { serveAttachment } from './files-serve.js';
-import { parseRoomParam } from './validation.js';
+import { attachmentIdParam, signedLinkQuery, uploadQuery, variantQuery } from './schemas/files.js';
+import { roomName } from './schemas/rooms.js';
+import { parse } from './validation.js';
 
 export interface FilesDeps {
   config: Config;
@@ -33,16 +34,9 @@ export interface FilesDeps {
   auth: RequestHandler;
 }
 
-function variantOf(req: Request): FileVariant {
-  const v = req.query.variant ?? req.query.v ?? 'file';
-  if (v !== 'file' && v !== 'thumb') throw new ApiError('invalid_field', 'variant must be file or thumb');
-  return v;
-}
-
-function attachmentIdOf(param: unknown): string {
-  if (typeof param !== 'string' || !ATTACHMENT_ID_RE.test(param)) throw new ApiError('not_found', 'no such attachment');
-  return param;
-}
+const variantOf = (req: Request): FileVariant => parse(variantQuery, req.query);
+const attachmentId = attachmentIdParam('attachment');
+const attachmentIdOf = (param: unknown): string => parse(attachmentId, param);
 
 export function filesRouter(deps: FilesDeps): Router {
   const { config, store, redis, keys, storage, log, auth } = deps;
@@ -78,9 +72,9 @@ export function filesRouter(deps: FilesDeps): Router {
 
   async function acceptUpload(req: Request, res: Response): Promise<void> {
     const user = authedUser(res);
-    const room = parseRoomParam(req.params.room);
+    const room = parse(roomName, req.params.room);
     await assertReadable(store, room, user.id);
-    const name = typeof req.query.name === 'string' ? req.query.name : '';
+    const { name } = parse(uploadQuery, req.query);
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && declared > config.ATTACHMENT_MAX_BYTES) {
       throw new ApiError('payload_too_large', `files are limited to ${config.ATTACHMENT_MAX_BYTES} bytes`);
@@ -141,7 +135,7 @@ export function filesRouter(deps: FilesDeps): Router {
   router
     .route('/api/rooms/:room/attachments/:id')
     .get(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
+      const room = parse(roomName, req.params.room);
       const viewer = authedUser(res).id;
       await assertReadable(store, room, viewer);
       const att = await readable(room, attachmentIdOf(req.params.id), viewer);
@@ -152,7 +146,7 @@ export function filesRouter(deps: FilesDeps): Router {
   router
     .route('/api/rooms/:room/attachments/:id/link')
     .get(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
+      const room = parse(roomName, req.params.room);
       const viewer = authedUser(res).id;
       await assertReadable(store, room, viewer);
       const att = await readable(room, attachmentIdOf(req.params.id), viewer);
@@ -166,8 +160,8 @@ export function filesRouter(deps: FilesDeps): Router {
     .route('/files/:id')
     .get(async (req, res) => {
       const id = attachmentIdOf(req.params.id);
-      const { v, exp, sig } = req.query;
-      if (typeof v !== 'string' || typeof exp !== 'string' || typeof sig !== 'string' || !links.verify(id, v, exp, sig)) {
+      const { v, exp, sig } = parse(signedLinkQuery, req.query);
+      if (!links.verify(id, v, exp, sig)) {
         throw new ApiError('forbidden', 'this link is invalid or has expired; open the file from the chat again');
       }
       const att = await store.getAttachment(id);

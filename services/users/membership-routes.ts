@@ -12,14 +12,16 @@ import type { Store } from '../shared/store/store.js';
 import type { UserPresence } from '../shared/user-status.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
-import { parseCreateRoom, parseDirectoryQuery, parseMute, parseRole, parseRoomPatch, parseUserId } from './membership-validation.js';
 import { assertReadable, NO_SUCH_ROOM, userRef, type RoomChanges } from './room-changes.js';
-import { jsonObjectBody, parseRoomParam } from './validation.js';
+import { createRoomBody, directoryQuery, invitees as inviteesOf, muteBody, roleBody, roomPatchBody, userIdBody } from './schemas/membership.js';
+import { roomName, userId } from './schemas/rooms.js';
+import { parse, parseBody } from './validation.js';
 
 /** "My rooms" and the directory are bounded lists. */
 export const MY_ROOMS_LIMIT = 500;
 const DIRECTORY_LIMIT = 50;
 const MEMBERS_LIMIT = 1000;
+const userIdParam = userId();
 
 export interface MembershipRouterOptions {
   auth: RequestHandler;
@@ -49,9 +51,9 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
     .route('/api/rooms')
     .post(auth, async (req, res) => {
       const actor = me(res);
-      const input = parseCreateRoom(jsonObjectBody(req), actor.id);
+      const input = parseBody(req, createRoomBody);
       // Invitees must exist before anything is created: a typo fails the whole request.
-      const invitees = await Promise.all(input.members.map((id) => userRef(store, id)));
+      const invitees = await Promise.all(inviteesOf(input, actor.id).map((id) => userRef(store, id)));
       const room = input.kind === 'public' ? input.name : newMembersOnlyRoom(input.kind);
       if (input.kind === 'public' && (await store.roomMeta(room))) throw new ApiError('conflict', 'a room with this name exists: join it instead');
       const create: MemberOp =
@@ -80,18 +82,18 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/directory')
     .get(auth, async (req, res) => {
-      res.json({ rooms: await store.publicRooms(parseDirectoryQuery(req.query.q), DIRECTORY_LIMIT) });
+      res.json({ rooms: await store.publicRooms(parse(directoryQuery, req.query).q, DIRECTORY_LIMIT) });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 
   router
     .route('/api/rooms/:room')
     .get(auth, async (req, res) => {
-      res.json({ room: await roomView(parseRoomParam(req.params.room), me(res).id) });
+      res.json({ room: await roomView(parse(roomName, req.params.room), me(res).id) });
     })
     .patch(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const patch = parseRoomPatch(jsonObjectBody(req));
+      const room = parse(roomName, req.params.room);
+      const patch = parseBody(req, roomPatchBody);
       const op: MemberOp = 'topic' in patch ? { op: 'topic', topic: patch.topic } : { op: patch.archived ? 'archive' : 'unarchive' };
       const { changed } = await changes.run(room, me(res), op);
       res.json({ changed, room: await roomView(room, me(res).id) });
@@ -101,15 +103,15 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/rooms/:room/members')
     .get(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
+      const room = parse(roomName, req.params.room);
       await assertReadable(store, room, me(res).id);
       res.json({ members: await withPresence(await store.roomMembers(room, roomKindOf(room) === 'group' ? GROUP_MAX_MEMBERS : MEMBERS_LIMIT)) });
     })
     // Invite someone; your own id joins a public room (as a ws `join` does).
     .post(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
+      const room = parse(roomName, req.params.room);
       const actor = me(res);
-      const userId = parseUserId(jsonObjectBody(req).userId);
+      const { userId } = parseBody(req, userIdBody);
       const op: MemberOp = userId === actor.id ? { op: 'join' } : { op: 'invite', target: await userRef(store, userId) };
       const { changed } = await changes.run(room, actor, op);
       res.status(changed ? 201 : 200).json({ changed });
@@ -120,16 +122,16 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
     .route('/api/rooms/:room/members/:userId')
     // Your own id leaves; another's kicks.
     .delete(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
+      const room = parse(roomName, req.params.room);
       const actor = me(res);
-      const userId = parseUserId(req.params.userId);
-      const op: MemberOp = userId === actor.id ? { op: 'leave' } : { op: 'kick', target: await userRef(store, userId) };
+      const memberId = parse(userIdParam, req.params.userId);
+      const op: MemberOp = memberId === actor.id ? { op: 'leave' } : { op: 'kick', target: await userRef(store, memberId) };
       res.json(await changes.run(room, actor, op).then(({ changed }) => ({ changed })));
     })
     .patch(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const role = parseRole(jsonObjectBody(req));
-      const target = await userRef(store, parseUserId(req.params.userId));
+      const room = parse(roomName, req.params.room);
+      const { role } = parseBody(req, roleBody);
+      const target = await userRef(store, parse(userIdParam, req.params.userId));
       res.json(await changes.run(room, me(res), { op: 'role', target, role }).then(({ changed }) => ({ changed })));
     })
     .all(methodNotAllowed(['DELETE', 'PATCH']));
@@ -137,8 +139,8 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/rooms/:room/bans')
     .post(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const target = await userRef(store, parseUserId(jsonObjectBody(req).userId));
+      const room = parse(roomName, req.params.room);
+      const target = await userRef(store, parseBody(req, userIdBody).userId);
       res.json(await changes.run(room, me(res), { op: 'ban', target }).then(({ changed }) => ({ changed })));
     })
     .all(methodNotAllowed(['POST']));
@@ -146,8 +148,8 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/rooms/:room/bans/:userId')
     .delete(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const target = await userRef(store, parseUserId(req.params.userId));
+      const room = parse(roomName, req.params.room);
+      const target = await userRef(store, parse(userIdParam, req.params.userId));
       res.json(await changes.run(room, me(res), { op: 'unban', target }).then(({ changed }) => ({ changed })));
     })
     .all(methodNotAllowed(['DELETE']));
@@ -155,8 +157,8 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/rooms/:room/mutes')
     .post(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const { userId, seconds } = parseMute(jsonObjectBody(req));
+      const room = parse(roomName, req.params.room);
+      const { userId, seconds } = parseBody(req, muteBody);
       const target = await userRef(store, userId);
       res.json(await changes.run(room, me(res), { op: 'mute', target, seconds }).then(({ changed }) => ({ changed })));
     })
@@ -165,8 +167,8 @@ export function membershipRouter(store: Store, changes: RoomChanges, { auth, pre
   router
     .route('/api/rooms/:room/mutes/:userId')
     .delete(auth, async (req, res) => {
-      const room = parseRoomParam(req.params.room);
-      const target = await userRef(store, parseUserId(req.params.userId));
+      const room = parse(roomName, req.params.room);
+      const target = await userRef(store, parse(userIdParam, req.params.userId));
       res.json(await changes.run(room, me(res), { op: 'unmute', target }).then(({ changed }) => ({ changed })));
     })
     .all(methodNotAllowed(['DELETE']));

@@ -16,7 +16,6 @@ import type { Config } from '../shared/config.js';
 import type { Keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { revokeSession } from '../shared/sessions.js';
-import { USER_ID_RE } from '../shared/rooms.js';
 import type { PublicUser, Store, User } from '../shared/store/store.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
 import { authedUser } from './bearer-auth.js';
@@ -25,7 +24,8 @@ import type { DeleteAccount } from './account-deletion.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Passwords } from './passwords.js';
 import type { PublishProfile } from './profile-live.js';
-import { jsonObjectBody, PASSWORD_MAX, PASSWORD_MIN } from './validation.js';
+import { accountDeletionBody, displayNameBody, passwordChangeBody, profilesQuery } from './schemas/auth.js';
+import { parse, parseBody } from './validation.js';
 
 export interface ProfileDeps {
   /** bearerAuth + the per-user request budget (app.ts). */
@@ -45,52 +45,6 @@ export interface ProfileDeps {
 }
 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
-
-export function parsePasswordChange(body: Record<string, unknown>): { currentPassword: string; newPassword: string } {
-  const { currentPassword, newPassword } = body;
-  // any string up to the maximum: a wrong one is a wrong password (401), not a bad request
-  if (typeof currentPassword !== 'string' || currentPassword.length === 0 || currentPassword.length > PASSWORD_MAX) {
-    throw new ApiError('invalid_field', `currentPassword must be a string of 1–${PASSWORD_MAX} characters`);
-  }
-  if (typeof newPassword !== 'string' || newPassword.length < PASSWORD_MIN || newPassword.length > PASSWORD_MAX) {
-    throw new ApiError(
-      'invalid_password',
-      newPassword === undefined ? 'newPassword is required' : `newPassword must be a string of ${PASSWORD_MIN}–${PASSWORD_MAX} characters`,
-    );
-  }
-  return { currentPassword, newPassword };
-}
-
-/** Display names: at most this many characters (code points) after trimming. */
-export const DISPLAY_NAME_MAX = 64;
-/** GET /api/users/profiles: at most this many ids per request. */
-export const PROFILES_MAX_IDS = 100;
-
-// C0/C1 controls, line/paragraph separators and the bidi controls (which could reorder the text
-// around a name in someone else's client): refused, never silently removed.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_NAME_RE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
-
-/** `displayName`: a name of 1–64 characters after trimming, or null / "" (also after trimming) to clear it. */
-export function parseDisplayName(body: Record<string, unknown>): string | null {
-  const raw = body.displayName;
-  if (raw === null) return null;
-  if (typeof raw !== 'string') throw new ApiError('invalid_field', 'displayName must be a string or null');
-  const name = raw.trim();
-  if (name === '') return null;
-  if ([...name].length > DISPLAY_NAME_MAX) throw new ApiError('invalid_field', `displayName must be at most ${DISPLAY_NAME_MAX} characters`);
-  if (UNSAFE_NAME_RE.test(name)) throw new ApiError('invalid_field', 'displayName must not contain control or bidi characters');
-  return name;
-}
-
-/** `?ids=a,b,c`: 1–100 user ids, duplicates dropped, in the order given. */
-export function parseProfileIds(raw: unknown): string[] {
-  if (typeof raw !== 'string' || raw === '') throw new ApiError('invalid_field', 'ids must be given once: user ids separated by commas');
-  const ids = [...new Set(raw.split(','))];
-  if (ids.length > PROFILES_MAX_IDS) throw new ApiError('invalid_field', `ids: at most ${PROFILES_MAX_IDS} user ids`);
-  if (!ids.every((id) => USER_ID_RE.test(id))) throw new ApiError('invalid_field', 'ids must be user ids separated by commas');
-  return ids;
-}
 
 /** A user as profiles show them: optional fields absent when not set. */
 export const profileOf = (u: PublicUser | User): PublicUser => ({
@@ -134,17 +88,14 @@ export function profileRouter(deps: ProfileDeps): Router {
   router
     .route('/api/me')
     .patch(auth, async (req, res) => {
-      const displayName = parseDisplayName(jsonObjectBody(req));
+      const { displayName } = parseBody(req, displayNameBody);
       const user = await store.setDisplayName(authedUser(res).id, displayName);
       if (!user) throw new ApiError('unauthorized', 'this account no longer exists');
       await publishProfile(profileOf(user));
       res.json({ user: profileOf(user) });
     })
     .delete(auth, async (req, res) => {
-      const { password } = jsonObjectBody(req);
-      if (typeof password !== 'string' || password.length === 0 || password.length > PASSWORD_MAX) {
-        throw new ApiError('invalid_field', `password must be a string of 1–${PASSWORD_MAX} characters`);
-      }
+      const { password } = parseBody(req, accountDeletionBody);
       const user = await checkPassword(req, res, password);
       const { found } = await deleteAccount({ id: user.id, name: user.username });
       if (!found) throw new ApiError('unauthorized', 'this account no longer exists');
@@ -154,7 +105,7 @@ export function profileRouter(deps: ProfileDeps): Router {
   router
     .route('/api/users/profiles')
     .get(auth, async (req, res) => {
-      const ids = parseProfileIds((req.query as Record<string, unknown>).ids);
+      const { ids } = parse(profilesQuery, req.query);
       const found = new Map((await store.userProfiles(ids)).map((p) => [p.id, p]));
       const profiles = ids.flatMap((id) => (found.has(id) ? [profileOf(found.get(id)!)] : []));
       res.json({ profiles });
@@ -164,7 +115,7 @@ export function profileRouter(deps: ProfileDeps): Router {
   router
     .route('/api/me/password')
     .put(auth, async (req, res) => {
-      const { currentPassword, newPassword } = parsePasswordChange(jsonObjectBody(req));
+      const { currentPassword, newPassword } = parseBody(req, passwordChangeBody);
       const user = await checkPassword(req, res, currentPassword);
       const sid = callerSid(req);
       const { found, families } = await store.changePassword(user.id, await passwords.hash(newPassword), sid);

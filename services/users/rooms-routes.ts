@@ -13,15 +13,8 @@ import type { HistoryMessage, Store } from '../shared/store/store.js';
 import { authedUser } from './bearer-auth.js';
 import { ApiError, methodNotAllowed } from './errors.js';
 import { assertReadable } from './room-changes.js';
-import {
-  couldBeInUsername,
-  parseHistoryQuery,
-  parseMessageIdParam,
-  parseRepliesQuery,
-  parseRoomParam,
-  parseSearchQuery,
-  SEARCH_MAX_RESULTS,
-} from './validation.js';
+import { couldBeInUsername, historyQuery, messageIdParam, repliesQuery, roomName, SEARCH_MAX_RESULTS, userSearchQuery } from './schemas/rooms.js';
+import { parse } from './validation.js';
 
 /** The room list is bounded; a user with more DMs than this sees the most recent ones. */
 const ROOMS_LIST_LIMIT = 200;
@@ -99,7 +92,7 @@ export function fitPageForward<T>(page: T[], maxBytes: number, used = 2): T[] {
  */
 async function roomFor(store: Store, res: Response, param: unknown): Promise<string> {
   // Express has already percent-decoded the parameter, so `dm%3Aa%3Ab` arrives as `dm:a:b`.
-  const room = parseRoomParam(param);
+  const room = parse(roomName, param);
   await assertReadable(store, room, authedUser(res).id);
   return room;
 }
@@ -112,7 +105,7 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
     .get(auth, async (req, res) => {
       // Names that contain the query, those that start with it first (the caller included: the
       // client shows them as "you"). A query no name can contain skips the store's scan.
-      const query = parseSearchQuery(req);
+      const { query } = parse(userSearchQuery, req.query);
       const users = couldBeInUsername(query) ? await store.searchUsers(query, SEARCH_MAX_RESULTS) : [];
       // displayName / avatar (profiles) only when set
       res.json({ users: users.map(({ id, username, displayName, avatar }) => ({ id, username, ...(displayName !== undefined && { displayName }), ...(avatar !== undefined && { avatar }) })) });
@@ -131,7 +124,7 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
     .route('/api/rooms/:room/messages')
     .get(auth, async (req, res) => {
       const room = await roomFor(store, res, req.params.room);
-      const { before, limit } = parseHistoryQuery(req);
+      const { before, limit } = parse(historyQuery, req.query);
       // One extra row tells whether older messages (events) exist without a second query.
       // Top-level messages only: replies are in their thread, counted on their parent.
       const rows = await store.messagesBefore(room, before, limit + 1, authedUser(res).id);
@@ -146,14 +139,15 @@ export function roomsRouter(store: Store, { auth, historyMaxBytes }: { auth: Req
       const page = historyPage(newest, moreMessages, events, cutEvents, historyMaxBytes);
       res.json({ messages: page.messages, hasMore: page.hasMore, events: page.events });
     })
-    .all(methodNotAllowed(['GET', 'HEAD']));
+    // POST (send) is message-routes.ts, mounted before this router
+    .all(methodNotAllowed(['GET', 'HEAD', 'POST']));
 
   router
     .route('/api/rooms/:room/messages/:id/replies')
     .get(auth, async (req, res) => {
       const room = await roomFor(store, res, req.params.room);
-      const id = parseMessageIdParam(req.params.id);
-      const { after, limit } = parseRepliesQuery(req);
+      const id = parse(messageIdParam, req.params.id);
+      const { after, limit } = parse(repliesQuery, req.query);
       const viewer = authedUser(res).id;
       const parent = await store.getMessage(room, id, viewer);
       // A reply has no thread of its own (threads are one level deep, as in Slack).
