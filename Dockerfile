@@ -9,9 +9,12 @@
 # compiled JavaScript, production node_modules and the browser client, and run as `node`.
 # The assistant (services/assistant/) has no image of its own: every image holds all of dist/, and
 # the ingestion image runs it, in-process by default (ASSISTANT_ENABLED) or as its own process
-# with `node dist/services/assistant/main.js` on PORT 9091 (k8s/45-assistant.yaml).
+# with `node dist/services/assistant/main.js` on PORT 9091 (k8s/base/45-assistant.yaml).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22 LTS (Node 20 reached end of life in April 2026), pinned to a minor release: patch
+# releases (security fixes) arrive with a rebuild; for byte-for-byte rebuilds pin a digest
+# (node:22.23-bookworm-slim@sha256:…). test/deploy/images.test.ts checks the form.
+ARG NODE_IMAGE=node:22.23-bookworm-slim
 
 # ---- build: dev dependencies, tsc, then drop dev dependencies ----------------------------
 FROM ${NODE_IMAGE} AS build
@@ -24,6 +27,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
+# The client SDK (sdk/): the services import its wire definitions (ids, room names, frame types).
+COPY sdk ./sdk
 COPY services ./services
 # tsc to dist/services/<name>/main.js, Lua scripts copied beside their modules.
 RUN npm run build \
@@ -40,6 +45,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY frontend ./frontend
+# frontend/sdk is a link to ../sdk/src: the browser loads the SDK from /sdk/.
+COPY sdk/src ./sdk/src
 # Code is owned by root and read-only to the app; only .data (the embedded SQLite store, used
 # when MONGO_URL is unset) is writable by the `node` user (uid 1000) the services run as.
 RUN mkdir -p /app/.data && chown node:node /app/.data

@@ -9,8 +9,8 @@
 #   REGISTRY   optional prefix, e.g. REGISTRY=ghcr.io/acme ./images.sh --push v1.2.0
 #              gives ghcr.io/acme/aurorachat-chat:v1.2.0
 #
-# The names here are the ones docker-compose.yml and k8s/ reference (test/deploy checks that).
-# aurorachat-ingestion also runs the assistant (k8s/45-assistant.yaml: another command).
+# The names here are the ones docker-compose.yml and k8s/base/ reference (test/deploy checks that).
+# aurorachat-ingestion also runs the assistant (k8s/base/45-assistant.yaml: another command).
 set -euo pipefail
 
 SERVICES=(users chat ingestion)

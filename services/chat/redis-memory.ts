@@ -1,7 +1,7 @@
 // Redis memory as Prometheus gauges, read by every chat replica from `INFO memory` when
 // /metrics is scraped. Redis runs with maxmemory + noeviction (never evict a room log, an
 // idempotency key or an unpersisted ingest entry), so when it is full every write fails for
-// everyone: k8s/60-alerts.yaml warns at 80 % of maxmemory, while there is still time to act.
+// everyone: k8s/base/60-alerts.yaml warns at 80 % of maxmemory, while there is still time to act.
 // Read on scrape (no timer): no scrape, no Redis call; the read is bounded by a timeout so a
 // slow Redis never stalls the whole /metrics answer (the gauges then keep their last value).
 import type { Redis } from 'ioredis';
@@ -47,7 +47,7 @@ function readNode(node: Redis, log: Logger): Promise<Record<string, number> | un
 
 /**
  * Labelled by `node` (host:port): on a Redis Cluster every master fills up on its own, and the
- * alert is per node (k8s/60-alerts.yaml `max by (node)`). A node that did not answer in time
+ * alert is per node (k8s/base/60-alerts.yaml `max by (node)`). A node that did not answer in time
  * keeps its last value; a node no longer a master (failed over) is dropped.
  */
 export function createRedisMemoryGauges(registry: Registry, redis: Redis, log: Logger) {

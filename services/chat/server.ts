@@ -84,7 +84,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   // The gauges read `fanout` only when scraped, after it exists.
   const metrics = createChatMetrics(registry, () => connections.size, () => fanout.subscribedCount());
-  // Redis memory for the maxmemory alert (k8s/60-alerts.yaml), read from INFO on scrape.
+  // Redis memory for the maxmemory alert (k8s/base/60-alerts.yaml), read from INFO on scrape.
   createRedisMemoryGauges(registry, redis, log);
   const fanout = new Fanout(sub, keys, log, metrics, config.replicaId, {
     redis,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig, type Config } from '../../services/shared/config.js';
 import {
-  K8S_DIR,
+  K8S_EXAMPLES,
   ROOT,
   SERVICE_PORT,
   composeFile,
@@ -82,7 +82,7 @@ describe('k8s: the assistant as its own Deployment', () => {
   });
 
   it('the API key comes from the Secret only: the example says how, no manifest holds it', () => {
-    const example = readFileSync(join(K8S_DIR, 'examples', 'secret.example.yaml'), 'utf8');
+    const example = readFileSync(join(K8S_EXAMPLES, 'secret.example.yaml'), 'utf8');
     expect(example).toMatch(/^#\s+--from-literal=ASSISTANT_API_KEY='<[^>]+>'/m);
     // No ConfigMap key, and no container env entry but a reference to the Secret.
     for (const { file, obj } of objects) {

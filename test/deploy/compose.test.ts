@@ -19,6 +19,7 @@ import {
   nginxBlocks,
   nginxSeconds,
   parseNginx,
+  parseYamlFile,
   type Obj,
 } from './load.js';
 
@@ -34,11 +35,11 @@ function serviceEnv(name: string, host: Record<string, string> = hostEnv): Recor
 }
 
 describe('docker-compose.yml', () => {
-  it('runs mongo:7 and redis 7 with AOF, volumes and health checks', () => {
-    expect(services.mongo!.image).toBe('mongo:7');
+  it('runs MongoDB 7 and Redis 7 (pinned to a minor version) with AOF, volumes and health checks', () => {
+    expect(services.mongo!.image).toMatch(/^mongo:7\.\d+(\.\d+)?$/);
     expect(services.mongo!.volumes).toContain('mongo-data:/data/db');
     expect(services.mongo!.healthcheck.test.join(' ')).toMatch(/mongosh .*ping/);
-    expect(services.redis!.image).toMatch(/^redis:7/);
+    expect(services.redis!.image).toMatch(/^redis:7\.\d+(\.\d+)?$/);
     const cmd: string[] = services.redis!.command;
     expect(cmd[cmd.indexOf('--appendonly') + 1]).toBe('yes');
     expect(cmd[cmd.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
@@ -48,6 +49,27 @@ describe('docker-compose.yml', () => {
     expect(services.redis!.volumes).toContain(`redis-data:${cmd[cmd.indexOf('--dir') + 1]}`);
     expect(services.redis!.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
     expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['mongo-data', 'redis-data']));
+  });
+
+  it('limits every container\'s CPU and memory; Redis\' maxmemory leaves room under its limit, as in k8s/base', () => {
+    const bytes = (v: string) => {
+      const m = /^(\d+(?:\.\d+)?)(b|k|m|g|kb|mb|gb)?$/i.exec(v)!;
+      expect(m, v).not.toBeNull();
+      return Number(m[1]) * ({ b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? 'b')[0]!.toLowerCase() as 'b'] ?? 1);
+    };
+    for (const [name, svc] of Object.entries(services)) {
+      const limits = svc.deploy?.resources?.limits;
+      expect(limits, `${name}: deploy.resources.limits`).toBeDefined();
+      expect(Number(limits.cpus), `${name}: cpus`).toBeGreaterThan(0);
+      expect(bytes(String(limits.memory)), `${name}: memory`).toBeGreaterThan(64 * 1024 ** 2);
+    }
+    const cmd: string[] = services.redis!.command;
+    const maxmemory = bytes(cmd[cmd.indexOf('--maxmemory') + 1]!);
+    expect(maxmemory).toBeLessThanOrEqual(bytes(services.redis!.deploy.resources.limits.memory) * 0.8);
+    // the same bound as the Kubernetes Redis (README "Redis memory and one user")
+    const k8sRedis = (parseYamlFile(join(ROOT, 'k8s', 'base', '10-redis.yaml')) as Obj[]).find((o) => o.kind === 'StatefulSet')!;
+    const k8sArgs: string[] = k8sRedis.spec.template.spec.containers[0].args;
+    expect(bytes(k8sArgs[k8sArgs.indexOf('--maxmemory') + 1]!)).toBe(maxmemory);
   });
 
   it('builds each service from the Dockerfile target of the same name, as the image images.sh builds', () => {

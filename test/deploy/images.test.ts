@@ -42,11 +42,14 @@ function envOf(stage: string, name: string): string | undefined {
 const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 
 describe('Dockerfile', () => {
-  it('has one target per service, each built on a shared runtime stage of node 20 slim', () => {
+  it('has one target per service, each built on a shared runtime stage of Node 22 LTS slim, pinned to a minor release', () => {
     const stages = dockerfile.filter((i) => i.cmd === 'FROM').map((i) => i.stage);
     for (const svc of SERVICES) expect(stages).toContain(svc);
     const arg = dockerfile.find((i) => i.cmd === 'ARG' && i.args.startsWith('NODE_IMAGE='))!;
-    expect(arg.args).toBe('NODE_IMAGE=node:20-bookworm-slim');
+    // Node 20 reached end of life in April 2026; `node:22-…` alone would float across minors
+    expect(arg.args).toMatch(/^NODE_IMAGE=node:22\.\d+(\.\d+)?-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
+    // every stage starts from it (or from an earlier stage)
+    for (const from of dockerfile.filter((i) => i.cmd === 'FROM')) expect(from.args.split(/\s+/)[0], from.stage).toMatch(/^(\$\{NODE_IMAGE\}|build|runtime)$/);
   });
 
   it.each(SERVICES)('%s: CMD runs compiled JS with node directly (exec form, no tsx, no shell)', (svc) => {

@@ -1,14 +1,17 @@
-// The Kubernetes manifests under k8s/, checked without a cluster: every object against the
-// Kubernetes schema (kubernetes-models), then the things a schema cannot know — probes on the
-// paths the services serve, env names the config schema knows, the required secret, images
-// images.sh builds, Service/Ingress ports, the chat drain budget, KEDA triggers per partition.
+// The Kubernetes base k8s/base/, checked without a cluster: every object against the Kubernetes
+// schema (kubernetes-models), then the things a schema cannot know — probes on the paths the
+// services serve, env names the config schema knows, the required secret, images images.sh
+// builds, Service/Ingress ports, the chat drain budget, fixed replica counts (no autoscaler in
+// the base), and the components' HPA and KEDA triggers per partition. The overlays, built with
+// `kubectl kustomize`, and the NetworkPolicies: k8s-overlays.test.ts; Redis ACL and MongoDB
+// users on real servers: k8s-datastores.test.ts.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigMap, Namespace, Secret, Service as K8sService } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../services/shared/config.js';
 import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
@@ -18,12 +21,15 @@ import { createIngestMetrics } from '../../services/ingestion/metrics.js';
 import { createAssistantMetrics } from '../../services/assistant/metrics.js';
 import {
   DEPLOYMENTS,
+  K8S_COMPONENTS,
   K8S_DIR,
+  K8S_EXAMPLES,
   NAMESPACE,
   SERVICES,
   SERVICE_PORT,
   find,
   imageRepo,
+  imageTag,
   imagesShBuilds,
   k8sApplyFiles,
   k8sObjects,
@@ -44,11 +50,13 @@ const VALIDATORS: Record<string, { validate(): void } & (new (o: Obj) => { valid
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/Ingress': Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 } as never;
 
 const objects = k8sObjects();
 const all = objects.map((o) => o.obj);
-const secretExample = k8sObjects([join(K8S_DIR, 'examples', 'secret.example.yaml')])[0]!.obj;
+const secretExamples = k8sObjects([join(K8S_EXAMPLES, 'secret.example.yaml')]);
+const secretExample = secretExamples.find((o) => o.obj.metadata.name === 'aurorachat-secrets')!.obj;
 const configMap = find(objects, 'ConfigMap', 'aurorachat-config')!;
 const deployments = all.filter((o) => o.kind === 'Deployment');
 const statefulSets = all.filter((o) => o.kind === 'StatefulSet');
@@ -71,10 +79,10 @@ function k8sBytes(v: string): number {
 const containerEnv = (container: Obj, secretData: Record<string, string>, podName: string) =>
   podEnv(objects, container, secretData, podName);
 
-describe('k8s/ manifests', () => {
+describe('k8s/base manifests', () => {
   it('every object passes the Kubernetes schema for its kind (CRDs are checked by hand below)', () => {
     expect(objects.length).toBeGreaterThan(10);
-    for (const { file, obj } of [...objects, { file: 'k8s/examples/secret.example.yaml', obj: secretExample }]) {
+    for (const { file, obj } of [...objects, ...secretExamples]) {
       const key = `${obj.apiVersion}/${obj.kind}`;
       if (obj.apiVersion === 'keda.sh/v1alpha1' && obj.kind === 'ScaledObject') continue;
       if (obj.apiVersion === 'monitoring.coreos.com/v1' && obj.kind === 'PrometheusRule') continue;
@@ -91,7 +99,7 @@ describe('k8s/ manifests', () => {
     for (const o of all.slice(1)) expect(o.metadata?.namespace, `${o.kind}/${o.metadata?.name}`).toBe(NAMESPACE);
   });
 
-  it('kubectl apply -f k8s/ and apply -k k8s/ apply the same files, and the Secret example is in neither', () => {
+  it('kubectl apply -f k8s/base/ and apply -k k8s/base apply the same files, and the Secret example is in neither', () => {
     const k = kustomization();
     expect(k.kind).toBe('Kustomization');
     expect(k.namespace).toBe(NAMESPACE);
@@ -267,7 +275,20 @@ describe('k8s/ manifests', () => {
     const used = SERVICES.map((svc) => imageRepo(mainContainer(appDeployment(svc)).image)).sort();
     expect(used).toEqual(built);
     for (const svc of SERVICES) expect(imageRepo(mainContainer(appDeployment(svc)).image)).toBe(`aurorachat-${svc}`);
-    expect(kustomization().images.map((i: Obj) => i.name).sort()).toEqual(built);
+    const pinned = kustomization().images.map((i: Obj) => i.name as string);
+    expect(pinned.filter((n: string) => n.startsWith('aurorachat-')).sort()).toEqual(built);
+  });
+
+  it('every image is pinned to a version, in the manifests and in the kustomization alike (no latest, no bare major)', () => {
+    const pins = new Map<string, string>(kustomization().images.map((i: Obj) => [i.name, String(i.newTag)]));
+    const images = workloads.flatMap((w) => podContainers(w).map((c) => c.image as string));
+    expect(new Set(images.map(imageRepo))).toEqual(new Set(pins.keys()));
+    for (const image of images) {
+      const tag = imageTag(image);
+      expect(tag, `${image}: a tag of at least major.minor`).toMatch(/^\d+\.\d+(\.\d+)?([-.][\w.]+)?$/);
+      // `kubectl apply -f k8s/base/` runs what `-k` pins
+      expect(pins.get(imageRepo(image)), image).toBe(tag);
+    }
   });
 
   it('each Service selects its workload and forwards to a named container port of the right number', () => {
@@ -305,7 +326,7 @@ describe('k8s/ manifests', () => {
   });
 
   it('the Gateway API alternative (examples/gateway-httproute.yaml) routes the same paths to the same ports', () => {
-    const route = k8sObjects([join(K8S_DIR, 'examples', 'gateway-httproute.yaml')])[0]!.obj;
+    const route = k8sObjects([join(K8S_EXAMPLES, 'gateway-httproute.yaml')])[0]!.obj;
     expect(route).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { namespace: NAMESPACE } });
     const routes: Record<string, string> = {};
     for (const rule of route.spec.rules)
@@ -315,10 +336,24 @@ describe('k8s/ manifests', () => {
     expect(route.spec.hostnames).toEqual([ing.spec.rules[0].host]);
   });
 
-  it('chat: HPA (autoscaling/v2, min 2) owns the replica count, a PDB limits disruptions', () => {
+  it('the base has no autoscaler: every Deployment has its replica count, chat two, for `kubectl scale` to change', () => {
+    expect(all.filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject')).toEqual([]);
+    for (const d of deployments) expect(d.spec.replicas, d.metadata.name).toBeGreaterThanOrEqual(2);
+    expect(appDeployment('chat').spec.replicas).toBe(2);
+  });
+
+  it('chat: the autoscale component\'s HPA (autoscaling/v2, min 2) targets it and drops its replicas; a PDB limits disruptions', () => {
     const chat = appDeployment('chat');
-    expect(chat.spec.replicas, 'replicas in the manifest would fight the HPA on every apply').toBeUndefined();
-    const hpa = find(objects, 'HorizontalPodAutoscaler', 'chat')!;
+    const component = kustomization(join(K8S_COMPONENTS, 'autoscale'));
+    expect(component.kind).toBe('Component');
+    // replicas in the manifest would fight the HPA on every apply: the component removes them
+    expect(component.patches).toContainEqual({
+      target: { group: 'apps', version: 'v1', kind: 'Deployment', name: 'chat' },
+      patch: '- op: remove\n  path: /spec/replicas',
+    });
+    const hpaObjs = k8sObjects(component.resources.map((f: string) => join(K8S_COMPONENTS, 'autoscale', f)));
+    const hpa = find(hpaObjs, 'HorizontalPodAutoscaler', 'chat')!;
+    expect(() => new HorizontalPodAutoscaler(hpa as never).validate()).not.toThrow();
     expect(hpa.apiVersion).toBe('autoscaling/v2');
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'chat' });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
@@ -341,8 +376,24 @@ describe('k8s/ manifests', () => {
     if (svc !== 'ingestion' && svc !== 'assistant') expect(preStop, `${svc} needs a preStop pause`).toBeGreaterThanOrEqual(3);
   });
 
-  it('ingestion: KEDA ScaledObject scales on the consumer group lag of every partition stream', () => {
-    const so = find(objects, 'ScaledObject', 'ingestion')!;
+  it('ingestion: the keda component\'s ScaledObject scales on the consumer group lag of every partition stream, as the Redis ACL user', () => {
+    const component = kustomization(join(K8S_COMPONENTS, 'keda'));
+    expect(component.kind).toBe('Component');
+    expect(component.patches).toContainEqual({
+      target: { group: 'apps', version: 'v1', kind: 'Deployment', name: 'ingestion' },
+      patch: '- op: remove\n  path: /spec/replicas',
+    });
+    const kedaObjs = k8sObjects(component.resources.map((f: string) => join(K8S_COMPONENTS, 'keda', f)));
+    const so = find(kedaObjs, 'ScaledObject', 'ingestion')!;
+    const auth = find(kedaObjs, 'TriggerAuthentication', 'aurorachat-redis')!;
+    expect(auth.apiVersion).toBe('keda.sh/v1alpha1');
+    // the credentials the in-cluster Redis is started with (10-redis.yaml)
+    const datastores = secretExamples.find((o) => o.obj.metadata.name === 'aurorachat-datastores')!.obj;
+    expect(auth.spec.secretTargetRef).toEqual([
+      { parameter: 'username', name: datastores.metadata.name, key: 'REDIS_USERNAME' },
+      { parameter: 'password', name: datastores.metadata.name, key: 'REDIS_PASSWORD' },
+    ]);
+    for (const t of so.spec.triggers) expect(t.authenticationRef).toEqual({ name: auth.metadata.name });
     expect(so.apiVersion).toBe('keda.sh/v1alpha1');
     expect(so.spec.scaleTargetRef.name).toBe('ingestion');
     expect(find(objects, 'Deployment', so.spec.scaleTargetRef.name)).toBeDefined();
@@ -359,7 +410,7 @@ describe('k8s/ manifests', () => {
       return t.metadata.stream;
     });
     expect(streams).toEqual(keysFor(partitions).allIngestStreams());
-    // Ingestion runs with two workers even where KEDA is not installed.
+    // Ingestion runs with two workers in the base, where KEDA need not be installed.
     expect(appDeployment('ingestion').spec.replicas).toBeGreaterThanOrEqual(2);
   });
 

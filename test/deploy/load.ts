@@ -1,8 +1,9 @@
-// Loaders shared by the deploy tests: every YAML document in the repo, the k8s/ objects,
+// Loaders shared by the deploy tests: every YAML document in the repo, the k8s/base objects and
+// `kubectl kustomize` builds of the overlays,
 // docker-compose.yml (with compose's `${VAR:-default}` interpolation), the Dockerfile as a
 // list of instructions, nginx.conf as a block tree, and the image names images.sh builds.
 // Nothing here needs Docker or a cluster.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -24,7 +25,8 @@ export const NAMESPACE = 'aurorachat';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
 
-const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', '.data', 'coverage', 'test-results']);
+/** Dependencies and generated output (as .gitignore lists them): not part of the repository. */
+const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', '.data', 'coverage', 'test-results', '.cache']);
 
 /** Every file under the repo (minus dependencies and generated output) matching `want`. */
 export function repoFiles(want: (name: string) => boolean, dir = ROOT): string[] {
@@ -40,7 +42,7 @@ export function repoFiles(want: (name: string) => boolean, dir = ROOT): string[]
 
 export const rel = (path: string) => relative(ROOT, path);
 
-/** Every YAML file in the repo, including k8s/Kustomization (YAML without an extension). */
+/** Every YAML file in the repo, including the kustomizations named `Kustomization` (YAML without an extension). */
 export function yamlFiles(): string[] {
   return repoFiles((n) => /\.ya?ml$/.test(n) || n === 'Kustomization');
 }
@@ -66,9 +68,17 @@ export interface K8sObject {
   obj: Obj;
 }
 
-export const K8S_DIR = join(ROOT, 'k8s');
+/** The base: what `kubectl apply -k k8s/base` (or `-f k8s/base/`) applies. */
+export const K8S_DIR = join(ROOT, 'k8s', 'base');
+/** Examples that are never applied (the Secrets' shape, the Gateway API route). */
+export const K8S_EXAMPLES = join(ROOT, 'k8s', 'examples');
+export const K8S_COMPONENTS = join(ROOT, 'k8s', 'components');
+export const K8S_OVERLAYS = join(ROOT, 'k8s', 'overlays');
+/** Every overlay the README documents, each `kubectl apply -k k8s/overlays/<name>`. */
+export const OVERLAYS = ['autoscale', 'keda', 'external-redis', 'external-mongo', 'redis-cluster'] as const;
+export type Overlay = (typeof OVERLAYS)[number];
 
-/** The manifest files `kubectl apply -f k8s/` applies: *.yaml|*.yml|*.json directly in k8s/. */
+/** The manifest files `kubectl apply -f k8s/base/` applies: *.yaml|*.yml|*.json directly in it. */
 export function k8sApplyFiles(): string[] {
   return readdirSync(K8S_DIR)
     .filter((n) => /\.(ya?ml|json)$/.test(n) && statSync(join(K8S_DIR, n)).isFile())
@@ -79,8 +89,27 @@ export function k8sObjects(files = k8sApplyFiles().map((n) => join(K8S_DIR, n)))
   return files.flatMap((file) => parseYamlFile(file).map((obj) => ({ file: rel(file), obj: obj as Obj })));
 }
 
-export function kustomization(): Obj {
-  return parseYamlFile(join(K8S_DIR, 'Kustomization'))[0] as Obj;
+export function kustomization(dir = K8S_DIR): Obj {
+  return parseYamlFile(join(dir, 'Kustomization'))[0] as Obj;
+}
+
+/** Whether `kubectl kustomize` can run here (the tests that need it skip loudly without it). */
+export const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+/** The objects `kubectl kustomize dir` builds (offline: no cluster is contacted). */
+export function kustomizeBuild(dir: string): Obj[] {
+  const out = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (out.status !== 0) throw new Error(`kubectl kustomize ${rel(dir)} failed:\n${out.stderr}`);
+  return parseAllDocuments(out.stdout)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
+}
+
+/** The example Secrets: [aurorachat-secrets (the apps'), aurorachat-datastores (Redis, MongoDB, KEDA)]. */
+export function exampleSecrets(): { app: Obj; datastores: Obj } {
+  const docs = parseYamlFile(join(K8S_EXAMPLES, 'secret.example.yaml')) as Obj[];
+  const byName = (n: string) => docs.find((d) => d.metadata?.name === n)!;
+  return { app: byName('aurorachat-secrets'), datastores: byName('aurorachat-datastores') };
 }
 
 export const find = (objs: K8sObject[], kind: string, name: string): Obj | undefined =>
@@ -103,7 +132,7 @@ export function mainContainer(workload: Obj): Obj {
  * and `podName` for fieldRef metadata.name.
  */
 export function podEnv(objs: K8sObject[], container: Obj, secretData: Record<string, string>, podName: string): Record<string, string> {
-  const secretName = (k8sObjects([join(K8S_DIR, 'examples', 'secret.example.yaml')])[0]!.obj as Obj).metadata.name;
+  const secretName = exampleSecrets().app.metadata.name;
   const configMap = (name: string) => {
     const cm = find(objs, 'ConfigMap', name);
     if (!cm) throw new Error(`the pod names a missing ConfigMap ${name}`);
@@ -134,6 +163,13 @@ export function imageRepo(image: string): string {
   const colon = noDigest.lastIndexOf(':');
   const noTag = colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
   return noTag.slice(lastSlash + 1);
+}
+
+/** The tag of an image reference, '' when it has none: `ghcr.io/a/chat:1.0@sha256:…` -> `1.0`. */
+export function imageTag(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const colon = noDigest.lastIndexOf(':');
+  return colon > noDigest.lastIndexOf('/') ? noDigest.slice(colon + 1) : '';
 }
 
 // ---------------------------------------------------------------- images.sh

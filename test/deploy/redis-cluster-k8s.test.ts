@@ -1,8 +1,9 @@
-// The Redis Cluster overlay (deploy/k8s-redis-cluster): `kubectl kustomize` of it checked without
-// a cluster — the base's single Redis gone, a 6-node cluster, its Job, PDB and ConfigMap values
-// consistent with each other and with the config schema, every object against the Kubernetes
-// schema — and the shell scripts its pods run (form the cluster, hand a master over before a
-// stop, re-join nodes that all came back at new addresses) run for real on local redis-servers.
+// The Redis Cluster overlay (k8s/overlays/redis-cluster = k8s/base + k8s/components/redis-cluster):
+// `kubectl kustomize` of it checked without a cluster — the base's single Redis gone, a 6-node
+// cluster, its Job, PDB, NetworkPolicies and ConfigMap values consistent with each other and with
+// the config schema, every object against the Kubernetes schema — and the shell scripts its pods
+// run (form the cluster, hand a master over before a stop, re-join nodes that all came back at
+// new addresses) run for real on local redis-servers that require the manifest's ACL user.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,16 +13,17 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../services/shared/config.js';
 import { keysFor } from '../../services/shared/keys.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { DEPLOYMENTS, K8S_DIR, NAMESPACE, ROOT, mainContainer, podContainers, podEnv, type Obj } from './load.js';
+import { DEPLOYMENTS, K8S_COMPONENTS, K8S_DIR, K8S_OVERLAYS, NAMESPACE, mainContainer, parseYamlFile, podContainers, podEnv, type Obj } from './load.js';
 
-const OVERLAY = join(ROOT, 'deploy', 'k8s-redis-cluster');
-const SCRIPTS = join(OVERLAY, 'scripts');
+const OVERLAY = join(K8S_OVERLAYS, 'redis-cluster');
+const COMPONENT = join(K8S_COMPONENTS, 'redis-cluster');
+const SCRIPTS = join(COMPONENT, 'scripts');
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 
@@ -35,6 +37,7 @@ const VALIDATORS: Record<string, new (o: Obj) => { validate(): void }> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/Ingress': Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 } as never;
 
 function kustomize(dir: string): Obj[] {
@@ -52,7 +55,7 @@ const bytes = (v: string) => {
   return Number(m[1]) * { mb: 2 ** 20, Mi: 2 ** 20, gb: 2 ** 30, Gi: 2 ** 30 }[m[2] as 'mb'];
 };
 
-describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
+describe('kubectl kustomize k8s/overlays/redis-cluster', () => {
   const skip = !kubectl;
   const title = (t: string) => (skip ? `SKIPPED: kubectl is not installed — the overlay was NOT built (${t})` : t);
   let out: Obj[] = [];
@@ -73,7 +76,7 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
     for (const o of out) {
       const key = `${o.apiVersion}/${o.kind}`;
       if (o.kind !== 'Namespace') expect(o.metadata.namespace, `${key} ${o.metadata.name}`).toBe(NAMESPACE);
-      if (key === 'keda.sh/v1alpha1/ScaledObject' || key === 'monitoring.coreos.com/v1/PrometheusRule') continue; // CRDs: by hand
+      if (key === 'monitoring.coreos.com/v1/PrometheusRule') continue; // a CRD: k8s.test.ts checks it by hand
       const Model = VALIDATORS[key];
       expect(Model, `no validator for ${key} — add one or check it by hand`).toBeDefined();
       expect(() => new Model!(o).validate(), `${key} ${o.metadata.name}`).not.toThrow();
@@ -82,9 +85,11 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
 
   test(title('is the base minus its single Redis plus the cluster: nothing else added or lost'), () => {
     const ids = (objs: Obj[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    const single = ['StatefulSet/redis', 'Service/redis', 'NetworkPolicy/redis-from-apps', 'NetworkPolicy/apps-to-redis'];
     const expected = ids(base)
-      .filter((id) => id !== 'StatefulSet/redis' && id !== 'Service/redis')
+      .filter((id) => !single.includes(id))
       .concat(['ConfigMap/redis-cluster-scripts', 'Service/redis-cluster', 'Service/redis-cluster-headless', 'StatefulSet/redis-cluster', 'Job/redis-cluster-init', 'PodDisruptionBudget/redis-cluster'])
+      .concat(['NetworkPolicy/redis-cluster', 'NetworkPolicy/apps-to-redis-cluster'])
       .sort();
     expect(ids(out)).toEqual(expected);
     // and nothing still points at the single Redis' host (the base does: REDIS_URL, KEDA)
@@ -105,8 +110,18 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
   test(title('a 6-pod StatefulSet runs redis 7 in cluster mode, AOF on a volume per pod, announcing its pod IP'), () => {
     expect(sts.spec.replicas).toBe(6);
     const c = podContainers(sts).find((x) => x.name === 'redis')!;
-    expect(c.image).toMatch(/^redis:7(\.\d+)*$/);
+    expect(c.image).toMatch(/^redis:7\.\d+(\.\d+)?$/);
     const args: string[] = c.args;
+    // the ACL user of the Secret aurorachat-datastores, also for replication; `default` off
+    expect(args.slice(1, args.indexOf('--cluster-enabled'))).toEqual([
+      '--user', 'default', 'off', '--user', '$(REDIS_USERNAME)', 'on', '>$(REDIS_PASSWORD)', '~*', '&*', '+@all',
+      '--masteruser', '$(REDIS_USERNAME)', '--masterauth', '$(REDIS_PASSWORD)',
+    ]);
+    for (const x of [...podContainers(sts), mainContainer(find(out, 'Job', 'redis-cluster-init')!)]) {
+      const env = Object.fromEntries(x.env.map((e: Obj) => [e.name, e.valueFrom?.secretKeyRef]));
+      expect(env.REDIS_USERNAME, x.name).toEqual({ name: 'aurorachat-datastores', key: 'REDIS_USERNAME' });
+      expect(env.REDISCLI_AUTH, x.name).toEqual({ name: 'aurorachat-datastores', key: 'REDIS_PASSWORD' });
+    }
     const want: Record<string, string> = {
       '--cluster-enabled': 'yes', '--cluster-node-timeout': '5000', '--appendonly': 'yes',
       '--appendfsync': 'everysec', '--maxmemory-policy': 'noeviction', '--cluster-announce-ip': '$(POD_IP)',
@@ -119,7 +134,7 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
     expect(argOf(args, '--dir')).toBe(dataDir);
     expect(argOf(args, '--cluster-config-file')).toBe(`${dataDir}/nodes.conf`);
     expect(bytes(argOf(args, '--maxmemory')!)).toBeLessThanOrEqual(bytes(c.resources.limits.memory) * 0.8);
-    expect(c.readinessProbe.exec.command).toEqual(['redis-cli', 'ping']);
+    expect(c.readinessProbe.exec.command.join(' ')).toMatch(/redis-cli --user "\$REDIS_USERNAME" ping\)" = PONG/);
     expect(c.livenessProbe).toBeDefined();
     for (const x of podContainers(sts))
       for (const kind of ['requests', 'limits']) for (const r of ['cpu', 'memory']) expect(x.resources?.[kind]?.[r], `${x.name} ${kind}.${r}`).toBeDefined();
@@ -156,11 +171,13 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
     for (const key of Object.keys(cm)) expect(CONFIG_VARIABLES as readonly string[], `ConfigMap key ${key}`).toContain(key);
   });
 
-  test(title('every app pod loads a cluster configuration: 6 seeds, a replica ack, the partitions'), () => {
+  test(title('every app pod loads a cluster configuration: 6 seeds, a replica ack, the partitions, the ACL user'), () => {
     const objs = out.map((obj) => ({ file: 'overlay', obj }));
+    const secret = { JWT_SECRET: 'x'.repeat(48), REDIS_URL: 'redis://aurora:0123abcd@redis-cluster:6379' };
     for (const svc of DEPLOYMENTS) {
-      const env = podEnv(objs, mainContainer(find(out, 'Deployment', svc)!), { JWT_SECRET: 'x'.repeat(48) }, `${svc}-0`);
+      const env = podEnv(objs, mainContainer(find(out, 'Deployment', svc)!), secret, `${svc}-0`);
       const config = loadConfig(svc, env);
+      expect(config.REDIS_URL, svc).toBe(secret.REDIS_URL);
       expect(config.REDIS_CLUSTER_NODES, svc).toHaveLength(6);
       expect(config.REDIS_ACK_REPLICAS, svc).toBe(1);
       expect(config.PARTITIONS, svc).toBe(Number(cm.PARTITIONS));
@@ -190,13 +207,17 @@ describe('kubectl kustomize deploy/k8s-redis-cluster', () => {
     for (const path of run) expect(scripts).toHaveProperty(path.slice('/scripts/'.length));
   });
 
-  test(title('KEDA scales ingestion on every partition stream of the cluster'), () => {
-    const so = find(out, 'ScaledObject', 'ingestion')!;
+  test(title('KEDA (k8s/components/keda listed first) scales ingestion on every partition stream of the cluster'), () => {
+    expect(find(out, 'ScaledObject', 'ingestion'), 'no KEDA in this overlay: its patch matches nothing').toBeUndefined();
+    const triggers = parseYamlFile(join(COMPONENT, 'keda-triggers.yaml'))[0] as Obj[];
+    const so = { spec: { triggers: triggers[0]!.value } };
+    expect(triggers[0]).toMatchObject({ op: 'replace', path: '/spec/triggers' });
     const streams = so.spec.triggers.map((t: Obj) => {
       expect(t.type).toBe('redis-cluster-streams');
       expect(t.metadata.consumerGroup).toBe('ingestion');
       const [host] = t.metadata.addresses.split(':');
       expect(selects(find(out, 'Service', host.split('.')[0])!, sts)).toBe(true);
+      expect(t.authenticationRef).toEqual({ name: 'aurorachat-redis' });
       return t.metadata.stream;
     });
     expect(streams).toEqual(keysFor(Number(cm.PARTITIONS)).allIngestStreams());
@@ -212,8 +233,25 @@ interface Node {
   proc: ChildProcess;
 }
 
+// The nodes run with the manifest's own ACL flags (the StatefulSet's args from `--user` to
+// `--cluster-enabled`, $(VAR)s filled in as the kubelet does): the scripts must work as that user.
+const ACL_USER = 'aurora';
+const ACL_PASSWORD = 'a-test-password-0123';
+const AUTH = { REDIS_USERNAME: ACL_USER, REDISCLI_AUTH: ACL_PASSWORD };
+const aclArgs: string[] = (() => {
+  const sts = (parseYamlFile(join(COMPONENT, 'redis-cluster.yaml')) as Obj[]).find((o) => o.kind === 'StatefulSet')!;
+  const args: string[] = podContainers(sts).find((c) => c.name === 'redis')!.args;
+  return args
+    .slice(1, args.indexOf('--cluster-enabled'))
+    .map((a) => a.replace('$(REDIS_USERNAME)', ACL_USER).replace('$(REDIS_PASSWORD)', ACL_PASSWORD));
+})();
+
 const cli = (port: number, ...args: string[]) =>
-  spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).stdout.trim();
+  spawnSync('redis-cli', ['--user', ACL_USER, '-p', String(port), ...args], {
+    encoding: 'utf8',
+    timeout: 5000,
+    env: { ...process.env, REDISCLI_AUTH: ACL_PASSWORD },
+  }).stdout.trim();
 const info = (port: number, field: string) => new RegExp(`^${field}:(.*)$`, 'm').exec(cli(port, 'cluster', 'info'))?.[1]?.trim();
 const role = (port: number) => cli(port, 'role').split('\n')[0];
 /** A key in the first slot range the master on `port` serves (CLUSTER NODES: `… myself,master … a-b`). */
@@ -226,7 +264,7 @@ function keyOn(port: number): string {
   }
 }
 function script(name: string, env: Record<string, string>) {
-  const r = spawnSync('sh', [join(SCRIPTS, name)], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('sh', [join(SCRIPTS, name)], { env: { ...process.env, ...AUTH, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -246,7 +284,7 @@ describe('the overlay scripts on real redis-servers', () => {
     const proc = spawn('redis-server', [
       '--port', String(p), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
       '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000', '--appendonly', 'yes',
-      '--repl-diskless-sync-delay', '0', '--save', '', '--dir', dir, '--logfile', join(dir, 'log'),
+      '--repl-diskless-sync-delay', '0', '--save', '', '--dir', dir, '--logfile', join(dir, 'log'), ...aclArgs,
     ], { stdio: 'ignore' });
     const node = { port: p, bus, dir, proc };
     nodes.push(node);
@@ -284,6 +322,9 @@ describe('the overlay scripts on real redis-servers', () => {
   });
 
   it('cluster-init forms 3 masters + 3 replicas from REDIS_CLUSTER_NODES, and run again changes nothing', async () => {
+    // the nodes admit nobody without the ACL user: the scripts below get in only as it
+    const anonymous = spawnSync('redis-cli', ['-p', String(cluster[0]!.port), 'cluster', 'info'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(anonymous.stdout).toMatch(/NOAUTH/);
     const first = script('cluster-init.sh', { REDIS_CLUSTER_NODES: seeds(cluster), WAIT_SECONDS: '30' });
     expect(first.status, first.out).toBe(0);
     // the script returns at cluster_state:ok; on a loaded machine a replica may take a moment more

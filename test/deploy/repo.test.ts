@@ -1,13 +1,14 @@
 // Repo-wide deploy hygiene: every YAML document and every Dockerfile in the repository parses;
-// no plaintext secret is committed outside clearly marked examples; `kubectl kustomize k8s/`
-// builds the same objects `kubectl apply -f k8s/` would apply (when kubectl is installed).
+// no plaintext secret is committed outside clearly marked examples; `kubectl kustomize k8s/base`
+// builds the same objects `kubectl apply -f k8s/base/` would apply (when kubectl is installed;
+// the overlays: k8s-overlays.test.ts).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEV_JWT_SECRET } from '../../services/shared/config.js';
-import { K8S_DIR, k8sObjects, kustomization, parseDockerfile, parseYamlFile, rel, repoFiles, yamlFiles, type Obj } from './load.js';
+import { K8S_DIR, K8S_EXAMPLES, k8sObjects, kustomization, parseDockerfile, parseYamlFile, rel, repoFiles, yamlFiles, type Obj } from './load.js';
 
 /** Files that configure a deployment or a machine: where a secret must never be written. */
 function deployFiles(): string[] {
@@ -58,7 +59,9 @@ const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8'
 describe('every YAML file and Dockerfile in the repo', () => {
   it('parses: every YAML document without errors or warnings', () => {
     const files = yamlFiles();
-    expect(files.map(rel)).toEqual(expect.arrayContaining(['docker-compose.yml', 'k8s/Kustomization', 'k8s/30-chat.yaml']));
+    expect(files.map(rel)).toEqual(
+      expect.arrayContaining(['docker-compose.yml', 'k8s/base/Kustomization', 'k8s/base/30-chat.yaml', 'k8s/overlays/autoscale/Kustomization', 'k8s/components/keda/Kustomization']),
+    );
     for (const f of files) {
       // Compose files use merge keys (<<: *anchor).
       const docs = parseYamlFile(f, { merge: /compose/.test(basename(f)) });
@@ -96,15 +99,19 @@ describe('every YAML file and Dockerfile in the repo', () => {
 describe('no plaintext secrets', () => {
   it('no deploy or documentation file holds a secret, except placeholders in marked examples', () => {
     const files = deployFiles();
-    expect(files.map(rel)).toEqual(expect.arrayContaining(['docker-compose.yml', 'k8s/01-configmap.yaml', 'k8s/examples/secret.example.yaml', 'images.sh']));
+    expect(files.map(rel)).toEqual(expect.arrayContaining(['docker-compose.yml', 'k8s/base/01-configmap.yaml', 'k8s/examples/secret.example.yaml', 'images.sh']));
     const found = files.flatMap((f) => findSecrets(rel(f), readFileSync(f, 'utf8')));
     expect(found).toEqual([]);
   });
 
-  it('the committed Secret is a marked example whose placeholder the services reject', () => {
-    const [secret] = parseYamlFile(join(K8S_DIR, 'examples', 'secret.example.yaml')) as Obj[];
-    expect(readFileSync(join(K8S_DIR, 'examples', 'secret.example.yaml'), 'utf8')).toMatch(/^# EXAMPLE ONLY — NOT A REAL SECRET/);
+  it('the committed Secrets are a marked example whose placeholders the services and MongoDB reject', () => {
+    const [secret, datastores] = parseYamlFile(join(K8S_EXAMPLES, 'secret.example.yaml')) as Obj[];
+    expect(readFileSync(join(K8S_EXAMPLES, 'secret.example.yaml'), 'utf8')).toMatch(/^# EXAMPLE ONLY — NOT A REAL SECRET/);
     expect(secret!.stringData.JWT_SECRET.length).toBeLessThan(32); // loadConfig refuses < 32 chars in production
+    // every password is a placeholder (k8s-datastores.test.ts: MongoDB's init refuses them)
+    for (const [k, v] of Object.entries({ ...datastores!.stringData } as Record<string, string>))
+      if (/PASSWORD/.test(k)) expect(v, k).toMatch(/REPLACE-ME/);
+    for (const url of [secret!.stringData.REDIS_URL, secret!.stringData.MONGO_URL]) expect(new URL(url).password).toMatch(/REPLACE-ME/);
   });
 
   it('the scanner catches literal secrets, keys, tokens and URL credentials (and allows references)', () => {
@@ -133,7 +140,7 @@ describe('no plaintext secrets', () => {
   });
 });
 
-describe('kubectl kustomize k8s/', () => {
+describe('kubectl kustomize k8s/base', () => {
   (kubectl ? it : it.skip)(
     kubectl
       ? 'builds offline into exactly the objects of the numbered files, with the images pinned by the kustomization'
