@@ -3,7 +3,8 @@
 #
 #   ./run.sh                 run everything: a private Redis (unless REDIS_URL is set), then
 #                            users :4000 (+ browser client), chat :8080, one ingestion worker :9090
-#   ./run.sh test [args]     the whole suite: type-check, then vitest (args go to vitest)
+#   ./run.sh test [args]     the whole suite: type-check, vitest on this Node (args go to vitest),
+#                            then the server-side suite again on Node 22 (scripts/test-node22.sh)
 #
 # On a fresh machine it installs what is missing: npm dependencies (npm ci, only when
 # node_modules is missing or older than package-lock.json), and, when running as root,
@@ -129,6 +130,12 @@ case "$cmd" in
     npx tsc -p tsconfig.json --noEmit
     say "running the test suite"
     npx vitest run "$@"
+    # The images run Node 22: the server-side suite runs again on it (scripts/test-node22.sh;
+    # AURORA_NODE22=off skips it, =all runs everything). With a filter, only when asked for.
+    if [ "$#" -eq 0 ] || [ -n "${AURORA_NODE22:-}" ]; then
+      say "running the server-side suite on Node 22 (the images' runtime)"
+      scripts/test-node22.sh "$@"
+    fi
     ;;
   -h | --help | help)
     sed -n '2,11p' "$0"
