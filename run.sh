@@ -3,7 +3,7 @@
 #
 #   ./run.sh                 run everything: a private Redis (unless REDIS_URL is set), then
 #                            users :4000 (+ browser client), chat :8080, one ingestion worker :9090
-#   ./run.sh test [args]     the whole suite: type-check, vitest on this Node (args go to vitest),
+#   ./run.sh test [args]     the whole suite: type-check, lint, vitest on this Node (args go to vitest),
 #                            then the server-side suite again on Node 22 (scripts/test-node22.sh)
 #
 # On a fresh machine it installs what is missing: npm dependencies (npm ci, only when
@@ -128,6 +128,8 @@ case "$cmd" in
     ensure_optional
     say "type-checking"
     npx tsc -p tsconfig.json --noEmit
+    say "linting (biome.json: a small set of correctness rules)"
+    npx biome lint --error-on-warnings
     say "running the test suite"
     npx vitest run "$@"
     # The images run Node 22: the server-side suite runs again on it (scripts/test-node22.sh;

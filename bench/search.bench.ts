@@ -31,8 +31,8 @@ import { SEARCH_RANK_WINDOW, SEARCH_TRIGGERS } from '../services/shared/store/st
 import { openSqliteStore } from '../services/shared/store/store-sqlite.js';
 import type { Store } from '../services/shared/store/store.js';
 import { mulberry32 } from '../test/helpers/prng.js';
-import { BANNED_ROOMS, insertRange, messages, PUBLIC_ROOMS, searchDb, VIEWER, word } from './search/fill.js';
-import { envNumber as env, percentile, type BenchRow, type Benchmark } from './lib.js';
+import { BANNED_ROOMS, messages, PUBLIC_ROOMS, searchDb, VIEWER, word } from './search/fill.js';
+import { envNumber as env, percentile, type Benchmark } from './lib.js';
 
 const TOTAL = env('BENCH_SEARCH_MESSAGES', 1_000_000, 1000);
 const QUERIES = env('BENCH_SEARCH_QUERIES', 2000, 4);

@@ -20,7 +20,7 @@ function bucketOf(us: number): number {
 }
 
 /** The middle of a bucket's range, in µs. */
-function valueOf(bucket: number): number {
+function bucketMidpoint(bucket: number): number {
   if (bucket < SUB) return bucket;
   const e = Math.floor((bucket - SUB) / SUB) + SUB_BITS;
   const m = ((bucket - SUB) % SUB) + SUB;
@@ -54,7 +54,7 @@ export class LatencyHistogram {
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.counts[i]!;
-      if (seen >= rank) return Math.min(valueOf(i), this.maxUs);
+      if (seen >= rank) return Math.min(bucketMidpoint(i), this.maxUs);
     }
     return this.maxUs;
   }

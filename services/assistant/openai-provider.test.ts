@@ -2,7 +2,7 @@
 // tool-call deltas assembled across chunks, usage, the request it sends, every failure mapped to
 // a ProviderError kind — and the API key in none of them, whatever the upstream says.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunk, startFakeOpenAIServer, type FakeOpenAIServer, type ScriptedResponse } from '../../test/helpers/fake-openai-server.js';
+import { chunk, startFakeOpenAIServer, type FakeOpenAIServer } from '../../test/helpers/fake-openai-server.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { createOpenAIProvider, type OpenAIProviderOptions } from './openai-provider.js';
 import { ProviderError, type ProviderEvent, type Turn } from './provider.js';

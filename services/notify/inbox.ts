@@ -1,7 +1,7 @@
 // The store side of one notify batch: what the plans need from the store (one roomMembers and
 // one notifyPrefs per room, whatever the number of entries), the inserts, and the live frame.
 import { GROUP_MAX_MEMBERS } from '../shared/membership.js';
-import type { AppNotification, NewNotification, NotifyPrefs, Store } from '../shared/store/store.js';
+import type { NewNotification, NotifyPrefs, Store } from '../shared/store/store.js';
 import { candidatesOf, needsMembers, resolvePlan, type DropReason, type NotifyPlan } from './causes.js';
 
 export interface ResolvedBatch {

@@ -30,7 +30,7 @@ import { createProfilePublisher } from '../../services/users/profile-live.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedisProxy, type RedisProxy } from '../chat/redis-proxy.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
-import { CROSSSLOT, keys, knownBreak, PARTITIONS, PIPELINE_SPANS_MASTERS, spreadOverMasters, type Spread } from './spread.js';
+import { CROSSSLOT, keys, PARTITIONS, PIPELINE_SPANS_MASTERS, spreadOverMasters, type Spread } from './spread.js';
 
 const log = pino({ level: 'silent' });
 const config = loadConfig('chat', { PARTITIONS: String(PARTITIONS), REPLICA_ID: 'audit-replica' });

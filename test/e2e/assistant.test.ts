@@ -16,7 +16,7 @@ import { chunk, startFakeOpenAIServer, type FakeOpenAIServer } from '../helpers/
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
-import { apiClient, type Session } from './http.js';
+import { apiClient } from './http.js';
 
 const JWT_SECRET = 'assistant-test-secret-0123456789abcdef01';
 const ORIGIN = 'http://chat.example.test';
