@@ -9,6 +9,8 @@ export interface ConnectionState {
   url?: string;
   retryInMs?: number;
   retryAt?: number;
+  /** With `reconnecting`: the close code of the socket that ended (0 when it never opened or was abandoned). */
+  closeCode?: number;
 }
 
 /** A `joined` as handed on: `gap` true when messages between `since` and these could not be recovered. */

@@ -240,7 +240,9 @@ export class Connection {
     // failures back off exponentially up to the cap (see reconnectDelay).
     const delay = reconnectDelay({ wasReady, attempt: this.attempt, code }, this.opt);
     this.attempt += 1;
-    this.setState('reconnecting', { retryInMs: delay, retryAt: Date.now() + delay });
+    // closeCode: why the last socket ended (0: it never opened or was abandoned) — 1012 restart,
+    // 4001 session ended, 4008 too slow…
+    this.setState('reconnecting', { retryInMs: delay, retryAt: Date.now() + delay, closeCode: code });
     this.timers.set('retry', delay, async () => {
       if (refresh) {
         this.lastRefreshForHandshake = Date.now();

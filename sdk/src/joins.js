@@ -70,15 +70,19 @@ export class JoinAnswers {
   }
 
   /**
-   * Whether a join refused for now is worth sending again, and after how long (ms): rate_limited
-   * after its retryAfterMs, internal after `backoff(try)`; at most JOIN_RETRIES times per room
-   * and connection. null: not (bad_request — too many rooms on this socket — stays refused).
+   * Whether a join refused for now is worth sending again, and after how long (ms):
+   * - rate_limited (the join/leave budget) after its retryAfterMs, at most JOIN_RETRIES times per
+   *   room and connection — a client that keeps being told to slow down stops asking;
+   * - internal (the replica could not reach Redis) after `backoff(try)`, for as long as the
+   *   connection lives: a Redis restart can outlast any small number of tries, and a room that
+   *   silently stays unjoined would lose its live messages until the next reconnect.
+   * null: not (bad_request — too many rooms on this socket — stays refused).
    */
   retryDelay(room, frame, backoff) {
     if (frame.code !== 'rate_limited' && frame.code !== 'internal') return null;
     const tries = (this.tries.get(room) || 0) + 1;
     this.tries.set(room, tries);
-    if (tries > JOIN_RETRIES) return null;
+    if (frame.code === 'rate_limited' && tries > JOIN_RETRIES) return null;
     const wait = frame.code === 'rate_limited' ? Number(frame.retryAfterMs) || 1000 : backoff(tries);
     return Math.max(100, Math.min(wait, 60_000));
   }

@@ -15,9 +15,10 @@ export interface OutboxLink {
 }
 
 export declare class Outbox {
-  constructor(link: OutboxLink, options?: { ackTimeoutMs?: number; onChange?: (pending: ChangeFrame[]) => void });
+  constructor(link: OutboxLink, options?: { ackTimeoutMs?: number; retry?: { baseMs: number; maxMs: number }; onChange?: (pending: ChangeFrame[]) => void });
   readonly size: number;
   readonly resends: number;
+  readonly ackTimeouts: number;
   submit(frame: OutboxFrame): Promise<AckFrame | UnchangedAckFrame>;
   pending(): ChangeFrame[];
   flush(room: string): void;

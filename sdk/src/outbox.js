@@ -34,14 +34,20 @@ export class Outbox {
    * @param {(room: string) => void} link.rejoin      the server says `room` is not joined: join it again
    * @param {object} [options]
    * @param {number} [options.ackTimeoutMs]
+   * @param {{ baseMs: number, maxMs: number }} [options.retry]  backoff after internal/overloaded/
+   *        rate_limited (default 1 s doubling to 30 s, full jitter, at least half the step)
    * @param {(entries: object[]) => void} [options.onChange]  the pending set changed (to persist it)
    */
-  constructor(link, { ackTimeoutMs = 15_000, onChange = () => {} } = {}) {
+  constructor(link, { ackTimeoutMs = 15_000, retry = { baseMs: 1_000, maxMs: 30_000 }, onChange = () => {} } = {}) {
     this.link = link;
     this.ackTimeoutMs = ackTimeoutMs;
+    this.retry = retry;
     this.onChange = onChange;
     this.entries = new Map(); // cid -> entry, oldest first
+    /** Frames sent again (same cid): after a reconnect, a retryable refusal or an ack timeout. */
     this.resends = 0;
+    /** Entries a live socket left unanswered past ackTimeoutMs (should stay 0 against a healthy server). */
+    this.ackTimeouts = 0;
     this.watchdog = null;
   }
 
@@ -117,7 +123,7 @@ export class Outbox {
     if (RETRY_LATER.has(frame.code)) {
       // Not accepted (or not known to be): the same cid again after a backoff.
       e.state = 'waiting';
-      const delay = overloadedRetryDelay(e.attempts - 1, frame.retryAfterMs);
+      const delay = overloadedRetryDelay(e.attempts - 1, frame.retryAfterMs, Math.random, this.retry);
       if (e.timer) clearTimeout(e.timer);
       e.timer = setTimeout(() => {
         e.timer = null;
@@ -163,6 +169,7 @@ export class Outbox {
       const now = Date.now();
       for (const e of this.entries.values()) {
         if (e.state === 'inflight' && now - e.sentAt > this.ackTimeoutMs) {
+          this.ackTimeouts++;
           e.state = 'queued';
           this.trySend(e);
         }

@@ -9,14 +9,14 @@ export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math
 }
 
 /**
- * Delay before re-sending a message the server refused with `overloaded` for the
- * `retries`-th time (0-based): exponential with full jitter (1 s base, 30 s cap), never
- * sooner than the server's retryAfterMs.
+ * Delay before re-sending a message the server refused with `overloaded` (or `internal`,
+ * `rate_limited`) for the `retries`-th time (0-based): exponential with full jitter (1 s base,
+ * 30 s cap unless `step` says otherwise), at least half the exponential step so retries really
+ * spread out, never sooner than the server's retryAfterMs.
  */
-export function overloadedRetryDelay(retries, retryAfterMs, random = Math.random) {
-  const jittered = backoffDelay(retries, { baseDelayMs: 1_000, maxDelayMs: 30_000 }, random);
-  const ceiling = Math.min(30_000, 1_000 * 2 ** Math.min(retries, 20));
-  // At least half the exponential step, so retries really spread out over time.
+export function overloadedRetryDelay(retries, retryAfterMs, random = Math.random, { baseMs = 1_000, maxMs = 30_000 } = {}) {
+  const jittered = backoffDelay(retries, { baseDelayMs: baseMs, maxDelayMs: maxMs }, random);
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(retries, 20));
   const delay = Math.max(jittered, Math.floor(ceiling / 2));
   const floor = Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? Math.min(retryAfterMs, 5 * 60_000) : 0;
   return Math.max(delay, floor);

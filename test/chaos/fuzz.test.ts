@@ -246,7 +246,7 @@ function generate(rng: Rng, self: string): Outgoing {
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function metric(s: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${s.baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const text = await (await fetch(`${s.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : NaN;
 }

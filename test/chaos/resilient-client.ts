@@ -1,18 +1,18 @@
-// A chat client for chaos tests that behaves like the browser client (frontend/js/socket.js,
-// store.js, app.js), minus the DOM, and records everything a test needs to prove "nothing acked
-// was lost, nothing arrived twice, nothing out of order". This file is its connection:
-// - holds a list of replica URLs and moves to the next one after every failure or close;
-// - reconnects with jittered backoff (the first retry after a working connection goes out fast);
-// - on every `hello` joins its rooms with `since` = the newest entry seen in that room
-//   (client-rooms.ts), and records every join it cannot prove gap-free: `joined` with
-//   recovered:false after a `since`, or a re-join with nothing to resume from;
-// - hands `message`, `event` and `joined` frames to its rooms (client-rooms.ts) and `ack` and
-//   `error` frames to its outbox of sends and changes, retried with the same cid (client-outbox.ts);
-// - with `traffic` set, also edits, deletes, reacts and replies in threads (issue 13).
-// Frames from a socket that is no longer the current one are ignored, as in the browser.
+// A chat client for chaos tests built on the client SDK — its Connection (sdk/src/connection.js:
+// replica rotation, jittered reconnect, hello timeout, rejoin with `since`, join answers and
+// retries, ping) and its Outbox (client-outbox.ts: the SDK's, plus the ledger) — so the faults
+// here test the SDK a bot or the browser runs, and it records everything a test needs to prove
+// "nothing acked was lost, nothing arrived twice, nothing out of order":
+// - on every `hello` the connection rejoins its rooms with `since` = the newest entry seen in
+//   that room (client-rooms.ts); this client records every join it cannot prove gap-free:
+//   `joined` with recovered:false after a `since` (no REST gap fill here: it would hide the gap),
+//   or a re-join with nothing to resume from;
+// - `message`, `event` and `joined` frames go to its rooms (client-rooms.ts), `ack` and `error`
+//   frames to its outbox;
+// - with `traffic` set, it also edits, deletes, reacts and replies in threads (issue 13).
 // delivery-checks.ts holds what the tests prove with these records.
 import { WebSocket } from 'ws';
-import { jitter, reconnectDelay, retryDelay } from './client-backoff.js';
+import { Connection, jwtPayload, type ConnectionState } from '../../sdk/src/index.js';
 import { Outbox, type AckRecord, type ChangeAckRecord } from './client-outbox.js';
 import { newRoomRecord, recordBacklog, recordEvent, recordMessage, type GapRecord, type RoomRecord } from './client-rooms.js';
 import type { AckedChange, ChangeBody, RoomModel } from './message-state.js';
@@ -37,8 +37,6 @@ export interface ResilientClientOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   helloTimeoutMs?: number;
-  /** A join unanswered this long on a live socket is sent again. */
-  joinTimeoutMs?: number;
   /** A send unanswered this long on a live socket is sent again (same cid) and counted. */
   ackTimeoutMs?: number;
   /** What the sender makes next in a room (default: a new message); see message-state.ts nextChange. */
@@ -60,28 +58,17 @@ export class ResilientClient {
   connectAttempts = 0;
 
   private readonly opt: Required<Omit<ResilientClientOptions, 'user' | 'token' | 'urls' | 'rooms' | 'origin'>>;
-  private readonly urls: string[];
   private readonly outbox: Outbox;
-  private ws: WebSocket | null = null;
+  private readonly conn: Connection;
   private ready = false;
-  private currentReplica: string | null = null;
-  private urlIndex = 0;
-  private attempt = 0;
   private stopped = true;
   private seq = 0;
   private sendTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private helloTimer: NodeJS.Timeout | null = null;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private rejoinTimer: NodeJS.Timeout | null = null;
-  /** Failed joins since the last `joined`: the re-join backoff exponent. */
-  private joinRetries = 0;
-  /** room -> [since sent, when] for joins awaiting `joined` on the current socket. */
-  private readonly pendingJoins = new Map<string, { since: string | null; at: number }>();
+  /** room -> the `since` its latest join was sent with (read by the connection at send time). */
+  private readonly sinceSent = new Map<string, string | null>();
 
   constructor(private readonly o: ResilientClientOptions) {
     this.user = o.user;
-    this.urls = o.urls.map((u) => u.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
     this.opt = {
       sendIntervalMs: o.sendIntervalMs ?? 40,
       baseDelayMs: o.baseDelayMs ?? 100,
@@ -89,23 +76,35 @@ export class ResilientClient {
       retryBaseMs: o.retryBaseMs ?? 100,
       retryMaxMs: o.retryMaxMs ?? 2_000,
       helloTimeoutMs: o.helloTimeoutMs ?? 5_000,
-      joinTimeoutMs: o.joinTimeoutMs ?? 8_000,
       ackTimeoutMs: o.ackTimeoutMs ?? 10_000,
       traffic: o.traffic ?? ((m, user, n) => ({ type: 'send', room: m.name, text: `${user} #${n}` })),
     };
     for (const name of o.rooms) this.rooms.set(name, newRoomRecord(name));
+    const exp = Number(jwtPayload(o.token)?.exp);
+    this.conn = new Connection({
+      urls: o.urls.map((u) => u.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'),
+      // A chaos test's token outlives the test: "refreshing" hands the same one back.
+      auth: { token: o.token, tokenExpiresAt: Number.isFinite(exp) ? exp * 1000 : Date.now() + 3_600_000, refresh: async () => o.token },
+      sinceFor: (room) => this.sinceFor(room),
+      onFrame: (f) => this.receive(f as Frame),
+      onState: (state) => this.state(state),
+      WebSocket: WebSocket as never,
+      wsOptions: { headers: { origin: o.origin } },
+      options: { baseDelayMs: this.opt.baseDelayMs, maxDelayMs: this.opt.maxDelayMs, helloTimeoutMs: this.opt.helloTimeoutMs },
+    });
     this.outbox = new Outbox(
       o.user,
       {
         canSend: (room) => this.ready && !!this.rooms.get(room)?.live,
-        send: (frame) => this.raw(frame),
-        replica: () => this.currentReplica ?? '?',
-        notJoined: (room) => {
+        send: (frame) => this.conn.send(frame as never),
+        replica: () => (this.ready ? (this.conn.replica ?? '?') : '?'),
+        rejoin: (room) => {
           this.rooms.get(room)!.live = false;
-          this.rejoinWaiting();
+          this.conn.join(room);
         },
       },
       { baseMs: this.opt.retryBaseMs, maxMs: this.opt.retryMaxMs },
+      this.opt.ackTimeoutMs,
     );
   }
 
@@ -114,8 +113,8 @@ export class ResilientClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.sweepTimer = setInterval(() => this.sweep(), 250);
-    this.connect();
+    for (const room of this.rooms.keys()) this.conn.join(room);
+    this.conn.start();
   }
 
   /** Starts the fixed-rate sender. */
@@ -183,7 +182,7 @@ export class ResilientClient {
 
   /** The replica of the current connection once it said hello, else null. */
   get replica(): string | null {
-    return this.ready ? this.currentReplica : null;
+    return this.ready ? this.conn.replica : null;
   }
 
   /** Connected and every room joined on this connection. */
@@ -193,24 +192,16 @@ export class ResilientClient {
 
   /** A network failure: the socket dies under the client, which reconnects as after any drop. */
   drop(): void {
-    this.ws?.terminate();
+    (this.conn as unknown as { ws: WebSocket | null }).ws?.terminate();
   }
 
   /** Closes for good and clears every timer. */
   stop(): void {
     this.stopped = true;
     this.stopSending();
-    for (const t of [this.retryTimer, this.helloTimer, this.rejoinTimer]) if (t) clearTimeout(t);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.outbox.stop();
-    const ws = this.ws;
-    this.ws = null;
+    this.conn.stop();
     this.ready = false;
-    if (ws) {
-      ws.removeAllListeners();
-      ws.on('error', () => {});
-      ws.terminate();
-    }
   }
 
   acksIn(room: string): AckRecord[] {
@@ -236,80 +227,43 @@ export class ResilientClient {
     );
   }
 
-  // --- connection -------------------------------------------------------------------------
+  // --- connection and frames ---------------------------------------------------------------
 
-  private connect(): void {
-    if (this.stopped || this.ws) return;
-    const url = this.urls[this.urlIndex % this.urls.length]!;
-    this.connectAttempts++;
-    const ws = new WebSocket(url, ['aurora.v1', `bearer.${this.o.token}`], { headers: { origin: this.o.origin } });
-    this.ws = ws;
+  private state(st: ConnectionState): void {
+    if (st.url !== undefined && st.state !== 'connected') this.connectAttempts++;
+    if (st.state === 'connected') return;
+    // The socket is gone (or never was): nothing is joined on the next one until its `joined`,
+    // and what was in flight goes out again after it.
+    if (this.ready && st.state === 'reconnecting' && st.closeCode !== undefined) this.closes.push(st.closeCode);
     this.ready = false;
-    this.pendingJoins.clear();
-    this.helloTimer = setTimeout(() => {
-      if (ws === this.ws && !this.ready) ws.terminate();
-    }, this.opt.helloTimeoutMs);
-    ws.on('message', (data) => {
-      if (ws !== this.ws) return;
-      let f: Frame;
-      try {
-        f = JSON.parse(data.toString()) as Frame;
-      } catch {
-        return;
-      }
-      this.receive(f, url);
-    });
-    ws.on('error', () => {
-      /* a close event follows */
-    });
-    ws.on('close', (code) => this.closed(ws, code));
-  }
-
-  private closed(ws: WebSocket, code: number): void {
-    if (ws !== this.ws) return;
-    const wasReady = this.ready;
-    if (wasReady) this.closes.push(code);
-    this.ws = null;
-    this.ready = false;
-    this.currentReplica = null;
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
-    this.rejoinTimer = null;
-    this.pendingJoins.clear();
     for (const r of this.rooms.values()) r.live = false;
     this.outbox.requeueInflight();
-    if (this.stopped) return;
-    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
-    const delay =
-      wasReady && this.attempt === 0 ? jitter(this.opt.baseDelayMs) : reconnectDelay(this.opt.baseDelayMs, this.opt.maxDelayMs, this.attempt);
-    this.attempt++;
-    this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private raw(frame: unknown): boolean {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(frame));
-    return true;
+  /** The connection asks what to resume `room` from, as it sends the join: that is the join's record. */
+  private sinceFor(room: string): string | null {
+    const r = this.rooms.get(room);
+    const since = r?.head ?? null;
+    if (r && !since && r.joins > 0) {
+      // A re-join without a resume point cannot be proved gap-free (latest N only).
+      this.gaps.push({ room, since: null, replica: this.conn.replica ?? '?', at: Date.now(), why: 're-join without since' });
+    }
+    this.sinceSent.set(room, since);
+    return since;
   }
 
-  // --- frames -----------------------------------------------------------------------------
-
-  private receive(f: Frame, url: string): void {
+  private receive(f: Frame): void {
+    const replica = this.conn.replica ?? '?';
     switch (f.type) {
       case 'hello':
-        if (this.helloTimer) clearTimeout(this.helloTimer);
         this.ready = true;
-        this.attempt = 0;
-        this.currentReplica = String(f.replica);
-        this.connections.push({ replica: this.currentReplica, url, at: Date.now() });
-        for (const room of this.rooms.keys()) this.sendJoin(room);
+        this.connections.push({ replica: String(f.replica), url: String((this.conn as unknown as { ws: WebSocket | null }).ws?.url ?? ''), at: Date.now() });
         return;
       case 'joined':
-        return this.joined(f);
+        return this.joined(f, replica);
       case 'message': {
         const r = this.rooms.get(f.room);
-        if (r) recordMessage(r, f, 'live', this.currentReplica ?? '?');
+        if (r) recordMessage(r, f, 'live', replica);
         return;
       }
       case 'event': {
@@ -319,70 +273,32 @@ export class ResilientClient {
       }
       case 'ack':
         return this.outbox.ack(f);
-      case 'error':
-        return this.error(f);
+      case 'error': {
+        const code = String(f.code);
+        this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+        this.outbox.error(f);
+        return;
+      }
       default:
         return; // presence, typing, pong, left
     }
   }
 
-  private error(f: Frame): void {
-    const code = String(f.code);
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
-    if (this.outbox.error(f)) return;
-    // A failed join answers `internal` without a ref (a refused one `rate_limited`): join the
-    // rooms still waiting again, backing off (re-joins are charged to a join budget).
-    if ((code === 'internal' || code === 'rate_limited') && !this.rejoinTimer) {
-      const delay = retryDelay(this.opt.retryBaseMs, this.opt.retryMaxMs, this.joinRetries++, f.retryAfterMs);
-      this.rejoinTimer = setTimeout(() => {
-        this.rejoinTimer = null;
-        this.rejoinWaiting();
-      }, delay);
-    }
-  }
-
-  // --- joins ------------------------------------------------------------------------------
-
-  private sendJoin(room: string): void {
-    const r = this.rooms.get(room)!;
-    const since = r.head;
-    if (!since && r.joins > 0) {
-      // A re-join without a resume point cannot be proved gap-free (latest N only).
-      this.gaps.push({ room, since: null, replica: this.currentReplica ?? '?', at: Date.now(), why: 're-join without since' });
-    }
-    this.pendingJoins.set(room, { since, at: Date.now() });
-    this.raw(since ? { type: 'join', room, since } : { type: 'join', room });
-  }
-
-  private joined(f: Frame): void {
+  private joined(f: Frame, replica: string): void {
     const r = this.rooms.get(f.room);
     if (!r) return;
-    const pending = this.pendingJoins.get(f.room);
-    this.pendingJoins.delete(f.room);
-    if (pending?.since && f.recovered === false) {
-      this.gaps.push({ room: r.name, since: pending.since, replica: this.currentReplica ?? '?', at: Date.now(), why: 'recovered:false' });
-    } else if (pending?.since) {
+    const since = this.sinceSent.get(f.room) ?? null;
+    this.sinceSent.delete(f.room);
+    // The connection hands a `joined` on with gap:true when it answered recovered:false to a
+    // `since` (no REST history given to it to fill the gap from).
+    if (since && f.gap === true) {
+      this.gaps.push({ room: r.name, since, replica, at: Date.now(), why: 'recovered:false' });
+    } else if (since) {
       r.resumes++;
     }
-    recordBacklog(r, f, this.currentReplica ?? '?');
+    recordBacklog(r, f, replica);
     r.live = true;
     r.joins++;
-    this.joinRetries = 0;
     this.outbox.flush(r.name);
-  }
-
-  private rejoinWaiting(): void {
-    if (!this.ready) return;
-    for (const r of this.rooms.values()) if (!r.live) this.sendJoin(r.name);
-  }
-
-  /** Unanswered sends and joins on a live socket are sent again (the server answers every one). */
-  private sweep(): void {
-    if (!this.ready) return;
-    const now = Date.now();
-    this.outbox.resendOverdue(now, this.opt.ackTimeoutMs);
-    for (const [room, p] of this.pendingJoins) {
-      if (now - p.at > this.opt.joinTimeoutMs && !this.rooms.get(room)!.live) this.sendJoin(room);
-    }
   }
 }

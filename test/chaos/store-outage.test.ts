@@ -139,11 +139,11 @@ function fieldMap(flat: unknown[]): Record<string, unknown> {
 }
 
 async function readyStatus(s: RunningService): Promise<number> {
-  return (await fetch(`${s.baseUrl}/readyz`, { signal: AbortSignal.timeout(20_000) })).status;
+  return (await fetch(`${s.adminUrl}/readyz`, { signal: AbortSignal.timeout(20_000) })).status;
 }
 
 async function metric(s: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${s.adminUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
@@ -255,7 +255,7 @@ describe('chaos: the store unavailable under load', { timeout: 180_000 }, () => 
     const ackedDuringOutage = ackedDuringOutageBySender.reduce((a, b) => a + b, 0);
     const backlogAtEnd = await unacked(client);
     const storedAtEnd = await storedCount(store, ROOMS);
-    const failures = await Promise.all(workers.map((w) => metric(w, 'ingest_store_failures_total')));
+    const failures = await Promise.all(workers.map((w) => metric(w, 'aurora_ingestion_store_failures_total')));
     const outageErrors = senders.flatMap((s) => s.errors);
     await lock.release();
     locker = undefined;
