@@ -53,7 +53,8 @@ export interface NotificationDoc {
   replyTo?: string;
 }
 
-const durable = { versionKey: false, autoIndex: true, autoCreate: true, writeConcern: MESSAGE_WRITE_CONCERN } as const;
+// indexes: mongo-migrations.ts (declared here too, checked against it; see store-mongo-schemas.ts)
+const durable = { versionKey: false, autoIndex: false, autoCreate: false, writeConcern: MESSAGE_WRITE_CONCERN } as const;
 
 export const userRoomSchema = new Schema<UserRoomDoc>(
   { _id: { type: String, required: true }, userId: String, room: String, readSeq: Number, readId: String, muted: Boolean },

@@ -39,7 +39,8 @@ export interface AttachmentDoc {
   gone?: boolean;
 }
 
-const durable = { versionKey: false, autoIndex: true, autoCreate: true, writeConcern: MESSAGE_WRITE_CONCERN } as const;
+// indexes: mongo-migrations.ts (declared here too, checked against it; see store-mongo-schemas.ts)
+const durable = { versionKey: false, autoIndex: false, autoCreate: false, writeConcern: MESSAGE_WRITE_CONCERN } as const;
 
 // written through the driver; the schema declares the collection, its indexes and write concern
 export const attachmentSchema = new Schema<AttachmentDoc>(

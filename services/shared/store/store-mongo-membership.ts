@@ -54,6 +54,30 @@ interface MyRoomDoc {
   mentionCount: { n: number }[];
 }
 
+/**
+ * Fills in room documents written before membership (no kind): their state's defaults and the
+ * preview of their newest top-level message. Part of migration 1 (mongo-migrations.ts): only such
+ * documents are visited, and each update keeps what is already set, so a rerun changes nothing.
+ */
+export async function backfillRoomState(rooms: mongo.Collection<RoomDoc>, messages: mongo.Collection<MessageDoc>): Promise<number> {
+  let n = 0;
+  for await (const d of rooms.find({ kind: { $exists: false } }, { projection: { _id: 1, messageCount: 1 } })) {
+    const set: mongo.Document[] = [{ $set: roomDefaults(d._id) }];
+    if (d.messageCount > 0) {
+      // null matches a missing field too: messages from before threads have none
+      const topLevel = { room: d._id, replyMs: null, replySeq: null } as unknown as mongo.Filter<MessageDoc>;
+      const top = await messages.find(topLevel).sort({ ms: -1, seq: -1 }).limit(1).next();
+      if (top) {
+        const last = { id: top.id, k: idSortKey(top.id), userId: top.userId, userName: top.userName, text: previewText(top.text), ts: top.ts };
+        set.push({ $set: { last: { $ifNull: ['$last', { $literal: last }] } } });
+      }
+    }
+    await rooms.updateOne({ _id: d._id }, set, durable);
+    n++;
+  }
+  return n;
+}
+
 export class MongoMembership {
   readonly memberships: Model<MembershipDoc>;
   private readonly memberEvents: Model<MemberEventDoc>;
@@ -69,24 +93,9 @@ export class MongoMembership {
     this.memberEvents = conn.model<MemberEventDoc>('MemberEvent', memberEventSchema);
   }
 
-  /** Creates the collections and indexes, and fills in room documents written before membership. */
+  /** The models' own init (collections and indexes are made by mongo-migrations.ts, before). */
   async init(): Promise<void> {
     await Promise.all([this.memberships.init(), this.memberEvents.init()]);
-    // A one-time upgrade: only documents without a kind (older versions) are visited.
-    for await (const d of this.rooms.find({ kind: { $exists: false } }, { _id: 1, messageCount: 1 }).lean<RoomDoc[]>().cursor()) {
-      const set: mongo.Document[] = [{ $set: roomDefaults(d._id) }];
-      if (d.messageCount > 0) {
-        const top = await this.messages
-          .findOne({ room: d._id, replyMs: null, replySeq: null })
-          .sort({ ms: -1, seq: -1 })
-          .lean<MessageDoc>();
-        if (top) {
-          const last = { id: top.id, k: idSortKey(top.id), userId: top.userId, userName: top.userName, text: previewText(top.text), ts: top.ts };
-          set.push({ $set: { last: { $ifNull: ['$last', { $literal: last }] } } });
-        }
-      }
-      await driver(this.rooms).updateOne({ _id: d._id }, set, durable);
-    }
   }
 
   /** A room named by a member event is known from then on (roomMeta), messages or not. */

@@ -150,7 +150,7 @@ export class MongoMessages {
     this.files = new MongoFiles(conn, this.changes);
   }
 
-  /** Creates the collections and their indexes (idempotent). */
+  /** The models' own init (collections and indexes are made by mongo-migrations.ts, before). */
   async init(): Promise<void> {
     await Promise.all([this.messages, this.events, this.changes, this.reactions, this.threads, this.files.attachments].map((m) => m.init()));
   }

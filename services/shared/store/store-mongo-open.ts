@@ -1,8 +1,11 @@
 // Opening the MongoDB store (index.ts imports this dynamically, only when MONGO_URL is set): the
-// connection with fail-fast settings, the collections and indexes created, and the schema registry
-// the tests check write concerns against.
-import { createConnection } from 'mongoose';
+// connection with fail-fast settings, the schema migrations (collections and indexes:
+// mongo-migrations.ts; mongoose's autoIndex/autoCreate are off), and the schema registry the
+// tests check write concerns and indexes against.
+import { createConnection, type Connection } from 'mongoose';
 import type { Logger } from '../logger.js';
+import { MONGO_MIGRATIONS, migrateMongo, mongoSchemaVersion } from './mongo-migrations.js';
+import type { MigrationReport, SchemaStatus } from './schema-version.js';
 import { mentionSchema, notificationSchema, userRoomSchema } from './store-mongo-attention.js';
 import { attachmentSchema } from './store-mongo-files.js';
 import { searchDocSchema } from './store-mongo-search.js';
@@ -28,7 +31,8 @@ export interface MongoStoreOptions {
 
 export { duplicateIndexes, MESSAGE_WRITE_CONCERN } from './store-mongo-schemas.js';
 
-const schemas = {
+/** Every collection's schema (mongo-migrations.test.ts: the migrations create exactly their indexes). */
+export const MONGO_SCHEMAS = {
   messages: messageSchema,
   events: eventSchema,
   changes: changeSchema,
@@ -47,27 +51,63 @@ const schemas = {
 };
 
 /** The write concern mongoose applies to a collection's writes (a test checks the durable ones). */
-export function schemaWriteConcern(collection: keyof typeof schemas): unknown {
-  return schemas[collection].get('writeConcern');
+export function schemaWriteConcern(collection: keyof typeof MONGO_SCHEMAS): unknown {
+  return MONGO_SCHEMAS[collection].get('writeConcern');
+}
+
+function connect(url: string, options: MongoStoreOptions): Connection {
+  return createConnection(url, {
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
+    bufferCommands: false,
+    // the migrations make collections and indexes, in production and tests alike
+    autoIndex: false,
+    autoCreate: false,
+    ...(options.dbName ? { dbName: options.dbName } : {}),
+  });
+}
+
+/** The connection's database handle, once connected. */
+function dbOf(conn: Connection) {
+  if (!conn.db) throw new Error('mongo connection has no database handle');
+  return conn.db;
 }
 
 export async function openMongoStore(url: string, log: Logger, options: MongoStoreOptions = {}): Promise<Store> {
-  const conn = createConnection(url, {
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
-    bufferCommands: false,
-    autoIndex: true,
-    autoCreate: true,
-    ...(options.dbName ? { dbName: options.dbName } : {}),
-  });
+  const conn = connect(url, options);
   try {
     await conn.asPromise();
+    // Every process that opens the store migrates it; a lock makes that safe with several
+    // replicas at once, and a database newer than this release is refused (mongo-migrations.ts).
+    const { to } = await migrateMongo(dbOf(conn), { log });
     const store = new MongoStore(conn);
     await store.init();
-    log.info({ db: conn.name }, 'mongo store open');
+    log.info({ db: conn.name, schemaVersion: to }, 'mongo store open');
     return store;
   } catch (err) {
     await conn.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Runs the pending migrations and closes (`cli store migrate`). */
+export async function migrateMongoStore(url: string, log: Logger, options: MongoStoreOptions = {}): Promise<MigrationReport> {
+  const conn = connect(url, options);
+  try {
+    await conn.asPromise();
+    return await migrateMongo(dbOf(conn), { log });
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+/** The database's schema version without changing it (`cli store version`). */
+export async function mongoSchemaStatus(url: string, options: MongoStoreOptions = {}): Promise<SchemaStatus> {
+  const conn = connect(url, options);
+  try {
+    await conn.asPromise();
+    return { kind: 'mongo', version: await mongoSchemaVersion(dbOf(conn)), latest: MONGO_MIGRATIONS.length };
+  } finally {
+    await conn.close().catch(() => undefined);
   }
 }
 

@@ -29,7 +29,11 @@ import type { Attachment } from '../attachments.js';
 import { parseId } from '../ids.js';
 
 const DUPLICATE_KEY = 11000;
-const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
+// Collections and indexes are made by the migrations (mongo-migrations.ts), never by mongoose at
+// model init: index builds are explicit, ordered and run once under a lock, in production and in
+// tests alike. The `index()` declarations below stay as the schema's documentation, and
+// mongo-migrations.test.ts fails when they and the migrations disagree.
+const schemaOptions = { versionKey: false, autoIndex: false, autoCreate: false } as const;
 
 /**
  * Write concern of every write the ingestion worker's XACK depends on (messages, events, the

@@ -50,8 +50,9 @@ export const searchDocSchema = new Schema<SearchDoc>(
     deleted: Boolean,
     words: { type: String, default: undefined },
   },
-  // the ingestion worker acks after this write too: as durable as the messages
-  { versionKey: false, autoIndex: true, autoCreate: true, writeConcern: MESSAGE_WRITE_CONCERN, collection: 'search_docs' },
+  // the ingestion worker acks after this write too: as durable as the messages; indexes:
+  // mongo-migrations.ts (declared here too, checked against it; see store-mongo-schemas.ts)
+  { versionKey: false, autoIndex: false, autoCreate: false, writeConcern: MESSAGE_WRITE_CONCERN, collection: 'search_docs' },
 );
 searchDocSchema.index({ words: 'text' }, { name: 'search_words', default_language: 'none', language_override: 'searchLanguage' });
 // prefix-only queries (no $text): a room's newest first

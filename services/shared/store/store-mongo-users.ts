@@ -46,7 +46,8 @@ export interface TokenDoc {
   revokedAt: Date | null;
 }
 
-const schemaOptions = { versionKey: false, autoIndex: true, autoCreate: true } as const;
+// indexes: mongo-migrations.ts (declared here too, checked against it; see store-mongo-schemas.ts)
+const schemaOptions = { versionKey: false, autoIndex: false, autoCreate: false } as const;
 
 export const userSchema = new Schema<UserDoc>(
   {

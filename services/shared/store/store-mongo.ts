@@ -2,7 +2,8 @@
 // mongoose one), opened by store-mongo-open.ts — which index.ts imports dynamically only when
 // MONGO_URL is set. This file is the Store's methods, each delegating to the module of its part.
 //
-// Collections and their indexes:
+// Collections and their indexes (declared with each schema, created by the migrations in
+// mongo-migrations.ts — with a `migrations` collection recording the versions applied):
 //   users, refresh_tokens: store-mongo-users.ts
 //   messages, events, changes, reactions, threads: store-mongo-schemas.ts (and
 //                  store-mongo-messages.ts, which reads and writes them)
@@ -19,7 +20,6 @@
 // mongod has none) a process killed between the two writes leaves those messages uncounted —
 // never double-counted.
 import type { Connection, Model, mongo } from 'mongoose';
-import type { Logger } from '../logger.js';
 import type { MembershipLogEntry } from '../membership.js';
 import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
@@ -100,7 +100,10 @@ export class MongoStore implements Store {
     this.search = new MongoSearch(conn, (room, id, viewerId) => this.messages.one(room, id, viewerId));
   }
 
-  /** Creates the collections and indexes (idempotent), upgrades older room documents, and the `general` room. */
+  /**
+   * The models' own init and the `general` room. Collections, indexes and the upgrade of older
+   * room documents are migrations (mongo-migrations.ts), run by openMongoStore before this.
+   */
   async init(): Promise<void> {
     await Promise.all([this.users.init(), this.tokens.init(), this.messages.init(), this.rooms.init()]);
     await Promise.all([this.membership.init(), this.attention.init(), this.search.init()]);

@@ -15,6 +15,7 @@ import { parseId } from '../ids.js';
 import type { ChatMessage } from '../message.js';
 import type { StoredAttachment } from './store.js';
 
+// Part of migration 1 (store-sqlite-schema.ts), frozen: a change is a new migration in sqlite-migrations.ts.
 export const ATTACHMENT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS attachments (
   id          TEXT PRIMARY KEY,

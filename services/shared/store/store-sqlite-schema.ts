@@ -1,6 +1,10 @@
-// The SQLite store's schema and its upgrade of files written by an older version. Every
+// The SQLite store's baseline schema: migration 1 of sqlite-migrations.ts, the schema as it was
+// when versioned migrations began, with its upgrade of files written before that. Every
 // statement is idempotent (IF NOT EXISTS, columns added only when PRAGMA table_info lacks
-// them), so opening a file of any earlier schema upgrades it in place and keeps its rows.
+// them), so a file of ANY unversioned schema (user_version 0) is upgraded in place and keeps its
+// rows. FROZEN: a file at version 1 never runs this again, so a schema change is a new migration
+// in sqlite-migrations.ts, never an edit here (nor to ATTACHMENT_SCHEMA or the search SCHEMA it
+// runs) — sqlite-migrations.test.ts checks it still builds exactly the recorded schema.
 //
 // Messages are keyed (room, ms, seq) with INTEGER columns, so the primary-key index orders them
 // numerically and paging is an index range scan. Changes made by room events live in their
@@ -297,18 +301,19 @@ UPDATE rooms SET (last_ms, last_seq, last_user_id, last_user_name, last_text, la
 WHERE last_ms IS NULL AND message_count > 0;
 `;
 
-/** Creates what is missing and upgrades older files in place (one transaction). */
-export function migrate(db: Database.Database): void {
-  db.transaction(() => {
-    db.exec(TABLES);
-    for (const [table, column, decl] of ADDED_COLUMNS) {
-      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
-      if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
-    }
-    db.exec(INDEXES);
-    db.exec(ATTACHMENT_SCHEMA);
-    db.exec(BACKFILL);
-    // the search index (FTS5) and its triggers; filled from the messages of an older file once
-    migrateSearch(db);
-  }).immediate();
+/**
+ * Creates what is missing and upgrades an unversioned file in place. Run by migrateSqlite inside
+ * its IMMEDIATE transaction (with the version bump), so an older file is upgraded whole or not at all.
+ */
+export function applyBaselineSchema(db: Database.Database): void {
+  db.exec(TABLES);
+  for (const [table, column, decl] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+  }
+  db.exec(INDEXES);
+  db.exec(ATTACHMENT_SCHEMA);
+  db.exec(BACKFILL);
+  // the search index (FTS5) and its triggers; filled from the messages of an older file once
+  migrateSearch(db);
 }

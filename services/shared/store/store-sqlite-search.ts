@@ -99,8 +99,9 @@ export const SEARCH_RANK_WINDOW = 5_000;
 export const SEARCH_TRIGGERS = ['search_message_insert', 'search_message_delete', 'search_change_insert', 'search_change_update'] as const;
 
 /**
- * Creates the index, its table and triggers when missing (store-sqlite-schema.ts migrate, inside
- * its transaction). A file without them gets them filled from its messages in that same
+ * Creates the index, its table and triggers when missing (store-sqlite-schema.ts
+ * applyBaselineSchema — migration 1, frozen: change them through a new migration — inside its
+ * transaction). A file without them gets them filled from its messages in that same
  * transaction, so the backfill happens once, whole or not at all.
  */
 export function migrateSearch(db: Database.Database): void {

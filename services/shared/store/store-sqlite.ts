@@ -1,7 +1,8 @@
 // The embedded store: one SQLite file through better-sqlite3 in WAL mode. better-sqlite3 is
 // synchronous; every method is an async function so a thrown SQLite error (closed, locked,
 // read-only database, constraint) becomes a rejected promise, as store.ts promises, never a
-// crash. The schema is in store-sqlite-schema.ts, messages and room events in
+// crash. The schema is in store-sqlite-schema.ts (migration 1) and sqlite-migrations.ts (the
+// ordered migrations, run at every open), messages and room events in
 // store-sqlite-messages.ts, membership in store-sqlite-membership.ts, read positions, mentions
 // and notifications in store-sqlite-attention.ts, message search (FTS5) in
 // store-sqlite-search.ts, uploads in store-sqlite-files.ts, users and refresh tokens in
@@ -20,7 +21,7 @@ import { SqliteMessages } from './store-sqlite-messages.js';
 import { SqliteSearch } from './store-sqlite-search.js';
 import { SqliteProfiles } from './store-sqlite-profiles.js';
 import { SqliteUsers } from './store-sqlite-users.js';
-import { migrate } from './store-sqlite-schema.js';
+import { migrateSqlite } from './sqlite-migrations.js';
 import {
   ensureGeneral,
   withProfiles,
@@ -57,6 +58,24 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** The file opened with the store's pragmas, not yet migrated (openSqliteStore, `cli store migrate`). */
+export function openSqliteDatabase(path: string, options: SqliteStoreOptions = {}): Database.Database {
+  const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL, not NORMAL: in WAL mode NORMAL does not fsync at commit, so a power failure can
+    // lose a committed batch after the ingestion worker has XACKed it and the trimmer has
+    // deleted the Redis copy. Inserts are batched, so FULL costs one fsync per batch.
+    db.pragma('synchronous = FULL');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
 
 interface RoomRow {
   name: string;
@@ -75,22 +94,17 @@ export async function openSqliteStore(
   log: Logger,
   options: SqliteStoreOptions = {},
 ): Promise<Store> {
-  const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  const db = openSqliteDatabase(path, options);
+  let schemaVersion: number;
   try {
-    db.pragma('journal_mode = WAL');
-    // FULL, not NORMAL: in WAL mode NORMAL does not fsync at commit, so a power failure can
-    // lose a committed batch after the ingestion worker has XACKed it and the trimmer has
-    // deleted the Redis copy. Inserts are batched, so FULL costs one fsync per batch.
-    db.pragma('synchronous = FULL');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-    db.pragma('foreign_keys = ON');
-    migrate(db);
+    // Every process that opens the file migrates it; safe with several at once (sqlite-migrations.ts).
+    schemaVersion = migrateSqlite(db, { log, where: path }).to;
     db.prepare("INSERT OR IGNORE INTO rooms (name, kind) VALUES (?, 'public')").run(DEFAULT_ROOM);
   } catch (err) {
     db.close();
     throw err;
   }
-  log.info({ path, journalMode: db.pragma('journal_mode', { simple: true }) }, 'sqlite store open');
+  log.info({ path, journalMode: db.pragma('journal_mode', { simple: true }), schemaVersion }, 'sqlite store open');
   return new SqliteStore(db);
 }
 

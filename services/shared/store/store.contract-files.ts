@@ -205,8 +205,8 @@ export function sqliteFilesUpgrade(open: (path: string) => Promise<Store>, fresh
     mkdirSync(dirname(path), { recursive: true });
     await (await open(path)).close();
     const raw = new Database(path);
-    // back to exactly the schema before attachments
-    raw.exec(`DROP TRIGGER attachments_gone_on_insert; DROP TRIGGER attachments_gone_on_update; DROP TABLE attachments;
+    // back to exactly the schema before attachments (unversioned, as files of that era: user_version 0)
+    raw.exec(`PRAGMA user_version = 0; DROP TRIGGER attachments_gone_on_insert; DROP TRIGGER attachments_gone_on_update; DROP TABLE attachments;
       ALTER TABLE messages DROP COLUMN attachments;`);
     raw.prepare("INSERT INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid) VALUES ('lobby', 5, 0, '5-0', ?, 'sender', 'old', 5, 'c5')").run(SENDER);
     raw.close();

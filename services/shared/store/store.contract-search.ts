@@ -274,8 +274,8 @@ export function sqliteSearchSpecifics(open: (path: string) => Promise<Store>, fr
     mkdirSync(dirname(path), { recursive: true });
     await (await open(path)).close();
     const raw = new Database(path);
-    // back to exactly the schema before search
-    raw.exec(`DROP TRIGGER search_message_insert; DROP TRIGGER search_message_delete; DROP TRIGGER search_change_insert;
+    // back to exactly the schema before search (unversioned, as files of that era: user_version 0)
+    raw.exec(`PRAGMA user_version = 0; DROP TRIGGER search_message_insert; DROP TRIGGER search_message_delete; DROP TRIGGER search_change_insert;
       DROP TRIGGER search_change_update; DROP TABLE message_fts; DROP TABLE search_docs; DROP INDEX memberships_banned;`);
     const insert = raw.prepare(
       `INSERT INTO messages (room, ms, seq, id, user_id, user_name, text, ts, cid, reply_ms, reply_seq) VALUES ('general', ?, 0, ?, ?, 'writer', ?, ?, ?, ?, ?)`,

@@ -188,7 +188,8 @@ describe('SQLite store specifics', () => {
     const old = { kind: 'member', id: '5-0', room, user: { id: 'u_a', name: 'a' }, ts: 5, cid: 'old', action: 'joined', member: { id: 'u_a', name: 'a' }, role: 'owner' } as const;
     const raw = new Database(path);
     // member_events exactly as the membership version before bodies created it, with one row
-    raw.exec(`DROP TABLE member_events;
+    // (an unversioned file, as every file of that era: user_version 0)
+    raw.exec(`PRAGMA user_version = 0; DROP TABLE member_events;
       CREATE TABLE member_events (room TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,
         user_id TEXT NOT NULL, cid TEXT NOT NULL, member_id TEXT, PRIMARY KEY (room, id)) WITHOUT ROWID;`);
     raw.prepare("INSERT INTO member_events VALUES (?, '5-0', 'member', 'joined', 'u_a', 'old', 'u_a')").run(room);
@@ -211,8 +212,9 @@ describe('SQLite store specifics', () => {
     const path = freshPath();
     await (await createStore({ SQLITE_PATH: path, MONGO_URL: undefined }, log)).close();
     const raw = new Database(path);
-    // back to exactly the schema before attention: its tables, indexes and columns gone
-    raw.exec(`DROP TABLE user_rooms; DROP TABLE mentions; DROP TABLE notifications;
+    // back to exactly the schema before attention: its tables, indexes and columns gone (and
+    // unversioned, as every file of that era: user_version 0)
+    raw.exec(`PRAGMA user_version = 0; DROP TABLE user_rooms; DROP TABLE mentions; DROP TABLE notifications;
       ALTER TABLE users DROP COLUMN dnd; ALTER TABLE messages DROP COLUMN room_seq;
       ALTER TABLE messages DROP COLUMN mentions; ALTER TABLE rooms DROP COLUMN top_seq;`);
     raw.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES ('oldUser00002', 'old', 'h', 5)").run();

@@ -38,7 +38,7 @@
 import { randomBytes } from 'node:crypto';
 import { compareIds } from '../ids.js';
 import type { MembershipLogEntry } from '../membership.js';
-import type { ChatMessage, ChatUser, ReadMark, RoomEvent } from '../message.js';
+import type { ChatMessage, ReadMark, RoomEvent } from '../message.js';
 import { DEFAULT_ROOM } from '../rooms.js';
 
 export interface User {
@@ -46,7 +46,7 @@ export interface User {
   username: string;
   passwordHash: string;
   createdAt: number;
-  /** Set by an operator (scripts/users.ts): no login, no refresh. False for every new user. */
+  /** Set by an operator (`cli users disable`, services/cli/users.ts): no login, no refresh. False for every new user. */
   disabled: boolean;
   /** Do not disturb (PUT /api/me/status): notifications are stored, never pushed. */
   dnd: boolean;
