@@ -1,12 +1,12 @@
 // A chat page in 30 lines with the SDK (served by the users service at /examples/hello.html):
-// sign in, join #general, show messages as they arrive, send. Text goes in with textContent.
+// sign in, join #general, show messages as they arrive, send. README shows this file as it is.
 import { createClient } from '/sdk/index.js';
 
 const client = createClient(); // same origin: REST here, the chat replicas from /config.json
 const $ = (id) => document.getElementById(id);
 const show = (line) => {
   const li = document.createElement('li');
-  li.textContent = line;
+  li.textContent = line; // text, never HTML
   $('log').append(li);
 };
 
@@ -19,7 +19,6 @@ $('login').addEventListener('submit', async (e) => {
     return show(`sign-in failed: ${err.message}`);
   }
   client.on('message', (m) => show(`${m.user.name}: ${m.text}`));
-  client.on('state', (s) => show(`(${s.state})`));
   await client.join('general');
   $('login').hidden = true;
   $('say').hidden = false;

@@ -9,7 +9,8 @@
 //
 // It remembers the newest id it delivered per room and resumes from it after every reconnect,
 // so a handler sees every message and event once, in the server's order per room, across
-// replica restarts (when the room log no longer reaches back, the gap is paged from REST).
+// replica restarts (when the room log no longer reaches back, the gap is paged from REST). The
+// recent messages a FIRST join brings are history: they come in `joined`, not as `message`.
 import { Connection } from './connection.js';
 import { compareIds } from './ids.js';
 import { Outbox } from './outbox.js';
@@ -84,11 +85,17 @@ export function createClient({
     switch (frame.type) {
       case 'joined': {
         joinedRooms.add(frame.room);
+        // The first join's backlog is history (in `joined` only: a bot must not answer
+        // yesterday's commands); a resume's are messages missed while away: delivered as
+        // `message` / `event` like live ones.
+        const resumed = newest.has(frame.room);
         const messages = frame.messages.filter((m) => firstTime(frame.room, m.id));
         const events = (frame.events || []).filter((e) => firstTime(frame.room, e.id));
         emit('joined', { ...frame, messages, events });
-        for (const m of messages) emit('message', { type: 'message', ...m });
-        for (const e of events) emit('event', e);
+        if (resumed) {
+          for (const m of messages) emit('message', { type: 'message', ...m });
+          for (const e of events) emit('event', e);
+        }
         for (const w of joinWaiters.get(frame.room) || []) w.resolve(frame);
         joinWaiters.delete(frame.room);
         outbox.flush(frame.room);

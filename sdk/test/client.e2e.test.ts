@@ -70,8 +70,11 @@ describe('@aurorachat/client against real services', () => {
     const bob = await signedIn('sdk_bob');
     const got = received(bob);
     await alice.join('sdk-room');
+    const earlier = await alice.send('sdk-room', 'before bob came');
     const joined = await bob.join('sdk-room');
     expect(joined.room).toBe('sdk-room');
+    // A first join's backlog is history: in `joined`, not handed out as a new `message`.
+    expect(joined.messages.map((m) => m.id)).toContain(earlier.id);
 
     const acks = [];
     for (let i = 0; i < 20; i++) acks.push(await alice.send('sdk-room', `hello ${i}`));

@@ -1,7 +1,7 @@
 // README's browser example (frontend/examples/hello.html + hello.js, the SDK loaded from /sdk/
 // with no build step) in real Chromium against the real stack: it signs in, joins #general,
 // shows a message another user sends over the SDK in Node, and sends one that user receives.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -25,6 +25,13 @@ describe('the SDK browser example', { timeout: 120_000 }, () => {
     node?.close();
     await browser?.close();
     await stack?.stop();
+  });
+
+  it('is the page README shows', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const blocks = [...readme.slice(readme.indexOf('## Build on it: the client SDK')).matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const page = readFileSync('frontend/examples/hello.js', 'utf8').replace(/^(\/\/.*\n)+/, '');
+    expect(blocks).toContain(page);
   });
 
   it('signs in, shows live messages and sends, with the SDK served at /sdk/', async () => {
