@@ -18,7 +18,7 @@
 //   Added latency = (b) - (a) of the same round; p50/p95, and the ratio to the provider's p50.
 //   Split at the watcher: ack -> placeholder (stream read, job record, quota, the placeholder's
 //   send) and placeholder -> first delta minus (a) (context read, the request, the delta publish).
-//   The worker's own assistant_first_token_seconds (from the question's timestamp) is logged.
+//   The worker's own aurora_assistant_first_token_seconds (from the question's timestamp) is logged.
 // - Delta fan-out: assistant-fanout.ts (its header has the method).
 // Sizes: BENCH_ASSISTANT_QUESTIONS (30), BENCH_ASSISTANT_FIRST_BYTE_MS (200),
 // BENCH_ASSISTANT_CHUNK_MS (20), BENCH_ASSISTANT_RECEIVERS (200), BENCH_ASSISTANT_ANSWERS (4:
@@ -106,11 +106,11 @@ async function direct(sdk: OpenAI): Promise<number> {
   return first;
 }
 
-/** assistant_first_token_seconds {sum, count} of the ingestion process. */
+/** aurora_assistant_first_token_seconds {sum, count} of the ingestion process. */
 async function workerFirstToken(ingest: RunningService): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${ingest.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${ingest.adminUrl}/metrics`)).text();
   const num = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { sum: num('assistant_first_token_seconds_sum'), count: num('assistant_first_token_seconds_count') };
+  return { sum: num('aurora_assistant_first_token_seconds_sum'), count: num('aurora_assistant_first_token_seconds_count') };
 }
 
 async function firstToken(stack: Stack, log: (l: string) => void): Promise<BenchRow[]> {
@@ -153,7 +153,7 @@ async function firstToken(stack: Stack, log: (l: string) => void): Promise<Bench
     );
     log(
       `split: ack -> placeholder at the watcher p50 ${f(p(r.pickup, 50))} p95 ${f(p(r.pickup, 95))} ms; placeholder -> first delta minus the provider ` +
-        `p50 ${f(p(r.rest, 50))} p95 ${f(p(r.rest, 95))} ms; the worker's assistant_first_token_seconds mean ` +
+        `p50 ${f(p(r.rest, 50))} p95 ${f(p(r.rest, 95))} ms; the worker's aurora_assistant_first_token_seconds mean ` +
         `${f(((m1.sum - m0.sum) / Math.max(1, m1.count - m0.count)) * 1000)} ms over ${m1.count - m0.count} (from the question's timestamp, provider included)`,
     );
     const provider50 = p(r.provider, 50);

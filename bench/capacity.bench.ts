@@ -154,7 +154,7 @@ export const capacityBenchmark: Benchmark = {
         replica.proc.pid!,
         (pool, users) => pool.open('aurora', users.map((user) => ({ url: replica.baseUrl, user }))),
         async () => {
-          const text = await scrape(replica.baseUrl);
+          const text = await scrape(replica.adminUrl);
           return {
             heapUsed: metricSum(text, 'nodejs_heap_size_used_bytes'),
             heapTotal: metricSum(text, 'nodejs_heap_size_total_bytes'),

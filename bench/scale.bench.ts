@@ -9,7 +9,7 @@
 // rooms talk more, not 500 times more). The same rooms and traffic run in two placements:
 //   A  every room's members split over both replicas (each replica interested in every room)
 //   B  each room's members all on one replica (rooms partitioned, connections balanced)
-// Per phase, over SECONDS after a warm-up: each replica's aurora_chat_pubsub_bytes_in_total /
+// Per phase, over SECONDS after a warm-up: each replica's aurora_chat_pubsub_in_bytes_total /
 // _frames_in_total (what Redis pub/sub sent it), Redis INFO total_net_output_bytes (all
 // egress, command replies included), the replicas' and redis-server's CPU (/proc/<pid>/stat),
 // the holders' deliveries; and each replica's aurora_chat_subscribed_rooms against the rooms
@@ -85,9 +85,9 @@ interface ReplicaSample {
 }
 
 async function sample(replica: RunningService): Promise<ReplicaSample> {
-  const t = await scrape(replica.baseUrl);
+  const t = await scrape(replica.adminUrl);
   return {
-    bytesIn: metricSum(t, 'aurora_chat_pubsub_bytes_in_total'),
+    bytesIn: metricSum(t, 'aurora_chat_pubsub_in_bytes_total'),
     framesIn: metricSum(t, 'aurora_chat_pubsub_frames_in_total'),
     framesOut: metricSum(t, 'aurora_chat_frames_out_total'),
     subscribed: metricSum(t, 'aurora_chat_subscribed_rooms'),

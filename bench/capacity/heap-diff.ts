@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const pool = HolderPool.spawn(Math.ceil((2 * N + WARMUP) / 2500));
   const v8mem = async () => {
     // The floor server has no /metrics.
-    const t = FLOOR ? '' : await scrape(chat.baseUrl);
+    const t = 'adminUrl' in chat ? await scrape(chat.adminUrl) : '';
     return {
       used: metricBy(t, 'nodejs_heap_space_size_used_bytes', 'space'),
       total: metricBy(t, 'nodejs_heap_space_size_total_bytes', 'space'),

@@ -1,6 +1,6 @@
-// Readers the capacity and scale benchmarks share: Prometheus text from a replica's /metrics,
-// Redis INFO fields (and the redis-server pid, for its CPU time), a settled RSS reading, and a
-// CPU-usage window over several processes.
+// Readers the capacity and scale benchmarks share: Prometheus text from a replica's /metrics (on
+// its admin port), Redis INFO fields (and the redis-server pid, for its CPU time), a settled RSS
+// reading, and a CPU-usage window over several processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -32,9 +32,10 @@ export function metricBy(text: string, name: string, label: string): Record<stri
   return out;
 }
 
-export async function scrape(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/metrics`);
-  if (!res.ok) throw new Error(`${baseUrl}/metrics answered ${res.status}`);
+/** The Prometheus text of a service's admin port (RunningService.adminUrl: /metrics lives there). */
+export async function scrape(adminUrl: string): Promise<string> {
+  const res = await fetch(`${adminUrl}/metrics`);
+  if (!res.ok) throw new Error(`${adminUrl}/metrics answered ${res.status}`);
   return res.text();
 }
 

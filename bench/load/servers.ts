@@ -11,15 +11,18 @@ export interface ServerProc {
 }
 
 /**
- * A server process `node [--cpu-prof ...] --import tsx <script>`, up once `path` answers 200.
+ * A server process `node [--cpu-prof ...] --import tsx <script>` on a free PORT and ADMIN_PORT, up
+ * once `path` answers 200 — /readyz on the admin port (or, for a tree from before ADMIN_PORT, such
+ * as sendpath.bench.ts's baseline, on the main port), anything else on the main port.
  * Used for the anchors, and for AuroraChat's processes when profiling (startService cannot
  * pass node flags, and --cpu-prof is not allowed in NODE_OPTIONS).
  */
 export async function startNode(script: string, env: Record<string, string>, url: (port: number) => string, path = '/healthz', prof: string[] = []): Promise<ServerProc> {
   const port = await freePort();
+  const adminPort = await freePort();
   const logs: string[] = [];
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', LOG_PRETTY: 'false', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', LOG_PRETTY: 'false', ...env, PORT: String(port), ADMIN_PORT: String(adminPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const s of [proc.stdout!, proc.stderr!]) s.on('data', (c: Buffer) => logs.push(c.toString()));
@@ -27,7 +30,8 @@ export async function startNode(script: string, env: Record<string, string>, url
   await waitFor(
     async () => {
       if (proc.exitCode !== null) throw new Error(`${script} exited: ${logs.join('').slice(-2000)}`);
-      return (await fetch(`http://127.0.0.1:${port}${path}`)).ok;
+      const ok = (p: number) => fetch(`http://127.0.0.1:${p}${path}`).then((r) => r.ok, () => false);
+      return path === '/readyz' ? (await ok(adminPort)) || (await ok(port)) : ok(port);
     },
     { timeoutMs: 30_000, what: `${script} ${path}` },
   ).catch((err) => {

@@ -1,10 +1,11 @@
 // The assistant as its own process (k8s Deployment `assistant`, `npm run start:assistant`): the
 // same module the ingestion service runs in-process by default (start.ts), with /healthz /readyz
-// /metrics on PORT (9091). Run it with ASSISTANT_ENABLED=false on the ingestion service.
+// /metrics on ADMIN_PORT (19091; /healthz alone on PORT, 9091). Run it with ASSISTANT_ENABLED=false
+// on the ingestion service.
 import { loadConfigOrExit } from '../shared/config.js';
 import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
-import { createMetricsRegistry, listenOps, type Ops } from '../shared/ops.js';
+import { createMetricsRegistry, listenAdmin, listenLiveness, type Ops } from '../shared/ops.js';
 import { createStore } from '../shared/store/index.js';
 import { startAssistant } from './start.js';
 
@@ -21,12 +22,13 @@ async function main(): Promise<void> {
     draining: () => draining,
     checks: [{ name: 'store', check: () => store.ping() }],
   };
-  const server = await listenOps(ops, { port: config.port, host: config.HOST });
-  log.info({ port: config.port, consumer: assistant.worker.consumer, provider: config.ASSISTANT_PROVIDER }, 'assistant listening');
+  const admin = await listenAdmin(ops, { port: config.adminPort, host: config.HOST });
+  const server = await listenLiveness({ port: config.port, host: config.HOST });
+  log.info({ port: server.port, adminPort: admin.port, consumer: assistant.worker.consumer, provider: config.ASSISTANT_PROVIDER }, 'assistant listening');
   onShutdown(log, [
     ['readiness', () => (draining = true)],
     ['assistant', () => assistant.stop()],
-    ['http', () => server.close()],
+    ['http', () => Promise.all([server.close(), admin.close()])],
     ['store', () => store.close()],
   ], config.SHUTDOWN_DRAIN_MS + 15_000);
 }

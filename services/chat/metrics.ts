@@ -22,7 +22,7 @@ export function createChatMetrics(registry: Registry, connectionCount: () => num
     framesIn: new Counter({ name: 'aurora_chat_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [registry] }),
     framesOut: new Counter({ name: 'aurora_chat_frames_out_total', help: 'Frames written to sockets', registers: [registry] }),
     // Redis egress to this replica: grows with the rooms it has members in, not with all rooms.
-    pubsubBytesIn: new Counter({ name: 'aurora_chat_pubsub_bytes_in_total', help: 'Payload bytes of room frames received from Redis pub/sub', registers: [registry] }),
+    pubsubBytesIn: new Counter({ name: 'aurora_chat_pubsub_in_bytes_total', help: 'Payload bytes of room frames received from Redis pub/sub', registers: [registry] }),
     pubsubFramesIn: new Counter({ name: 'aurora_chat_pubsub_frames_in_total', help: 'Room frames received from Redis pub/sub', registers: [registry] }),
     fanoutLatency: new Histogram({
       name: 'aurora_chat_fanout_latency_seconds',

@@ -22,9 +22,9 @@ it('exports used_memory and maxmemory of the node, labelled by it', async () => 
   createRedisMemoryGauges(registry, client, createLogger({ service: 'chat', replicaId: 'test', LOG_LEVEL: 'silent', prettyLogs: false }));
   const text = await registry.metrics();
   const node = `127.0.0.1:${redis.port}`;
-  expect(text).toContain(`aurora_redis_maxmemory_bytes{node="${node}"} ${64 * 1024 * 1024}`);
-  const used = Number(new RegExp(`aurora_redis_used_memory_bytes\\{node="${node.replace(/\./g, '\\.')}"\\} (\\d+)`).exec(text)?.[1]);
+  expect(text).toContain(`aurora_chat_redis_maxmemory_bytes{node="${node}"} ${64 * 1024 * 1024}`);
+  const used = Number(new RegExp(`aurora_chat_redis_used_memory_bytes\\{node="${node.replace(/\./g, '\\.')}"\\} (\\d+)`).exec(text)?.[1]);
   expect(used).toBeGreaterThan(100_000);
   // a second scrape answers the same series (no duplicates, no recursion)
-  expect((await registry.metrics()).match(/^aurora_redis_used_memory_bytes\{/gm)).toHaveLength(1);
+  expect((await registry.metrics()).match(/^aurora_chat_redis_used_memory_bytes\{/gm)).toHaveLength(1);
 });

@@ -86,9 +86,9 @@ export function createRedisMemoryGauges(registry: Registry, redis: Redis, log: L
     });
   };
   return {
-    used: gauge('aurora_redis_used_memory_bytes', 'Redis used_memory (INFO memory) per master, read when scraped', 'used_memory'),
+    used: gauge('aurora_chat_redis_used_memory_bytes', 'Redis used_memory (INFO memory) per master, read when scraped', 'used_memory'),
     max: gauge(
-      'aurora_redis_maxmemory_bytes',
+      'aurora_chat_redis_maxmemory_bytes',
       'Redis maxmemory per master (0 = unlimited); writes fail with OOM (noeviction) once used_memory reaches it',
       'maxmemory',
     ),

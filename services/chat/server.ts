@@ -1,5 +1,5 @@
-// The chat replica: a node http server serving /healthz /readyz /metrics, and `ws` in noServer
-// mode on /ws. Authentication happens in the 'upgrade' handler, before any socket state exists
+// The chat replica: a node http server serving /healthz, and `ws` in noServer mode on /ws
+// (/readyz and /metrics: `ops`, served on ADMIN_PORT by main.ts). Authentication happens in the 'upgrade' handler, before any socket state exists
 // (ws README, "Client authentication"): the JWT travels as the subprotocol `bearer.<JWT>` next
 // to `aurora.v1`; a bad origin gets 403, a missing/invalid/expired token 401, a full replica
 // 503 and a user over MAX_CONNECTIONS_PER_USER 429 — then the socket is destroyed. A user or
@@ -12,7 +12,7 @@ import type { Config } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { ChatUser } from '../shared/message.js';
-import { createMetricsRegistry, handleOps, type Ops } from '../shared/ops.js';
+import { createMetricsRegistry, handleLiveness, type Ops } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import type { ShutdownStep } from '../shared/lifecycle.js';
 import { tokenScope, verifyAccessToken } from '../shared/tokens.js';
@@ -59,6 +59,8 @@ function reject(socket: Duplex, status: number, message: string, headers: Record
 
 export interface ChatServer {
   server: Server;
+  /** For the admin listener (/readyz, /metrics): main.ts serves it on ADMIN_PORT. */
+  ops: Ops;
   /** Steps for onShutdown, in order: drain sockets, stop loops, close http, quit Redis. */
   shutdownSteps(): ShutdownStep[];
 }
@@ -132,7 +134,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
   });
 
   const server = createServer((req, res) => {
-    if (!handleOps(ops, req, res)) {
+    if (!handleLiveness(req, res)) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"code":"not_found","message":"not found"}}');
     }
@@ -283,6 +285,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
 
   return {
     server,
+    ops,
     shutdownSteps: () => [
       ['drain websockets', drain],
       ['stop loops', () => {

@@ -83,10 +83,10 @@ function print(service: ServiceName | undefined, json: boolean, env: NodeJS.Proc
       return EXIT.usage;
     }
     const c = loadConfig(service, env);
-    values = { ...c, PORT: c.port };
+    values = { ...c, PORT: c.port, ADMIN_PORT: c.adminPort };
     derived = { service, isProduction: c.isProduction, prettyLogs: c.prettyLogs, store: c.store, replicaId: c.replicaId };
   } else {
-    // No service named: the variables alone (PORT and HOST defaults depend on the service).
+    // No service named: the variables alone (PORT, ADMIN_PORT and HOST defaults depend on the service).
     const parsed = envSchema.safeParse(raw);
     if (!parsed.success) {
       for (const p of schemaProblems(env)) warn(`config print: ${p}`);

@@ -8,7 +8,7 @@
 // Dead-letter streams are NEVER trimmed: every entry in them is an acked message (or event) the
 // store does not hold, so a cap would silently drop acked messages in a flood. They leave only when an
 // operator re-drives, exports or purges them (`cli dead-letters`, services/cli/dead-letters.ts);
-// their size is the gauge ingest_dead_letter_entries, which k8s/base/60-alerts.yaml alerts on.
+// their size is the gauge aurora_ingestion_dead_letter_entries, which k8s/base/60-alerts.yaml alerts on.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../shared/keys.js';
 import { isMembershipLogEntry } from '../shared/membership.js';
@@ -58,7 +58,7 @@ export function idConflict(entry: IngestEntry, m: LogEntry): Poison {
   return { entry, kind: 'id_conflict', reason };
 }
 
-/** Entries held by all dead-letter streams (the ingest_dead_letter_entries gauge). */
+/** Entries held by all dead-letter streams (the aurora_ingestion_dead_letter_entries gauge). */
 export async function deadLetterCount(redis: Redis, keys: Keys): Promise<number> {
   const partitions = Array.from({ length: keys.partitions }, (_, p) => p);
   const lengths = throwOnPipelineError(await eachCommand(redis, partitions, (c, p) => c.xlen(keys.deadLetter(p))));

@@ -1,14 +1,15 @@
 // Ingestion worker process: config -> logger -> store + Redis -> worker loop + notifier (its own
 // consumer group and blocking reader, when NOTIFY_ENABLED) + the assistant (its own group and
 // connections, when ASSISTANT_ENABLED: services/assistant/start.ts) + trimmer -> /healthz /readyz
-// /metrics on PORT -> graceful shutdown (reverse order). Neither the notifier nor the assistant
-// has a readiness check on purpose: /readyz says whether this process STORES; a notifier or an
-// assistant in trouble must not take storage out of service (their metrics and logs say so).
+// /metrics on ADMIN_PORT (/healthz alone on PORT) -> graceful shutdown (reverse order). Neither
+// the notifier nor the assistant has a readiness check on purpose: /readyz says whether this
+// process STORES; a notifier or an assistant in trouble must not take storage out of service
+// (their metrics and logs say so).
 import { loadConfigOrExit } from '../shared/config.js';
 import { INGEST_GROUP, keysFor } from '../shared/keys.js';
 import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
-import { createMetricsRegistry, listenOps, type Ops } from '../shared/ops.js';
+import { createMetricsRegistry, listenAdmin, listenLiveness, type Ops } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { createStore } from '../shared/store/index.js';
 import { createIngestMetrics } from './metrics.js';
@@ -69,8 +70,9 @@ async function main(): Promise<void> {
       },
     ],
   };
-  const server = await listenOps(ops, { port: config.port, host: config.HOST });
-  log.info({ port: config.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind, notify: config.NOTIFY_ENABLED }, 'ingestion listening');
+  const admin = await listenAdmin(ops, { port: config.adminPort, host: config.HOST });
+  const server = await listenLiveness({ port: config.port, host: config.HOST });
+  log.info({ port: server.port, adminPort: admin.port, consumer: worker.consumer, partitions: config.PARTITIONS, store: store.kind, notify: config.NOTIFY_ENABLED }, 'ingestion listening');
 
   worker.start();
   notifier?.start();
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     ],
     ['trimmer', () => trimmer.stop()],
     ['acls', () => acls.stop()],
-    ['http', () => server.close()],
+    ['http', () => Promise.all([server.close(), admin.close()])],
     ['redis', () => Promise.all([closeRedis(reader), ...(notifyReader ? [closeRedis(notifyReader)] : []), closeRedis(redis)])],
     ['store', () => store.close()],
   ], config.SHUTDOWN_DRAIN_MS + 15_000);

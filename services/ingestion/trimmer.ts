@@ -173,7 +173,7 @@ export class Trimmer {
       intervalMs: number;
       log: Logger;
       metrics?: IngestMetrics;
-      /** Counts the dead-letter entries each tick (the ingest_dead_letter_entries gauge). */
+      /** Counts the dead-letter entries each tick (the aurora_ingestion_dead_letter_entries gauge). */
       countDeadLetters?: () => Promise<number>;
       /**
        * Groups other than `group` (the notifier's) lagging more than this are not waited for:

@@ -20,7 +20,7 @@
 // - A message, event or membership change under an id the store holds for a DIFFERENT one
 //   (Redis reused the id after losing a log's tail) is returned by the store as a conflict,
 //   nothing written for it: it is dead-lettered as id_conflict and counted
-//   (ingest_id_conflicts_total), never dropped as a duplicate. The same entry twice in one batch
+//   (aurora_ingestion_id_conflicts_total), never dropped as a duplicate. The same entry twice in one batch
 //   is written once; a different entry under an id the batch already had goes to the store
 //   alone after the rest, which says whether it holds this one (a duplicate) or another (a
 //   conflict).

@@ -86,7 +86,7 @@ export function candidatesOf(plan: NotifyPlan, members: readonly string[]): stri
   return [...ids];
 }
 
-/** Why a candidate got no notification (notify_targets_dropped_total). */
+/** Why a candidate got no notification (aurora_notify_targets_dropped_total). */
 export type DropReason = 'unknown_user' | 'not_member' | 'muted';
 
 export interface Resolved {

@@ -30,6 +30,27 @@ describe('loadConfig', () => {
     expect(users.replicaId).toMatch(/^users-/);
   });
 
+  it('gives every service an admin port of its own: PORT + 10000 unless ADMIN_PORT says otherwise', () => {
+    expect((['users', 'chat', 'ingestion', 'assistant'] as const).map((s) => loadConfig(s, {}).adminPort)).toEqual([14000, 18080, 19090, 19091]);
+    // follows PORT, so a second replica on the same machine does not collide
+    expect(loadConfig('chat', { PORT: '8081' }).adminPort).toBe(18081);
+    expect(loadConfig('chat', { PORT: '8081', ADMIN_PORT: '9464' }).adminPort).toBe(9464);
+    // PORT=0 (any free port): the admin port too, never the same one
+    expect(loadConfig('chat', { PORT: '0' }).adminPort).toBe(0);
+    expect(loadConfig('chat', { PORT: '0', ADMIN_PORT: '0' }).adminPort).toBe(0);
+    expect(loadConfig('chat', { ADMIN_PORT: '' }).adminPort).toBe(18080);
+  });
+
+  it.each([
+    [{ ADMIN_PORT: '8080' }, /^invalid ADMIN_PORT="8080": must differ from PORT$/],
+    [{ PORT: '60000' }, /^invalid ADMIN_PORT="": its default, PORT \+ 10000 \(70000\), is past 65535; set it$/],
+    [{ ADMIN_PORT: '70000' }, /^invalid ADMIN_PORT="70000"/],
+    [{ ADMIN_PORT: 'metrics' }, /^invalid ADMIN_PORT="metrics"/],
+  ])('refuses the admin port %o with one line naming ADMIN_PORT', (env, message) => {
+    expect(() => loadConfig('chat', env)).toThrow(ConfigError);
+    expect(() => loadConfig('chat', env)).toThrow(message);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig('users', {});
     expect(Object.isFrozen(config)).toBe(true);

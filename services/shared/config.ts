@@ -8,6 +8,8 @@ import { z } from 'zod';
 export type ServiceName = 'users' | 'chat' | 'ingestion' | 'assistant';
 
 const DEFAULT_PORT: Record<ServiceName, number> = { users: 4000, chat: 8080, ingestion: 9090, assistant: 9091 };
+/** ADMIN_PORT unset: PORT plus this (README "Operating it"). */
+export const ADMIN_PORT_OFFSET = 10_000;
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -31,6 +33,13 @@ export const envSchema = z.object({
   /** Pretty-printed logs; defaults to on outside production. */
   LOG_PRETTY: z.enum(['true', 'false', 'auto']).default('auto'),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * The admin listener: /metrics and /readyz (and /healthz), never routed by the Ingress or the
+   * load balancer. Unset: PORT + 10000 (users 14000, chat 18080, ingestion 19090, assistant 19091),
+   * so several services and replicas on one machine do not collide; 0: any free port (logged).
+   * Always its own port: equal to PORT is refused.
+   */
+  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /**
    * Listen address. Unset: 0.0.0.0 with NODE_ENV=production (containers, pods), else 127.0.0.1 —
    * a development run accepts tokens signed with the public DEV_JWT_SECRET, so by default it is
@@ -211,7 +220,7 @@ export const envSchema = z.object({
   /**
    * Entries the trimmer keeps for the notify group when it falls behind storage: past this many
    * its oldest unread entries are trimmed (those notifications are lost, counted in
-   * notify_entries_skipped_total) — a stalled notifier must never fill Redis and refuse sends.
+   * aurora_notify_entries_skipped_total) — a stalled notifier must never fill Redis and refuse sends.
    */
   NOTIFY_MAX_LAG: int(50_000, 100, 100_000_000),
 
@@ -293,6 +302,8 @@ export type Config = Readonly<
     HOST: string;
     service: ServiceName;
     port: number;
+    /** Where /metrics and /readyz are served: ADMIN_PORT, or port + ADMIN_PORT_OFFSET. */
+    adminPort: number;
     replicaId: string;
     isProduction: boolean;
     prettyLogs: boolean;
@@ -350,6 +361,15 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
   if (service === 'chat' && e.ROOM_LOG_MAXLEN <= e.RECOVERY_MAX) {
     throw new ConfigError(`invalid ROOM_LOG_MAXLEN=${e.ROOM_LOG_MAXLEN}: must be greater than RECOVERY_MAX (${e.RECOVERY_MAX})`);
   }
+  const port = e.PORT ?? DEFAULT_PORT[service];
+  const adminPort = e.ADMIN_PORT ?? (port === 0 ? 0 : port + ADMIN_PORT_OFFSET);
+  if (adminPort > 65535) {
+    throw new ConfigError(`invalid ADMIN_PORT="": its default, PORT + ${ADMIN_PORT_OFFSET} (${adminPort}), is past 65535; set it`);
+  }
+  // Sharing the main port would put /metrics and /readyz behind the Ingress again.
+  if (adminPort !== 0 && adminPort === port) {
+    throw new ConfigError(`invalid ADMIN_PORT=${JSON.stringify(String(adminPort))}: must differ from PORT`);
+  }
   if (service === 'users' && e.FILE_STORAGE === 's3' && e.S3_BUCKET === undefined) {
     throw new ConfigError('invalid S3_BUCKET="": FILE_STORAGE=s3 needs a bucket');
   }
@@ -359,7 +379,8 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     ATTACHMENT_TYPES: Object.freeze([...e.ATTACHMENT_TYPES]) as unknown as string[],
     HOST: host,
     service,
-    port: e.PORT ?? DEFAULT_PORT[service],
+    port,
+    adminPort,
     replicaId: e.REPLICA_ID ?? `${service}-${hostname()}-${process.pid}`,
     isProduction,
     prettyLogs: e.LOG_PRETTY === 'auto' ? !isProduction && e.NODE_ENV !== 'test' : e.LOG_PRETTY === 'true',

@@ -1,10 +1,17 @@
-// The operational endpoints every service serves: /healthz (process alive), /readyz (its
-// dependencies answer; 503 with the failing check otherwise) and /metrics (Prometheus).
-// Works as a plain node http handler (chat, ingestion) and as Express middleware (users).
+// The operational endpoints: /healthz (process alive), /readyz (its dependencies answer; 503 with
+// the failing check otherwise) and /metrics (Prometheus). /readyz and /metrics are served on the
+// ADMIN_PORT listener only (listenAdmin): the main port is what the Ingress and load balancers
+// route, and neither the dependency states nor the metrics are for the public. /healthz answers on
+// both (handleLiveness on the main port: what load balancers and the container health check use).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
 
+/**
+ * A service's registry. Its own metrics are named aurora_<component>_<name> (the create*Metrics
+ * functions; test/docs/metrics-names.test.ts checks every one); prom-client's default process_*
+ * and nodejs_* metrics keep their standard names, which every Node dashboard knows.
+ */
 export function createMetricsRegistry(config: Pick<Config, 'service' | 'replicaId'>): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service: config.service, replica: config.replicaId });
@@ -43,14 +50,22 @@ export async function readiness(ops: Ops): Promise<{ ready: boolean; checks: Rec
   return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
 }
 
-/** Serves /healthz, /readyz and /metrics; returns false for any other path. */
-export function handleOps(ops: Ops, req: IncomingMessage, res: ServerResponse): boolean {
+/** Serves /healthz alone (the main port); returns false for any other request. */
+export function handleLiveness(req: IncomingMessage, res: ServerResponse): boolean {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   if (path === '/healthz') {
     send(res, 200, 'application/json', '{"status":"ok"}');
     return true;
   }
+  return false;
+}
+
+/** Serves /healthz, /readyz and /metrics (the admin port); returns false for any other path. */
+export function handleOps(ops: Ops, req: IncomingMessage, res: ServerResponse): boolean {
+  if (handleLiveness(req, res)) return true;
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   if (path === '/readyz') {
     readiness(ops).then(
       (r) => send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'unready', checks: r.checks })),
@@ -68,19 +83,43 @@ export function handleOps(ops: Ops, req: IncomingMessage, res: ServerResponse): 
   return false;
 }
 
+export interface Listener {
+  /** The bound port (the asked one, or the one the OS picked for 0). */
+  port: number;
+  /** Stops listening and ends its keep-alive connections. */
+  close(): Promise<void>;
+}
+
+/** The admin listener on ADMIN_PORT: /healthz, /readyz, /metrics, 404 JSON for the rest. */
+export function listenAdmin(ops: Ops, at: { port: number; host: string }): Promise<Listener> {
+  return listen((req, res) => handleOps(ops, req, res), at);
+}
+
 /**
- * A server of the ops routes alone (services with no HTTP API of their own: ingestion, the
- * assistant), listening on PORT; `close()` ends its keep-alive connections too.
+ * The main port of a service with no HTTP API of its own (ingestion, the assistant): /healthz
+ * alone, so liveness checks that know only PORT keep working.
  */
-export async function listenOps(ops: Ops, at: { port: number; host: string }): Promise<{ close(): Promise<void> }> {
+export function listenLiveness(at: { port: number; host: string }): Promise<Listener> {
+  return listen(handleLiveness, at);
+}
+
+async function listen(handle: (req: IncomingMessage, res: ServerResponse) => boolean, at: { port: number; host: string }): Promise<Listener> {
   const server = createServer((req, res) => {
-    if (!handleOps(ops, req, res)) send(res, 404, 'application/json', '{"error":{"code":"not_found","message":"not found"}}');
+    if (!handle(req, res)) send(res, 404, 'application/json', '{"error":{"code":"not_found","message":"not found"}}');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(at.port, at.host, () => resolve());
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // Once listening, an accept error (EMFILE) must not take the service down over its ops port:
+  // the next connection is accepted again.
+  server.on('error', () => {});
+  const address = server.address();
   return {
+    port: typeof address === 'object' && address ? address.port : at.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -193,11 +193,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
     responses: { 200: { description: 'index.html (other paths: the client\'s files; 404 JSON for none)', type: 'text/html' } } },
   { method: 'get', path: '/healthz', tag: WEB, summary: 'Liveness: the process runs', auth: 'none',
     responses: { 200: ok('always ok', z.object({ status: z.literal('ok') })) } },
-  { method: 'get', path: '/readyz', tag: WEB, summary: 'Readiness: Redis and the store answer', auth: 'none',
-    responses: {
-      200: ok('ready', z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) })),
-      503: ok('not ready: the failing check and why, or draining', z.object({ status: z.literal('unready'), checks: z.record(z.string(), z.string()) })),
-    } },
-  { method: 'get', path: '/metrics', tag: WEB, summary: 'Prometheus metrics', auth: 'none',
-    responses: { 200: { description: 'Prometheus text format', type: 'text/plain' } } },
+  // /readyz and /metrics are on ADMIN_PORT, not this API's port (docs/REST.md): not documented here.
 ];

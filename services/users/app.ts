@@ -1,17 +1,18 @@
 // Builds the users service's Express app from its dependencies (no listening, no signals:
 // main.ts does that). Middleware order matters:
-//   ops (/healthz /readyz /metrics, unlogged) -> request log + metrics -> security headers ->
+//   /healthz (unlogged) -> request log + metrics -> security headers ->
 //   CORS -> no-store on /api -> attachments (raw streamed bodies: before the JSON parser) ->
 //   JSON body (16 KiB) -> auth routes -> user/room routes -> static client ->
 //   404 JSON -> error handler (every error becomes {"error":{code,message}}).
+// /readyz and /metrics are not here: main.ts serves `ops` on ADMIN_PORT (shared/ops.ts).
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Config } from '../shared/config.js';
 import { keysFor } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { handleOps, type Ops } from '../shared/ops.js';
+import { handleLiveness, type Ops } from '../shared/ops.js';
 import type { Store } from '../shared/store/store.js';
 import { authRouter } from './auth-routes.js';
 import { errorHandler, notFound } from './errors.js';
@@ -20,6 +21,7 @@ import { createLoginThrottle } from './login-throttle.js';
 import { createPasswords } from './passwords.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { requestLog } from './request-log.js';
+import { createUsersMetrics } from './metrics.js';
 import { roomsRouter } from './rooms-routes.js';
 import { membershipRouter } from './membership-routes.js';
 import { attentionRouter } from './attention-routes.js';
@@ -80,12 +82,7 @@ export async function createApp({ config, log, store, redis, registry, storage }
     ],
   };
 
-  const events = new Counter({
-    name: 'auth_events_total',
-    help: 'Authentication events: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, refresh_grace, refresh_rejected, refresh_reused, logout',
-    labelNames: ['event'] as const,
-    registers: [registry],
-  });
+  const metrics = createUsersMetrics(registry);
 
   const app = express();
   app.disable('x-powered-by');
@@ -95,9 +92,9 @@ export async function createApp({ config, log, store, redis, registry, storage }
   app.set('trust proxy', config.TRUST_PROXY ? 1 : false);
 
   app.use((req, res, next) => {
-    if (!handleOps(ops, req, res)) next();
+    if (!handleLiveness(req, res)) next();
   });
-  app.use(requestLog(log, registry));
+  app.use(requestLog(log, metrics));
   app.use(securityHeaders(config));
   app.use(
     cors({
@@ -153,7 +150,7 @@ export async function createApp({ config, log, store, redis, registry, storage }
       log,
       store,
       sessionRevoked: (familyId) => isSessionRevoked(redis, keys, familyId),
-      events,
+      events: metrics.authEvents,
       passwords,
       throttle,
       loginPerIp: createIpLimit(redis, keys.loginAttemptsPerIp, {

@@ -31,7 +31,7 @@ export interface AuthDeps {
    * password change may have saved its successor after that change revoked the family.
    */
   sessionRevoked: (familyId: string) => Promise<boolean>;
-  /** auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, ... */
+  /** aurora_users_auth_events_total{event}: register, register_throttled, login_ok, login_failed, login_throttled, login_disabled, refresh_ok, ... */
   events: Counter<'event'>;
 }
 

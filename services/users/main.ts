@@ -1,12 +1,12 @@
-// The users service: accounts, JWTs, the REST API and the browser client, on PORT (4000).
-// Start: config -> logger -> store -> Redis -> app -> listen. SIGTERM: readiness red, stop
-// accepting and let in-flight requests finish (bounded by SHUTDOWN_DRAIN_MS), then close Redis
-// and the store — the reverse of start.
+// The users service: accounts, JWTs, the REST API and the browser client, on PORT (4000);
+// /readyz and /metrics on ADMIN_PORT (14000). Start: config -> logger -> store -> Redis -> app ->
+// admin listener -> listen. SIGTERM: readiness red, stop accepting and let in-flight requests
+// finish (bounded by SHUTDOWN_DRAIN_MS), then close Redis and the store — the reverse of start.
 import { createServer } from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { onShutdown } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/logger.js';
-import { createMetricsRegistry } from '../shared/ops.js';
+import { createMetricsRegistry, listenAdmin } from '../shared/ops.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { warnIfTooFewReplicas } from '../shared/replica-ack.js';
 import { createStore } from '../shared/store/index.js';
@@ -27,9 +27,11 @@ async function main(): Promise<void> {
   redis.once('ready', () => void warnIfTooFewReplicas(redis, config.REDIS_ACK_REPLICAS, log));
   const registry = createMetricsRegistry(config);
   const storage = await createFileStorage(config);
-  const { app, startDraining } = await createApp({ config, log, store, redis, registry, storage });
+  const { app, ops, startDraining } = await createApp({ config, log, store, redis, registry, storage });
   const collector = startAttachmentCollector({ config, store, storage, redis, log });
 
+  // First the admin port: once the main port answers, probes and scrapes find it too.
+  const admin = await listenAdmin(ops, { port: config.adminPort, host: config.HOST });
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
       resolve();
     });
   });
-  log.info({ host: config.HOST, port: config.port, store: store.kind }, 'users service listening');
+  log.info({ host: config.HOST, port: config.port, adminPort: admin.port, store: store.kind }, 'users service listening');
 
   onShutdown(log, [
     ['readiness', () => startDraining()],
@@ -61,6 +63,8 @@ async function main(): Promise<void> {
     ['redis', () => closeRedis(redis)],
     ['store', () => store.close()],
     ['file storage', () => storage.close()],
+    // last: /readyz answers 503 (draining) until the very end
+    ['admin http', () => admin.close()],
   ]);
 }
 

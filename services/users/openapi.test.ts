@@ -25,7 +25,7 @@ import { openApiDocument, openApiPath } from './openapi.js';
 type Json = Record<string, any>;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 /** Served before or after the routers (ops.ts middleware, express.static): checked over HTTP instead. */
-const OUTSIDE_ROUTERS = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /'];
+const OUTSIDE_ROUTERS = ['GET /healthz', 'GET /'];
 
 let redisServer: TestRedis;
 let dir: string;

@@ -3,24 +3,11 @@
 // string, headers or bodies), so no token, password or user input reaches logs or metrics and
 // metric cardinality stays bounded.
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/logger.js';
 import { routeOf } from './errors.js';
+import type { UsersMetrics } from './metrics.js';
 
-export function requestLog(log: Logger, registry: Registry): RequestHandler {
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests by method, route pattern and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by method, route pattern and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
+export function requestLog(log: Logger, { requests, requestSeconds: duration }: Pick<UsersMetrics, 'requests' | 'requestSeconds'>): RequestHandler {
   const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
   return (req, res, next) => {

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const connectionCount = async () => {
-  const text = await (await fetch(chat.baseUrl + '/metrics')).text();
+  const text = await (await fetch(chat.adminUrl + '/metrics')).text();
   return Number(/^aurora_chat_connections\{[^}]*\} (\d+)/m.exec(text)?.[1]);
 };
 
@@ -94,10 +94,12 @@ describe('chat handshake', () => {
     }
   });
 
-  it('answers 404 for other upgrade paths and serves /healthz and /readyz', async () => {
+  it('answers 404 for other upgrade paths and serves /healthz, and /readyz and /metrics on the admin port only', async () => {
     expect(await expectRejected(chat.baseUrl.replace('http', 'ws') + '/other', ['aurora.v1', `bearer.${tokenFor('x')}`])).toBe(404);
     expect((await fetch(chat.baseUrl + '/healthz')).status).toBe(200);
     // ready once its own pub/sub probe came back
-    await waitFor(async () => (await fetch(chat.baseUrl + '/readyz')).status === 200, { what: '/readyz 200' });
+    await waitFor(async () => (await fetch(chat.adminUrl + '/readyz')).status === 200, { what: '/readyz 200' });
+    for (const path of ['/readyz', '/metrics']) expect((await fetch(chat.baseUrl + path)).status, `main port ${path}`).toBe(404);
+    expect(await expectRejected(chat.adminUrl.replace('http', 'ws') + '/ws', ['aurora.v1', `bearer.${tokenFor('x')}`]), 'no WebSocket on the admin port').toBe(404);
   });
 });

@@ -76,7 +76,7 @@ describe('chat messaging across replicas', () => {
     expect(entries).toHaveLength(n);
     const joins = await memberEntries(r, keys.ingestStream(0));
     expect(joins.map(([, f]) => fieldOf(f, 'mid')).sort()).toEqual(['alice', 'bob']);
-    const metricsB = await (await fetch(b.baseUrl + '/metrics')).text();
+    const metricsB = await (await fetch(b.adminUrl + '/metrics')).text();
     expect(Number(/^aurora_chat_fanout_latency_seconds_count\{[^}]*\} (\d+)/m.exec(metricsB)?.[1])).toBeGreaterThanOrEqual(n);
     expect(entries[0]![1]).toEqual(['room', 'order', 'id', acks[0]!.id, 'uid', 'alice', 'name', 'alice', 'text', 'm0', 'cid', 'order-0', 'sq', '1']);
   });
@@ -155,7 +155,7 @@ describe('chat messaging across replicas', () => {
     gina.send({ type: 'send', room: 'burst', text: 'b3', cid: 'burst-3' });
     const retry = await gina.find('ack', (f) => f.cid === 'burst-3' && f.duplicate === true);
     expect(retry.id).toBe(gina.all('ack', (f) => f.cid === 'burst-3')[0]!.id);
-    const metrics = await (await fetch(a.baseUrl + '/metrics')).text();
+    const metrics = await (await fetch(a.adminUrl + '/metrics')).text();
     expect(metrics).toMatch(/aurora_chat_rate_limited_total\{[^}]*\} 5/);
   });
 

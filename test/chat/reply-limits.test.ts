@@ -133,7 +133,7 @@ describe('subscriber recovery bounded in bytes', () => {
     const reader = await connect('rec-reader');
     await sender.join('bigrecovery');
     await reader.join('bigrecovery');
-    await waitFor(async () => (await fetch(s.baseUrl + '/readyz')).status === 200, { what: 'ready' });
+    await waitFor(async () => (await fetch(s.adminUrl + '/readyz')).status === 200, { what: 'ready' });
     const subs = await pubsubClientCount();
     expect(subs).toBeGreaterThan(0);
     await r.config('SET', 'maxclients', String((await clientCount()) - subs));

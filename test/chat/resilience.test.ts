@@ -26,9 +26,9 @@ async function connect(svc: RunningService, user: string, ttlSec = 600): Promise
   clients.push(c);
   return c;
 }
-const readyStatus = async (s: RunningService) => (await fetch(s.baseUrl + '/readyz')).status;
+const readyStatus = async (s: RunningService) => (await fetch(s.adminUrl + '/readyz')).status;
 const metric = async (s: RunningService, name: string) => {
-  const text = await (await fetch(s.baseUrl + '/metrics')).text();
+  const text = await (await fetch(s.adminUrl + '/metrics')).text();
   return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
 };
 
@@ -95,7 +95,7 @@ describe('chat replica resilience', () => {
     // queues behind the blocked PUBLISH, so the redis check may time out too.)
     await r.call('CLIENT', 'PAUSE', '7000', 'WRITE');
     const red = await waitFor(async () => {
-      const res = await fetch(s.baseUrl + '/readyz');
+      const res = await fetch(s.adminUrl + '/readyz');
       if (res.status !== 503) return undefined;
       const body = (await res.json()) as { checks: Record<string, string> };
       return body.checks.pubsub !== 'ok' ? body : undefined;

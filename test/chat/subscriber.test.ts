@@ -27,7 +27,7 @@ async function connect(svc: RunningService, user: string): Promise<TestClient> {
   clients.push(c);
   return c;
 }
-const readyStatus = async (s: RunningService) => (await fetch(s.baseUrl + '/readyz')).status;
+const readyStatus = async (s: RunningService) => (await fetch(s.adminUrl + '/readyz')).status;
 /** Replicas subscribed to a room's channel (a shard channel: SHARDNUMSUB). */
 const numsub = async (room: string) => Number(((await r.pubsub('SHARDNUMSUB', keys.roomChannel(room))) as [string, number])[1]);
 const clientCount = async () => String(await r.call('CLIENT', 'LIST')).trim().split('\n').length;

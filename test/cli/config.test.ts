@@ -52,6 +52,7 @@ describe('cli config', { timeout: 60_000 }, () => {
     expect(lines).toContain('env      PARTITIONS=4');
     expect(lines).toContain('default  BCRYPT_COST=10');
     expect(lines).toContain('default  PORT=4000'); // the users service's own default
+    expect(lines).toContain('default  ADMIN_PORT=14000'); // PORT + 10000
     expect(lines).toContain('default  HOST=0.0.0.0'); // production's default
     expect(lines).toContain('derived  store=mongo');
   });

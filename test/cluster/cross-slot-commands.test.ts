@@ -103,7 +103,7 @@ describe('ingest streams: readers, acks and dead letters over the partitions of 
     expect(await owners()).toEqual(entries.map(() => []));
   });
 
-  it('deadLetter and deadLetterCount (ingestion/dead-letter.ts, the ingest_dead_letter_entries gauge) over partitions of every master: each command routed by its key (eachCommand)', async () => {
+  it('deadLetter and deadLetterCount (ingestion/dead-letter.ts, the aurora_ingestion_dead_letter_entries gauge) over partitions of every master: each command routed by its key (eachCommand)', async () => {
     const before = await deadLetterCount(r, keys);
     const entries = await pendingOn(spread.partitionPerMaster, 'w-dead');
     await deadLetter(r, keys, entries.map((entry) => ({ entry, kind: 'invalid', reason: 'audit' })));

@@ -158,7 +158,7 @@ export async function ingestionCaughtUp(redis: Cluster): Promise<boolean> {
 export async function allReady(sys: ClusterChaos): Promise<boolean> {
   for (const s of sys.services) {
     if (s.proc.exitCode !== null || s.proc.signalCode !== null) throw new Error(`${s.name} exited:\n${s.logs.slice(-20).join('\n')}`);
-    if (!(await fetch(`${s.baseUrl}/readyz`)).ok) return false;
+    if (!(await fetch(`${s.adminUrl}/readyz`)).ok) return false;
   }
   return true;
 }

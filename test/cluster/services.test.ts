@@ -123,10 +123,10 @@ describe('AuroraChat on a Redis Cluster', { timeout: 90_000 }, () => {
       const owner = await cluster.masterOfSlot(await cluster.slotOf(channel));
       expect(await count(owner.port, 'SHARDNUMSUB', channel), `probe of partition ${p}`).toBe(1);
     }
-    for (const chat of [chatA, chatB]) expect((await fetch(`${chat.baseUrl}/readyz`)).status).toBe(200);
+    for (const chat of [chatA, chatB]) expect((await fetch(`${chat.adminUrl}/readyz`)).status).toBe(200);
     // Redis memory per master (the maxmemory alert is per node)
-    const metrics = await (await fetch(`${chatA.baseUrl}/metrics`)).text();
-    const nodes = new Set([...metrics.matchAll(/^aurora_redis_used_memory_bytes\{node="([^"]+)"[^}]*\} \d+/gm)].map((m) => m[1]));
+    const metrics = await (await fetch(`${chatA.adminUrl}/metrics`)).text();
+    const nodes = new Set([...metrics.matchAll(/^aurora_chat_redis_used_memory_bytes\{node="([^"]+)"[^}]*\} \d+/gm)].map((m) => m[1]));
     expect(nodes).toEqual(new Set(masters.map((m) => `127.0.0.1:${m.port}`)));
   });
 });

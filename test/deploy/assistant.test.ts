@@ -11,6 +11,7 @@ import { CONFIG_VARIABLES, loadConfig, type Config } from '../../services/shared
 import {
   K8S_EXAMPLES,
   ROOT,
+  ADMIN_PORT,
   SERVICE_PORT,
   composeFile,
   execForm,
@@ -59,10 +60,11 @@ describe('k8s: the assistant as its own Deployment', () => {
     expect(config.INGEST_CONSUMER).toBe('assistant-5c7d-xk2p9');
     expect(config.port).toBe(SERVICE_PORT.assistant);
     expect(config.ASSISTANT_PROVIDER).toBe('offline');
-    // Scraped where it serves /metrics.
+    // Scraped where it serves /metrics: the admin port.
+    expect(config.adminPort).toBe(ADMIN_PORT.assistant);
     const a = assistant.spec.template.metadata.annotations;
     expect(a['prometheus.io/scrape']).toBe('true');
-    expect(Number(a['prometheus.io/port'])).toBe(SERVICE_PORT.assistant);
+    expect(Number(a['prometheus.io/port'])).toBe(ADMIN_PORT.assistant);
   });
 
   it('ingestion runs without the assistant: ASSISTANT_ENABLED=false in its Deployment, the ConfigMap alone would run it', () => {
@@ -104,9 +106,9 @@ describe('k8s: the assistant as its own Deployment', () => {
     expect(group, 'a rule group for the assistant').toBeDefined();
     const exprs: string[] = group.rules.map((r: Obj) => r.expr.trim());
     // A share of the requests (no alert without questions), an auth error at once, loop errors.
-    expect(exprs.some((e) => /assistant_provider_errors_total/.test(e) && /assistant_requests_total/.test(e))).toBe(true);
-    expect(exprs.some((e) => /assistant_provider_errors_total\{kind="auth"\}/.test(e))).toBe(true);
-    expect(exprs.some((e) => /assistant_loop_errors_total/.test(e))).toBe(true);
+    expect(exprs.some((e) => /aurora_assistant_provider_errors_total/.test(e) && /aurora_assistant_requests_total/.test(e))).toBe(true);
+    expect(exprs.some((e) => /aurora_assistant_provider_errors_total\{kind="auth"\}/.test(e))).toBe(true);
+    expect(exprs.some((e) => /aurora_assistant_loop_errors_total/.test(e))).toBe(true);
   });
 });
 

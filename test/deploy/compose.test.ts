@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../services/shared/config.js';
 import {
+  ADMIN_PORT,
   ROOT,
   SERVICES,
   SERVICE_PORT,
@@ -113,7 +114,10 @@ describe('docker-compose.yml', () => {
     const config = loadConfig(svc, env);
     expect(config.isProduction).toBe(true);
     expect(config.port).toBe(SERVICE_PORT[svc]);
-    expect(services[svc]!.expose).toEqual([String(SERVICE_PORT[svc])]);
+    // the admin port (/readyz, /metrics) on the compose network only: `expose`, never `ports`
+    expect(config.adminPort).toBe(ADMIN_PORT[svc]);
+    expect(services[svc]!.expose).toEqual([String(SERVICE_PORT[svc]), String(ADMIN_PORT[svc])]);
+    expect(services[svc]!.ports).toBeUndefined();
     expect(config.store).toBe('mongo');
     expect(new URL(config.MONGO_URL!).host).toBe('mongo:27017');
     expect(new URL(config.REDIS_URL).host).toBe('redis:6379');

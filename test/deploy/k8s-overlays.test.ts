@@ -4,7 +4,8 @@
 // one namespace, pinned images, exactly the base's objects plus/minus what the overlay is for,
 // who owns the replica counts, and — evaluated by test/deploy/network-policy.ts — who may talk to
 // whom: default deny, the app pods to their Redis, MongoDB and DNS, Redis and MongoDB reachable
-// from the app pods only, the ingress controller and Prometheus in, the assistant and users out.
+// from the app pods only, the ingress controller in on the main ports and Prometheus on the admin
+// ports (nothing else reaches those), the assistant and users out.
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,11 +122,17 @@ function checkPolicies(objs: Obj[], redis: Pod | string, mongo: Pod | string) {
     expect(allowed(pols, app, to(redis), 6379), `${name} -> Redis`).toBe(true);
     expect(allowed(pols, app, to(mongo), 27017), `${name} -> MongoDB`).toBe(STORE_USERS.includes(name));
     expect(allowed(pols, app, pod('default', { [NAME]: 'anything' }), 8080), `${name} -> another namespace`).toBe(false);
-    const port = Object.values(app.namedPorts!)[0]!;
-    expect(allowed(pols, prometheus, app, port), `Prometheus -> ${name}:${port}`).toBe(true);
-    expect(allowed(pols, pod('monitoring', { [NAME]: 'grafana' }), app, port), `grafana -> ${name}`).toBe(false);
-    expect(allowed(pols, controller, app, port), `ingress controller -> ${name}`).toBe(name === 'users' || name === 'chat');
-    expect(allowed(pols, stranger, app, port), `another pod of the namespace -> ${name}`).toBe(false);
+    // the main port: the ingress controller (users, chat) only; the admin port (/readyz,
+    // /metrics): Prometheus only — never the controller, so never the public
+    const { http: port, admin } = app.namedPorts!;
+    expect(port && admin, `${name}: container ports http and admin`).toBeTruthy();
+    expect(allowed(pols, prometheus, app, admin!), `Prometheus -> ${name}:${admin}`).toBe(true);
+    expect(allowed(pols, prometheus, app, port!), `Prometheus -> ${name}:${port} (the main port)`).toBe(false);
+    expect(allowed(pols, controller, app, admin!), `ingress controller -> ${name}:${admin}`).toBe(false);
+    expect(allowed(pols, pod('monitoring', { [NAME]: 'grafana' }), app, admin!), `grafana -> ${name}`).toBe(false);
+    expect(allowed(pols, otherNs('prometheus'), app, admin!), `a pod named prometheus elsewhere -> ${name}`).toBe(false);
+    expect(allowed(pols, controller, app, port!), `ingress controller -> ${name}`).toBe(name === 'users' || name === 'chat');
+    for (const p of [port!, admin!]) expect(allowed(pols, stranger, app, p), `another pod of the namespace -> ${name}:${p}`).toBe(false);
   }
   // out of the cluster: the assistant to its model API, users to S3, nobody else; nothing private
   const outside = (name: string) => allowed(pols, appPod(objs, name), ip(PUBLIC), 443);

@@ -15,11 +15,9 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../services/shared/config.js';
 import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
-import { Registry } from 'prom-client';
-import { createRedisMemoryGauges } from '../../services/chat/redis-memory.js';
-import { createIngestMetrics } from '../../services/ingestion/metrics.js';
-import { createAssistantMetrics } from '../../services/assistant/metrics.js';
+import { metricOfSeries, registeredMetrics, seriesIn } from '../helpers/metrics.js';
 import {
+  ADMIN_PORT,
   DEPLOYMENTS,
   K8S_COMPONENTS,
   K8S_DIR,
@@ -123,19 +121,22 @@ describe('k8s/base manifests', () => {
     }
   });
 
-  it.each(DEPLOYMENTS)('%s: probes hit /healthz (liveness, startup) and /readyz (readiness) on the service port', (svc) => {
+  it.each(DEPLOYMENTS)('%s: liveness and startup probe /healthz on the service port, readiness /readyz on the admin port; Prometheus scrapes the admin port', (svc) => {
     const d = appDeployment(svc);
     const c = mainContainer(d);
     const named = new Map<string, number>(c.ports.map((p: Obj) => [p.name, p.containerPort]));
     const portOf = (p: string | number) => (typeof p === 'number' ? p : named.get(p));
-    expect(c.ports.map((p: Obj) => p.containerPort)).toEqual([SERVICE_PORT[svc]]);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: SERVICE_PORT[svc] }, { name: 'admin', containerPort: ADMIN_PORT[svc] }]);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(portOf(c.livenessProbe.httpGet.port)).toBe(SERVICE_PORT[svc]);
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(portOf(c.readinessProbe.httpGet.port)).toBe(SERVICE_PORT[svc]);
+    expect(portOf(c.readinessProbe.httpGet.port)).toBe(ADMIN_PORT[svc]);
     if (c.startupProbe) expect(c.startupProbe.httpGet.path).toBe('/healthz');
-    // PORT makes the service listen where the probes and the Service point.
+    // PORT and ADMIN_PORT make the service listen where the probes and the Service point.
     expect(c.env.find((e: Obj) => e.name === 'PORT')?.value).toBe(String(SERVICE_PORT[svc]));
+    expect(c.env.find((e: Obj) => e.name === 'ADMIN_PORT')?.value).toBe(String(ADMIN_PORT[svc]));
+    const a = d.spec.template.metadata.annotations;
+    expect(a).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ADMIN_PORT[svc]), 'prometheus.io/path': '/metrics' });
   });
 
   it('app pods run as non-root without privilege escalation, root filesystem read-only', () => {
@@ -160,7 +161,7 @@ describe('k8s/base manifests', () => {
 
   it('the shared ConfigMap holds no per-pod value and no secret', () => {
     // ASSISTANT_ENABLED differs per Deployment (false on ingestion); the API key is a secret.
-    for (const key of ['PORT', 'REPLICA_ID', 'INGEST_CONSUMER', 'JWT_SECRET', 'ASSISTANT_ENABLED', 'ASSISTANT_API_KEY'])
+    for (const key of ['PORT', 'ADMIN_PORT', 'REPLICA_ID', 'INGEST_CONSUMER', 'JWT_SECRET', 'ASSISTANT_ENABLED', 'ASSISTANT_API_KEY'])
       expect(configMap.data, `ConfigMap must not set ${key}`).not.toHaveProperty(key);
     expect(configMap.data.NODE_ENV).toBe('production');
   });
@@ -171,6 +172,7 @@ describe('k8s/base manifests', () => {
     const config = loadConfig(svc, env);
     expect(config.isProduction).toBe(true);
     expect(config.port).toBe(SERVICE_PORT[svc]);
+    expect(config.adminPort).toBe(ADMIN_PORT[svc]);
     expect(config.store).toBe('mongo');
     expect(config.replicaId).toBe(`${svc}-7d9f-abcde`);
     expect(config.PUBLIC_WS_URL).toBe('/ws');
@@ -252,21 +254,17 @@ describe('k8s/base manifests', () => {
         alerts.set(r.alert, r);
       }
     }
-    const memory = [...alerts.values()].find((r) => /aurora_redis_used_memory_bytes/.test(r.expr) && /> 0\.8\s*$/.test(r.expr.trim()))!;
+    const memory = [...alerts.values()].find((r) => /aurora_chat_redis_used_memory_bytes/.test(r.expr) && /> 0\.8\s*$/.test(r.expr.trim()))!;
     expect(memory, 'an alert at 80 % of maxmemory').toBeDefined();
-    expect(memory.expr).toMatch(/aurora_redis_maxmemory_bytes/);
-    const dead = [...alerts.values()].find((r) => /ingest_dead_letter_entries/.test(r.expr))!;
+    expect(memory.expr).toMatch(/aurora_chat_redis_maxmemory_bytes/);
+    const dead = [...alerts.values()].find((r) => /aurora_ingestion_dead_letter_entries/.test(r.expr))!;
     expect(dead.expr.trim()).toMatch(/> 0$/);
     expect(dead.for).toBe('5m');
     expect(dead.labels.severity).toBe('warning');
-    // every metric an alert names is one the code registers
-    const registry = new Registry();
-    createRedisMemoryGauges(registry, {} as never, {} as never);
-    createIngestMetrics(registry);
-    createAssistantMetrics(registry);
-    const exported = new Set(registry.getMetricsAsArray().map((m) => m.name));
+    // every metric an alert names is one the code registers (labels and more: observability.test.ts)
+    const metrics = registeredMetrics();
     for (const r of alerts.values())
-      for (const name of r.expr.match(/\b(?:aurora|ingest|assistant)_[a-z_]+\b/g) ?? []) expect(exported.has(name), `${r.alert}: ${name}`).toBe(true);
+      for (const series of seriesIn(r.expr)) expect(metricOfSeries(series, metrics), `${r.alert}: ${series}`).toBeDefined();
   });
 
   it('the app images are exactly the three images.sh builds', () => {
@@ -306,15 +304,22 @@ describe('k8s/base manifests', () => {
       }
     }
     for (const svc of DEPLOYMENTS)
-      expect(find(objects, 'Service', svc)!.spec.ports.map((p: Obj) => p.port)).toEqual([SERVICE_PORT[svc]]);
+      expect(find(objects, 'Service', svc)!.spec.ports.map((p: Obj) => `${p.name}:${p.port}`)).toEqual([`http:${SERVICE_PORT[svc]}`, `admin:${ADMIN_PORT[svc]}`]);
   });
 
-  it('the Ingress routes /ws to chat:8080 and /api and / to users:4000, with WebSocket timeouts and no affinity', () => {
+  it('the Ingress routes /ws to chat:8080 and /api and / to users:4000 — never an admin port — with WebSocket timeouts and no affinity', () => {
     const ing = find(objects, 'Ingress', 'aurorachat')!;
     const routes = Object.fromEntries(
       ing.spec.rules[0].http.paths.map((p: Obj) => [p.path, `${p.backend.service.name}:${p.backend.service.port.number}`]),
     );
     expect(routes).toEqual({ '/ws': 'chat:8080', '/api': 'users:4000', '/': 'users:4000' });
+    // never an admin port (/readyz, /metrics), by number or by name
+    for (const p of ing.spec.rules.flatMap((r: Obj) => r.http.paths)) {
+      const port = p.backend.service.port;
+      expect(Object.values(ADMIN_PORT)).not.toContain(port.number);
+      expect(port.name).not.toBe('admin');
+    }
+    expect(ing.spec.defaultBackend).toBeUndefined();
     const a = ing.metadata.annotations;
     expect(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
     expect(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(3600);

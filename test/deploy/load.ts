@@ -20,6 +20,8 @@ export const DEPLOYMENTS = [...SERVICES, 'assistant'] as const;
 export type AppDeployment = (typeof DEPLOYMENTS)[number];
 /** The contract's ports (services/shared/config.ts DEFAULT_PORT). */
 export const SERVICE_PORT: Record<AppDeployment, number> = { users: 4000, chat: 8080, ingestion: 9090, assistant: 9091 };
+/** Their admin ports (ADMIN_PORT's default, PORT + 10000): /readyz and /metrics, never routed publicly. */
+export const ADMIN_PORT: Record<AppDeployment, number> = { users: 14000, chat: 18080, ingestion: 19090, assistant: 19091 };
 export const NAMESPACE = 'aurorachat';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -33,15 +33,21 @@ interface Proc {
   logs: string[];
   port: number;
   base: string;
+  /** ADMIN_PORT: /readyz and /metrics. */
+  adminBase: string;
   exited: Promise<number | null>;
 }
 
-/** `node dist/services/<svc>/main.js` from the image root, exactly the Dockerfile's CMD (or `args`, a Deployment's command). */
-function startCompiled(svc: AppDeployment, env: Record<string, string>, port: number, args = [`dist/services/${svc}/main.js`]): Proc {
+/**
+ * `node dist/services/<svc>/main.js` from the image root, exactly the Dockerfile's CMD (or `args`,
+ * a Deployment's command), on free ports (PORT and ADMIN_PORT) of this machine.
+ */
+async function startCompiled(svc: AppDeployment, env: Record<string, string>, args = [`dist/services/${svc}/main.js`]): Promise<Proc> {
+  const [port, adminPort] = [await freePort(), await freePort()];
   const logs: string[] = [];
   const proc = spawn(process.execPath, args, {
     cwd: imageRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: imageRoot, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: imageRoot, ...env, PORT: String(port), ADMIN_PORT: String(adminPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.push(proc);
@@ -49,14 +55,14 @@ function startCompiled(svc: AppDeployment, env: Record<string, string>, port: nu
   proc.stdout!.on('data', collect);
   proc.stderr!.on('data', collect);
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, logs, port, base: `http://127.0.0.1:${port}`, exited };
+  return { proc, logs, port, base: `http://127.0.0.1:${port}`, adminBase: `http://127.0.0.1:${adminPort}`, exited };
 }
 
-async function waitHttp(p: Proc, path: string, status = 200, timeoutMs = 30_000): Promise<Response> {
+async function waitHttp(p: Proc, path: string, status = 200, base = p.base, timeoutMs = 30_000): Promise<Response> {
   return waitFor(
     async () => {
       if (p.proc.exitCode !== null) throw new Error(`exited ${p.proc.exitCode}:\n${p.logs.slice(-30).join('\n')}`);
-      const res = await fetch(p.base + path);
+      const res = await fetch(base + path);
       return res.status === status ? res : null;
     },
     { timeoutMs, what: `${path} -> ${status}` },
@@ -137,17 +143,21 @@ describe('production build (what the Dockerfile runs)', () => {
       };
       // The Deployment's command where it has one (the assistant runs the ingestion image so).
       expect(c.command?.[0] ?? 'node').toBe('node');
-      const p = startCompiled(svc, env, await freePort(), c.command?.slice(1));
-      const paths = ['livenessProbe', 'readinessProbe', 'startupProbe']
-        .map((k) => c[k]?.httpGet?.path as string | undefined)
-        .filter((x): x is string => Boolean(x));
-      expect(paths).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
-      for (const path of paths) await waitHttp(p, path, 200);
-      const metrics = await waitHttp(p, '/metrics', 200);
+      const p = await startCompiled(svc, env, c.command?.slice(1));
+      // each probe on the container port it names: `http` (PORT) or `admin` (ADMIN_PORT)
+      const portNamed = (name: string | number) => c.ports.find((cp: Obj) => cp.name === name || cp.containerPort === name)?.name;
+      const probes = ['livenessProbe', 'readinessProbe', 'startupProbe']
+        .map((k) => c[k]?.httpGet as Obj | undefined)
+        .filter((x): x is Obj => Boolean(x));
+      expect(probes.map((g) => g.path)).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
+      for (const g of probes) await waitHttp(p, g.path, 200, portNamed(g.port) === 'admin' ? p.adminBase : p.base);
+      // /readyz and /metrics: never on the port a Service or Ingress routes traffic to
+      for (const path of ['/readyz', '/metrics']) expect((await fetch(p.base + path)).status, `PORT ${path}`).toBe(404);
+      const metrics = await waitHttp(p, '/metrics', 200, p.adminBase);
       const exported = await metrics.text();
       expect(exported).toMatch(/replica="[^"]*test-pod"/);
       // Only the assistant's own Deployment answers questions: ingestion runs without it here.
-      expect(/^# TYPE assistant_requests_total counter$/m.test(exported), 'assistant metrics').toBe(svc === 'assistant');
+      expect(/^# TYPE aurora_assistant_requests_total counter$/m.test(exported), 'assistant metrics').toBe(svc === 'assistant');
       // Production logs are JSON lines (LOG_PRETTY=false), not pretty text.
       expect(p.logs.some((l) => l.startsWith('{') && JSON.parse(l).service === svc)).toBe(true);
       const t0 = Date.now();
@@ -161,7 +171,7 @@ describe('production build (what the Dockerfile runs)', () => {
 
   it.each(present.slice(0, 1))('%s: refuses to start in production with the development JWT secret', async (svc) => {
     expect(buildOk).toBe(true);
-    const p = startCompiled(svc, { NODE_ENV: 'production', REDIS_URL: redis.url, SQLITE_PATH: join(imageRoot, 'x.db') }, await freePort());
+    const p = await startCompiled(svc, { NODE_ENV: 'production', REDIS_URL: redis.url, SQLITE_PATH: join(imageRoot, 'x.db') });
     expect(await p.exited).not.toBe(0);
     expect(p.logs.join('\n')).toMatch(/JWT_SECRET/);
   }, 30_000);
@@ -214,9 +224,9 @@ describe('deploy/nginx.conf in front of two compiled chat replicas and users (th
       BCRYPT_COST: '4',
       SHUTDOWN_DRAIN_MS: '1000',
     });
-    const users = startCompiled('users', envOf('users'), await freePort());
-    const chats = [startCompiled('chat', envOf('chat'), await freePort()), startCompiled('chat', envOf('chat'), await freePort())];
-    for (const p of [users, ...chats]) await waitHttp(p, '/readyz', 200);
+    const users = await startCompiled('users', envOf('users'));
+    const chats = [await startCompiled('chat', envOf('chat')), await startCompiled('chat', envOf('chat'))];
+    for (const p of [users, ...chats]) await waitHttp(p, '/readyz', 200, p.adminBase);
 
     // The committed config with only the addresses changed: compose DNS names -> local ports.
     const lbPort = await freePort();

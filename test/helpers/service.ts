@@ -1,5 +1,6 @@
 // Starts a real service process (`node --import tsx services/<name>/main.ts`) with its own env,
-// waits until /healthz answers, keeps its log lines for assertions, and stops it by signal.
+// on a free PORT and a free ADMIN_PORT (/readyz and /metrics live there: `adminUrl`), waits until
+// /healthz answers on both, keeps its log lines for assertions, and stops it by signal.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, waitFor } from './ports.js';
 
@@ -7,6 +8,9 @@ export interface RunningService {
   name: string;
   port: number;
   baseUrl: string;
+  /** ADMIN_PORT: /readyz, /metrics (and /healthz). */
+  adminPort: number;
+  adminUrl: string;
   proc: ChildProcess;
   /** Every stdout/stderr line so far (JSON log lines in test mode). */
   logs: string[];
@@ -21,6 +25,7 @@ export async function startService(
   { waitReady = false, timeoutMs = 20_000, nodeArgs = [] as string[] } = {},
 ): Promise<RunningService> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
+  const adminPort = env.ADMIN_PORT ? Number(env.ADMIN_PORT) : await freePort();
   const logs: string[] = [];
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `services/${name}/main.ts`], {
     env: {
@@ -31,6 +36,7 @@ export async function startService(
       LOG_PRETTY: 'false',
       ...env,
       PORT: String(port),
+      ADMIN_PORT: String(adminPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -42,12 +48,12 @@ export async function startService(
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
   const baseUrl = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const path = waitReady ? '/readyz' : '/healthz';
   await waitFor(
     async () => {
       if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${logs.join('\n')}`);
-      const res = await fetch(baseUrl + path);
-      return res.ok;
+      return (await fetch(adminUrl + path)).ok && (await fetch(baseUrl + '/healthz')).ok;
     },
     { timeoutMs, what: `${name} ${path}` },
   ).catch((err) => {
@@ -59,6 +65,8 @@ export async function startService(
     name,
     port,
     baseUrl,
+    adminPort,
+    adminUrl,
     proc,
     logs,
     exited,

@@ -104,9 +104,9 @@ describe('worker crashes and restarts', { timeout: 240_000 }, () => {
     workers.push(w);
     await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 30_000, what: 'ghost entries claimed and acked' });
     expect(await exactlyOnceProblems(store, sent)).toBeNull();
-    const metrics = await (await fetch(`${w.baseUrl}/metrics`)).text();
-    expect(metrics).toMatch(/ingest_messages_duplicate_total\{[^}]*\} 150\b/);
-    expect(metrics).toMatch(/ingest_messages_inserted_total\{[^}]*\} 150\b/);
+    const metrics = await (await fetch(`${w.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/aurora_ingestion_messages_duplicate_total\{[^}]*\} 150\b/);
+    expect(metrics).toMatch(/aurora_ingestion_messages_inserted_total\{[^}]*\} 150\b/);
   });
 
   it('a worker restarted under the same consumer name first stores its own pending entries', async () => {

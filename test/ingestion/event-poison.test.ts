@@ -65,7 +65,7 @@ async function worker(consumer: string, extra: Record<string, string> = {}): Pro
 }
 
 const deadLettered = () => deadLetters(redis.client(), keys.deadLetter(P));
-const metrics = async (w: RunningService) => (await fetch(`${w.baseUrl}/metrics`)).text();
+const metrics = async (w: RunningService) => (await fetch(`${w.adminUrl}/metrics`)).text();
 
 /** A message and `n` reactions on it by different users (one batch's worth, all well-formed). */
 async function messageWithReactions(n: number, cid = (i: number) => `ok-${i}`): Promise<LogEntry[]> {
@@ -103,7 +103,7 @@ describe('events that cannot be applied', { timeout: 240_000 }, () => {
     expect(byEntry.get(badEmoji)).toMatchObject({ reason: 'invalid emoji', emoji: 'ab' });
     expect(byEntry.get(textEmoji)).toMatchObject({ reason: 'invalid emoji', emoji: '<b>' });
     expect(await stateProblems(s, [...before, ...after], 'u1')).toBeNull();
-    expect(await metrics(w)).toMatch(/ingest_dead_lettered_total\{kind="invalid"[^}]*\} 4\b/);
+    expect(await metrics(w)).toMatch(/aurora_ingestion_dead_lettered_total\{kind="invalid"[^}]*\} 4\b/);
   });
 
   it('an event the store rejects on its own is dead-lettered alone; the rest of its batch is applied; the tool lists and re-drives it', async () => {
@@ -122,8 +122,8 @@ describe('events that cannot be applied', { timeout: 240_000 }, () => {
     expect(dead[0]).toMatchObject({ reason: `store rejected: ${POISON_REASON}`, id: poison.id, ev: 'react', cid: 'poison-17', tg: poison.target });
     expect(await stateProblems(s, rest, 'r17')).toBeNull();
     const text = await metrics(w);
-    expect(text).toMatch(/ingest_dead_lettered_total\{kind="rejected"[^}]*\} 1\b/);
-    expect(text).toMatch(/ingest_events_applied_total(\{[^}]*\})? 29\b/); // 30 reactions, one refused
+    expect(text).toMatch(/aurora_ingestion_dead_lettered_total\{kind="rejected"[^}]*\} 1\b/);
+    expect(text).toMatch(/aurora_ingestion_events_applied_total(\{[^}]*\})? 29\b/); // 30 reactions, one refused
     expect(w.logs.some((l) => l.includes('splitting it') && l.includes('"what":"events"'))).toBe(true);
 
     const env = { redisUrl: redis.url, partitions: PARTITIONS };
@@ -163,6 +163,6 @@ describe('events that cannot be applied', { timeout: 240_000 }, () => {
     expect(dead[0]!.reason).toMatch(/^delivered 8 times \(INGEST_MAX_DELIVERIES=5\); alone, store rejected: /);
     expect(await stateProblems(s, [message, good], 'u1')).toBeNull();
     expect(w.logs.some((l) => l.includes('over INGEST_MAX_DELIVERIES stored on its own') && l.includes('"deliveries":8'))).toBe(true);
-    expect(await metrics(w)).toMatch(/ingest_dead_lettered_total\{kind="max_deliveries"[^}]*\} 1\b/);
+    expect(await metrics(w)).toMatch(/aurora_ingestion_dead_lettered_total\{kind="max_deliveries"[^}]*\} 1\b/);
   });
 });

@@ -71,7 +71,7 @@ const messagesOf = (entries: LogEntry[]) => entries.filter((e): e is ChatMessage
 const eventsOf = (entries: LogEntry[]) => entries.filter(isRoomEvent);
 
 async function metric(w: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${w.adminUrl}/metrics`)).text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -91,13 +91,13 @@ describe('room events through the ingest streams', { timeout: 240_000 }, () => {
     // `me` follows the viewer: two viewers, two expected states.
     expect(await stateProblems(store, entries, 'u1')).toBeNull();
     expect(await stateProblems(store, entries, 'u3')).toBeNull();
-    expect(await metric(w, 'ingest_events_applied_total')).toBe(events.length);
-    expect(await metric(w, 'ingest_events_duplicate_total')).toBe(0);
-    expect(await metric(w, 'ingest_messages_inserted_total')).toBe(messagesOf(entries).length);
-    const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+    expect(await metric(w, 'aurora_ingestion_events_applied_total')).toBe(events.length);
+    expect(await metric(w, 'aurora_ingestion_events_duplicate_total')).toBe(0);
+    expect(await metric(w, 'aurora_ingestion_messages_inserted_total')).toBe(messagesOf(entries).length);
+    const text = await (await fetch(`${w.adminUrl}/metrics`)).text();
     for (const kind of ['edit', 'delete', 'react'] as const) {
       const n = events.filter((e) => e.kind === kind).length;
-      expect(text).toMatch(new RegExp(`ingest_events_stored_total\\{kind="${kind}"[^}]*\\} ${n}\\b`));
+      expect(text).toMatch(new RegExp(`aurora_ingestion_events_stored_total\\{kind="${kind}"[^}]*\\} ${n}\\b`));
     }
   });
 
@@ -139,8 +139,8 @@ describe('room events through the ingest streams', { timeout: 240_000 }, () => {
     workers.push(w);
     await waitFor(() => allAcked(client, keys), { timeoutMs: 60_000, what: 'ghost entries claimed and acked' });
     expect(await stateProblems(store, entries, 'u1')).toBeNull();
-    expect(await metric(w, 'ingest_events_duplicate_total')).toBe(half.length);
-    expect(await metric(w, 'ingest_events_applied_total')).toBe(events.length - half.length);
+    expect(await metric(w, 'aurora_ingestion_events_duplicate_total')).toBe(half.length);
+    expect(await metric(w, 'aurora_ingestion_events_applied_total')).toBe(events.length - half.length);
   });
 
   it('an event stored before its message (the message was claimed later) takes effect when the message lands', async () => {
@@ -164,7 +164,7 @@ describe('room events through the ingest streams', { timeout: 240_000 }, () => {
     // A worker that never claims applies the events: their messages are not stored yet.
     const first = await startWorker({ ...env, consumer: 'early', extra: { INGEST_CLAIM_IDLE_MS: '3600000' } });
     workers.push(first);
-    await waitFor(async () => (await metric(first, 'ingest_events_applied_total')) === changes.length, { timeoutMs: 30_000, what: 'events applied' });
+    await waitFor(async () => (await metric(first, 'aurora_ingestion_events_applied_total')) === changes.length, { timeoutMs: 30_000, what: 'events applied' });
     expect(await store.getMessage(room, parent!.id)).toBeNull();
     expect((await pendingByConsumer(client, keys)).get('ghost')).toBe(2);
 

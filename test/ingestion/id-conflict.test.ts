@@ -58,7 +58,7 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-const metrics = async () => (await fetch(`${worker!.baseUrl}/metrics`)).text();
+const metrics = async () => (await fetch(`${worker!.adminUrl}/metrics`)).text();
 const metricValue = async (name: string) => {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(await metrics());
   return m ? Number(m[1]) : undefined;
@@ -86,10 +86,10 @@ describe('a different message under an already stored id', { timeout: 60_000 }, 
     expect(dead[0]).toMatchObject({ id: original!.id, uid: 'u_bob', text: 'a new message, same id', cid: 'c-bob' });
     expect(dead[0]!.reason).toMatch(/^id_conflict: /);
     expect(await storedMessages(store, ROOM)).toEqual([original]);
-    await waitFor(async () => (await metricValue('ingest_id_conflicts_total')) === 1, { timeoutMs: 5000, what: 'conflict counted' });
-    expect(await metrics()).toMatch(/ingest_dead_lettered_total\{kind="id_conflict"[^}]*\} 1\b/);
-    await waitFor(async () => (await metricValue('ingest_dead_letter_entries')) === 1, { timeoutMs: 5000, what: 'dead-letter gauge' });
-    expect(await metricValue('ingest_messages_duplicate_total')).toBe(1);
+    await waitFor(async () => (await metricValue('aurora_ingestion_id_conflicts_total')) === 1, { timeoutMs: 5000, what: 'conflict counted' });
+    expect(await metrics()).toMatch(/aurora_ingestion_dead_lettered_total\{kind="id_conflict"[^}]*\} 1\b/);
+    await waitFor(async () => (await metricValue('aurora_ingestion_dead_letter_entries')) === 1, { timeoutMs: 5000, what: 'dead-letter gauge' });
+    expect(await metricValue('aurora_ingestion_messages_duplicate_total')).toBe(1);
   });
 
   it('two different messages with one id in the same batch: the first is stored, the second dead-lettered', async () => {
@@ -121,7 +121,7 @@ describe('a different message under an already stored id', { timeout: 60_000 }, 
     });
     const before = 2; // the two id conflicts above
     expect(await client.xlen(keys.deadLetter(0))).toBe(before + N);
-    await waitFor(async () => (await metricValue('ingest_dead_letter_entries')) === before + N, { timeoutMs: 5000, what: 'gauge counts every dead letter' });
+    await waitFor(async () => (await metricValue('aurora_ingestion_dead_letter_entries')) === before + N, { timeoutMs: 5000, what: 'gauge counts every dead letter' });
     // And the partition still flows.
     const later = await produce(client, keys, drafts(5, [ROOM]));
     await settled();
@@ -198,13 +198,13 @@ describe('a different event under an already stored event id, in a later batch',
       expect(dead.map((d) => parseIngestEntry(original(d)))).toEqual(reused);
       for (const d of dead) expect(d.reason).toMatch(/^id_conflict: a different event is stored under general \d+-\d+ /);
 
-      const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+      const text = await (await fetch(`${w.adminUrl}/metrics`)).text();
       const value = (re: string) => Number(new RegExp(`^${re}(?:\\{[^}]*\\})? (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
-      expect(value('ingest_id_conflicts_total')).toBe(2);
-      expect(text).toMatch(/^ingest_dead_lettered_total\{kind="id_conflict"[^}]*\} 2$/m);
-      expect(value('ingest_events_applied_total')).toBe(1);
-      expect(value('ingest_events_duplicate_total')).toBe(1);
-      expect(text).not.toMatch(/ingest_events_stored_total\{kind="(react|delete)"/);
+      expect(value('aurora_ingestion_id_conflicts_total')).toBe(2);
+      expect(text).toMatch(/^aurora_ingestion_dead_lettered_total\{kind="id_conflict"[^}]*\} 2$/m);
+      expect(value('aurora_ingestion_events_applied_total')).toBe(1);
+      expect(value('aurora_ingestion_events_duplicate_total')).toBe(1);
+      expect(text).not.toMatch(/aurora_ingestion_events_stored_total\{kind="(react|delete)"/);
 
       const list = await deadLettersTool({ redisUrl: own.url, partitions: PARTITIONS }, 'list');
       expect(list.code).toBe(0);

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 async function metric(w: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${w.adminUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
   return sum;
@@ -73,11 +73,11 @@ describe('ingestion workers', { timeout: 240_000 }, () => {
     expect(await exactlyOnceProblems(store, sent)).toBeNull();
 
     // Both workers did part of the work, and together exactly the whole of it.
-    const [a, b] = [await metric(workers[0]!, 'ingest_messages_inserted_total'), await metric(workers[1]!, 'ingest_messages_inserted_total')];
+    const [a, b] = [await metric(workers[0]!, 'aurora_ingestion_messages_inserted_total'), await metric(workers[1]!, 'aurora_ingestion_messages_inserted_total')];
     expect(a + b).toBe(sent.length);
     expect(a).toBeGreaterThan(0);
     expect(b).toBeGreaterThan(0);
-    expect(await metric(workers[0]!, 'ingest_dead_lettered_total')).toBe(0);
+    expect(await metric(workers[0]!, 'aurora_ingestion_dead_lettered_total')).toBe(0);
   });
 
   it('trims the ingest streams back to empty once a burst is drained', async () => {
@@ -100,7 +100,7 @@ describe('ingestion workers', { timeout: 240_000 }, () => {
 
   it('survives Redis going away and coming back empty: readiness is red meanwhile, then the group is recreated and storing resumes', async () => {
     await redis.kill();
-    await waitFor(async () => (await fetch(`${workers[0]!.baseUrl}/readyz`)).status === 503, { timeoutMs: 30_000, what: 'readyz 503 without redis' });
+    await waitFor(async () => (await fetch(`${workers[0]!.adminUrl}/readyz`)).status === 503, { timeoutMs: 30_000, what: 'readyz 503 without redis' });
     // No AOF: the restarted server has no streams and no consumer group.
     await redis.start();
     const client = redis.client();
@@ -112,28 +112,28 @@ describe('ingestion workers', { timeout: 240_000 }, () => {
     });
     expect(await exactlyOnceProblems(store, allSent)).toBeNull();
     for (const w of workers) {
-      await waitFor(async () => (await fetch(`${w.baseUrl}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'ready again' });
+      await waitFor(async () => (await fetch(`${w.adminUrl}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'ready again' });
     }
   });
 
   it('serves health, readiness and the ingest metrics', async () => {
     const w = workers[0]!;
     expect((await fetch(`${w.baseUrl}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${w.baseUrl}/readyz`);
+    const ready = await fetch(`${w.adminUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ checks: { redis: 'ok', store: 'ok', 'store-writes': 'ok' } });
-    const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+    const text = await (await fetch(`${w.adminUrl}/metrics`)).text();
     for (const name of [
-      'ingest_batch_size_bucket',
-      'ingest_insert_seconds_bucket',
-      'ingest_persist_lag_seconds_bucket',
-      'ingest_consumer_lag{',
-      'ingest_pending{',
-      'ingest_stream_length{',
-      'ingest_dead_lettered_total',
+      'aurora_ingestion_batch_size_bucket',
+      'aurora_ingestion_insert_seconds_bucket',
+      'aurora_ingestion_persist_lag_seconds_bucket',
+      'aurora_ingestion_consumer_lag{',
+      'aurora_ingestion_pending{',
+      'aurora_ingestion_stream_length{',
+      'aurora_ingestion_dead_lettered_total',
     ]) {
       expect(text).toContain(name);
     }
-    expect(await metric(w, 'ingest_batch_size_count')).toBeGreaterThan(0);
+    expect(await metric(w, 'aurora_ingestion_batch_size_count')).toBeGreaterThan(0);
   });
 });

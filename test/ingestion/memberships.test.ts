@@ -121,7 +121,7 @@ const storedChanges = (dbPath: string): number => {
     db.close();
   }
 };
-const metrics = async (w: RunningService) => (await fetch(`${w.baseUrl}/metrics`)).text();
+const metrics = async (w: RunningService) => (await fetch(`${w.adminUrl}/metrics`)).text();
 
 describe('membership changes through the ingest streams', { timeout: 120_000 }, () => {
   it('member and room entries beside messages are applied once, also when a worker that applied half of them died before XACK', async () => {
@@ -145,12 +145,12 @@ describe('membership changes through the ingest streams', { timeout: 120_000 }, 
     expect(await deadLetters(client, keys.deadLetter(1))).toEqual([]);
     // what the store took per kind, newly applied or already held
     const text = await metrics(w);
-    expect(text).toMatch(new RegExp(`ingest_events_stored_total\\{kind="member"[^}]*\\} ${changes.filter((c) => c.kind === 'member').length}\\b`));
-    expect(text).toMatch(new RegExp(`ingest_events_stored_total\\{kind="room"[^}]*\\} ${changes.filter((c) => c.kind === 'room').length}\\b`));
+    expect(text).toMatch(new RegExp(`aurora_ingestion_events_stored_total\\{kind="member"[^}]*\\} ${changes.filter((c) => c.kind === 'member').length}\\b`));
+    expect(text).toMatch(new RegExp(`aurora_ingestion_events_stored_total\\{kind="room"[^}]*\\} ${changes.filter((c) => c.kind === 'room').length}\\b`));
     // the half the ghost applied are duplicates for the rescuer, the rest newly applied
-    expect(text).toMatch(new RegExp(`ingest_memberships_stored_total\\{result="applied"[^}]*\\} ${changes.length - half.length}\\b`));
-    expect(text).toMatch(new RegExp(`ingest_memberships_stored_total\\{result="duplicate"[^}]*\\} ${half.length}\\b`));
-    expect(text).toMatch(/ingest_messages_inserted_total(\{[^}]*\})? 1\b/);
+    expect(text).toMatch(new RegExp(`aurora_ingestion_memberships_stored_total\\{result="applied"[^}]*\\} ${changes.length - half.length}\\b`));
+    expect(text).toMatch(new RegExp(`aurora_ingestion_memberships_stored_total\\{result="duplicate"[^}]*\\} ${half.length}\\b`));
+    expect(text).toMatch(/aurora_ingestion_messages_inserted_total(\{[^}]*\})? 1\b/);
   });
 
   it('a malformed member or room entry is dead-lettered with its reason; the entries around it are applied', async () => {
@@ -175,7 +175,7 @@ describe('membership changes through the ingest streams', { timeout: 120_000 }, 
     expect(byEntry.get(badKind)).toMatchObject({ reason: 'invalid room kind', rk: 'secret' });
     expect((await s.roomMembers(PRIV, 10)).map((m) => [m.id, m.role])).toEqual([[alice.id, 'owner'], [bob.id, 'member']]);
     expect(storedChanges(tmp.dbPath)).toBe(2);
-    expect(await metrics(w)).toMatch(/ingest_dead_lettered_total\{kind="invalid"[^}]*\} 3\b/);
+    expect(await metrics(w)).toMatch(/aurora_ingestion_dead_lettered_total\{kind="invalid"[^}]*\} 3\b/);
   });
 
   it('a different change under a stored (room, id) is dead-lettered as id_conflict, never applied; a redelivery of the same one is not', async () => {
@@ -204,7 +204,7 @@ describe('membership changes through the ingest streams', { timeout: 120_000 }, 
     expect(await s.memberState(PRIV, carol.id)).toEqual({ banned: false });
     expect((await s.roomMembers(PRIV, 10)).map((m) => m.id)).toEqual([bob.id]);
     const text = await metrics(w);
-    expect(text).toMatch(/ingest_id_conflicts_total(\{[^}]*\})? 1\b/);
-    expect(text).toMatch(/ingest_dead_lettered_total\{kind="id_conflict"[^}]*\} 1\b/);
+    expect(text).toMatch(/aurora_ingestion_id_conflicts_total(\{[^}]*\})? 1\b/);
+    expect(text).toMatch(/aurora_ingestion_dead_lettered_total\{kind="id_conflict"[^}]*\} 1\b/);
   });
 });

@@ -142,11 +142,11 @@ describe('notify worker', { timeout: 60_000 }, () => {
     expect(bobsMention).toMatchObject({ kind: 'mention', room: PRIV, actor: c.alice, text: m1.text, ts: m1.ts, read: false });
 
     const text = await metrics();
-    expect(metricValue(text, 'notify_entries_total')).toBe(9);
-    expect(metricValue(text, 'notify_entries_skipped_total', 'reason="poison"')).toBe(1);
-    expect(metricValue(text, 'notify_notifications_total', 'kind="mention"')).toBe(4);
-    expect(metricValue(text, 'notify_pushed_total')).toBe(6);
-    expect(metricValue(text, 'notify_targets_dropped_total', 'reason="muted"')).toBe(2); // dave: m1, m5
+    expect(metricValue(text, 'aurora_notify_entries_total')).toBe(9);
+    expect(metricValue(text, 'aurora_notify_entries_skipped_total', 'reason="poison"')).toBe(1);
+    expect(metricValue(text, 'aurora_notify_notifications_total', 'kind="mention"')).toBe(4);
+    expect(metricValue(text, 'aurora_notify_pushed_total')).toBe(6);
+    expect(metricValue(text, 'aurora_notify_targets_dropped_total', 'reason="muted"')).toBe(2); // dave: m1, m5
   });
 
   it('trails storage: an entry the storage group has not stored yet is notified only once it is', async () => {
@@ -186,8 +186,8 @@ describe('notify worker', { timeout: 60_000 }, () => {
     await done();
     expect(await inbox(store, c.bob.id)).toEqual(before.bob);
     expect(await inbox(store, c.carol.id)).toEqual(before.carol);
-    expect(metricValue(await again.metrics(), 'notify_entries_total')).toBe(40);
-    expect(metricValue(await again.metrics(), 'notify_pushed_total')).toBe(0);
+    expect(metricValue(await again.metrics(), 'aurora_notify_entries_total')).toBe(40);
+    expect(metricValue(await again.metrics(), 'aurora_notify_pushed_total')).toBe(0);
     expect(frames.get(c.bob.id)).toHaveLength(40);
   });
 
@@ -206,7 +206,7 @@ describe('notify worker', { timeout: 60_000 }, () => {
     const { metrics } = startNotifier();
     await done();
     expect(kinds(await inbox(store, c.bob.id))).toEqual([`dm ${good.id}`, `dm ${later.id}`].sort());
-    expect(metricValue(await metrics(), 'notify_entries_skipped_total', 'reason="rejected"')).toBe(1);
+    expect(metricValue(await metrics(), 'aurora_notify_entries_skipped_total', 'reason="rejected"')).toBe(1);
   });
 
   it('entries trimmed from the stream while another consumer held them are counted and acked, not waited for', async () => {
@@ -223,7 +223,7 @@ describe('notify worker', { timeout: 60_000 }, () => {
     await markStored(client, keys);
     const { metrics } = startNotifier({ INGEST_CLAIM_IDLE_MS: '100' });
     await done();
-    await waitFor(async () => metricValue(await metrics(), 'notify_entries_skipped_total', 'reason="trimmed"') === 5, { timeoutMs: 10_000, what: 'trimmed entries counted' });
+    await waitFor(async () => metricValue(await metrics(), 'aurora_notify_entries_skipped_total', 'reason="trimmed"') === 5, { timeoutMs: 10_000, what: 'trimmed entries counted' });
     expect(kinds(await inbox(store, c.bob.id))).toEqual([`dm ${kept.id}`]);
   });
 });

@@ -112,8 +112,8 @@ describe('poison entries', { timeout: 240_000 }, () => {
     await waitFor(async () => (await totalPending(client, keys)) === 0, { timeoutMs: 10_000, what: 'everything acked' });
     const earlier = (await storedMessages(store, ROOM)).filter((m) => !/^(before|after) /.test(m.text));
     expect(await exactlyOnceProblems(store, [...earlier, ...before, ...after])).toBeNull();
-    const metrics = await (await fetch(`${worker!.baseUrl}/metrics`)).text();
-    expect(metrics).toMatch(/ingest_dead_lettered_total\{kind="invalid"[^}]*\} 3\b/);
-    expect(metrics).not.toMatch(/ingest_dead_lettered_total\{kind="max_deliveries"[^}]*\} [1-9]/);
+    const metrics = await (await fetch(`${worker!.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/aurora_ingestion_dead_lettered_total\{kind="invalid"[^}]*\} 3\b/);
+    expect(metrics).not.toMatch(/aurora_ingestion_dead_lettered_total\{kind="max_deliveries"[^}]*\} [1-9]/);
   });
 });

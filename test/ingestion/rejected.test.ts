@@ -51,7 +51,7 @@ afterAll(async () => {
 const deadLettered = () => deadLetters(redis.client(), keys.deadLetter(P));
 
 async function metrics(): Promise<string> {
-  return (await fetch(`${worker!.baseUrl}/metrics`)).text();
+  return (await fetch(`${worker!.adminUrl}/metrics`)).text();
 }
 
 describe('a message the store rejects on its own', { timeout: 240_000 }, () => {
@@ -77,7 +77,7 @@ describe('a message the store rejects on its own', { timeout: 240_000 }, () => {
     expect(await exactlyOnceProblems(store, [...before, ...after])).toBeNull();
     expect((await storedMessages(store, ROOM)).some((m) => m.text === 'poison')).toBe(false);
     await waitFor(async () => (await totalLength(client, keys)) === 0, { timeoutMs: 30_000, what: 'ingest streams trimmed' });
-    expect(await metrics()).toMatch(/ingest_dead_lettered_total\{kind="rejected"[^}]*\} 1\b/);
+    expect(await metrics()).toMatch(/aurora_ingestion_dead_lettered_total\{kind="rejected"[^}]*\} 1\b/);
 
     // The partition keeps flowing: later sends are stored, and the poison is not retried.
     const later = await produce(client, keys, drafts(30, [ROOM], (i) => `later ${i}`));

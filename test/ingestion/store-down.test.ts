@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${worker!.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${worker!.adminUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
@@ -63,19 +63,19 @@ describe('store unavailable', { timeout: 240_000 }, () => {
       // A short claim-idle: the worker must keep its own stuck batch from being claimed away.
       extra: { INGEST_CLAIM_IDLE_MS: '1500', INGEST_BATCH_SIZE: '500' },
     });
-    await waitFor(async () => (await fetch(`${worker!.baseUrl}/readyz`)).status === 200, { what: 'ready' });
+    await waitFor(async () => (await fetch(`${worker!.adminUrl}/readyz`)).status === 200, { what: 'ready' });
 
     locker = new Database(tmp.dbPath);
     locker.exec('BEGIN EXCLUSIVE');
 
     const first = await produce(client, keys, drafts(300, ROOMS, (i) => `during outage ${i}`));
-    await waitFor(async () => (await fetch(`${worker!.baseUrl}/readyz`)).status === 503, { timeoutMs: 30_000, what: 'readyz 503' });
-    const body = (await (await fetch(`${worker!.baseUrl}/readyz`)).json()) as { checks: Record<string, string> };
+    await waitFor(async () => (await fetch(`${worker!.adminUrl}/readyz`)).status === 503, { timeoutMs: 30_000, what: 'readyz 503' });
+    const body = (await (await fetch(`${worker!.adminUrl}/readyz`)).json()) as { checks: Record<string, string> };
     expect(body.checks['store-writes']).toMatch(/failed/);
 
     // More traffic while the store is down: it waits in Redis.
     const second = await produce(client, keys, drafts(200, ROOMS, (i) => `still down ${i}`));
-    await waitFor(async () => (await metric('ingest_store_failures_total')) >= 3, { timeoutMs: 60_000, what: 'several failed attempts' });
+    await waitFor(async () => (await metric('aurora_ingestion_store_failures_total')) >= 3, { timeoutMs: 60_000, what: 'several failed attempts' });
 
     // Nothing acked: every entry is still in the streams, the first batch pending on w1.
     expect(await totalLength(client, keys)).toBe(500);
@@ -93,7 +93,7 @@ describe('store unavailable', { timeout: 240_000 }, () => {
       what: 'backlog stored',
     });
     expect(await exactlyOnceProblems(store, sent)).toBeNull();
-    await waitFor(async () => (await fetch(`${worker!.baseUrl}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'ready again' });
+    await waitFor(async () => (await fetch(`${worker!.adminUrl}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'ready again' });
     await waitFor(async () => (await totalLength(client, keys)) === 0, { timeoutMs: 30_000, what: 'trimmed' });
   });
 

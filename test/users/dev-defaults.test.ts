@@ -68,8 +68,10 @@ function tryConnect(host: string, port: number): Promise<string> {
 describe('a service started without NODE_ENV (./run.sh, npm run start:*)', () => {
   it('listens on 127.0.0.1 only: it answers there, its log says host 127.0.0.1, and the machine’s other address is refused', async () => {
     const port = await freePort();
+    const adminPort = await freePort();
     const svc = spawnBare('users', {
       PORT: String(port),
+      ADMIN_PORT: String(adminPort),
       REDIS_URL: redis.url,
       SQLITE_PATH: join(dir, 'users.db'),
       BCRYPT_COST: '4',
@@ -80,9 +82,13 @@ describe('a service started without NODE_ENV (./run.sh, npm run start:*)', () =>
         timeoutMs: 20_000,
         what: `users /healthz (logs: ${svc.logs.join('\n')})`,
       });
+      // the admin listener (/readyz, /metrics) binds the same HOST
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).ok, { timeoutMs: 5_000, what: 'users admin /healthz' });
       const external = externalIPv4();
-      if (external) expect(await tryConnect(external, port), `connecting to ${external}:${port}`).toBe('ECONNREFUSED');
-      else console.warn('no non-loopback IPv4 address on this machine: only the log line was checked');
+      if (external) {
+        expect(await tryConnect(external, port), `connecting to ${external}:${port}`).toBe('ECONNREFUSED');
+        expect(await tryConnect(external, adminPort), `connecting to ${external}:${adminPort}`).toBe('ECONNREFUSED');
+      } else console.warn('no non-loopback IPv4 address on this machine: only the log line was checked');
       const listening = svc.logs.map((l) => JSON.parse(l) as { msg?: string; host?: string }).find((l) => l.msg === 'users service listening');
       expect(listening?.host).toBe('127.0.0.1');
     } finally {
@@ -96,6 +102,7 @@ describe('a service started without NODE_ENV (./run.sh, npm run start:*)', () =>
     async (name) => {
       const svc = spawnBare(name, {
         PORT: String(await freePort()),
+        ADMIN_PORT: String(await freePort()),
         HOST: '0.0.0.0',
         REDIS_URL: redis.url,
         SQLITE_PATH: join(dir, `${name}-refused.db`),
@@ -115,7 +122,7 @@ describe('a service started without NODE_ENV (./run.sh, npm run start:*)', () =>
 
   it('starts on HOST=0.0.0.0 with the default secret when NODE_ENV=development is set explicitly', async () => {
     const port = await freePort();
-    const svc = spawnBare('chat', { NODE_ENV: 'development', PORT: String(port), HOST: '0.0.0.0', REDIS_URL: redis.url });
+    const svc = spawnBare('chat', { NODE_ENV: 'development', PORT: String(port), ADMIN_PORT: String(await freePort()), HOST: '0.0.0.0', REDIS_URL: redis.url });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, { timeoutMs: 20_000, what: 'chat /healthz' });
     } finally {

@@ -37,6 +37,8 @@ export interface UsersHarness {
   sqlitePath: string;
   responses: RecordedResponse[];
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<ApiResponse<T>>;
+  /** A GET on the admin port (ADMIN_PORT: /readyz, /metrics), recorded like `call`. */
+  admin<T = any>(path: string): Promise<ApiResponse<T>>;
   register(username: string, password?: string): Promise<{ id: string; username: string }>;
   login(username: string, password?: string): Promise<LoginBody>;
   /**
@@ -86,7 +88,7 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
   });
   const responses: RecordedResponse[] = [];
 
-  const call = async <T = any>(method: string, path: string, o: CallOptions = {}): Promise<ApiResponse<T>> => {
+  const request = async <T = any>(base: string, method: string, path: string, o: CallOptions = {}): Promise<ApiResponse<T>> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body: string | undefined;
@@ -94,7 +96,7 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
       body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(svc.baseUrl + path, { method, headers, body });
+    const res = await fetch(base + path, { method, headers, body });
     const text = await res.text();
     const rec = { method, path, status: res.status, headers: res.headers, text };
     responses.push(rec);
@@ -106,6 +108,7 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
     }
     return { ...rec, json: json as T };
   };
+  const call = <T = any>(method: string, path: string, o: CallOptions = {}) => request<T>(svc.baseUrl, method, path, o);
 
   const harness: UsersHarness = {
     redis,
@@ -114,6 +117,7 @@ export async function startUsers(env: Record<string, string> = {}, opts: StartOp
     sqlitePath,
     responses,
     call,
+    admin: (path) => request(svc.adminUrl, 'GET', path),
     async register(username, password = DEFAULT_PASSWORD) {
       const res = await call('POST', '/api/auth/register', { body: { username, password } });
       if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${res.text}`);

@@ -163,12 +163,12 @@ describe('per-IP registration limit', () => {
 
   it('registration fails closed (503 unavailable) while Redis is down', async () => {
     await h.redis.kill();
-    await waitFor(async () => (await h.call('GET', '/readyz')).status === 503, { timeoutMs: 15_000, what: '/readyz 503' });
+    await waitFor(async () => (await h.admin('/readyz')).status === 503, { timeoutMs: 15_000, what: '/readyz 503' });
     const res = await register('during_outage', '10.2.0.7');
     expect(res.status).toBe(503);
     expect(errorCode(res)).toBe('unavailable');
     await h.redis.start();
-    await waitFor(async () => (await h.call('GET', '/readyz')).status === 200, { timeoutMs: 20_000, what: '/readyz 200 again' });
+    await waitFor(async () => (await h.admin('/readyz')).status === 200, { timeoutMs: 20_000, what: '/readyz 200 again' });
     expect((await h.call('POST', '/api/auth/login', { body: { username: 'during_outage', password: DEFAULT_PASSWORD }, headers: from('10.2.0.8') })).status).toBe(401);
   });
 });

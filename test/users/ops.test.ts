@@ -57,20 +57,33 @@ function getWithHost(port: number, path: string, headers: Record<string, string>
 describe('health, readiness and metrics', () => {
   it('/healthz answers 200 and /readyz 200 with the redis and store checks', async () => {
     expect((await h.call('GET', '/healthz')).status).toBe(200);
-    const ready = await h.call('GET', '/readyz');
+    const ready = await h.admin('/readyz');
     expect(ready.status).toBe(200);
     expect(ready.json).toEqual({ status: 'ready', checks: { redis: 'ok', store: 'ok' } });
+  });
+
+  it('serves /readyz and /metrics on the admin port only; /healthz on both', async () => {
+    expect(h.svc.adminPort).not.toBe(h.svc.port);
+    expect((await h.admin('/healthz')).json).toEqual({ status: 'ok' });
+    for (const path of ['/readyz', '/metrics']) {
+      const main = await h.call('GET', path);
+      expect(main.status, `main port ${path}`).toBe(404);
+      expect(main.text, `main port ${path}`).not.toMatch(/aurora_|checks/);
+    }
+    // the admin port is not the API: nothing else answers there
+    expect((await h.admin('/api/openapi.json')).status).toBe(404);
+    expect((await h.admin('/')).status).toBe(404);
   });
 
   it('/metrics exposes request counts and durations by route pattern and status, and auth events', async () => {
     await h.call('POST', '/api/auth/login', { body: { username: 'nobody', password: 'whatever-pw' } });
     await h.call('GET', '/api/rooms/general/messages');
-    const res = await h.call('GET', '/metrics');
+    const res = await h.admin('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(res.text).toMatch(/http_requests_total\{[^}]*method="POST"[^}]*route="\/api\/auth\/login"[^}]*status="401"[^}]*\} 1/);
-    expect(res.text).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/api\/rooms\/:room\/messages"[^}]*status="401"/);
-    expect(res.text).toMatch(/auth_events_total\{[^}]*event="login_failed"[^}]*\} 1/);
+    expect(res.text).toMatch(/aurora_users_http_requests_total\{[^}]*method="POST"[^}]*route="\/api\/auth\/login"[^}]*status="401"[^}]*\} 1/);
+    expect(res.text).toMatch(/aurora_users_http_request_duration_seconds_bucket\{[^}]*route="\/api\/rooms\/:room\/messages"[^}]*status="401"/);
+    expect(res.text).toMatch(/aurora_users_auth_events_total\{[^}]*event="login_failed"[^}]*\} 1/);
     expect(res.text).toMatch(/process_cpu_seconds_total\{[^}]*service="users"/);
     // Route patterns only: no raw paths or query strings become label values.
     expect(res.text).not.toContain('route="/api/rooms/general/messages"');
@@ -80,7 +93,7 @@ describe('health, readiness and metrics', () => {
     await redis.kill();
     const down = await waitFor(
       async () => {
-        const r = await h.call('GET', '/readyz');
+        const r = await h.admin('/readyz');
         return r.status === 503 ? r : null;
       },
       { timeoutMs: 15_000, what: '/readyz 503' },
@@ -94,7 +107,7 @@ describe('health, readiness and metrics', () => {
     expect(errorCode(login)).toBe('unavailable');
 
     await redis.start();
-    await waitFor(async () => (await h.call('GET', '/readyz')).status === 200, { timeoutMs: 20_000, what: '/readyz 200 again' });
+    await waitFor(async () => (await h.admin('/readyz')).status === 200, { timeoutMs: 20_000, what: '/readyz 200 again' });
     await h.register('after_outage');
     expect((await h.call('POST', '/api/auth/login', { body: { username: 'after_outage', password: DEFAULT_PASSWORD } })).status).toBe(200);
   });
