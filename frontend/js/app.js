@@ -197,15 +197,7 @@ async function startChat(user) {
   socket = new ChatSocket({
     urls,
     options,
-    auth: {
-      get token() {
-        return api.token;
-      },
-      get tokenExpiresAt() {
-        return api.tokenExpiresAt;
-      },
-      refresh: () => api.refresh(),
-    },
+    auth: api.connectionAuth,
     history: (room, opts) => api.history(room, opts),
     sinceFor: (room) => store.resumeFrom(room),
     onFrame,

@@ -168,15 +168,7 @@ export function createClient({
       });
       conn = new Connection({
         urls: list,
-        auth: {
-          get token() {
-            return api.token;
-          },
-          get tokenExpiresAt() {
-            return api.tokenExpiresAt;
-          },
-          refresh: () => api.refresh(),
-        },
+        auth: api.connectionAuth,
         history: (room, opts) => api.history(room, opts),
         sinceFor: (room) => newest.get(room) || null,
         onFrame,

@@ -1,4 +1,5 @@
 import type { ChatUser, MemberEventFrame, RoomEventFrame, WireMessage, EventFrame } from './protocol.js';
+import type { ConnectionAuth } from './connection.js';
 
 export declare const SESSION_KEY: string;
 
@@ -78,6 +79,8 @@ export interface Rest {
   setStatus(status: 'online' | 'away' | 'dnd'): Promise<any>;
   stopAnswer(room: string, id: string): Promise<any>;
   config(): Promise<{ wsUrls: string[]; awayAfterSec?: number }>;
+  /** What a Connection needs of this session (its `auth`): the token, its expiry, a refresh. */
+  readonly connectionAuth: ConnectionAuth;
 }
 
 export declare function memoryStorage(): StorageLike;

@@ -167,7 +167,7 @@ export function createRest({ base = '', storage = memoryStorage(), locks = null,
     }
   }
 
-  return {
+  const api = {
     get session() {
       return session;
     },
@@ -281,4 +281,15 @@ export function createRest({ base = '', storage = memoryStorage(), locks = null,
       return raw('GET', '/config.json');
     },
   };
+  /** What a Connection needs of this session: the token, its expiry, and a refresh. */
+  api.connectionAuth = {
+    get token() {
+      return api.token;
+    },
+    get tokenExpiresAt() {
+      return api.tokenExpiresAt;
+    },
+    refresh: () => api.refresh(),
+  };
+  return api;
 }

@@ -9,12 +9,6 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigMap, Namespace, Secret, Service as K8sService } from 'kubernetes-models/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/shared/config.js';
 import { keysFor } from '../../services/shared/keys.js';
@@ -35,21 +29,9 @@ import {
   podEnv,
   type Obj,
 } from './load.js';
+import { K8S_VALIDATORS } from './k8s-validators.js';
 import { allowed, ip, pod, selects, type Pod } from './network-policy.js';
 
-const VALIDATORS: Record<string, new (o: Obj) => { validate(): void }> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': K8sService,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'batch/v1/Job': Job,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-} as never;
 /** Custom resources (no schema in kubernetes-models): the shape checked by hand. */
 const CRDS = ['keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication', 'monitoring.coreos.com/v1/PrometheusRule'];
 
@@ -89,7 +71,7 @@ function checkBuild(objs: Obj[]) {
       expect(typeof o.spec).toBe('object');
       continue;
     }
-    const Model = VALIDATORS[key];
+    const Model = K8S_VALIDATORS[key];
     expect(Model, `no validator for ${key}: add one or check it by hand`).toBeDefined();
     expect(() => new Model!(o).validate(), `${key} ${o.metadata.name}`).not.toThrow();
   }

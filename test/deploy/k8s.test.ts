@@ -7,11 +7,7 @@
 // users on real servers: k8s-datastores.test.ts.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigMap, Namespace, Secret, Service as K8sService } from 'kubernetes-models/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../services/shared/config.js';
 import { INGEST_GROUP, keysFor } from '../../services/shared/keys.js';
@@ -37,19 +33,8 @@ import {
   podEnv,
   type Obj,
 } from './load.js';
+import { K8S_VALIDATORS } from './k8s-validators.js';
 
-const VALIDATORS: Record<string, { validate(): void } & (new (o: Obj) => { validate(): void })> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': K8sService,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-} as never;
 
 const objects = k8sObjects();
 const all = objects.map((o) => o.obj);
@@ -84,7 +69,7 @@ describe('k8s/base manifests', () => {
       const key = `${obj.apiVersion}/${obj.kind}`;
       if (obj.apiVersion === 'keda.sh/v1alpha1' && obj.kind === 'ScaledObject') continue;
       if (obj.apiVersion === 'monitoring.coreos.com/v1' && obj.kind === 'PrometheusRule') continue;
-      const Model = VALIDATORS[key];
+      const Model = K8S_VALIDATORS[key];
       expect(Model, `${file}: no validator for ${key} — add one or check it by hand`).toBeDefined();
       expect(() => new Model!(obj).validate(), `${file} ${key} ${obj.metadata?.name}`).not.toThrow();
     }

@@ -8,18 +8,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigMap, Namespace, Service as K8sService } from 'kubernetes-models/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../services/shared/config.js';
 import { keysFor } from '../../services/shared/keys.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { DEPLOYMENTS, K8S_COMPONENTS, K8S_DIR, K8S_OVERLAYS, NAMESPACE, mainContainer, parseYamlFile, podContainers, podEnv, type Obj } from './load.js';
+import { K8S_VALIDATORS } from './k8s-validators.js';
 
 const OVERLAY = join(K8S_OVERLAYS, 'redis-cluster');
 const COMPONENT = join(K8S_COMPONENTS, 'redis-cluster');
@@ -27,18 +22,6 @@ const SCRIPTS = join(COMPONENT, 'scripts');
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 
-const VALIDATORS: Record<string, new (o: Obj) => { validate(): void }> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': K8sService,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'batch/v1/Job': Job,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-} as never;
 
 function kustomize(dir: string): Obj[] {
   const out = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
@@ -77,7 +60,7 @@ describe('kubectl kustomize k8s/overlays/redis-cluster', () => {
       const key = `${o.apiVersion}/${o.kind}`;
       if (o.kind !== 'Namespace') expect(o.metadata.namespace, `${key} ${o.metadata.name}`).toBe(NAMESPACE);
       if (key === 'monitoring.coreos.com/v1/PrometheusRule') continue; // a CRD: k8s.test.ts checks it by hand
-      const Model = VALIDATORS[key];
+      const Model = K8S_VALIDATORS[key];
       expect(Model, `no validator for ${key} — add one or check it by hand`).toBeDefined();
       expect(() => new Model!(o).validate(), `${key} ${o.metadata.name}`).not.toThrow();
     }
