@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../../test/helpers/ports.js';
+import { freePorts, waitFor } from '../../test/helpers/ports.js';
 import { startRedis, type TestRedis } from '../../test/helpers/redis-server.js';
 import { startService, type RunningService } from '../../test/helpers/service.js';
 import { createClient, OutboxError, compareIds, type Client, type MessageFrame } from '../src/index.js';
@@ -45,7 +45,7 @@ function received(client: Client): MessageFrame[] {
 beforeAll(async () => {
   redis = await startRedis();
   dir = mkdtempSync(join(tmpdir(), 'aurora-sdk-'));
-  const ports = [await freePort(), await freePort()];
+  const ports = await freePorts(2);
   const common = { REDIS_URL: redis.url, JWT_SECRET, LOG_LEVEL: 'warn', PARTITIONS: '2', ACCESS_TOKEN_TTL_SEC: String(TOKEN_TTL_SEC) };
   users = await startService('users', {
     ...common,

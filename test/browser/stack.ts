@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
-import { freePort, waitFor } from '../helpers/ports.js';
+import { freePorts, waitFor } from '../helpers/ports.js';
 
 export const JWT_SECRET = 'browser-test-secret-0123456789abcdef0123456789';
 
@@ -45,7 +45,7 @@ export async function startStack(
   const dir = mkdtempSync(join(tmpdir(), 'aurora-browser-'));
   const sqlite = join(dir, 'aurora.db');
   const redis = await startRedis();
-  const [portA, portB, usersPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [portA, portB, usersPort] = (await freePorts(3)) as [number, number, number];
   const origin = `http://127.0.0.1:${usersPort}`;
   const common = { REDIS_URL: redis.url, JWT_SECRET, LOG_LEVEL: 'info' };
 

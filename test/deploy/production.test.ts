@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../helpers/ports.js';
+import { freePort, freePorts, waitFor } from '../helpers/ports.js';
 import { keysFor } from '../../services/shared/keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { DEPLOYMENTS, ROOT, composeFile, find, interpolate, k8sObjects, mainContainer, repoFiles, rel, type AppDeployment, type Obj } from './load.js';
@@ -43,7 +43,7 @@ interface Proc {
  * a Deployment's command), on free ports (PORT and ADMIN_PORT) of this machine.
  */
 async function startCompiled(svc: AppDeployment, env: Record<string, string>, args = [`dist/services/${svc}/main.js`]): Promise<Proc> {
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
   const logs: string[] = [];
   const proc = spawn(process.execPath, args, {
     cwd: imageRoot,

@@ -2,7 +2,7 @@
 // on a free PORT and a free ADMIN_PORT (/readyz and /metrics live there: `adminUrl`), waits until
 // /healthz answers on both, keeps its log lines for assertions, and stops it by signal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, waitFor } from './ports.js';
+import { freePorts, waitFor } from './ports.js';
 
 export interface RunningService {
   name: string;
@@ -24,8 +24,8 @@ export async function startService(
   env: Record<string, string>,
   { waitReady = false, timeoutMs = 20_000, nodeArgs = [] as string[] } = {},
 ): Promise<RunningService> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  const adminPort = env.ADMIN_PORT ? Number(env.ADMIN_PORT) : await freePort();
+  // Two ports per service, never the same one (the service refuses ADMIN_PORT = PORT).
+  const [port, adminPort] = await servicePorts(env);
   const logs: string[] = [];
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `services/${name}/main.ts`], {
     env: {
@@ -76,4 +76,13 @@ export async function startService(
       return exited;
     },
   };
+}
+
+/** The service's PORT and ADMIN_PORT: the ones `env` gives, the others free and distinct from them. */
+async function servicePorts(env: Record<string, string>): Promise<[number, number]> {
+  const given = [env.PORT, env.ADMIN_PORT].map((p) => (p ? Number(p) : undefined));
+  const free = (await freePorts(3)).filter((p) => !given.includes(p));
+  const port = given[0] ?? free.shift()!;
+  const adminPort = given[1] ?? free.find((p) => p !== port)!;
+  return [port, adminPort];
 }
