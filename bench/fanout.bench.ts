@@ -56,7 +56,8 @@ const STEP_SECS = env('BENCH_STEP_SECS', 4);
 const PAYLOAD = env('BENCH_PAYLOAD', 100);
 const P99_LIMIT_MS = 250;
 const SWEEP = (process.env.BENCH_SWEEP ?? '10,20,40,80,120,160,240,320,480,640').split(',').map(Number);
-const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'socketio,aurora,seed').split(',') as TargetKind[];
+/** The systems in run order: socketio, wsfloor, seed, aurora (its configured WRITE_DELAY_MS) or aurora@N (WRITE_DELAY_MS=N). */
+const SYSTEMS_SPEC = (process.env.BENCH_SYSTEMS ?? 'socketio,wsfloor,aurora@0,aurora,seed').split(',');
 /** Explicit room sizes (receivers per room), e.g. "500,300,200"; default one room of RECEIVERS. */
 const ROOM_SIZES = process.env.BENCH_ROOM_SIZES ? process.env.BENCH_ROOM_SIZES.split(',').map(Number) : [RECEIVERS];
 
@@ -64,7 +65,35 @@ const ROOM_SIZES = process.env.BENCH_ROOM_SIZES ? process.env.BENCH_ROOM_SIZES.s
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const profArgs = (what: string) => (PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, what)] : []);
 
-const LABEL: Record<TargetKind, string> = { aurora: 'AuroraChat', socketio: 'Socket.IO', seed: 'seed design' };
+const LABEL: Record<TargetKind, string> = { aurora: 'AuroraChat', socketio: 'Socket.IO', seed: 'seed design', wsfloor: 'ws floor' };
+
+/** One system under test: AuroraChat may run several times with different write delays. */
+interface System {
+  kind: TargetKind;
+  /** AuroraChat: WRITE_DELAY_MS for its replicas (undefined: the configured default). */
+  writeDelayMs?: number;
+  label: string;
+  /** Names its profile directories and windows (BENCH_CPU_PROF). */
+  slug: string;
+  /** AuroraChat: also run the event steps (fanout-events.ts) — for one variant only. */
+  events: boolean;
+}
+
+function parseSystems(spec: string[]): System[] {
+  const systems = spec.map((entry): System => {
+    const [kind, delay] = entry.trim().split('@') as [TargetKind, string | undefined];
+    if (!(kind in LABEL) || (delay !== undefined && (kind !== 'aurora' || !/^\d+$/.test(delay)))) {
+      throw new Error(`BENCH_SYSTEMS: unknown system "${entry}" (socketio, wsfloor, seed, aurora, aurora@<write delay ms>)`);
+    }
+    const writeDelayMs = delay === undefined ? undefined : Number(delay);
+    const label = writeDelayMs === undefined ? LABEL[kind] : `${LABEL[kind]} (write delay ${writeDelayMs} ms)`;
+    return { kind, writeDelayMs, label, slug: writeDelayMs === undefined ? kind : `${kind}-d${writeDelayMs}`, events: false };
+  });
+  // Event steps once: on the configured AuroraChat if it runs, else on the first AuroraChat.
+  const eventsOn = systems.find((s) => s.kind === 'aurora' && s.writeDelayMs === undefined) ?? systems.find((s) => s.kind === 'aurora');
+  if (eventsOn) eventsOn.events = EVENT_ROUNDS > 0;
+  return systems;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface StepResult {
@@ -106,7 +135,7 @@ async function redisPid(client: Redis): Promise<number> {
 }
 
 interface SystemResult {
-  kind: TargetKind;
+  system: System;
   fixed?: StepResult;
   sweep: StepResult[];
   maxRate: number;
@@ -117,8 +146,9 @@ interface SystemResult {
 }
 
 /** Runs one system end to end: servers, generators, warm-up, fixed rate, sweep. */
-async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) => void): Promise<SystemResult> {
-  const result: SystemResult = { kind, sweep: [], maxRate: 0 };
+async function runSystem(system: System, redis: TestRedis, log: (l: string) => void): Promise<SystemResult> {
+  const { kind, label, slug } = system;
+  const result: SystemResult = { system, sweep: [], maxRate: 0 };
   const admin = redis.client();
   const rpid = await redisPid(admin);
   await admin.flushall();
@@ -135,12 +165,13 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
         MAX_FRAMES_PER_SEC: '10000',
         INGEST_MAX_BACKLOG: '100000000',
         MAX_CONNECTIONS: '100000',
+        ...(system.writeDelayMs !== undefined ? { WRITE_DELAY_MS: String(system.writeDelayMs) } : {}),
       });
     const workerVars = { REDIS_URL: redis.url, SQLITE_PATH: tmp.dbPath, LOG_LEVEL: 'warn', NODE_ENV: 'production', JWT_SECRET };
     for (let i = 0; i < REPLICAS; i++) {
-      if (kind !== 'aurora') servers.push(await startAnchor(kind, redis.url, JWT_SECRET, profArgs(`${kind}-${i}`)));
+      if (kind !== 'aurora') servers.push(await startAnchor(kind, redis.url, JWT_SECRET, profArgs(`${slug}-${i}`)));
       else if (PROFILE_DIR) {
-        servers.push(await startNode('services/chat/main.ts', chatVars(i), (port) => `ws://127.0.0.1:${port}/ws`, '/readyz', profArgs(`aurora-${i}`)));
+        servers.push(await startNode('services/chat/main.ts', chatVars(i), (port) => `ws://127.0.0.1:${port}/ws`, '/readyz', profArgs(`${slug}-${i}`)));
       } else {
         const s = await startService('chat', chatVars(i), { waitReady: true });
         servers.push({ proc: s.proc, url: `ws://127.0.0.1:${s.port}/ws`, stop: async () => void (await s.stop('SIGKILL')) });
@@ -169,10 +200,10 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
     for (let j = 0; j < SENDERS; j++) senders[j % GENERATORS]!.push({ user: `s${j}`, url: servers[Math.floor(j / GENERATORS) % REPLICAS]!.url, rooms });
 
     const t0 = Date.now();
-    for (let g = 0; g < GENERATORS; g++) gens.push(GeneratorHandle.spawn(profArgs(`generator-${kind}-${g}`)));
-    const eventTargets = kind === 'aurora' && EVENT_ROUNDS > 0;
+    for (let g = 0; g < GENERATORS; g++) gens.push(GeneratorHandle.spawn(profArgs(`generator-${slug}-${g}`)));
+    const eventTargets = system.events;
     await Promise.all(gens.map((g, i) => g.setup({ target: kind, secret: JWT_SECRET, receivers: receivers[i]!, senders: senders[i]!, origin: 'http://app.test', eventTargets })));
-    log(`${LABEL[kind]}: ${n + SENDERS} members connected and joined over ${REPLICAS} servers in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    log(`${label}: ${n + SENDERS} members connected and joined over ${REPLICAS} servers in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await sleep(1000); // let join-time traffic (presence, history) settle
 
     let stepNo = 0;
@@ -188,7 +219,7 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
       const start = performance.now();
       const startUs = Number(process.hrtime.bigint() / 1000n);
       const sent = await Promise.all(
-        gens.map((g, i) => g.run({ step, rate: (rate * senders[i]!.length) / SENDERS, durationMs: secs * 1000, payloadBytes: PAYLOAD, ...(change ? { change } : {}) })),
+        gens.map((g, i) => g.run({ step, rate: (rate * senders[i]!.length) / SENDERS, durationMs: secs * 1000, payloadBytes: PAYLOAD, phase: i / GENERATORS, ...(change ? { change } : {}) })),
       );
       const ackedByRoom = new Map<string, number>();
       for (const s of sent) for (const [room, k] of Object.entries(s.ackedByRoom)) ackedByRoom.set(room, (ackedByRoom.get(room) ?? 0) + k);
@@ -210,7 +241,7 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
       const c1 = cpu();
       if (PROFILE_DIR) {
         // The measured windows on the profiles' clock (V8 profile timestamps are CLOCK_MONOTONIC µs).
-        const w = { system: kind, step, rate, startUs, endUs: startUs + Math.round((end - start) * 1000) };
+        const w = { system: slug, step, rate, startUs, endUs: startUs + Math.round((end - start) * 1000) };
         appendFileSync(join(PROFILE_DIR, 'windows.jsonl'), `${JSON.stringify(w)}\n`);
       }
       const stats = await Promise.all(gens.map((g) => g.stats(step)));
@@ -239,28 +270,28 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
     };
 
     const warm = await measure(Math.min(20, FIXED_RATE), 2);
-    log(`${LABEL[kind]} warm-up ${describe(warm)}`);
+    log(`${label} warm-up ${describe(warm)}`);
     const fixed = await measure(FIXED_RATE, FIXED_SECS);
     result.fixed = fixed;
-    log(`${LABEL[kind]} fixed ${describe(fixed)}`);
+    log(`${label} fixed ${describe(fixed)}`);
     if (kind === 'aurora') {
       result.ingestCpuUsPerMessage = fixed.otherCpuUs / Math.max(1, fixed.acked);
       log(
-        `${LABEL[kind]} ingestion worker ${result.ingestCpuUsPerMessage.toFixed(1)} µs CPU per message, ` +
+        `${label} ingestion worker ${result.ingestCpuUsPerMessage.toFixed(1)} µs CPU per message, ` +
           `${((fixed.otherCpuUs / 1e6 / fixed.secs) * 100).toFixed(1)} % of a core (not in fan-out CPU)`,
       );
-      if (EVENT_ROUNDS > 0) result.events = await compareEvents(measure, FIXED_RATE, log, (s) => describe(s as StepResult));
+      if (system.events) result.events = await compareEvents(measure, FIXED_RATE, log, (s) => describe(s as StepResult));
     }
     for (const rate of SWEEP) {
       const s = await measure(rate, STEP_SECS);
       result.sweep.push(s);
-      log(`${LABEL[kind]} sweep ${describe(s)} -> ${passed(s) ? 'holds' : 'FAILS'}`);
+      log(`${label} sweep ${describe(s)} -> ${passed(s) ? 'holds' : 'FAILS'}`);
       if (!passed(s)) break;
       result.maxRate = rate;
     }
   } catch (err) {
     result.failure = err instanceof Error ? err.message : String(err);
-    log(`${LABEL[kind]} failed: ${result.failure}`);
+    log(`${label} failed: ${result.failure}`);
   } finally {
     await Promise.all(gens.map((g) => g.close().catch(() => g.kill())));
     await Promise.all([...servers, ...others].map((s) => s.stop()));
@@ -270,18 +301,31 @@ async function runSystem(kind: TargetKind, redis: TestRedis, log: (l: string) =>
   return result;
 }
 
-function rowsFor(r: SystemResult, anchor: SystemResult | undefined): BenchRow[] {
-  const name = LABEL[r.kind];
-  const isAurora = r.kind === 'aurora';
-  const a = anchor && anchor !== r && !anchor.failure ? anchor : undefined;
+/** The anchors a system's figures are divided by: Socket.IO and the bare ws floor of the same run. */
+interface Anchors {
+  socketio?: SystemResult;
+  floor?: SystemResult;
+}
+
+const cpuPerDelivery = (f: StepResult) => f.serverCpuUs / Math.max(1, f.deliveries);
+/** Issue 21: AuroraChat's server CPU per delivery at 40 msg/s at most this times Socket.IO's. */
+const CPU_TARGET_X_SOCKETIO = 0.5;
+
+function rowsFor(r: SystemResult, anchors: Anchors): BenchRow[] {
+  const name = r.system.label;
+  const isAurora = r.system.kind === 'aurora';
+  const usable = (x: SystemResult | undefined) => (x && x !== r && !x.failure ? x : undefined);
+  const a = usable(anchors.socketio);
+  const floor = usable(anchors.floor);
   const rows: BenchRow[] = [];
   if (r.failure && !r.fixed) return [{ metric: `${name}: run failed`, value: NaN, unit: '', note: r.failure.slice(0, 120) }];
   const f = r.fixed!;
   const af = a?.fixed;
   const ratio = (v: number, av: number | undefined) => (av && Number.isFinite(av) && av > 0 ? { of: 'Socket.IO', value: v / av } : undefined);
   const offered = FIXED_RATE * [...ROOM_SIZES].reduce((x, y) => x + y + SENDERS, 0) / ROOM_SIZES.length;
-  const cpu = f.serverCpuUs / Math.max(1, f.deliveries);
-  const aCpu = af ? af.serverCpuUs / Math.max(1, af.deliveries) : undefined;
+  const cpu = cpuPerDelivery(f);
+  const aCpu = af ? cpuPerDelivery(af) : undefined;
+  const floorCpu = floor?.fixed ? cpuPerDelivery(floor.fixed) : undefined;
   const lost = f.expected - f.deliveries;
   const at = `@ ${FIXED_RATE} msg/s`;
   rows.push(
@@ -306,8 +350,10 @@ function rowsFor(r: SystemResult, anchor: SystemResult | undefined): BenchRow[] 
       value: cpu,
       unit: 'µs',
       ratio: ratio(cpu, aCpu),
-      ...(isAurora && aCpu ? { target: { op: '<' as const, value: 0.4 * aCpu } } : {}),
-      note: `${isAurora && aCpu ? 'target 0.4 x Socket.IO; ' : ''}${REPLICAS} processes summed; redis ${(f.redisCpuUs / Math.max(1, f.deliveries)).toFixed(2)}, generators ${(f.generatorCpuUs / Math.max(1, f.deliveries)).toFixed(2)} µs/delivery`,
+      ...(isAurora && aCpu ? { target: { op: '<' as const, value: CPU_TARGET_X_SOCKETIO * aCpu } } : {}),
+      note:
+        `${isAurora && aCpu ? `target ${CPU_TARGET_X_SOCKETIO} x Socket.IO; ` : ''}${floorCpu && r !== anchors.floor ? `${(cpu / floorCpu).toFixed(2)} x the ws floor; ` : ''}` +
+        `${REPLICAS} processes summed; redis ${(f.redisCpuUs / Math.max(1, f.deliveries)).toFixed(2)}, generators ${(f.generatorCpuUs / Math.max(1, f.deliveries)).toFixed(2)} µs/delivery`,
     },
   );
   if (isAurora && r.events) rows.push(...eventRows(name, FIXED_RATE, r.events));
@@ -337,23 +383,43 @@ function rowsFor(r: SystemResult, anchor: SystemResult | undefined): BenchRow[] 
   return rows;
 }
 
+/** Per sweep step, each system's CPU per delivery and p99: where batching wins and what it costs. */
+function sweepRows(results: SystemResult[]): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const rate of SWEEP) {
+    for (const r of results) {
+      const step = r.sweep.find((s) => s.rate === rate);
+      if (!step) continue;
+      rows.push({
+        metric: `sweep ${rate} msg/s: ${r.system.label}`,
+        value: cpuPerDelivery(step),
+        unit: 'µs/delivery',
+        note: `p50 ${p(step.hist, 50).toFixed(1)} p99 ${p(step.hist, 99).toFixed(1)} ms${passed(step) ? '' : ' (step failed)'}`,
+      });
+    }
+  }
+  return rows;
+}
+
 export const fanoutBenchmark: Benchmark = {
   name: 'fanout',
-  description: `${ROOM_SIZES.join('+')} receivers + ${SENDERS} senders over ${REPLICAS} replicas: ${SYSTEMS.map((s) => LABEL[s]).join(' vs ')}`,
+  description: `${ROOM_SIZES.join('+')} receivers + ${SENDERS} senders over ${REPLICAS} replicas: ${SYSTEMS_SPEC.join(' vs ')}`,
   async run(log) {
-    const unknown = SYSTEMS.filter((s) => !(s in LABEL));
-    if (unknown.length > 0) throw new Error(`BENCH_SYSTEMS: unknown ${unknown.join(', ')} (aurora, socketio, seed)`);
+    const systems = parseSystems(SYSTEMS_SPEC);
     if (SWEEP.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error('BENCH_SWEEP must be a comma-separated list of positive rates');
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
     const redis = await startRedis();
     const results: SystemResult[] = [];
     try {
-      for (const kind of SYSTEMS) results.push(await runSystem(kind, redis, log));
+      for (const system of systems) results.push(await runSystem(system, redis, log));
     } finally {
       await redis.stop();
     }
-    const anchor = results.find((r) => r.kind === 'socketio');
-    const order: TargetKind[] = ['aurora', 'socketio', 'seed'];
-    return order.flatMap((k) => results.filter((r) => r.kind === k).flatMap((r) => rowsFor(r, anchor)));
+    const anchors: Anchors = { socketio: results.find((r) => r.system.kind === 'socketio'), floor: results.find((r) => r.system.kind === 'wsfloor') };
+    const order: TargetKind[] = ['aurora', 'socketio', 'wsfloor', 'seed'];
+    return [
+      ...order.flatMap((k) => results.filter((r) => r.system.kind === k).flatMap((r) => rowsFor(r, anchors))),
+      ...sweepRows(results),
+    ];
   },
 };

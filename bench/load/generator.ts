@@ -339,7 +339,7 @@ async function run(req: Extract<Request, { op: 'run' }>): Promise<SentReply> {
     s.send(room, stamp + pad.slice(0, Math.max(0, req.payloadBytes - stamp.length)), `s${req.step}-${process.pid}-${k}`, ok, fail);
   };
   await new Promise<void>((resolve) => {
-    const t0 = hrNow();
+    const t0 = hrNow() + (req.phase ?? 0) * intervalNs;
     let k = 0;
     const tick = () => {
       const now = hrNow();

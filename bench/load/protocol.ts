@@ -25,7 +25,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { SparseHistogram } from './histogram.js';
 
-export type TargetKind = 'aurora' | 'socketio' | 'seed';
+export type TargetKind = 'aurora' | 'socketio' | 'seed' | 'wsfloor';
 /** What a `run` step sends: messages (default) or one kind of AuroraChat event. */
 export type ChangeKind = 'edit' | 'react';
 
@@ -38,7 +38,9 @@ export interface ClientPlan {
 
 export type Request =
   | { op: 'setup'; target: TargetKind; secret: string; receivers: ClientPlan[]; senders: ClientPlan[]; origin?: string; eventTargets?: boolean }
-  | { op: 'run'; step: number; rate: number; durationMs: number; payloadBytes: number; change?: ChangeKind }
+  /** phase (0..1): the schedule starts that fraction of one interval late, so that generators
+   *  started together interleave their sends evenly instead of sending in bursts of one per generator. */
+  | { op: 'run'; step: number; rate: number; durationMs: number; payloadBytes: number; change?: ChangeKind; phase?: number }
   | { op: 'count'; step: number }
   | { op: 'stats'; step: number }
   | { op: 'close' };

@@ -53,7 +53,7 @@ export async function startNode(script: string, env: Record<string, string>, url
 }
 
 /** An anchor (bench/anchors/<kind>-server.ts); `url` is what the load generator connects to. */
-export function startAnchor(kind: 'socketio' | 'seed', redisUrl: string, jwtSecret: string, nodeArgs: string[] = []): Promise<ServerProc> {
+export function startAnchor(kind: 'socketio' | 'seed' | 'wsfloor', redisUrl: string, jwtSecret: string, nodeArgs: string[] = []): Promise<ServerProc> {
   return startNode(
     `bench/anchors/${kind}-server.ts`,
     { REDIS_URL: redisUrl, JWT_SECRET: jwtSecret },

@@ -15,6 +15,7 @@ import type { SendScript } from './send-script.js';
 import type { TypingScript } from './typing.js';
 import type { UserChannels } from './user-channels.js';
 import type { UserStatusTracker } from './user-status.js';
+import type { WritePolicy } from './wire.js';
 
 export interface ConnectionMetrics {
   framesIn: Counter;
@@ -48,5 +49,7 @@ export interface ChatContext {
   /** Revoked on this replica's revocation channel within the last minute (revocations.ts). */
   recentlyRevoked: (sid: string | undefined) => boolean;
   metrics: ConnectionMetrics;
+  /** How sockets batch their writes (WRITE_DELAY_MS, WRITE_MAX_BYTES). */
+  writePolicy: WritePolicy;
 }
 

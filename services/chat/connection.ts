@@ -93,7 +93,7 @@ export class Connection implements FanoutMember, UserChannelMember {
   ) {
     this.expiry = new TokenExpiry(exp, () => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
     this.budget = new SocketBudget(ctx.config.MAX_FRAMES_PER_SEC);
-    this.out = new SocketWriter(ws, (err) => this.log.error({ err }, 'socket write failed: terminating the socket'));
+    this.out = new SocketWriter(ws, (err) => this.log.error({ err }, 'socket write failed: terminating the socket'), ctx.writePolicy);
   }
 
   /** A child logger with the user, made on first use: most connections never log (memory). */
@@ -120,7 +120,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     if (!state) return;
     // Typing goes to the others; our own presence is already in `joined`'s member list.
     if ((frame.type === 'typing' || frame.type === 'presence') && frame.user?.id === this.user.id) return;
-    if (state.gate.admit({ data, id: logIdOf(frame), meta: undefined })) this.write(data);
+    if (state.gate.admit({ data, id: logIdOf(frame), meta: undefined })) this.write(data, true);
     if (frame.kind === 'member' && frame.member?.id === this.user.id && isRemoval(frame.action)) this.removedFrom(room, frame.action);
   }
 
@@ -134,7 +134,7 @@ export class Connection implements FanoutMember, UserChannelMember {
     const alsoOnRoom = frame.type === 'message' || frame.type === 'event';
     if (alsoOnRoom && frame.room !== undefined && (this.rooms.has(frame.room) || this.joining.has(frame.room))) return;
     this.ctx.metrics.framesOut.inc();
-    this.write(data);
+    this.write(data, true);
   }
 
   /** The user left the room (another device), was kicked or banned: this socket leaves it too. */
@@ -156,8 +156,8 @@ export class Connection implements FanoutMember, UserChannelMember {
     if (this.ws.isPaused) this.ws.resume();
   }
 
-  /** Queues one WebSocket frame (made by wire.ts textFrame). */
-  private write(frame: Buffer): void {
+  /** Queues one WebSocket frame (made by wire.ts textFrame); `broadcast`: fan-out, may wait for the write window. */
+  private write(frame: Buffer, broadcast = false): void {
     if (this.ws.readyState !== WebSocket.OPEN || this.closing) return;
     // Checked WITH this frame, before it is queued: what the kernel did not take, plus what this
     // turn queued (wire.ts), plus the frame. So no single write — a big reply, a burst — takes
@@ -180,7 +180,7 @@ export class Connection implements FanoutMember, UserChannelMember {
       setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
       return;
     }
-    this.out.write(frame);
+    this.out.write(frame, broadcast);
   }
 
   private writeText(text: string): void {

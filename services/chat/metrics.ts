@@ -1,5 +1,6 @@
 // The chat replica's Prometheus metrics (names are part of the ops contract: dashboards use them).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { socketWrites } from './wire.js';
 
 export function createChatMetrics(registry: Registry, connectionCount: () => number, subscribedRooms: () => number) {
   return {
@@ -21,6 +22,16 @@ export function createChatMetrics(registry: Registry, connectionCount: () => num
     }),
     framesIn: new Counter({ name: 'aurora_chat_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [registry] }),
     framesOut: new Counter({ name: 'aurora_chat_frames_out_total', help: 'Frames written to sockets', registers: [registry] }),
+    // frames_out / socket_writes = frames per write: how much WRITE_DELAY_MS batching saves.
+    socketWrites: new Counter({
+      name: 'aurora_chat_socket_writes_total',
+      help: 'Batches of frames handed to the kernel (one write syscall each)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(socketWrites());
+      },
+    }),
     // Redis egress to this replica: grows with the rooms it has members in, not with all rooms.
     pubsubBytesIn: new Counter({ name: 'aurora_chat_pubsub_in_bytes_total', help: 'Payload bytes of room frames received from Redis pub/sub', registers: [registry] }),
     pubsubFramesIn: new Counter({ name: 'aurora_chat_pubsub_frames_in_total', help: 'Room frames received from Redis pub/sub', registers: [registry] }),

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { waitFor } from '../../test/helpers/ports.js';
-import { FLUSH_AT_BYTES, SocketWriter, textFrame, textFramePayload } from './wire.js';
+import { DEFAULT_WRITE_POLICY, SocketWriter, textFrame, textFramePayload, type WritePolicy } from './wire.js';
+
+const FLUSH_AT_BYTES = DEFAULT_WRITE_POLICY.maxBytes;
 
 let wss: WebSocketServer | undefined;
 const clients: WebSocket[] = [];
@@ -38,6 +40,24 @@ async function pairOnSameServer(): Promise<{ server: WebSocket; client: WebSocke
   return { server, client, got };
 }
 
+/** Counts the writes (syscalls: _write or _writev) the server end hands its TCP socket. */
+function countWrites(server: WebSocket): { count: number } {
+  const socket = (server as unknown as { _socket: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } })._socket;
+  const writes = { count: 0 };
+  for (const m of ['_write', '_writev'] as const) {
+    const original = socket[m].bind(socket);
+    socket[m] = (...a: unknown[]) => {
+      writes.count++;
+      original(...a);
+    };
+  }
+  return writes;
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const frame = (text: string) => textFrame(Buffer.from(text));
+
 describe('pre-framed, coalesced socket writes', () => {
   it('frames every payload length class (7-bit, 16-bit, 64-bit) so a real ws client decodes the exact text', async () => {
     const { server, got } = await pair();
@@ -55,20 +75,12 @@ describe('pre-framed, coalesced socket writes', () => {
   it('hands the frames queued in one event-loop turn to the kernel in ONE write, in order, without copying them', async () => {
     const { server, got } = await pair();
     const out = new SocketWriter(server);
-    const socket = (server as unknown as { _socket: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } })._socket;
-    let writes = 0;
-    for (const m of ['_write', '_writev'] as const) {
-      const original = socket[m].bind(socket);
-      socket[m] = (...a: unknown[]) => {
-        writes++;
-        original(...a);
-      };
-    }
+    const writes = countWrites(server);
     const frames = Array.from({ length: 50 }, (_, i) => textFrame(Buffer.from(`m${i}`)));
     for (const f of frames) out.write(f);
     expect(out.queuedBytes).toBe(frames.reduce((n, f) => n + f.length, 0));
     await waitFor(() => got.length === 50, { what: '50 frames' });
-    expect(writes).toBe(1);
+    expect(writes.count).toBe(1);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
   });
 
@@ -129,5 +141,111 @@ describe('pre-framed, coalesced socket writes', () => {
       const p = Buffer.from('y'.repeat(n));
       expect(textFramePayload(textFrame(p)).equals(p)).toBe(true);
     }
+  });
+});
+
+describe('the write window (WRITE_DELAY_MS): broadcast frames after a write wait and leave together', () => {
+  const policy: WritePolicy = { delayMs: 200, maxBytes: 64 * 1024 };
+
+  it('the first frame after quiet leaves at the end of its turn; the next ones wait for the window and leave in ONE write, in order', async () => {
+    const { server, got } = await pair();
+    const writes = countWrites(server);
+    const out = new SocketWriter(server, undefined, policy);
+    out.write(frame('first'), true);
+    await turn();
+    expect(writes.count).toBe(1); // not delayed: nothing was written before it
+    const queuedAt = performance.now();
+    for (const t of ['b', 'c', 'd']) {
+      out.write(frame(t), true);
+      await turn();
+    }
+    expect(writes.count).toBe(1); // inside the window: waiting
+    expect(out.queuedBytes).toBeGreaterThan(0);
+    await waitFor(() => got.length === 4, { what: 'the delayed frames' });
+    const waited = performance.now() - queuedAt;
+    expect(writes.count).toBe(2);
+    expect(got).toEqual(['first', 'b', 'c', 'd']);
+    expect(waited).toBeGreaterThanOrEqual(policy.delayMs - 5); // held for the window...
+    expect(waited).toBeLessThan(policy.delayMs * 3); // ...and not much longer
+  });
+
+  it('a frame that answers the client (not broadcast) ends the wait: it and the frames queued before it leave at the end of the turn, in order', async () => {
+    const { server, got } = await pair();
+    const writes = countWrites(server);
+    const out = new SocketWriter(server, undefined, policy);
+    out.write(frame('opens the window'), true);
+    await turn();
+    out.write(frame('fan-out 1'), true);
+    out.write(frame('fan-out 2'), true);
+    await turn();
+    expect(writes.count).toBe(1);
+    const t0 = performance.now();
+    out.write(frame('ack'));
+    await waitFor(() => got.length === 4, { what: 'the queued frames with the ack' });
+    expect(performance.now() - t0).toBeLessThan(policy.delayMs / 2);
+    expect(writes.count).toBe(2);
+    expect(got).toEqual(['opens the window', 'fan-out 1', 'fan-out 2', 'ack']);
+  });
+
+  it('a socket quiet for longer than the window writes its next frame at once again', async () => {
+    const quick: WritePolicy = { delayMs: 30, maxBytes: 64 * 1024 };
+    const { server, got } = await pair();
+    const writes = countWrites(server);
+    const out = new SocketWriter(server, undefined, quick);
+    out.write(frame('one'), true);
+    await turn();
+    await sleep(quick.delayMs + 20);
+    out.write(frame('two'), true);
+    await turn();
+    expect(writes.count).toBe(2);
+    await waitFor(() => got.length === 2, { what: 'both frames' });
+  });
+
+  it('a window that queues WRITE_MAX_BYTES writes at once instead of waiting', async () => {
+    const capped: WritePolicy = { delayMs: 10_000, maxBytes: 4096 };
+    const { server, got } = await pair();
+    const writes = countWrites(server);
+    const out = new SocketWriter(server, undefined, capped);
+    out.write(frame('open'), true);
+    await turn();
+    const big = frame('z'.repeat(1500));
+    for (let i = 0; i < 3; i++) out.write(big, true); // 4.5 KB > the cap
+    expect(writes.count).toBe(2);
+    expect(out.queuedBytes).toBe(0);
+    await waitFor(() => got.length === 4, { what: 'the capped batch' });
+  });
+
+  it('flush() (before a close frame) writes the frames waiting in the window; the timer then finds nothing to write', async () => {
+    const { server, client, got } = await pair();
+    const out = new SocketWriter(server, undefined, policy);
+    out.write(frame('open'), true);
+    await turn();
+    out.write(frame('waiting'), true);
+    await turn();
+    out.flush();
+    server.close(1001, 'going away');
+    const [code] = (await once(client, 'close')) as [number];
+    expect(code).toBe(1001);
+    expect(got).toEqual(['open', 'waiting']);
+    await sleep(policy.delayMs + 20); // the shared timer fires on a closed socket: no throw, nothing more
+    expect(got).toEqual(['open', 'waiting']);
+  });
+
+  it('every socket with waiting frames leaves on the same timer, each in one write', async () => {
+    const a = await pair();
+    const b = await pairOnSameServer();
+    const wa = countWrites(a.server);
+    const wb = countWrites(b.server);
+    const outA = new SocketWriter(a.server, undefined, policy);
+    const outB = new SocketWriter(b.server, undefined, policy);
+    for (const out of [outA, outB]) out.write(frame('m0'), true);
+    await turn();
+    for (let i = 1; i <= 5; i++) {
+      for (const out of [outA, outB]) out.write(frame(`m${i}`), true);
+      await turn();
+    }
+    await waitFor(() => a.got.length === 6 && b.got.length === 6, { what: 'both sockets' });
+    expect([wa.count, wb.count]).toEqual([2, 2]);
+    expect(a.got).toEqual(b.got);
   });
 });

@@ -123,6 +123,14 @@ export const envSchema = z.object({
   MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
   MAX_ROOMS_PER_CONNECTION: int(100, 1, 10_000),
   MAX_FRAMES_PER_SEC: int(30, 1, 10_000),
+  /**
+   * Write batching (services/chat/wire.ts): after a socket write, fan-out frames for that socket
+   * arriving within WRITE_DELAY_MS wait and leave in one write; the first frame after a quiet
+   * spell goes at once. 0 turns it off (one write per frame per event-loop turn).
+   */
+  WRITE_DELAY_MS: int(20, 0, 1000),
+  /** Bytes a socket queues before it writes without waiting (the per-write cap). */
+  WRITE_MAX_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
   /** Send buffer (bytes) past which a slow consumer is closed with 4008. */
   MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
   /**
