@@ -56,7 +56,10 @@ const STEP_SECS = env('BENCH_STEP_SECS', 4);
 const PAYLOAD = env('BENCH_PAYLOAD', 100);
 const P99_LIMIT_MS = 250;
 const SWEEP = (process.env.BENCH_SWEEP ?? '10,20,40,80,120,160,240,320,480,640').split(',').map(Number);
-/** The systems in run order: socketio, wsfloor, seed, aurora (its configured WRITE_DELAY_MS) or aurora@N (WRITE_DELAY_MS=N). */
+/**
+ * The systems in run order: socketio, wsfloor, seed, aurora (its configured write batching),
+ * aurora@N (WRITE_DELAY_MS=N) or aurora@NxF (WRITE_DELAY_MS=N, WRITE_MAX_FRAMES=F).
+ */
 const SYSTEMS_SPEC = (process.env.BENCH_SYSTEMS ?? 'socketio,wsfloor,aurora@0,aurora,seed').split(',');
 /** Explicit room sizes (receivers per room), e.g. "500,300,200"; default one room of RECEIVERS. */
 const ROOM_SIZES = process.env.BENCH_ROOM_SIZES ? process.env.BENCH_ROOM_SIZES.split(',').map(Number) : [RECEIVERS];
@@ -72,6 +75,8 @@ interface System {
   kind: TargetKind;
   /** AuroraChat: WRITE_DELAY_MS for its replicas (undefined: the configured default). */
   writeDelayMs?: number;
+  /** AuroraChat: WRITE_MAX_FRAMES (undefined: the configured default). */
+  writeMaxFrames?: number;
   label: string;
   /** Names its profile directories and windows (BENCH_CPU_PROF). */
   slug: string;
@@ -81,13 +86,16 @@ interface System {
 
 function parseSystems(spec: string[]): System[] {
   const systems = spec.map((entry): System => {
-    const [kind, delay] = entry.trim().split('@') as [TargetKind, string | undefined];
-    if (!(kind in LABEL) || (delay !== undefined && (kind !== 'aurora' || !/^\d+$/.test(delay)))) {
-      throw new Error(`BENCH_SYSTEMS: unknown system "${entry}" (socketio, wsfloor, seed, aurora, aurora@<write delay ms>)`);
+    const [kind, batching] = entry.trim().split('@') as [TargetKind, string | undefined];
+    const m = batching === undefined ? undefined : /^(\d+)(?:x(\d+))?$/.exec(batching);
+    if (!(kind in LABEL) || (batching !== undefined && (kind !== 'aurora' || !m))) {
+      throw new Error(`BENCH_SYSTEMS: unknown system "${entry}" (socketio, wsfloor, seed, aurora, aurora@<write delay ms>[x<max frames>])`);
     }
-    const writeDelayMs = delay === undefined ? undefined : Number(delay);
-    const label = writeDelayMs === undefined ? LABEL[kind] : `${LABEL[kind]} (write delay ${writeDelayMs} ms)`;
-    return { kind, writeDelayMs, label, slug: writeDelayMs === undefined ? kind : `${kind}-d${writeDelayMs}`, events: false };
+    if (!m) return { kind, label: LABEL[kind], slug: kind, events: false };
+    const writeDelayMs = Number(m[1]);
+    const writeMaxFrames = m[2] === undefined ? undefined : Number(m[2]);
+    const label = `${LABEL[kind]} (write delay ${writeDelayMs} ms${writeMaxFrames ? `, ${writeMaxFrames} frames` : ''})`;
+    return { kind, writeDelayMs, writeMaxFrames, label, slug: `${kind}-d${writeDelayMs}${writeMaxFrames ? `x${writeMaxFrames}` : ''}`, events: false };
   });
   // Event steps once: on the configured AuroraChat if it runs, else on the first AuroraChat.
   const eventsOn = systems.find((s) => s.kind === 'aurora' && s.writeDelayMs === undefined) ?? systems.find((s) => s.kind === 'aurora');
@@ -166,6 +174,7 @@ async function runSystem(system: System, redis: TestRedis, log: (l: string) => v
         INGEST_MAX_BACKLOG: '100000000',
         MAX_CONNECTIONS: '100000',
         ...(system.writeDelayMs !== undefined ? { WRITE_DELAY_MS: String(system.writeDelayMs) } : {}),
+        ...(system.writeMaxFrames !== undefined ? { WRITE_MAX_FRAMES: String(system.writeMaxFrames) } : {}),
       });
     const workerVars = { REDIS_URL: redis.url, SQLITE_PATH: tmp.dbPath, LOG_LEVEL: 'warn', NODE_ENV: 'production', JWT_SECRET };
     for (let i = 0; i < REPLICAS; i++) {

@@ -113,7 +113,7 @@ export function createChatServer(config: Config, log: Logger): ChatServer {
     userChannels,
     status,
     recentlyRevoked: (sid: string | undefined) => revocations.recentlyRevoked(sid),
-    writePolicy: { delayMs: config.WRITE_DELAY_MS, maxBytes: config.WRITE_MAX_BYTES },
+    writePolicy: { delayMs: config.WRITE_DELAY_MS, maxBytes: config.WRITE_MAX_BYTES, maxFrames: config.WRITE_MAX_FRAMES },
   };
 
   const ops: Ops = {

@@ -145,7 +145,7 @@ describe('pre-framed, coalesced socket writes', () => {
 });
 
 describe('the write window (WRITE_DELAY_MS): broadcast frames after a write wait and leave together', () => {
-  const policy: WritePolicy = { delayMs: 200, maxBytes: 64 * 1024 };
+  const policy: WritePolicy = { delayMs: 200, maxBytes: 64 * 1024, maxFrames: 64 };
 
   it('the first frame after quiet leaves at the end of its turn; the next ones wait for the window and leave in ONE write, in order', async () => {
     const { server, got } = await pair();
@@ -188,7 +188,7 @@ describe('the write window (WRITE_DELAY_MS): broadcast frames after a write wait
   });
 
   it('a socket quiet for longer than the window writes its next frame at once again', async () => {
-    const quick: WritePolicy = { delayMs: 30, maxBytes: 64 * 1024 };
+    const quick: WritePolicy = { delayMs: 30, maxBytes: 64 * 1024, maxFrames: 64 };
     const { server, got } = await pair();
     const writes = countWrites(server);
     const out = new SocketWriter(server, undefined, quick);
@@ -202,7 +202,7 @@ describe('the write window (WRITE_DELAY_MS): broadcast frames after a write wait
   });
 
   it('a window that queues WRITE_MAX_BYTES writes at once instead of waiting', async () => {
-    const capped: WritePolicy = { delayMs: 10_000, maxBytes: 4096 };
+    const capped: WritePolicy = { delayMs: 10_000, maxBytes: 4096, maxFrames: 64 };
     const { server, got } = await pair();
     const writes = countWrites(server);
     const out = new SocketWriter(server, undefined, capped);
@@ -213,6 +213,22 @@ describe('the write window (WRITE_DELAY_MS): broadcast frames after a write wait
     expect(writes.count).toBe(2);
     expect(out.queuedBytes).toBe(0);
     await waitFor(() => got.length === 4, { what: 'the capped batch' });
+  });
+
+  it('a window that gathered WRITE_MAX_FRAMES frames leaves at the end of the turn instead of at the timer', async () => {
+    const pairs: WritePolicy = { delayMs: 10_000, maxBytes: 64 * 1024, maxFrames: 2 };
+    const { server, got } = await pair();
+    const writes = countWrites(server);
+    const out = new SocketWriter(server, undefined, pairs);
+    out.write(frame('open'), true);
+    await turn();
+    out.write(frame('w1'), true);
+    await turn();
+    expect(writes.count).toBe(1); // one waiting: it waits for company
+    out.write(frame('w2'), true);
+    await waitFor(() => got.length === 3, { what: 'the pair', timeoutMs: 2000 });
+    expect(writes.count).toBe(2);
+    expect(got).toEqual(['open', 'w1', 'w2']);
   });
 
   it('flush() (before a close frame) writes the frames waiting in the window; the timer then finds nothing to write', async () => {

@@ -80,10 +80,16 @@ function senderOf(ws: WebSocket): FrameSender {
 export interface WritePolicy {
   delayMs: number;
   maxBytes: number;
+  /**
+   * Frames a window gathers at most: once a socket has this many waiting, they leave at the end of
+   * the turn instead of at the timer. Small values trade savings for latency: 2 halves the writes
+   * of a busy socket while its first waiting frame waits only for the second.
+   */
+  maxFrames: number;
 }
 
 /** The defaults of config.ts, for writers made without one (tests, tools). */
-export const DEFAULT_WRITE_POLICY: WritePolicy = { delayMs: 0, maxBytes: 64 * 1024 };
+export const DEFAULT_WRITE_POLICY: WritePolicy = { delayMs: 0, maxBytes: 64 * 1024, maxFrames: 64 };
 
 /** Writers to flush at the end of this turn (setImmediate). */
 const dirty = new Set<SocketWriter>();
@@ -91,6 +97,8 @@ let flushScheduled = false;
 /** Writers inside their write window: flushed together by one shared timer. */
 const delayed = new Set<SocketWriter>();
 let delayTimer: NodeJS.Timeout | undefined;
+/** When delayTimer fires (performance.now() ms). */
+let delayDeadline = 0;
 
 function flushDirty(): void {
   flushScheduled = false;
@@ -121,7 +129,13 @@ function scheduleDelayed(w: SocketWriter, delayMs: number): void {
   // One timer for every writer: armed by the first frame that had to wait, so no frame waits
   // longer than delayMs; writers that joined later leave with it, earlier than their window's end
   // (less batching, never more latency). A timer per socket would cost more than the writes saved.
-  delayTimer ??= setTimeout(flushDelayed, delayMs);
+  // With one policy per process the armed timer is never later than this frame's deadline; writers
+  // with a shorter delay (tests) move it earlier.
+  const deadline = performance.now() + delayMs;
+  if (delayTimer !== undefined && delayDeadline <= deadline) return;
+  if (delayTimer !== undefined) clearTimeout(delayTimer);
+  delayDeadline = deadline;
+  delayTimer = setTimeout(flushDelayed, delayMs);
 }
 
 interface RawSocket {
@@ -166,7 +180,7 @@ export class SocketWriter {
     if (this.pendingBytes >= this.policy.maxBytes) return this.flushOrFail();
     if (dirty.has(this)) return;
     const delayMs = this.policy.delayMs;
-    if (broadcast && delayMs > 0 && performance.now() < this.windowEndsAt) {
+    if (broadcast && delayMs > 0 && this.pending.length < this.policy.maxFrames && performance.now() < this.windowEndsAt) {
       if (!delayed.has(this)) scheduleDelayed(this, delayMs);
       return;
     }

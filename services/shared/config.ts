@@ -131,6 +131,8 @@ export const envSchema = z.object({
   WRITE_DELAY_MS: int(20, 0, 1000),
   /** Bytes a socket queues before it writes without waiting (the per-write cap). */
   WRITE_MAX_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
+  /** Fan-out frames a write window gathers at most: with this many waiting they leave at once. */
+  WRITE_MAX_FRAMES: int(64, 1, 10_000),
   /** Send buffer (bytes) past which a slow consumer is closed with 4008. */
   MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
   /**
