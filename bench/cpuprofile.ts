@@ -1,8 +1,9 @@
 // Reading V8 CPU profiles (`node --cpu-prof`): where a process's busy time went, by function
 // (self and inclusive) and by where the code lives (ws, ioredis, our services, GC...). Used by
-// `npm run profile` (bench/profile.ts) and bench/load/profile-summary.ts.
+// `npm run profile` (bench/profile.ts), bench/load/profile-summary.ts and bench/sendpath-profile.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface CpuProfileNode {
   id: number;
@@ -27,6 +28,8 @@ export interface ProfileSummary {
   incl: Map<string, number>;
   /** where() -> self µs. */
   byWhere: Map<string, number>;
+  /** fileOf() -> self µs: which module file the time was spent in. */
+  byFile: Map<string, number>;
 }
 
 export const nodeLabel = (n: CpuProfileNode) =>
@@ -46,12 +49,34 @@ export function where(n: CpuProfileNode): string {
   return 'other';
 }
 
+const REPO_URL = `file://${fileURLToPath(new URL('..', import.meta.url))}`;
+
+/**
+ * The module file a frame's code is in: `services/chat/connection.ts` for ours (from `services/`
+ * on, also for an older tree unpacked elsewhere), `node_modules/<package>` for a dependency, a
+ * path in the repository (`sdk/src/ids.js`), the `node:` URL for Node's own JS, and the function
+ * name for frames without a file ((program), (garbage collector), native functions: `writev`).
+ */
+export function fileOf(n: CpuProfileNode): string {
+  const { url, functionName: fn } = n.callFrame;
+  if (url === '') return fn || '(anonymous native)';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const parts = url.slice(nm + '/node_modules/'.length).split('/');
+    return `node_modules/${parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]}`;
+  }
+  const ours = url.indexOf('/services/');
+  if (ours >= 0) return url.slice(ours + 1);
+  if (url.startsWith(REPO_URL)) return url.slice(REPO_URL.length);
+  return url.startsWith('file://') ? url.slice('file://'.length) : url;
+}
+
 /** Summarises the samples taken within [fromUs, toUs] (CLOCK_MONOTONIC µs; default: all). */
 export function summariseProfile(p: CpuProfile, fromUs = -Infinity, toUs = Infinity): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const s: ProfileSummary = { busy: 0, idle: 0, self: new Map(), incl: new Map(), byWhere: new Map() };
+  const s: ProfileSummary = { busy: 0, idle: 0, self: new Map(), incl: new Map(), byWhere: new Map(), byFile: new Map() };
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   let t = p.startTime;
   p.samples.forEach((id, i) => {
@@ -66,6 +91,7 @@ export function summariseProfile(p: CpuProfile, fromUs = -Infinity, toUs = Infin
     s.busy += dt;
     add(s.self, nodeLabel(leaf), dt);
     add(s.byWhere, where(leaf), dt);
+    add(s.byFile, fileOf(leaf), dt);
     const seen = new Set<string>();
     for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
       const l = nodeLabel(byId.get(x)!);

@@ -16,8 +16,9 @@ import { filesBenchmark } from './files.bench.js';
 import { searchBenchmark } from './search.bench.js';
 import { assistantBenchmark } from './assistant.bench.js';
 import { clusterBenchmark } from './cluster.bench.js';
+import { connectionsBenchmark } from './connections.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark, clusterBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark, clusterBenchmark, connectionsBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

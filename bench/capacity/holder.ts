@@ -8,9 +8,13 @@
 // Frames are never JSON-parsed on the hot path: the frame type is read from the fixed prefix
 // `{"type":"<type>"` every server frame starts with (only error frames are parsed, to count
 // their codes). Parent <-> child talk over the IPC channel: {id, cmd, ...} -> {id, ...}.
+import { createSecretKey } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { ORIGIN, tokenFor } from '../../test/chat/client.js';
+import { signAccessToken } from '../../services/shared/tokens.js';
+import { JWT_SECRET, ORIGIN } from '../../test/chat/client.js';
+import type { SparseHistogram } from '../load/histogram.js';
+import { histogramOf, hrNow, messageStamp, onDelivery } from '../load/stamps.js';
 
 export type HolderKind = 'aurora' | 'socketio';
 
@@ -20,6 +24,11 @@ export interface ConnSpec {
   user: string;
   /** Joined right after the connection is up. */
   room?: string;
+  /**
+   * Source address of the client socket (a loopback alias such as 127.0.0.2): each source address
+   * has its own ephemeral port range, so many of them let one box open more than ~28k sockets.
+   */
+  localAddress?: string;
 }
 
 export interface HolderStats {
@@ -40,14 +49,19 @@ export type HolderCommand =
   | { cmd: 'open'; kind: HolderKind; conns: ConnSpec[]; concurrency: number; tokenTtlSec: number }
   /** Every connection with a room sends to it, keeping `window` sends in flight. */
   | { cmd: 'saturate'; window: number; text: string }
-  /** Connection `conn` (index in this holder) sends to its room at `rate` messages/s. */
-  | { cmd: 'traffic'; senders: { conn: number; rate: number }[]; text: string }
+  /**
+   * Connection `conn` (index in this holder) sends to its room at `rate` messages/s. With `stamp`,
+   * every text starts with a send-time stamp for step `stamp` (bench/load/stamps.ts) and every
+   * delivery of a stamped message is recorded in that step's latency histogram.
+   */
+  | { cmd: 'traffic'; senders: { conn: number; rate: number }[]; text: string; stamp?: number }
   | { cmd: 'stop' }
-  | { cmd: 'stats' }
+  /** With `latency`: also that step's delivery latency histogram (µs). */
+  | { cmd: 'stats'; latency?: number }
   | { cmd: 'close' };
 
 export type HolderReply =
-  | { ok: true; opened?: number; failed?: number; firstError?: string; stats?: HolderStats }
+  | { ok: true; opened?: number; failed?: number; firstError?: string; stats?: HolderStats; latency?: { buckets: SparseHistogram; maxUs: number } }
   | { ok: false; error: string };
 
 interface Conn {
@@ -72,6 +86,16 @@ let trafficTimer: NodeJS.Timeout | null = null;
 let lastTick = 0;
 /** The connections with a traffic rate. */
 let senders: Conn[] = [];
+/** The latency step stamped into sent texts and read from deliveries (null: no stamps). */
+let stampStep: number | null = null;
+const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
+
+// jsonwebtoken turns a string secret into a key on every sign (createPrivateKey, which throws for
+// an HMAC secret, then createSecretKey): a third of a holder's CPU while it opens thousands of
+// connections, taken from the servers it measures (real clients get their token long before they
+// connect). A KeyObject made once is a documented input of jwt.sign; the token is the same.
+const SECRET_KEY = createSecretKey(Buffer.from(JWT_SECRET));
+const tokenFor = (user: string, ttlSec: number) => signAccessToken(SECRET_KEY as unknown as string, { id: user, name: user }, ttlSec).token;
 
 // Byte offsets in `{"type":"...`: the type's first letters decide (ack, message, error, ...).
 const TYPE_AT = 9;
@@ -81,7 +105,8 @@ function sendOne(c: Conn): void {
   if (!c.ws || c.ws.readyState !== WebSocket.OPEN || !c.spec.room) return;
   c.inflight++;
   const cid = `c${c.index}-${c.seq++}`;
-  c.ws.send(`{"type":"send","room":${JSON.stringify(c.spec.room)},"text":${JSON.stringify(text)},"cid":"${cid}"}`);
+  const body = stampStep === null ? text : messageStamp(stampStep, hrNow()) + text;
+  c.ws.send(`{"type":"send","room":${JSON.stringify(c.spec.room)},"text":${JSON.stringify(body)},"cid":"${cid}"}`);
 }
 
 function onAuroraFrame(c: Conn, data: Buffer, waiters: { hello?: () => void; joined?: () => void }): void {
@@ -90,6 +115,7 @@ function onAuroraFrame(c: Conn, data: Buffer, waiters: { hello?: () => void; joi
   const t = data[TYPE_AT];
   if (t === ch('m')) {
     stats.messages++;
+    if (stampStep !== null) onDelivery(data, 0, data.length, MESSAGE_PREFIX);
   } else if (t === ch('a') && data[TYPE_AT + 1] === ch('c')) {
     stats.acks++;
     c.inflight--;
@@ -120,9 +146,10 @@ function onAuroraFrame(c: Conn, data: Buffer, waiters: { hello?: () => void; joi
 function openAurora(c: Conn, ttl: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const url = `${c.spec.url.replace(/^http/, 'ws')}/ws`;
-    const ws = new WebSocket(url, ['aurora.v1', `bearer.${tokenFor(c.spec.user, c.spec.user, ttl)}`], {
+    const ws = new WebSocket(url, ['aurora.v1', `bearer.${tokenFor(c.spec.user, ttl)}`], {
       headers: { origin: ORIGIN },
       perMessageDeflate: false,
+      ...(c.spec.localAddress ? { localAddress: c.spec.localAddress } : {}),
     });
     c.ws = ws;
     let up = false;
@@ -164,7 +191,7 @@ function openSocketIo(c: Conn, ttl: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = io(c.spec.url, {
       transports: ['websocket'],
-      auth: { token: tokenFor(c.spec.user, c.spec.user, ttl) },
+      auth: { token: tokenFor(c.spec.user, ttl) },
       reconnection: false,
       forceNew: true,
       timeout: 60_000,
@@ -245,9 +272,14 @@ function handle(cmd: HolderCommand): Promise<HolderReply> | HolderReply {
     case 'traffic':
       mode = 'traffic';
       text = cmd.text;
+      stampStep = cmd.stamp ?? null;
       for (const s of cmd.senders) {
         const c = conns[s.conn];
-        if (c) c.rate = s.rate;
+        if (!c) continue;
+        // A sender starting now starts at a random phase: a thousand 1 msg/s senders must not all
+        // send in the same tick (a synchronised burst measures the holders' queue, not delivery).
+        if (c.rate === 0) c.credit = Math.random();
+        c.rate = s.rate;
       }
       senders = conns.filter((c) => c.rate > 0);
       lastTick = Date.now();
@@ -261,7 +293,11 @@ function handle(cmd: HolderCommand): Promise<HolderReply> | HolderReply {
       senders = [];
       return { ok: true };
     case 'stats':
-      return { ok: true, stats: { ...stats, errors: { ...stats.errors } } };
+      return {
+        ok: true,
+        stats: { ...stats, errors: { ...stats.errors } },
+        ...(cmd.latency !== undefined ? { latency: histogramOf(cmd.latency).toSparse() } : {}),
+      };
     case 'close':
       for (const c of conns) {
         c.ws?.terminate();

@@ -3,6 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ConnSpec, HolderCommand, HolderKind, HolderReply, HolderStats } from './holder.js';
+import { LatencyHistogram } from '../load/histogram.js';
 
 const HOLDER = fileURLToPath(new URL('./holder.ts', import.meta.url));
 
@@ -28,9 +29,10 @@ export class Holder {
     );
   }
 
-  static spawn(): Holder {
+  /** `nodeArgs`: extra node flags (e.g. --cpu-prof). */
+  static spawn(nodeArgs: string[] = []): Holder {
     const proc = fork(HOLDER, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [...nodeArgs, '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
@@ -60,8 +62,8 @@ export class Holder {
 export class HolderPool {
   private constructor(readonly holders: Holder[]) {}
 
-  static spawn(count: number): HolderPool {
-    return new HolderPool(Array.from({ length: Math.max(1, count) }, () => Holder.spawn()));
+  static spawn(count: number, nodeArgs: (i: number) => string[] = () => []): HolderPool {
+    return new HolderPool(Array.from({ length: Math.max(1, count) }, (_, i) => Holder.spawn(nodeArgs(i))));
   }
 
   /**
@@ -113,6 +115,14 @@ export class HolderPool {
       for (const [k, v] of Object.entries(s.errors)) sum.errors[k] = (sum.errors[k] ?? 0) + v;
     }
     return sum;
+  }
+
+  /** The delivery latency (µs) of stamp step `step` (a `traffic` with `stamp`), all holders merged. */
+  async latency(step: number): Promise<LatencyHistogram> {
+    const each = await Promise.all(this.holders.map((h) => h.request({ cmd: 'stats', latency: step })));
+    const merged = new LatencyHistogram();
+    for (const r of each) if (r.latency) merged.merge(LatencyHistogram.fromSparse(r.latency));
+    return merged;
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 // Readers the capacity and scale benchmarks share: Prometheus text from a replica's /metrics (on
-// its admin port), Redis INFO fields (and the redis-server pid, for its CPU time), a settled RSS
-// reading, and a CPU-usage window over several processes.
+// its admin port), Redis INFO fields and commandstats (and the redis-server pid, for its CPU
+// time), a settled RSS reading, and a CPU-usage window over several processes (and the CPU of a
+// Node process's threads).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { freePort, waitFor } from '../../test/helpers/ports.js';
 import { cpuMs, rssKiB } from '../lib.js';
@@ -118,6 +119,89 @@ export function cpuWindow(pids: Record<string, number>) {
       return { wallMs, cpu };
     },
   };
+}
+
+/** One command's line of INFO commandstats (`cmdstat_<name>:calls=..,usec=..`). */
+export interface CommandStat {
+  calls: number;
+  /** Time spent executing it, µs (wall clock inside the server, as Redis measures it). */
+  usec: number;
+}
+
+/**
+ * INFO commandstats by command name (lower case; subcommands as `client|setname`). In Redis 7
+ * the commands a Lua script calls are counted here too, and the script's EVALSHA time includes
+ * theirs (bench/sendpath-profile.ts checks both on the server it runs against).
+ */
+export async function redisCommandStats(redis: Redis): Promise<Map<string, CommandStat>> {
+  const out = new Map<string, CommandStat>();
+  for (const line of (await redis.info('commandstats')).split('\r\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return out;
+}
+
+/** What happened between two commandstats readings (commands with no calls in between left out). */
+export function commandStatsDelta(before: Map<string, CommandStat>, after: Map<string, CommandStat>): Map<string, CommandStat> {
+  const out = new Map<string, CommandStat>();
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { calls: 0, usec: 0 };
+    if (a.calls > b.calls) out.set(name, { calls: a.calls - b.calls, usec: a.usec - b.usec });
+  }
+  return out;
+}
+
+/** CPU ms (user + system) of one thread so far: /proc/<pid>/task/<tid>/stat (/proc/<tid>/stat is the whole process's). */
+function taskCpuMs(pid: number, tid: string): number {
+  const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, 100 Hz ticks, as cpuMs
+}
+
+/**
+ * CPU ms of a Node process's threads so far, by role: its main thread (tid = pid: the JS thread a
+ * --cpu-prof profile describes), V8's profiler sampling thread (`v8:ProfEvntProc`, only under
+ * --cpu-prof: the measurement's own cost), and the others (V8's GC and compiler helpers, libuv's
+ * pool, a loader thread). A thread that exited between two readings takes its time with it.
+ */
+export function threadCpuMs(pid: number): { main: number; profiler: number; other: number } {
+  const out = { main: 0, profiler: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let ms: number;
+    let name: string;
+    try {
+      ms = taskCpuMs(pid, tid);
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (Number(tid) === pid) out.main += ms;
+    else if (name.startsWith('v8:Prof')) out.profiler += ms;
+    else out.other += ms;
+  }
+  return out;
+}
+
+/**
+ * How many read-like and write-like syscalls a process has made so far (/proc/<pid>/io syscr,
+ * syscw: read/readv/recv and write/writev/send; epoll and the like are not counted). Over a
+ * window divided by the sends, it says how well writes are batched.
+ */
+export function ioSyscalls(pid: number): { reads: number; writes: number } {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
+/**
+ * A thread's scheduler times so far, ns (/proc/<pid>/task/<tid>/schedstat; the main thread by
+ * default): on a CPU, and waiting on a run queue while runnable. Over a window, run / (run + wait)
+ * is the share of its runnable time it actually ran — on a shared box, wall-clock timings taken
+ * inside the thread (commandstats, profile samples) times that share estimate its CPU time.
+ */
+export function schedStat(pid: number, tid = pid): { runNs: number; waitNs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { runNs: run!, waitNs: wait! };
 }
 
 export interface BenchServer {

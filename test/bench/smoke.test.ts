@@ -61,6 +61,11 @@ const TINY: Record<string, string> = {
   BENCH_FILES_MIB: '1',
   BENCH_FILES_ROUNDS: '1',
   BENCH_FILES_PARALLEL: '2',
+  // connections (30 rooms of 10 over 2 replicas; the heartbeat shortened to fit the idle second)
+  BENCH_CONN_TOTAL: '300',
+  BENCH_CONN_ROOM_SIZE: '10',
+  BENCH_CONN_SECONDS: '1',
+  BENCH_CONN_IDLE_SECS: '1',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -90,6 +95,14 @@ async function expectRuns(names: string[]): Promise<string[]> {
 describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
   it('every benchmark runs to the end and prints finite numbers in its table rows', async () => {
     await expectRuns(['chat', 'ingest', 'capacity', 'fanout', 'scale', 'history', 'sendpath', 'myrooms', 'files']);
+  });
+
+  it('the connections benchmark runs to the end: every connection is held and the rooms\' messages are delivered', async () => {
+    const rows = await expectRuns(['connections']);
+    const value = (metric: string) => Number(rows.find((r) => r.includes(`| ${metric} `))?.split('|')[3]?.trim().replace(/,/g, ''));
+    expect(value('largest count held')).toBe(300);
+    // 30 rooms x 1 msg/s x 10 members = 300 deliveries/s expected; a 1-second window is coarse.
+    expect(value('traffic: deliveries')).toBeGreaterThan(200);
   });
 
   it('the attention benchmark runs to the end: receipts flow, every due notification is created', async () => {
