@@ -8,7 +8,6 @@
 // Frames are never JSON-parsed on the hot path: the frame type is read from the fixed prefix
 // `{"type":"<type>"` every server frame starts with (only error frames are parsed, to count
 // their codes). Parent <-> child talk over the IPC channel: {id, cmd, ...} -> {id, ...}.
-import { createSecretKey } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { signAccessToken } from '../../services/shared/tokens.js';
@@ -90,12 +89,9 @@ let senders: Conn[] = [];
 let stampStep: number | null = null;
 const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
 
-// jsonwebtoken turns a string secret into a key on every sign (createPrivateKey, which throws for
-// an HMAC secret, then createSecretKey): a third of a holder's CPU while it opens thousands of
-// connections, taken from the servers it measures (real clients get their token long before they
-// connect). A KeyObject made once is a documented input of jwt.sign; the token is the same.
-const SECRET_KEY = createSecretKey(Buffer.from(JWT_SECRET));
-const tokenFor = (user: string, ttlSec: number) => signAccessToken(SECRET_KEY as unknown as string, { id: user, name: user }, ttlSec).token;
+// signAccessToken makes the HMAC key once per secret (services/shared/tokens.ts): before that, building
+// it on every sign was a third of a holder's CPU while it opened thousands of connections.
+const tokenFor = (user: string, ttlSec: number) => signAccessToken(JWT_SECRET, { id: user, name: user }, ttlSec).token;
 
 // Byte offsets in `{"type":"...`: the type's first letters decide (ack, message, error, ...).
 const TYPE_AT = 9;
