@@ -315,7 +315,11 @@ describe('the overlay scripts on real redis-servers', () => {
     await waitFor(() => healthy(cluster), { timeoutMs: 15_000, what: 'every node ok with all slots' });
     const roles = () => cluster.map((n) => role(n.port)).sort().join(',');
     await waitFor(() => roles() === 'master,master,master,slave,slave,slave', { timeoutMs: 15_000, what: `3 masters + 3 replicas (now ${roles()})` });
-    const layout = cli(cluster[0]!.port, 'cluster', 'nodes').split('\n').map((l) => l.split(' ').slice(0, 4).join(' ')).sort();
+    // node 0's own table learns the others' roles by gossip, after each node reports its own role:
+    // the layout is read once node 0 also sees 3 replicas (a snapshot before that flaked on Node 22)
+    const view = () => cli(cluster[0]!.port, 'cluster', 'nodes').split('\n').map((l) => l.split(' ').slice(0, 4).join(' ')).sort();
+    await waitFor(() => view().filter((l) => /[ ,]slave /.test(l)).length === 3, { timeoutMs: 15_000, what: `node 0 sees 3 replicas (now ${view().join('; ')})` });
+    const layout = view();
     const again = script('cluster-init.sh', { REDIS_CLUSTER_NODES: seeds(cluster), WAIT_SECONDS: '30' });
     expect(again.status, again.out).toBe(0);
     expect(again.out).toMatch(/already formed/);
