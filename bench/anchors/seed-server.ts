@@ -18,8 +18,8 @@
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { verifyAccessToken } from '../../services/shared/tokens.js';
 import type { ChatUser } from '../../services/shared/message.js';
+import { acceptBearerUpgrades } from './bearer-upgrade.js';
 
 const PORT = Number(process.env.PORT ?? 8091);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -43,16 +43,7 @@ const http = createServer((req, res) => {
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => 'aurora.v1' });
 
-http.on('upgrade', (req, socket, head) => {
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-  const token = offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length);
-  const v = token ? verifyAccessToken(JWT_SECRET, token) : { ok: false as const };
-  if (!v.ok || !offered.includes('aurora.v1')) {
-    socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-    return;
-  }
-  wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, v.user));
-});
+acceptBearerUpgrades(http, wss, JWT_SECRET, onConnection);
 
 let seq = 0;
 function onConnection(ws: WebSocket, user: ChatUser): void {

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import type { Redis } from 'ioredis';
 import { keysFor } from '../../services/shared/keys.js';
 import { dmRoomName } from '../../services/shared/rooms.js';
+import { scrapeMetric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -27,10 +28,7 @@ async function connect(svc: RunningService, user: string, ttlSec = 600): Promise
   return c;
 }
 const readyStatus = async (s: RunningService) => (await fetch(s.adminUrl + '/readyz')).status;
-const metric = async (s: RunningService, name: string) => {
-  const text = await (await fetch(s.adminUrl + '/metrics')).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-};
+const metric = (s: RunningService, name: string) => scrapeMetric(s.adminUrl, name);
 
 beforeAll(async () => {
   redis = await startRedis();

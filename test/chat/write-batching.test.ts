@@ -5,6 +5,7 @@
 // or has a wide margin on a loaded machine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { scrapeMetric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -35,10 +36,7 @@ function arrivals(c: TestClient): number[] {
   return at;
 }
 
-const metric = async (s: RunningService, name: string) => {
-  const text = await (await fetch(s.adminUrl + '/metrics')).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-};
+const metric = (s: RunningService, name: string) => scrapeMetric(s.adminUrl, name);
 
 beforeAll(async () => {
   redis = await startRedis();

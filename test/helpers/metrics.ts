@@ -63,3 +63,9 @@ export function metricOfSeries(series: string, metrics: RegisteredMetric[]): Reg
   if (base![2] === 'bucket' && m.type !== 'histogram') return undefined;
   return m;
 }
+
+/** A service's first sample of `name` from its /metrics (on the admin port), NaN when absent. */
+export async function scrapeMetric(adminUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(adminUrl + '/metrics')).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+}
