@@ -76,8 +76,10 @@ describe('send path profile (tiny run)', { timeout: 180_000 }, () => {
     expect(pcts.length).toBeGreaterThan(5);
     expect(pcts.every((p) => p > 0)).toBe(true);
     const total = pcts.reduce((a, b) => a + b, 0);
+    // each row is rounded to 0.1 %, so the printed rows may sum past 100 by up to 0.05 % per row
+    const rounding = 0.05 * pcts.length + 1e-9;
     expect(total).toBeGreaterThan(95);
-    expect(total).toBeLessThan(100.5);
+    expect(total).toBeLessThanOrEqual(100 + rounding);
     expect(summary.at(-1)).toMatch(/steps over 10 % of the path: /);
   });
 });
