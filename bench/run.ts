@@ -17,8 +17,9 @@ import { searchBenchmark } from './search.bench.js';
 import { assistantBenchmark } from './assistant.bench.js';
 import { clusterBenchmark } from './cluster.bench.js';
 import { connectionsBenchmark } from './connections.bench.js';
+import { durabilityBenchmark } from './durability.bench.js';
 
-const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark, clusterBenchmark, connectionsBenchmark];
+const ALL: Benchmark[] = [chatBenchmark, ingestBenchmark, capacityBenchmark, fanoutBenchmark, scaleBenchmark, historyBenchmark, sendpathBenchmark, myroomsBenchmark, attentionBenchmark, filesBenchmark, searchBenchmark, assistantBenchmark, clusterBenchmark, connectionsBenchmark, durabilityBenchmark];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -66,6 +66,10 @@ const TINY: Record<string, string> = {
   BENCH_CONN_ROOM_SIZE: '10',
   BENCH_CONN_SECONDS: '1',
   BENCH_CONN_IDLE_SECS: '1',
+  // durability (quiet disk only: the busy-disk load would slow every other test file's fsyncs)
+  BENCH_DURABILITY_ROUNDS: '1',
+  BENCH_DURABILITY_SECONDS: '1',
+  BENCH_DURABILITY_DISK: 'quiet',
 };
 
 function runBench(names: string[]): Promise<{ code: number | null; out: string }> {
@@ -103,6 +107,14 @@ describe('benchmarks (smoke run, tiny sizes)', { timeout: 300_000 }, () => {
     expect(value('largest count held')).toBe(300);
     // 30 rooms x 1 msg/s x 10 members = 300 deliveries/s expected; a 1-second window is coarse.
     expect(value('traffic: deliveries')).toBeGreaterThan(200);
+  });
+
+  it('the durability benchmark runs to the end: under appendfsync always a kill -9 of Redis loses no acked send', async () => {
+    const rows = await expectRuns(['durability']);
+    const cells = (metric: string) => rows.find((r) => r.includes(`| ${metric} `))?.split('|').map((c) => c.trim());
+    const lost = cells('always, disk quiet: acked sends lost to kill -9');
+    expect(Number(/^of (\d+) acked/.exec(lost?.[8] ?? '')?.[1]), 'acked sends in the round').toBeGreaterThan(100);
+    expect(Number(lost?.[3]), 'acked sends missing after the restart').toBe(0);
   });
 
   it('the attention benchmark runs to the end: receipts flow, every due notification is created', async () => {

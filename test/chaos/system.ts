@@ -26,7 +26,11 @@ export interface ChaosSystem {
 }
 
 export async function startChaosSystem(opts: {
-  /** Redis with AOF on (the data survives a kill -9 and restart). */
+  /**
+   * Redis with AOF on and `appendfsync always`: the data survives a kill -9 and restart. (Under
+   * `everysec` a busy disk can cost acked writes on a kill -9 — README "What an ack promises" —
+   * and these tests assert that nothing acked is lost.)
+   */
   appendonly?: boolean;
   tmpPrefix: string;
   /** Extra env for both replicas (limits, PARTITIONS, LOG_LEVEL). */
@@ -34,7 +38,7 @@ export async function startChaosSystem(opts: {
   /** Extra env for the worker (e.g. a longer INGEST_BATCH_MS, so a batch stays in hand). */
   worker?: Record<string, string>;
 }): Promise<ChaosSystem> {
-  const redis = await startRedis({ appendonly: opts.appendonly ?? false });
+  const redis = await startRedis(opts.appendonly ? { appendonly: true, appendfsync: 'always' } : {});
   const tmp = tempDir(opts.tmpPrefix);
   const partitions = Number(opts.chat.PARTITIONS ?? 1);
   const started = await Promise.allSettled([

@@ -11,7 +11,11 @@ describe('durability, as promised', () => {
   it('README states what survives which failure under appendfsync everysec and always, and no longer says "never lost"', () => {
     const section = readme.slice(readme.indexOf('### What an ack promises'), readme.indexOf('## Configuration'));
     expect(section).toMatch(/\| failure \| `appendfsync everysec` \(default\) \| `appendfsync always` \|/);
-    expect(section).toMatch(/loses power.*up to ~1 s of acked sends.*\| nothing acked is lost \|/);
+    expect(section).toMatch(/loses power.*up to ~2 s of acked sends.*\| nothing acked is lost \|/);
+    // a kill -9 under everysec is not lossless (bench/durability.bench.ts measured it)
+    expect(section).toMatch(/killed \(-9\).*busy disk up to ~2 s of acked sends.*\| nothing acked is lost \|/);
+    expect(section).toContain('npm run bench -- durability');
+    expect(section).not.toMatch(/AOF is in the OS page cache/);
     expect(section).toContain('AURORA_REDIS_APPENDFSYNC');
     expect(section).toMatch(/replica set/);
     expect(readme).not.toMatch(/never lost/);

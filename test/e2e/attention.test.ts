@@ -68,7 +68,7 @@ async function countsBecome(s: Session, room: string, want: Partial<Counts>): Pr
 }
 
 beforeAll(async () => {
-  redis = await startRedis({ appendonly: true });
+  redis = await startRedis({ appendonly: true, appendfsync: 'always' }); // a kill -9 loses nothing acked
   dir = mkdtempSync(join(tmpdir(), 'aurora-attention-'));
   const common = { REDIS_URL: redis.url, JWT_SECRET, ALLOWED_ORIGINS: ORIGIN, LOG_LEVEL: 'warn', PARTITIONS: '2', SQLITE_PATH: join(dir, 'aurora.db') };
   users = await startService('users', { ...common, BCRYPT_COST: '4', REST_MAX_PER_USER: '100000' });

@@ -19,8 +19,13 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-/** `replicaOf`: the port of a master on this host; the server starts as its replica. */
-export async function startRedis(opts: { appendonly?: boolean; replicaOf?: number } = {}): Promise<TestRedis> {
+/**
+ * `replicaOf`: the port of a master on this host; the server starts as its replica.
+ * `appendfsync` (with appendonly): Redis's default `everysec` can lose acked writes to a kill -9
+ * when the disk is busy (README "What an ack promises"; `npm run bench -- durability`), so a test
+ * that kills Redis and expects every acked write back asks for `always`.
+ */
+export async function startRedis(opts: { appendonly?: boolean; appendfsync?: 'always' | 'everysec'; replicaOf?: number } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'aurora-redis-'));
   const clients: Redis[] = [];
@@ -29,7 +34,7 @@ export async function startRedis(opts: { appendonly?: boolean; replicaOf?: numbe
   const start = async () => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...(opts.replicaOf ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : [])],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', opts.appendfsync ?? 'everysec', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...(opts.replicaOf ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : [])],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     await waitFor(
