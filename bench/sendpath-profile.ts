@@ -323,13 +323,18 @@ function redisLines(m: Measured, check: LuaStatsCheck, r: RedisSplit): string[] 
   return out;
 }
 
-/** Section 4: the whole path = replica CPU (profiler threads excluded) + redis-server CPU. */
+/**
+ * Section 4: the whole path = replica CPU (its JS thread + its other threads; profiler threads
+ * excluded) + redis-server CPU. The replica's part is the sum of the thread readings the steps
+ * are split from, not the process reading: both tick in 10 ms, and in a short window on a busy
+ * machine they differ by a few per cent (section 1 shows both).
+ */
 function summaryLines(m: Measured, r: RedisSplit): string[] {
   const perSend = perSendOf(m);
   const { summary } = m.profile;
   const mainUs = perSend(m.threads.main);
   const redisUs = perSend(m.cpuMs.redis);
-  const replicaUs = perSend(m.cpuMs.replica - m.threads.profiler);
+  const replicaUs = perSend(m.threads.main + m.threads.other);
   const steps: Step[] = [];
   const replicaSteps = new Map<string, number>();
   for (const [f, v] of summary.byFile) replicaSteps.set(replicaStep(f), (replicaSteps.get(replicaStep(f)) ?? 0) + v);

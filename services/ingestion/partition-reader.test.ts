@@ -42,6 +42,19 @@ describe('PartitionReader on a single node', () => {
     expect(reader.status).toBe('ready'); // the reader is its owner's to close
   });
 
+  it('says once that its connection dropped (a served read\'s reply may be lost), so both workers re-read their own pending entries', async () => {
+    const own = redis.client();
+    await new Promise((r) => own.once('ready', r));
+    const pr = new PartitionReader({ reader: own, group: 'g1', consumer: 'c', streams, partitionOf });
+    expect(pr.connectionDropped()).toBe(false);
+    const id = (await own.client('ID')) as number;
+    await redis.client().client('KILL', 'ID', String(id));
+    await new Promise((r) => own.once('ready', r)); // reconnected
+    expect(pr.connectionDropped()).toBe(true);
+    expect(pr.connectionDropped()).toBe(false);
+    await pr.close();
+  });
+
   it('a failed read reaches read() (no group: NOGROUP), and reading works again once the group exists', async () => {
     const pr = new PartitionReader({ reader, group: 'missing', consumer: 'c', streams, partitionOf });
     await expect(pr.read({ count: 10, blockMs: 100 })).rejects.toThrow(/NOGROUP/);

@@ -38,6 +38,8 @@ export class PartitionReader {
   /** Wakes the read() waiting for entries, an error or a lane going idle (one read() at a time). */
   private changed: (() => void) | null = null;
   private closed = false;
+  /** A lane's connection closed since the last connectionDropped(). */
+  private dropped = false;
 
   constructor(private readonly opts: PartitionReaderOptions) {
     this.lanes = streamGroups(opts.reader, opts.streams).map((streams, i) => {
@@ -48,8 +50,24 @@ export class PartitionReader {
         client.on('error', () => {});
         this.owned.push(client);
       }
+      client.on('close', () => (this.dropped = true));
       return { client, streams, ids: streams.map(() => '>'), inFlight: null };
     });
+  }
+
+  /**
+   * True once after any lane's connection closed. A read Redis served just before the drop
+   * (killed right after answering, a reset connection) has put its entries in this consumer's
+   * pending list although the reply never arrived — the blocking connection re-sends the read
+   * after reconnecting, and `>` never returns those entries again. The caller re-reads its own
+   * pending entries (ID 0); otherwise they would wait for the idle claim (INGEST_CLAIM_IDLE_MS).
+   * On a Redis Cluster a single node's connection closing is not seen here (ioredis keeps it
+   * inside the Cluster object): there the idle claim still picks such entries up.
+   */
+  connectionDropped(): boolean {
+    const dropped = this.dropped;
+    this.dropped = false;
+    return dropped;
   }
 
   /** How many reads can be in flight at once (1 on a single node, one per stream on a cluster). */

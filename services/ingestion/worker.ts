@@ -28,7 +28,9 @@
 //   comes after newer ones): the store keeps it and it takes effect when the message lands.
 // - On start the consumer first re-reads its own pending entries (ID 0), then new ones (`>`,
 //   partition-reader.ts: one read over every stream on a single node, one per stream on a
-//   cluster); entries of dead consumers are taken over by claimer.ts every so often.
+//   cluster); entries of dead consumers are taken over by claimer.ts every so often. It re-reads
+//   its own pending entries again whenever its read connection dropped: a read Redis served
+//   whose reply was lost left entries there that `>` never returns (connectionDropped()).
 // - A poison entry (unparseable or invalid: bad target id, unknown event kind, not an emoji...)
 //   is copied to the dead-letter stream and acked with its batch: it never blocks later entries.
 //   An entry delivered more than INGEST_MAX_DELIVERIES times is only a suspect (restarts and
@@ -162,7 +164,11 @@ export class IngestWorker {
           await ensureGroups(this.deps.redis, this.streams, this.group);
           groupsReady = true;
         }
+        if (partitions.connectionDropped()) drained = false;
         if (!drained) {
+          // What is in hand but unprocessed is in our pending list too: the drain reads it again.
+          await this.prefetch;
+          this.carry.length = 0;
           await this.drainOwnPending();
           drained = true;
         }

@@ -146,6 +146,8 @@ export class NotifyWorker {
           await ensureGroups(this.deps.redis, this.streams, NOTIFY_GROUP);
           groupsReady = true;
         }
+        // A read whose reply was lost to a dropped connection left entries pending under us.
+        if (partitions.connectionDropped()) drained = false;
         if (!drained) {
           await this.drainOwnPending();
           drained = true;

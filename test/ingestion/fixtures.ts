@@ -72,6 +72,27 @@ export async function produce(redis: Redis, keys: Keys, drafts: readonly Draft[]
   return (await produceEntries(redis, keys, drafts, chunk)) as ChatMessage[];
 }
 
+/**
+ * Writes the drafts and, in the same MULTI, reads them with XREADGROUP `>` as `consumer`: they
+ * are then pending under that consumer although its process never got them — what a read leaves
+ * behind when Redis served it and the reply was lost (Redis killed after answering, a connection
+ * reset). A worker blocked in XREADGROUP is served after the EXEC and finds nothing new.
+ */
+export async function produceReadElsewhere(redis: Redis, keys: Keys, drafts: readonly Draft[], consumer: string): Promise<ChatMessage[]> {
+  const messages = drafts.map(toMessage);
+  const tx = redis.multi();
+  for (const m of messages) tx.eval(PRODUCE_LUA, 2, keys.roomLog(m.room), keys.ingestStreamOfRoom(m.room), ...ingestEntryFields(m));
+  for (const stream of keys.allIngestStreams()) tx.xreadgroup('GROUP', INGEST_GROUP, consumer, 'COUNT', drafts.length, 'STREAMS', stream, '>');
+  const results = (await tx.exec()) ?? [];
+  messages.forEach((m, i) => {
+    const [err, id] = results[i]!;
+    if (err) throw err;
+    m.id = String(id);
+    m.ts = Number(m.id.split('-')[0]);
+  });
+  return messages;
+}
+
 /** Writes message and event drafts in the order given (one room log each); returns them with their ids. */
 export async function produceEntries(
   redis: Redis,
