@@ -22,7 +22,7 @@
 import { performance } from 'node:perf_hooks';
 import { chunk, type FakeOpenAIServer, type ScriptedResponse } from '../test/helpers/fake-openai-server.js';
 import type { Receivers, TimedClient } from './assistant-clients.js';
-import { cpuMs, type BenchRow } from './lib.js';
+import { cpuMs, median, type BenchRow } from './lib.js';
 
 export interface FanoutSetup {
   fake: FakeOpenAIServer;
@@ -70,11 +70,6 @@ interface MessageStep extends Step {
 }
 
 const TOTAL_CHARS = 3600; // a long answer that still fits MAX_TEXT_CHARS (4000) without being cut
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const perDelivery = (s: Step) => s.replicaCpuUs / Math.max(1, s.deliveries);
 
 function cpuOf(s: FanoutSetup): Cpu {

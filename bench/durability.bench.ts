@@ -32,7 +32,7 @@ import { createSendScript } from '../services/chat/send-script.js';
 import { loadConfig } from '../services/shared/config.js';
 import { keysFor } from '../services/shared/keys.js';
 import { startRedis } from '../test/helpers/redis-server.js';
-import { envNumber as env, type BenchRow, type Benchmark } from './lib.js';
+import { envNumber as env, median, type BenchRow, type Benchmark } from './lib.js';
 
 const ROUNDS = env('BENCH_DURABILITY_ROUNDS', 5, 1);
 const SECONDS = env('BENCH_DURABILITY_SECONDS', 4, 0.5);
@@ -128,12 +128,6 @@ async function oneRound(fsync: Fsync, disk: Disk, round: number): Promise<Round>
     await redis.stop();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export const durabilityBenchmark: Benchmark = {
   name: 'durability',

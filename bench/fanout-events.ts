@@ -12,7 +12,7 @@
 // of the per-round ratios event / message (paired: one round's steps ran back to back).
 import type { LatencyHistogram } from './load/histogram.js';
 import type { ChangeKind } from './load/protocol.js';
-import { envNumber as env, type BenchRow } from './lib.js';
+import { envNumber as env, median, type BenchRow } from './lib.js';
 
 export const EVENT_ROUNDS = env('BENCH_EVENT_ROUNDS', 3, 0);
 const EVENT_SECS = env('BENCH_EVENT_SECS', 5);
@@ -34,12 +34,6 @@ const KINDS: Kind[] = ['message', 'edit', 'react'];
 export type EventComparison = Record<Kind, StepLike[]>;
 
 const cpuPerDelivery = (s: StepLike) => s.serverCpuUs / Math.max(1, s.deliveries);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Runs the rounds through the fan-out bench's own `measure`. */
 export async function compareEvents(
   measure: (rate: number, secs: number, change?: ChangeKind) => Promise<StepLike>,

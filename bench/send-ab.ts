@@ -16,7 +16,7 @@ import { createSendScript } from '../services/chat/send-script.js';
 import type { Config } from '../services/shared/config.js';
 import type { Keys } from '../services/shared/keys.js';
 import { createWave1SendScript } from './anchors/send-wave1.js';
-import { cpuMs } from './lib.js';
+import { cpuMs, median } from './lib.js';
 
 /** Runs `count` async jobs with `concurrency` in flight; returns jobs per second. */
 export async function rate(count: number, concurrency: number, job: (i: number, worker: number) => Promise<void>): Promise<number> {
@@ -29,12 +29,6 @@ export async function rate(count: number, concurrency: number, job: (i: number, 
   );
   return count / ((performance.now() - t0) / 1000);
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export interface SendAB {
   rounds: number;

@@ -29,7 +29,7 @@ import { startRedis } from '../test/helpers/redis-server.js';
 import { HolderPool, formatErrors } from './capacity/holders.js';
 import { cpuWindow, redisPid } from './capacity/measure.js';
 import { startNode } from './load/servers.js';
-import { envNumber as env, type BenchRow, type Benchmark } from './lib.js';
+import { envNumber as env, median, type BenchRow, type Benchmark } from './lib.js';
 
 /**
  * The commit compared against: by default the last one before issue 13; issue 14 (the membership
@@ -70,12 +70,6 @@ interface Run {
   redisUs: number;
   errors: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export const sendpathBenchmark: Benchmark = {
   name: 'sendpath',
